@@ -1,0 +1,1 @@
+//! FileSystem port over the operating system: atomic writes, file locks

@@ -1,0 +1,1 @@
+//! Use cases: plain-data requests in, outcomes out, progress through the Reporter port

@@ -1,0 +1,44 @@
+//! The filesystem port.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Files as the use cases need them. Every write is atomic: readers see the
+/// old content or the new, never a half-written file.
+pub trait FileSystem: Send + Sync {
+    /// Read a whole file.
+    ///
+    /// # Errors
+    /// The OS error (`NotFound` when absent).
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+
+    /// Read a whole UTF-8 file.
+    ///
+    /// # Errors
+    /// The OS error, or `InvalidData` when not UTF-8.
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        let bytes = self.read(path)?;
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Replace a file's content atomically (temporary file + rename), creating parent directories.
+    ///
+    /// # Errors
+    /// The OS error; the old file is then untouched.
+    fn write_atomic(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
+
+    /// Whether a file or directory exists.
+    fn exists(&self, path: &Path) -> bool;
+
+    /// Remove a file; removing an absent file is not an error.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+
+    /// The entries of a directory (full paths), sorted.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+}

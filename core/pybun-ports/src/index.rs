@@ -1,0 +1,104 @@
+//! The package index port.
+//!
+//! The resolver is synchronous (PubGrub), so this port is blocking. To keep
+//! fetches concurrent, callers announce what they will need soon with the
+//! `prefetch_*` hints; an adapter starts those fetches in the background and
+//! the blocking calls then find them done or in flight. An adapter without
+//! concurrency may ignore the hints.
+
+use std::sync::Arc;
+
+use pybun_pep::PackageName;
+
+/// One distribution file an index lists for a project.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DistFile {
+    pub filename: String,
+    /// Absolute URL (or `file://` URL for find-links directories).
+    pub url: String,
+    /// The index (or find-links location) that listed the file.
+    pub index: String,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    /// The raw `data-requires-python` / `requires-python` value.
+    pub requires_python: Option<String>,
+    /// `Some(reason)` when yanked (PEP 592); the reason may be empty.
+    pub yanked: Option<String>,
+    /// RFC 3339 upload time when the index gives one (PEP 700).
+    pub upload_time: Option<String>,
+    /// Whether a PEP 658/714 `.metadata` file is offered.
+    pub has_metadata: bool,
+}
+
+/// The files of one project, from the first index that knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFiles {
+    pub name: PackageName,
+    pub files: Vec<DistFile>,
+}
+
+/// Where metadata bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetadataOrigin {
+    /// A PEP 658/714 `.metadata` file.
+    Pep658,
+    /// `METADATA` read from a remote wheel with HTTP range requests.
+    WheelRange,
+    /// `METADATA` read from a fully downloaded wheel.
+    WheelDownload,
+    /// `PKG-INFO` read from an sdist (trust it only when static).
+    SdistPkgInfo,
+    /// A local file (find-links).
+    Local,
+}
+
+/// Metadata bytes (`METADATA` / `PKG-INFO` text), not yet parsed: parsing is core's job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMetadata {
+    pub bytes: Vec<u8>,
+    pub origin: MetadataOrigin,
+}
+
+/// Why the index could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// No configured index knows the project.
+    #[error("package `{name}` was not found on any configured index")]
+    NotFound { name: PackageName },
+    /// Connection-level failure (DNS, refused, TLS, timeout) after retries.
+    #[error("could not reach `{url}`: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// An HTTP error status other than 404.
+    #[error("`{url}` answered HTTP {status}")]
+    HttpStatus { url: String, status: u16 },
+    /// The response was not what the Simple API promises.
+    #[error("`{url}` returned an invalid response: {reason}")]
+    InvalidResponse { url: String, reason: String },
+    /// `--offline` and nothing cached for this request.
+    #[error("`{url}` is not in the cache and network access is disabled (`--offline`)")]
+    OfflineMiss { url: String },
+    /// A distribution archive could not be read (bad zip, no METADATA, ...).
+    #[error("could not read `{filename}`: {reason}")]
+    InvalidArchive { filename: String, reason: String },
+}
+
+/// A Simple-API package index (or several, or a find-links directory).
+pub trait PackageIndex: Send + Sync {
+    /// The project's files. Blocks until known.
+    ///
+    /// # Errors
+    /// [`IndexError::NotFound`] when no index has the project; others on failure.
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError>;
+
+    /// The core metadata of one distribution file. Blocks until known.
+    ///
+    /// # Errors
+    /// On network failure or when the file has no readable metadata.
+    fn metadata(&self, name: &PackageName, file: &DistFile) -> Result<Arc<RawMetadata>, IndexError>;
+
+    /// Hint: `project(name)` will be asked soon.
+    fn prefetch_project(&self, _name: &PackageName) {}
+
+    /// Hint: `metadata(name, file)` will be asked soon.
+    fn prefetch_metadata(&self, _name: &PackageName, _file: &DistFile) {}
+}

@@ -1,0 +1,16 @@
+//! Port traits: the only way core crates reach the outside world.
+//!
+//! Adapters implement them (`adapters/*`); the `testing` feature provides
+//! in-memory fakes beside each port so a trait and its fake change together.
+
+mod events;
+mod fs;
+mod index;
+mod process;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use events::{Event, NullReporter, Reporter};
+pub use fs::FileSystem;
+pub use index::{DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
+pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};

@@ -1,0 +1,1 @@
+//! pyproject.toml reading and validation with spans

@@ -1,0 +1,1 @@
+//! PubGrub resolution over the PackageIndex port

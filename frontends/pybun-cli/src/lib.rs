@@ -1,0 +1,1 @@
+//! The pybun command line
