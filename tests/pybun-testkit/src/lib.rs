@@ -1,0 +1,1 @@
+//! Test kit: a local package index server, wheel and sdist builders, scenario loaders
