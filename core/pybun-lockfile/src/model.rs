@@ -114,6 +114,16 @@ impl Lock {
     /// Put every list in canonical order, so equal content gives equal bytes.
     pub fn canonicalize(&mut self) {
         for package in &mut self.packages {
+            // Extras first: the lists are ordered by (name, extras, marker).
+            for dep in package
+                .dependencies
+                .iter_mut()
+                .chain(package.optional_dependencies.values_mut().flatten())
+                .chain(package.dependency_groups.values_mut().flatten())
+            {
+                dep.extras.sort();
+                dep.extras.dedup();
+            }
             package.dependencies.sort();
             package.dependencies.dedup();
             for list in package
@@ -123,15 +133,6 @@ impl Lock {
             {
                 list.sort();
                 list.dedup();
-            }
-            for dep in package
-                .dependencies
-                .iter_mut()
-                .chain(package.optional_dependencies.values_mut().flatten())
-                .chain(package.dependency_groups.values_mut().flatten())
-            {
-                dep.extras.sort();
-                dep.extras.dedup();
             }
             package.files.sort();
         }

@@ -9,9 +9,11 @@
 mod filename;
 mod metadata;
 mod python;
+mod tags;
 
 pub use filename::{DistFilename, FilenameError, SdistFilename, WheelFilename};
 pub use metadata::{CoreMetadata, MetadataError};
+pub use tags::{TargetPlatform, TargetTags};
 pub use python::{requires_python_allows_floor, requires_python_floor};
 
 pub use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
@@ -37,7 +39,52 @@ pub fn parse_requirement(text: &str) -> Result<Req, Box<Pep508Error<pep508_rs::V
 pub fn specifiers_to_ranges(specifiers: &VersionSpecifiers) -> Ranges<Version> {
     let mut range = Ranges::full();
     for specifier in specifiers.iter() {
-        range = range.intersection(&Ranges::from(specifier.clone()));
+        range = range.intersection(&specifier_to_ranges(specifier));
     }
     range
+}
+
+/// The version range one specifier allows, with PEP 440's local-version rule:
+/// a specifier without a local label (`==1.2.3`, `<=1.2.3`, `!=1.2.3`) matches
+/// every local version of it (`1.2.3+foo`), which `pep440_rs`'s plain
+/// conversion does not do.
+#[must_use]
+pub fn specifier_to_ranges(specifier: &VersionSpecifier) -> Ranges<Version> {
+    let version = specifier.version();
+    let has_local = version.clone().without_local() != *version;
+    // The smallest public version after `version`: every `version+local` sorts below it.
+    let after_locals = || version.clone().with_post(Some(0)).with_dev(Some(0));
+    if !has_local && version.post().is_none() && version.dev().is_none() {
+        match specifier.operator() {
+            Operator::Equal => return Ranges::between(version.clone(), after_locals()),
+            Operator::NotEqual => return Ranges::between(version.clone(), after_locals()).complement(),
+            Operator::LessThanEqual => return Ranges::strictly_lower_than(after_locals()),
+            _ => {}
+        }
+    }
+    Ranges::from(specifier.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn allows(spec: &str, version: &str) -> bool {
+        let specs = VersionSpecifiers::from_str(spec).unwrap();
+        specifiers_to_ranges(&specs).contains(&Version::from_str(version).unwrap())
+    }
+
+    #[test]
+    fn local_versions_follow_pep_440() {
+        assert!(allows("==1.2.3", "1.2.3+foo"));
+        assert!(allows("<=1.2.3", "1.2.3+foo"));
+        assert!(!allows("!=1.2.3", "1.2.3+foo"));
+        assert!(!allows(">1.2.3", "1.2.3+foo"));
+        assert!(!allows("==1.2.3", "1.2.3.post1"));
+        assert!(allows("==1.2.3+foo", "1.2.3+foo"));
+        assert!(!allows("==1.2.3+foo", "1.2.3+bar"));
+        assert!(!allows("<2.0", "2.0a1"));
+        assert!(allows(">=1.2.3", "1.2.3+foo"));
+    }
 }

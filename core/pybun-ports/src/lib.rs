@@ -10,6 +10,8 @@ mod process;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Re-exported so port users name the same diagnostic types.
+pub use pybun_diagnostics as diagnostics;
 pub use events::{Event, NullReporter, Reporter};
 pub use fs::FileSystem;
 pub use index::{DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};

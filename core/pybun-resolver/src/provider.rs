@@ -1,0 +1,636 @@
+//! The PubGrub dependency provider: versions and dependencies from the index port.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::rc::Rc;
+use std::str::FromStr;
+
+use pubgrub::{
+    DependencyProvider, DerivationTree, Dependencies, External,
+    PackageResolutionStatistics, SelectedDependencies,
+};
+use pybun_pep::{
+    CoreMetadata, DistFilename, ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree,
+    PackageName, Ranges, Req, TargetTags, Version, VersionOrUrl, VersionSpecifiers,
+    requires_python_floor, specifiers_to_ranges,
+};
+use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::options::{PrereleaseMode, ResolutionMode};
+use crate::package::Node;
+use crate::resolve::{
+    Edge, ResolveError, ResolveRequest, ResolvedPackage, Resolution, exact_pin, names_pre_release,
+};
+
+/// The files of one version, split by yanked status.
+#[derive(Debug, Default)]
+struct VersionFiles {
+    usable: Vec<DistFile>,
+    yanked: Vec<DistFile>,
+}
+
+#[derive(Debug, Default)]
+struct VersionMap {
+    versions: BTreeMap<Version, VersionFiles>,
+    index: String,
+}
+
+/// Why a version was passed over, for hints.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SkipReason {
+    Yanked,
+    PreRelease,
+    NoCompatibleFile,
+}
+
+type Deps = BTreeMap<Node, Ranges<Version>>;
+
+pub(crate) struct Provider<'a> {
+    request: &'a ResolveRequest,
+    index: &'a dyn PackageIndex,
+    reporter: &'a dyn Reporter,
+    /// The Python version every candidate is checked against: the target's,
+    /// or the lowest the project supports.
+    pub(crate) python: Version,
+    /// `requires-python` bounds, for dropping markers that can never be true.
+    python_bounds: Option<Version>,
+    marker_env: Option<MarkerEnvironment>,
+    tags: Option<TargetTags>,
+    direct: FxHashSet<PackageName>,
+    pinned: FxHashSet<(PackageName, Version)>,
+    explicit_pre: RefCell<FxHashSet<PackageName>>,
+    versions: RefCell<FxHashMap<PackageName, Rc<VersionMap>>>,
+    metadata: RefCell<FxHashMap<(PackageName, Version), Rc<CoreMetadata>>>,
+    edges: RefCell<FxHashMap<(Node, Version), Vec<Edge>>>,
+    /// Requirement strings seen per dependency name, with who required them (for split diagnostics).
+    requirements_seen: RefCell<FxHashMap<PackageName, Vec<(String, MarkerTree, String)>>>,
+    pub(crate) skipped: RefCell<BTreeMap<PackageName, BTreeSet<(Version, SkipReason)>>>,
+    pub(crate) not_found: RefCell<BTreeSet<PackageName>>,
+    error: RefCell<Option<ResolveError>>,
+}
+
+impl<'a> Provider<'a> {
+    pub(crate) fn new(request: &'a ResolveRequest, index: &'a dyn PackageIndex, reporter: &'a dyn Reporter) -> Self {
+        let options = &request.options;
+        let (python, python_bounds, marker_env, tags) = match &options.environment {
+            Some(env) => {
+                let platform = env.platform.unwrap_or(pybun_pep::TargetPlatform::LinuxX86_64);
+                let release = env.python_version.release();
+                let (major, minor) = (release.first().copied().unwrap_or(3), release.get(1).copied().unwrap_or(0));
+                let short = format!("{major}.{minor}");
+                let full = if release.len() >= 3 { env.python_version.to_string() } else { format!("{short}.0") };
+                let marker_env = MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+                    implementation_name: "cpython",
+                    implementation_version: &full,
+                    os_name: platform.os_name(),
+                    platform_machine: platform.platform_machine(),
+                    platform_python_implementation: "CPython",
+                    platform_release: "",
+                    platform_system: platform.platform_system(),
+                    platform_version: "",
+                    python_full_version: &full,
+                    python_version: &short,
+                    sys_platform: platform.sys_platform(),
+                })
+                .ok();
+                let tags = env.platform.map(|platform| TargetTags { major, minor, platform });
+                (Version::from_str(&full).unwrap_or_else(|_| env.python_version.clone()), None, marker_env, tags)
+            }
+            None => {
+                let floor = request.requires_python.as_ref().and_then(requires_python_floor);
+                (floor.clone().unwrap_or_else(|| Version::new([0])), floor, None, None)
+            }
+        };
+        let mut direct = FxHashSet::default();
+        let mut pinned = FxHashSet::default();
+        let mut explicit_pre = FxHashSet::default();
+        for requirement in request.all_requirements() {
+            direct.insert(requirement.name.clone());
+            if let Some(version) = exact_pin(requirement) {
+                pinned.insert((requirement.name.clone(), version));
+            }
+            if names_pre_release(requirement) {
+                explicit_pre.insert(requirement.name.clone());
+            }
+        }
+        Self {
+            request,
+            index,
+            reporter,
+            python,
+            python_bounds,
+            marker_env,
+            tags,
+            direct,
+            pinned,
+            explicit_pre: RefCell::new(explicit_pre),
+            versions: RefCell::default(),
+            metadata: RefCell::default(),
+            edges: RefCell::default(),
+            requirements_seen: RefCell::default(),
+            skipped: RefCell::default(),
+            not_found: RefCell::default(),
+            error: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn prefetch_roots(&self) {
+        for requirement in self.request.all_requirements() {
+            self.index.prefetch_project(&requirement.name);
+        }
+    }
+
+    pub(crate) fn take_error(&self) -> Option<ResolveError> {
+        self.error.borrow_mut().take()
+    }
+
+    fn fail<T>(&self, error: ResolveError) -> Result<T, ResolveError> {
+        Err(error)
+    }
+
+    /// The versions of a package, fetched once.
+    fn version_map(&self, name: &PackageName) -> Result<Option<Rc<VersionMap>>, ResolveError> {
+        if let Some(map) = self.versions.borrow().get(name) {
+            return Ok(Some(map.clone()));
+        }
+        if self.not_found.borrow().contains(name) {
+            return Ok(None);
+        }
+        let project = match self.index.project(name) {
+            Ok(project) => project,
+            Err(IndexError::NotFound { .. }) => {
+                self.not_found.borrow_mut().insert(name.clone());
+                return Ok(None);
+            }
+            Err(error) => return self.fail(error.into()),
+        };
+        self.reporter.report(Event::ProjectFetched { name: name.clone(), files: project.files.len() });
+        let options = &self.request.options;
+        let mut map = VersionMap::default();
+        for file in &project.files {
+            let Ok(filename) = DistFilename::parse(&file.filename, name) else { continue };
+            if filename.name() != name {
+                continue;
+            }
+            if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, &file.upload_time) {
+                match jiff::Timestamp::from_str(uploaded) {
+                    Ok(uploaded) if uploaded > cutoff => continue,
+                    _ => {}
+                }
+            }
+            match &filename {
+                DistFilename::Wheel(wheel) => {
+                    if options.no_binary(name) {
+                        continue;
+                    }
+                    if let Some(tags) = &self.tags {
+                        if !tags.is_compatible(wheel) {
+                            continue;
+                        }
+                    }
+                }
+                DistFilename::Sdist(_) => {
+                    if options.no_build(name) {
+                        continue;
+                    }
+                }
+            }
+            if map.index.is_empty() {
+                map.index.clone_from(&file.index);
+            }
+            let entry = map.versions.entry(filename.version().clone()).or_default();
+            if file.yanked.is_some() {
+                entry.yanked.push(file.clone());
+            } else {
+                entry.usable.push(file.clone());
+            }
+        }
+        let map = Rc::new(map);
+        self.versions.borrow_mut().insert(name.clone(), map.clone());
+        Ok(Some(map))
+    }
+
+    fn files_of(&self, name: &PackageName, version: &Version) -> Vec<DistFile> {
+        let versions = self.versions.borrow();
+        let Some(entry) = versions.get(name).and_then(|m| m.versions.get(version)) else {
+            return Vec::new();
+        };
+        if entry.usable.is_empty() && self.pinned.contains(&(name.clone(), version.clone())) {
+            entry.yanked.clone()
+        } else {
+            entry.usable.clone()
+        }
+    }
+
+    fn pre_allowed(&self, name: &PackageName) -> (bool, bool) {
+        // (always allowed, allowed if nothing else)
+        let explicit = self.explicit_pre.borrow().contains(name);
+        match self.request.options.prerelease {
+            PrereleaseMode::Allow => (true, true),
+            PrereleaseMode::IfNecessary => (explicit, true),
+            PrereleaseMode::Explicit => (explicit, false),
+            PrereleaseMode::Disallow => (false, false),
+        }
+    }
+
+    fn prefer_lowest(&self, name: &PackageName) -> bool {
+        match self.request.options.resolution {
+            ResolutionMode::Highest => false,
+            ResolutionMode::Lowest => true,
+            ResolutionMode::LowestDirect => self.direct.contains(name),
+        }
+    }
+
+    fn choose(&self, name: &PackageName, range: &Ranges<Version>) -> Result<Option<Version>, ResolveError> {
+        let Some(map) = self.version_map(name)? else { return Ok(None) };
+        let (pre_always, pre_if_necessary) = self.pre_allowed(name);
+        let lowest = self.prefer_lowest(name);
+        let ordered: Box<dyn Iterator<Item = (&Version, &VersionFiles)>> =
+            if lowest { Box::new(map.versions.iter()) } else { Box::new(map.versions.iter().rev()) };
+        let mut fallback_pre = None;
+        let mut skipped = Vec::new();
+        let mut chosen = None;
+        for (version, files) in ordered {
+            if !range.contains(version) {
+                continue;
+            }
+            if files.usable.is_empty() {
+                let pinned = self.pinned.contains(&(name.clone(), version.clone()));
+                if !pinned || files.yanked.is_empty() {
+                    skipped.push((version.clone(), if files.yanked.is_empty() { SkipReason::NoCompatibleFile } else { SkipReason::Yanked }));
+                    continue;
+                }
+            }
+            if version.any_prerelease() && !pre_always {
+                if pre_if_necessary && fallback_pre.is_none() {
+                    fallback_pre = Some(version.clone());
+                }
+                skipped.push((version.clone(), SkipReason::PreRelease));
+                continue;
+            }
+            chosen = Some(version.clone());
+            break;
+        }
+        let chosen = chosen.or(fallback_pre);
+        if chosen.is_none() && !skipped.is_empty() {
+            self.skipped.borrow_mut().entry(name.clone()).or_default().extend(skipped);
+        }
+        if let Some(version) = &chosen {
+            tracing::debug!("choose {name}=={version}");
+            self.reporter.report(Event::VersionChosen { name: name.clone(), version: version.clone() });
+            // Start fetching its metadata now: get_dependencies comes next.
+            if let Some(file) = self.metadata_file(name, version) {
+                self.index.prefetch_metadata(name, &file);
+            }
+        }
+        Ok(chosen)
+    }
+
+    /// The file to read metadata from: a wheel with a PEP 658 file, any wheel, then an sdist.
+    fn metadata_file(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
+        let files = self.files_of(name, version);
+        let rank = |file: &DistFile| {
+            let wheel = file.filename.ends_with(".whl");
+            match (wheel, file.has_metadata) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            }
+        };
+        files.into_iter().min_by_key(|file| (rank(file), file.filename.clone()))
+    }
+
+    fn core_metadata(&self, name: &PackageName, version: &Version) -> Result<Option<Rc<CoreMetadata>>, ResolveError> {
+        let key = (name.clone(), version.clone());
+        if let Some(metadata) = self.metadata.borrow().get(&key) {
+            return Ok(Some(metadata.clone()));
+        }
+        let Some(file) = self.metadata_file(name, version) else { return Ok(None) };
+        let raw = self.index.metadata(name, &file)?;
+        let invalid = |reason: String| ResolveError::InvalidMetadata {
+            name: name.clone(),
+            version: version.clone(),
+            filename: file.filename.clone(),
+            reason,
+        };
+        let metadata = CoreMetadata::parse(&raw.bytes).map_err(|e| invalid(e.to_string()))?;
+        if raw.origin == pybun_ports::MetadataOrigin::SdistPkgInfo && !metadata.has_static_dependencies() {
+            return Err(ResolveError::DynamicSdist { name: name.clone(), version: version.clone(), filename: file.filename.clone() });
+        }
+        if &metadata.name != name {
+            return Err(invalid(format!("the metadata names package `{}`", metadata.name)));
+        }
+        self.reporter.report(Event::MetadataFetched { name: name.clone(), version: version.clone() });
+        let metadata = Rc::new(metadata);
+        self.metadata.borrow_mut().insert(key, metadata.clone());
+        Ok(Some(metadata))
+    }
+
+    /// The range of Python versions a candidate's `Requires-Python` admits, as PubGrub sees it.
+    fn python_range(&self, requires_python: &VersionSpecifiers) -> Ranges<Version> {
+        let range = specifiers_to_ranges(requires_python);
+        if self.marker_env.is_some() {
+            return range;
+        }
+        // Universal: only the lower bound decides (see `requires_python_allows_floor`).
+        match range.bounding_range() {
+            None => Ranges::empty(),
+            Some((lower, _)) => match lower {
+                Bound::Unbounded => Ranges::full(),
+                Bound::Included(v) => Ranges::higher_than(Version::new(v.release().iter().copied())),
+                Bound::Excluded(v) => Ranges::strictly_higher_than(Version::new(v.release().iter().copied())),
+            },
+        }
+    }
+
+    /// Whether a requirement applies, and its marker as kept on the edge.
+    fn applies(&self, requirement: &Req, extra: Option<&ExtraName>) -> Option<MarkerTree> {
+        let marker = &requirement.marker;
+        match extra {
+            None => {
+                if !marker.evaluate_extras(&[]) {
+                    return None;
+                }
+            }
+            Some(extra) => {
+                if marker.evaluate_extras(&[]) || !marker.evaluate_extras(std::slice::from_ref(extra)) {
+                    return None;
+                }
+            }
+        }
+        let mut edge_marker = match extra {
+            Some(extra) => marker.clone().simplify_extras(std::slice::from_ref(extra)),
+            None => marker.clone(),
+        };
+        if let Some(env) = &self.marker_env {
+            let extras: Vec<ExtraName> = extra.into_iter().cloned().collect();
+            if !marker.evaluate(env, &extras) {
+                return None;
+            }
+        } else if let Some(floor) = &self.python_bounds {
+            edge_marker = edge_marker.simplify_python_versions(Bound::Included(floor), Bound::Unbounded);
+            if edge_marker.is_false() {
+                return None;
+            }
+        }
+        Some(edge_marker)
+    }
+
+    /// Turn requirements into PubGrub constraints and edges.
+    fn add_requirements<'r>(
+        &self,
+        who: &Node,
+        version: &Version,
+        requirements: impl Iterator<Item = &'r Req>,
+        extra: Option<&ExtraName>,
+        deps: &mut Deps,
+        edges: &mut Vec<Edge>,
+    ) -> Result<(), ResolveError> {
+        let mut per_name: BTreeMap<PackageName, Vec<(Ranges<Version>, MarkerTree, String)>> = BTreeMap::new();
+        for requirement in requirements {
+            let Some(marker) = self.applies(requirement, extra) else { continue };
+            let range = match &requirement.version_or_url {
+                None => Ranges::full(),
+                Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_to_ranges(specifiers),
+                Some(VersionOrUrl::Url(_)) => {
+                    return Err(ResolveError::UnsupportedUrl { requirement: requirement.to_string() });
+                }
+            };
+            if names_pre_release(requirement) {
+                self.explicit_pre.borrow_mut().insert(requirement.name.clone());
+            }
+            let dep = Node::Package(requirement.name.clone());
+            let mut extras = requirement.extras.clone();
+            extras.sort();
+            for extra in &extras {
+                let node = Node::Extra(requirement.name.clone(), extra.clone());
+                intersect(deps, node, range.clone());
+            }
+            intersect(deps, dep, range.clone());
+            self.index.prefetch_project(&requirement.name);
+            per_name
+                .entry(requirement.name.clone())
+                .or_default()
+                .push((range, marker.clone(), requirement.to_string()));
+            edges.push(Edge { name: requirement.name.clone(), extras, marker });
+        }
+        let who_text = match who {
+            Node::Root(_) => "your project".to_string(),
+            other => format!("{other}=={version}"),
+        };
+        for (name, list) in per_name {
+            // Two requirements on one package under disjoint markers whose
+            // ranges do not overlap need a split (fork) resolution.
+            for (i, (range_a, marker_a, text_a)) in list.iter().enumerate() {
+                for (range_b, marker_b, text_b) in &list[i + 1..] {
+                    if marker_a.is_disjoint(marker_b) && range_a.intersection(range_b) == Ranges::empty() {
+                        return Err(ResolveError::SplitNeeded {
+                            package: name.clone(),
+                            requirements: vec![text_a.clone(), text_b.clone()],
+                            required_by: who_text.clone(),
+                        });
+                    }
+                }
+            }
+            let mut seen = self.requirements_seen.borrow_mut();
+            let entry = seen.entry(name).or_default();
+            for (_, marker, text) in list {
+                entry.push((text, marker, who_text.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn dependencies(&self, node: &Node, version: &Version) -> Result<Dependencies<Node, Ranges<Version>, String>, ResolveError> {
+        let mut deps = Deps::default();
+        let mut edges = Vec::new();
+        match node {
+            Node::Root(_) => {
+                let request = self.request;
+                self.add_requirements(node, version, request.all_requirements(), None, &mut deps, &mut edges)?;
+            }
+            Node::Python => {}
+            Node::Package(name) | Node::Extra(name, _) => {
+                let extra = match node {
+                    Node::Extra(_, extra) => Some(extra),
+                    _ => None,
+                };
+                // Files announce Requires-Python: when none of them fits, say so without fetching metadata.
+                let files = self.files_of(name, version);
+                let file_python: Vec<VersionSpecifiers> = files
+                    .iter()
+                    .filter_map(|f| f.requires_python.as_deref().and_then(|s| VersionSpecifiers::from_str(s).ok()))
+                    .collect();
+                if !files.is_empty() && file_python.len() == files.len() {
+                    let fits = file_python.iter().any(|spec| self.python_range(spec).contains(&self.python));
+                    if !fits {
+                        deps.insert(Node::Python, self.python_range(&file_python[0]));
+                        return Ok(Dependencies::Available(deps.into_iter().collect()));
+                    }
+                }
+                let Some(metadata) = self.core_metadata(name, version)? else {
+                    return Ok(Dependencies::Unavailable("it has no usable distribution file".to_string()));
+                };
+                if let Some(requires_python) = &metadata.requires_python {
+                    let range = self.python_range(requires_python);
+                    if !range.contains(&self.python) {
+                        deps.insert(Node::Python, range);
+                        return Ok(Dependencies::Available(deps.into_iter().collect()));
+                    }
+                }
+                if let Some(extra) = extra {
+                    deps.insert(Node::Package(name.clone()), Ranges::singleton(version.clone()));
+                    if !metadata.provides_extras.is_empty() && !metadata.provides_extras.contains(extra) {
+                        self.reporter.report(Event::Warning(
+                            pybun_ports::diagnostics::Diagnostic::warning(
+                                pybun_ports::diagnostics::Code::InvalidMetadata,
+                                format!("`{name}` {version} does not have an extra named `{extra}`"),
+                            ),
+                        ));
+                    }
+                }
+                self.add_requirements(node, version, metadata.requires_dist.iter(), extra, &mut deps, &mut edges)?;
+            }
+        }
+        self.edges.borrow_mut().insert((node.clone(), version.clone()), edges);
+        Ok(Dependencies::Available(deps.into_iter().collect()))
+    }
+
+    pub(crate) fn into_resolution(self, selection: &SelectedDependencies<Node, Version>) -> Resolution {
+        let edges = self.edges.borrow();
+        let mut packages: BTreeMap<PackageName, ResolvedPackage> = BTreeMap::new();
+        for (node, version) in selection.iter() {
+            if let Node::Package(name) = node {
+                let index = self.versions.borrow().get(&name).map(|m| m.index.clone()).unwrap_or_default();
+                packages.insert(
+                    name.clone(),
+                    ResolvedPackage {
+                        name: name.clone(),
+                        version: version.clone(),
+                        index,
+                        files: self.files_of(&name, version),
+                        dependencies: edges.get(&(node.clone(), version.clone())).cloned().unwrap_or_default(),
+                        optional_dependencies: BTreeMap::new(),
+                    },
+                );
+            }
+        }
+        for (node, version) in selection.iter() {
+            if let Node::Extra(name, extra) = node {
+                let list: Vec<Edge> = edges.get(&(node.clone(), version.clone())).cloned().unwrap_or_default();
+                if let Some(package) = packages.get_mut(&name) {
+                    package.optional_dependencies.insert(extra.clone(), list);
+                }
+            }
+        }
+        Resolution { packages: packages.into_values().collect() }
+    }
+
+    /// A package that exists on no index and is needed: report it directly.
+    pub(crate) fn missing_package(&self, tree: &DerivationTree<Node, Ranges<Version>, String>) -> Option<ResolveError> {
+        let not_found = self.not_found.borrow();
+        let found = tree.packages().into_iter().find_map(|node| match node {
+            Node::Package(name) | Node::Extra(name, _) if not_found.contains(name) => Some(name.clone()),
+            _ => None,
+        });
+        let name = found?;
+        let required_by = self
+            .requirements_seen
+            .borrow()
+            .get(&name)
+            .map(|list| list.iter().map(|(_, _, who)| who.clone()).collect())
+            .unwrap_or_default();
+        Some(ResolveError::NotFound { name, required_by })
+    }
+
+    /// A conflict between requirements on one package made under disjoint markers.
+    pub(crate) fn split_needed(&self, tree: &DerivationTree<Node, Ranges<Version>, String>) -> Option<ResolveError> {
+        let seen = self.requirements_seen.borrow();
+        let mut result = None;
+        for node in tree.packages() {
+            let Node::Package(name) = node else { continue };
+            let Some(list) = seen.get(name) else { continue };
+            for (i, (text_a, marker_a, who_a)) in list.iter().enumerate() {
+                for (text_b, marker_b, _) in &list[i + 1..] {
+                    if !marker_a.is_true() && !marker_b.is_true() && marker_a.is_disjoint(marker_b) && result.is_none() {
+                        result = Some(ResolveError::SplitNeeded {
+                            package: name.clone(),
+                            requirements: vec![text_a.clone(), text_b.clone()],
+                            required_by: who_a.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        result
+    }
+}
+
+fn intersect(deps: &mut Deps, node: Node, range: Ranges<Version>) {
+    match deps.get_mut(&node) {
+        Some(existing) => *existing = existing.intersection(&range),
+        None => {
+            deps.insert(node, range);
+        }
+    }
+}
+
+pub(crate) fn visit_externals(
+    tree: &DerivationTree<Node, Ranges<Version>, String>,
+    f: &mut impl FnMut(&External<Node, Ranges<Version>, String>),
+) {
+    match tree {
+        DerivationTree::External(external) => f(external),
+        DerivationTree::Derived(derived) => {
+            visit_externals(&derived.cause1, f);
+            visit_externals(&derived.cause2, f);
+        }
+    }
+}
+
+impl DependencyProvider for Provider<'_> {
+    type P = Node;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Priority = (u32, std::cmp::Reverse<u32>, u8);
+    type Err = ResolveError;
+
+    fn prioritize(&self, package: &Node, range: &Ranges<Version>, stats: &PackageResolutionStatistics) -> Self::Priority {
+        // Python and exact pins first, then the most conflicting, then direct requirements.
+        let kind = match package {
+            Node::Root(_) | Node::Python => 3,
+            _ if range.as_singleton().is_some() => 2,
+            Node::Package(name) | Node::Extra(name, _) if self.direct.contains(name) => 1,
+            _ => 0,
+        };
+        (stats.conflict_count(), std::cmp::Reverse(0), kind)
+    }
+
+    fn choose_version(&self, package: &Node, range: &Ranges<Version>) -> Result<Option<Version>, ResolveError> {
+        match package {
+            Node::Root(_) => Ok(Some(Version::new([0]))),
+            Node::Python => Ok(range.contains(&self.python).then(|| self.python.clone())),
+            Node::Package(name) | Node::Extra(name, _) => {
+                let result = self.choose(name, range);
+                if let Err(error) = &result {
+                    *self.error.borrow_mut() = Some(error.clone());
+                }
+                result
+            }
+        }
+    }
+
+    fn get_dependencies(&self, package: &Node, version: &Version) -> Result<Dependencies<Node, Ranges<Version>, String>, ResolveError> {
+        self.dependencies(package, version)
+    }
+}
+
+impl Provider<'_> {
+    pub(crate) fn node_name<'n>(&self, node: &'n Node) -> Option<&'n PackageName> {
+        node.name()
+    }
+}

@@ -1,0 +1,152 @@
+//! The resolution entry point and its result types.
+
+use std::collections::BTreeMap;
+
+use pubgrub::PubGrubError;
+use pybun_pep::{ExtraName, MarkerTree, PackageName, Req, Version, VersionSpecifiers};
+use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
+
+use crate::options::ResolveOptions;
+use crate::package::Node;
+use crate::provider::Provider;
+use crate::report::{ConflictReport, build_report};
+
+/// What to resolve.
+#[derive(Debug, Clone, Default)]
+pub struct ResolveRequest {
+    /// The project's name (the root of the graph), for messages.
+    pub project: String,
+    /// `[project].dependencies`.
+    pub dependencies: Vec<Req>,
+    /// `[project.optional-dependencies]`: all extras are resolved together.
+    pub optional_dependencies: BTreeMap<ExtraName, Vec<Req>>,
+    /// PEP 735 groups (include-group already expanded): all resolved together.
+    pub dependency_groups: BTreeMap<String, Vec<Req>>,
+    pub requires_python: Option<VersionSpecifiers>,
+    pub options: ResolveOptions,
+}
+
+impl ResolveRequest {
+    /// Every root requirement (dependencies, extras, groups).
+    pub(crate) fn all_requirements(&self) -> impl Iterator<Item = &Req> {
+        self.dependencies
+            .iter()
+            .chain(self.optional_dependencies.values().flatten())
+            .chain(self.dependency_groups.values().flatten())
+    }
+}
+
+/// A dependency edge of the result: `name[extras] ; marker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub name: PackageName,
+    pub extras: Vec<ExtraName>,
+    /// Always-true when unconditional. Simplified against `requires-python`.
+    pub marker: MarkerTree,
+}
+
+/// One chosen package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// The index (or find-links location) the files came from.
+    pub index: String,
+    /// Every file of the version (yanked ones only when the version was pinned).
+    pub files: Vec<DistFile>,
+    pub dependencies: Vec<Edge>,
+    /// Only the extras that something in the graph activates.
+    pub optional_dependencies: BTreeMap<ExtraName, Vec<Edge>>,
+}
+
+/// The resolved graph (the project's own edges are rebuilt by the caller from its requirements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// Sorted by name.
+    pub packages: Vec<ResolvedPackage>,
+}
+
+/// Why resolution failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResolveError {
+    /// No set of versions satisfies the requirements.
+    #[error("no solution")]
+    NoSolution(Box<ConflictReport>),
+    /// A package that does not exist on any index.
+    #[error("package `{name}` was not found")]
+    NotFound { name: PackageName, required_by: Vec<String> },
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A distribution's metadata is invalid.
+    #[error("invalid metadata for `{name}` {version} (`{filename}`): {reason}")]
+    InvalidMetadata { name: PackageName, version: Version, filename: String, reason: String },
+    /// Only an sdist with dynamic dependencies exists: a build would be needed.
+    #[error("`{filename}` declares its dependencies as dynamic; building sdists is not supported yet")]
+    DynamicSdist { name: PackageName, version: Version, filename: String },
+    /// A requirement uses a direct URL, which is not supported yet.
+    #[error("direct URL requirements are not supported yet: `{requirement}`")]
+    UnsupportedUrl { requirement: String },
+    /// Different platforms need different versions of a package.
+    #[error("`{package}` needs different versions on different platforms")]
+    SplitNeeded { package: PackageName, requirements: Vec<String>, required_by: String },
+}
+
+/// Resolve a project's requirements against the index.
+///
+/// # Errors
+/// See [`ResolveError`].
+pub fn resolve(
+    request: &ResolveRequest,
+    index: &dyn PackageIndex,
+    reporter: &dyn Reporter,
+) -> Result<Resolution, ResolveError> {
+    let requirements = request.all_requirements().count();
+    reporter.report(Event::ResolveStarted { requirements });
+    let provider = Provider::new(request, index, reporter);
+    provider.prefetch_roots();
+    let root = Node::Root(request.project.clone());
+    let result = pubgrub::resolve(&provider, root, Version::new([0]));
+    match result {
+        Ok(selection) => Ok(provider.into_resolution(&selection)),
+        Err(PubGrubError::NoSolution(mut tree)) => {
+            if let Some(error) = provider.take_error() {
+                return Err(error);
+            }
+            tree.collapse_no_versions();
+            if let Some(not_found) = provider.missing_package(&tree) {
+                return Err(not_found);
+            }
+            if let Some(split) = provider.split_needed(&tree) {
+                return Err(split);
+            }
+            let report = build_report(&tree, &provider);
+            Err(ResolveError::NoSolution(Box::new(report)))
+        }
+        Err(PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
+        | Err(PubGrubError::ErrorInShouldCancel(source)) => Err(source),
+    }
+}
+
+/// Names with a pre-release in any of the requirement's specifiers.
+pub(crate) fn names_pre_release(requirement: &Req) -> bool {
+    match &requirement.version_or_url {
+        Some(pybun_pep::VersionOrUrl::VersionSpecifier(specifiers)) => {
+            specifiers.iter().any(|s| s.version().any_prerelease())
+        }
+        _ => false,
+    }
+}
+
+/// Exact pins (`==V` / `===V`) of a requirement.
+pub(crate) fn exact_pin(requirement: &Req) -> Option<Version> {
+    match &requirement.version_or_url {
+        Some(pybun_pep::VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.iter().find_map(|s| {
+            matches!(s.operator(), pybun_pep::Operator::Equal | pybun_pep::Operator::ExactEqual)
+                .then(|| s.version().clone())
+        }),
+        _ => None,
+    }
+}
+

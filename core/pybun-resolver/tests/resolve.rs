@@ -1,0 +1,145 @@
+//! Resolver behaviour on in-memory registries.
+
+mod common;
+
+use std::str::FromStr;
+
+use pybun_pep::{Req, VersionSpecifiers};
+use pybun_ports::NullReporter;
+use pybun_ports::testing::FixtureIndex;
+use pybun_resolver::{PrereleaseMode, ResolveError, ResolveRequest, resolve};
+
+use common::{add, add_full};
+
+fn request(requirements: &[&str]) -> ResolveRequest {
+    ResolveRequest {
+        project: "root".to_string(),
+        dependencies: requirements.iter().map(|r| Req::from_str(r).unwrap()).collect(),
+        requires_python: Some(VersionSpecifiers::from_str(">=3.9").unwrap()),
+        ..ResolveRequest::default()
+    }
+}
+
+/// Resolve and render `name==version` lines, or the error's explanation.
+fn check(index: &FixtureIndex, request: &ResolveRequest, expected: &[&str]) {
+    match resolve(request, index, &NullReporter) {
+        Ok(resolution) => {
+            let got: Vec<String> =
+                resolution.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
+            assert_eq!(got, expected);
+        }
+        Err(ResolveError::NoSolution(report)) => {
+            panic!("no solution:\n{}\nhints: {:?}", report.explanation.join("\n"), report.hints)
+        }
+        Err(other) => panic!("error: {other}"),
+    }
+}
+
+fn no_solution(index: &FixtureIndex, request: &ResolveRequest) -> String {
+    match resolve(request, index, &NullReporter) {
+        Err(ResolveError::NoSolution(report)) => {
+            format!("{}\nhint: {}", report.explanation.join("\n"), report.hints.join("\nhint: "))
+        }
+        other => panic!("expected no solution, got {other:?}"),
+    }
+}
+
+#[test]
+fn transitive_and_backtracking() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &["b>=1"]);
+    add(&mut index, "a", "2.0", &["b>=2", "c"]);
+    add(&mut index, "b", "1.0", &[]);
+    add(&mut index, "b", "2.0", &["c<1"]);
+    add(&mut index, "c", "1.0", &[]);
+    // a 2.0 needs c (>=1 exists only) and b>=2 needs c<1: back off to a 1.0 with b 1.0.
+    check(&index, &request(&["a"]), &["a==1.0", "b==1.0"]);
+}
+
+#[test]
+fn conflict_is_explained_with_hint() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "flask", "3.0", &["werkzeug>=3"]);
+    add(&mut index, "werkzeug", "2.0", &[]);
+    add(&mut index, "werkzeug", "3.0", &[]);
+    let text = no_solution(&index, &request(&["flask>=3", "werkzeug<3"]));
+    assert!(text.contains("flask>=3.0 depends on werkzeug>=3"), "{text}");
+    assert!(text.contains("you require werkzeug<3"), "{text}");
+    assert!(text.contains("hint: "), "{text}");
+}
+
+#[test]
+fn extras_and_markers_are_kept_on_edges() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &["b ; extra == 'x'", "c ; sys_platform == 'win32'", "d ; python_version < '3.8'"]);
+    add(&mut index, "b", "1.0", &[]);
+    add(&mut index, "c", "1.0", &[]);
+    add(&mut index, "d", "1.0", &[]);
+    let resolution = resolve(&request(&["a[x]"]), &index, &NullReporter).unwrap();
+    let names: Vec<String> = resolution.packages.iter().map(|p| p.name.to_string()).collect();
+    // `d` is only for Python < 3.8, which the project does not support.
+    assert_eq!(names, ["a", "b", "c"]);
+    let a = &resolution.packages[0];
+    assert_eq!(a.dependencies.len(), 1);
+    assert_eq!(a.dependencies[0].marker.try_to_string().unwrap(), "sys_platform == 'win32'");
+    assert_eq!(a.optional_dependencies.len(), 1);
+}
+
+#[test]
+fn requires_python_excludes_new_versions() {
+    let mut index = FixtureIndex::new();
+    add_full(&mut index, "a", "1.0", &[], Some(">=3.8"), None);
+    add_full(&mut index, "a", "2.0", &[], Some(">=3.12"), None);
+    check(&index, &request(&["a"]), &["a==1.0"]);
+    let text = no_solution(&index, &request(&["a>=2"]));
+    assert!(text.contains("requires Python>=3.12"), "{text}");
+}
+
+#[test]
+fn prereleases_only_when_needed_or_asked() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &[]);
+    add(&mut index, "a", "2.0b1", &[]);
+    add(&mut index, "b", "1.0a1", &[]);
+    check(&index, &request(&["a", "b"]), &["a==1.0", "b==1.0a1"]);
+    check(&index, &request(&["a>=2.0b1"]), &["a==2.0b1"]);
+    let mut req = request(&["a"]);
+    req.options.prerelease = PrereleaseMode::Allow;
+    check(&index, &req, &["a==2.0b1"]);
+    let mut req = request(&["b"]);
+    req.options.prerelease = PrereleaseMode::Explicit;
+    let text = no_solution(&index, &req);
+    assert!(text.contains("pre-releases of `b`"), "{text}");
+}
+
+#[test]
+fn yanked_skipped_unless_pinned() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &[]);
+    add_full(&mut index, "a", "2.0", &[], None, Some("broken"));
+    check(&index, &request(&["a"]), &["a==1.0"]);
+    check(&index, &request(&["a==2.0"]), &["a==2.0"]);
+}
+
+#[test]
+fn unknown_package() {
+    let index = FixtureIndex::new();
+    match resolve(&request(&["nope"]), &index, &NullReporter) {
+        Err(ResolveError::NotFound { name, .. }) => assert_eq!(name.to_string(), "nope"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn split_needed_is_reported() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &[]);
+    add(&mut index, "a", "2.0", &[]);
+    match resolve(&request(&["a>=2 ; sys_platform == 'linux'", "a<2 ; sys_platform == 'darwin'"]), &index, &NullReporter) {
+        Err(ResolveError::SplitNeeded { package, requirements, .. }) => {
+            assert_eq!(package.to_string(), "a");
+            assert_eq!(requirements.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}
