@@ -388,7 +388,7 @@ impl<'a> Provider<'a> {
         extra: Option<&ExtraName>,
         deps: &mut Deps,
         edges: &mut Vec<Edge>,
-    ) -> Result<(), ResolveError> {
+    ) -> Result<Option<String>, ResolveError> {
         let mut per_name: BTreeMap<PackageName, Vec<(Ranges<Version>, MarkerTree, String)>> = BTreeMap::new();
         for requirement in requirements {
             let Some(marker) = self.applies(requirement, extra) else { continue };
@@ -401,6 +401,14 @@ impl<'a> Provider<'a> {
             };
             if names_pre_release(requirement) {
                 self.explicit_pre.borrow_mut().insert(requirement.name.clone());
+            }
+            if who.name() == Some(&requirement.name) && extras_of(requirement).is_empty() {
+                // A package that depends on itself (PubGrub cannot express
+                // it): satisfied when its own version is in range, else unusable.
+                if range.contains(version) {
+                    continue;
+                }
+                return Ok(Some(format!("it depends on itself with `{requirement}`")));
             }
             let dep = Node::Package(requirement.name.clone());
             let mut extras = requirement.extras.clone();
@@ -441,7 +449,7 @@ impl<'a> Provider<'a> {
                 entry.push((text, marker, who_text.clone()));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn dependencies(&self, node: &Node, version: &Version) -> Result<Dependencies<Node, Ranges<Version>, String>, ResolveError> {
@@ -450,7 +458,9 @@ impl<'a> Provider<'a> {
         match node {
             Node::Root(_) => {
                 let request = self.request;
-                self.add_requirements(node, version, request.all_requirements(), None, &mut deps, &mut edges)?;
+                if let Some(reason) = self.add_requirements(node, version, request.all_requirements(), None, &mut deps, &mut edges)? {
+                    return Ok(Dependencies::Unavailable(reason));
+                }
             }
             Node::Python => {}
             Node::Package(name) | Node::Extra(name, _) => {
@@ -492,7 +502,9 @@ impl<'a> Provider<'a> {
                         ));
                     }
                 }
-                self.add_requirements(node, version, metadata.requires_dist.iter(), extra, &mut deps, &mut edges)?;
+                if let Some(reason) = self.add_requirements(node, version, metadata.requires_dist.iter(), extra, &mut deps, &mut edges)? {
+                    return Ok(Dependencies::Unavailable(reason));
+                }
             }
         }
         self.edges.borrow_mut().insert((node.clone(), version.clone()), edges);
@@ -567,6 +579,10 @@ impl<'a> Provider<'a> {
         }
         result
     }
+}
+
+fn extras_of(requirement: &Req) -> &[ExtraName] {
+    &requirement.extras
 }
 
 fn intersect(deps: &mut Deps, node: Node, range: Ranges<Version>) {
