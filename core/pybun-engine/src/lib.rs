@@ -1,1 +1,28 @@
-//! Use cases: plain-data requests in, outcomes out, progress through the Reporter port
+//! PyBun's use cases.
+//!
+//! Each use case takes a plain-data request and the ports it needs, reports
+//! progress through the [`Reporter`](pybun_ports::Reporter) port and returns
+//! an outcome or a [`Failure`]. None of them prints: the frontends (CLI, LSP,
+//! later REST and MCP) render outcomes, events and failures.
+
+mod failure;
+mod fingerprint;
+mod lock;
+mod project;
+mod tree;
+mod export;
+
+pub use export::{ExportFormat, ExportOutcome, ExportRequest, export};
+pub use failure::Failure;
+pub use lock::{
+    IndexOpener, IndexSettings, LockFormat, LockOutcome, LockRequest, LockSettings, LockStatus, PrintOutcome, lock,
+    print_lock,
+};
+pub use project::find_project_root;
+pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};
+
+/// Re-exported plain-data types that outcomes carry.
+pub use pybun_diagnostics::{Code, Diagnostic, Location, Severity, Span};
+pub use pybun_lockfile::{ExportSelection, Lock, LockedPackage, Source};
+pub use pybun_pep::TargetPlatform;
+pub use pybun_resolver::{ConflictNode, ConflictReport, PrereleaseMode, ResolutionMode};

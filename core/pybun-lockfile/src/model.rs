@@ -136,6 +136,7 @@ impl Lock {
             }
             package.files.sort();
         }
-        self.packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        self.packages
+            .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     }
 }

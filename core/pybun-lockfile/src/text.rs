@@ -102,7 +102,14 @@ fn dependency_array(deps: &[LockedDependency]) -> Array {
         let mut table = InlineTable::new();
         table.insert("name", dep.name.as_str().into());
         if !dep.extras.is_empty() {
-            table.insert("extras", dep.extras.iter().map(String::as_str).collect::<Array>().into());
+            table.insert(
+                "extras",
+                dep.extras
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Array>()
+                    .into(),
+            );
         }
         if let Some(marker) = &dep.marker {
             table.insert("marker", marker.as_str().into());
@@ -159,19 +166,31 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
             let span = error.span().unwrap_or(text.len()..text.len());
             let message = error.message().trim_end();
             return Err(vec![
-                Diagnostic::error(Code::LockSyntax, format!("the lockfile is not valid TOML: {message}"))
-                    .at(file, Span::in_source(text, span.start, span.end))
-                    .with_hint("regenerate it with `pybun lock`"),
+                Diagnostic::error(
+                    Code::LockSyntax,
+                    format!("the lockfile is not valid TOML: {message}"),
+                )
+                .at(file, Span::in_source(text, span.start, span.end))
+                .with_hint("regenerate it with `pybun lock`"),
             ]);
         }
     };
-    let mut reader = Reader { text, file, diagnostics: Vec::new() };
+    let mut reader = Reader {
+        text,
+        file,
+        diagnostics: Vec::new(),
+        edges: Vec::new(),
+    };
     let root = doc.as_table();
     let whole = 0..0;
 
     // The version comes first: a newer format may differ in anything else.
     match root.get("version") {
-        None => reader.error(whole.clone(), "missing key `version`", "expected `version = 1` here"),
+        None => reader.error(
+            whole.clone(),
+            "missing key `version`",
+            "expected `version = 1` here",
+        ),
         Some(item) => match item.as_integer() {
             Some(v) if v > i64::from(FORMAT_VERSION) => {
                 let span = item.span().unwrap_or(0..0);
@@ -196,7 +215,10 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
             None => reader.wrong_type(item, "version", "an integer"),
         },
     }
-    let version = root.get("version").and_then(Item::as_integer).and_then(|v| u32::try_from(v).ok());
+    let version = root
+        .get("version")
+        .and_then(Item::as_integer)
+        .and_then(|v| u32::try_from(v).ok());
 
     let requires_python = reader.opt_str(root, "requires-python");
     let fingerprint = reader.req_str(root, &whole, "fingerprint", "the top level");
@@ -206,9 +228,11 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
             let prerelease = reader.req_str(table, &span, "prerelease", "`[options]`");
             let exclude_newer = reader.opt_str(table, "exclude-newer");
             match (resolution, prerelease, exclude_newer) {
-                (Some(resolution), Some(prerelease), Some(exclude_newer)) => {
-                    Some(LockOptions { resolution, prerelease, exclude_newer })
-                }
+                (Some(resolution), Some(prerelease), Some(exclude_newer)) => Some(LockOptions {
+                    resolution,
+                    prerelease,
+                    exclude_newer,
+                }),
                 _ => None,
             }
         }
@@ -219,20 +243,33 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
             let python_version = reader.req_str(table, &span, "python-version", "`[environment]`");
             let platform = reader.opt_str(table, "platform");
             match (python_version, platform) {
-                (Some(python_version), Some(platform)) => {
-                    Some(Some(TargetEnvironment { python_version, platform }))
-                }
+                (Some(python_version), Some(platform)) => Some(Some(TargetEnvironment {
+                    python_version,
+                    platform,
+                })),
                 _ => None,
             }
         }
         None => Some(None),
     };
     let packages = reader.packages(root);
+    reader.check_edges(&package_names(root));
 
     if !reader.diagnostics.is_empty() {
+        // In the order of the file, whatever order the checks ran in.
+        reader
+            .diagnostics
+            .sort_by_key(|d| d.location.as_ref().and_then(|l| l.span).map(|s| s.start));
         return Err(reader.diagnostics);
     }
-    match (version, requires_python, fingerprint, options, environment, packages) {
+    match (
+        version,
+        requires_python,
+        fingerprint,
+        options,
+        environment,
+        packages,
+    ) {
         (
             Some(version),
             Some(requires_python),
@@ -241,28 +278,55 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
             Some(environment),
             Some(packages),
         ) => {
-            let mut lock =
-                Lock { version, requires_python, fingerprint, options, environment, packages };
+            let mut lock = Lock {
+                version,
+                requires_python,
+                fingerprint,
+                options,
+                environment,
+                packages,
+            };
             lock.canonicalize();
             Ok(lock)
         }
         // Every `None` above pushed a diagnostic; this is a safety net.
-        _ => Err(vec![Diagnostic::error(Code::LockSyntax, "the lockfile is not valid").in_file(file)]),
+        _ => Err(vec![
+            Diagnostic::error(Code::LockSyntax, "the lockfile is not valid").in_file(file),
+        ]),
     }
+}
+
+/// The names of every `[[package]]` that has a string `name`, valid or not.
+fn package_names(root: &Table) -> std::collections::BTreeSet<String> {
+    root.get("package")
+        .and_then(Item::as_array_of_tables)
+        .into_iter()
+        .flatten()
+        .filter_map(|table| table.get("name").and_then(Item::as_str).map(str::to_owned))
+        .collect()
 }
 
 struct Reader<'a> {
     text: &'a str,
     file: &'a str,
     diagnostics: Vec<Diagnostic>,
+    /// Every dependency edge read, by target name, with the span of the name.
+    edges: Vec<(String, Range<usize>)>,
 }
 
-fn type_name(item: &Item) -> &'static str {
-    match item {
-        Item::None => "nothing",
-        Item::Table(_) => "a table",
-        Item::ArrayOfTables(_) => "an array of tables",
-        Item::Value(value) => match value {
+/// A parsed TOML node that can be described in a diagnostic.
+trait Node {
+    fn node_span(&self) -> Option<Range<usize>>;
+    fn kind(&self) -> &'static str;
+}
+
+impl Node for Value {
+    fn node_span(&self) -> Option<Range<usize>> {
+        self.span()
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
             Value::String(_) => "a string",
             Value::Integer(_) => "an integer",
             Value::Float(_) => "a float",
@@ -270,7 +334,22 @@ fn type_name(item: &Item) -> &'static str {
             Value::Datetime(_) => "a datetime",
             Value::Array(_) => "an array",
             Value::InlineTable(_) => "an inline table",
-        },
+        }
+    }
+}
+
+impl Node for Item {
+    fn node_span(&self) -> Option<Range<usize>> {
+        self.span()
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Item::None => "nothing",
+            Item::Table(_) => "a table",
+            Item::ArrayOfTables(_) => "an array of tables",
+            Item::Value(value) => value.kind(),
+        }
     }
 }
 
@@ -279,6 +358,19 @@ fn value_span(value: &Value) -> Option<Range<usize>> {
 }
 
 impl Reader<'_> {
+    /// Every edge must lead to a locked package.
+    fn check_edges(&mut self, names: &std::collections::BTreeSet<String>) {
+        for (name, span) in std::mem::take(&mut self.edges) {
+            if !names.contains(name.as_str()) {
+                self.error(
+                    span,
+                    format!("dependency `{name}` is not a locked package"),
+                    "no `[[package]]` has this name",
+                );
+            }
+        }
+    }
+
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, label: impl Into<String>) {
         let span = Span::in_source(self.text, span.start, span.end);
         self.diagnostics.push(
@@ -289,21 +381,31 @@ impl Reader<'_> {
         );
     }
 
-    fn wrong_type(&mut self, item: &Item, key: &str, expected: &str) {
-        let span = item.span().unwrap_or(0..0);
+    fn wrong_type(&mut self, node: &dyn Node, key: &str, expected: &str) {
+        let span = node.node_span().unwrap_or(0..0);
         self.error(
             span,
-            format!("`{key}` must be {expected}, found {}", type_name(item)),
+            format!("`{key}` must be {expected}, found {}", node.kind()),
             format!("expected {expected}"),
         );
     }
 
     fn missing(&mut self, span: &Range<usize>, key: &str, place: &str) {
-        self.error(span.clone(), format!("missing key `{key}` in {place}"), format!("`{key}` is required here"));
+        self.error(
+            span.clone(),
+            format!("missing key `{key}` in {place}"),
+            format!("`{key}` is required here"),
+        );
     }
 
     /// A required string; `None` (with a diagnostic) when missing or not a string.
-    fn req_str(&mut self, table: &dyn TableLike, span: &Range<usize>, key: &str, place: &str) -> Option<String> {
+    fn req_str(
+        &mut self,
+        table: &dyn TableLike,
+        span: &Range<usize>,
+        key: &str,
+        place: &str,
+    ) -> Option<String> {
         match table.get(key) {
             None => {
                 self.missing(span, key, place);
@@ -371,16 +473,19 @@ impl Reader<'_> {
             match self.package(table, &span) {
                 Some(package) => {
                     let key = (package.name.clone(), package.version.clone());
-                    if seen.contains_key(&key) {
+                    if let std::collections::btree_map::Entry::Vacant(entry) = seen.entry(key) {
+                        entry.insert(span);
+                        packages.push(package);
+                    } else {
                         self.error(
                             span,
-                            format!("package `{} {}` is listed twice", key.0, key.1),
+                            format!(
+                                "package `{} {}` is listed twice",
+                                package.name, package.version
+                            ),
                             "second entry",
                         );
                         ok = false;
-                    } else {
-                        seen.insert(key, span);
-                        packages.push(package);
                     }
                 }
                 None => ok = false,
@@ -397,14 +502,14 @@ impl Reader<'_> {
             self.check_name(name, item.span());
         }
         let version = self.req_str(table, span, "version", place);
-        if let (Some(version), Some(item)) = (&version, table.get("version")) {
-            if Version::from_str(version).is_err() {
-                self.error(
-                    item.span().unwrap_or(0..0),
-                    format!("`{version}` is not a valid PEP 440 version"),
-                    "invalid version",
-                );
-            }
+        if let (Some(version), Some(item)) = (&version, table.get("version"))
+            && Version::from_str(version).is_err()
+        {
+            self.error(
+                item.span().unwrap_or(0..0),
+                format!("`{version}` is not a valid PEP 440 version"),
+                "invalid version",
+            );
         }
         let source = match table.get("source") {
             None => {
@@ -415,8 +520,10 @@ impl Reader<'_> {
         };
         let dependencies = self.dependency_list(table.get("dependencies"), "dependencies");
         let files = self.files(table.get("files"));
-        let optional_dependencies = self.dependency_map(table.get("optional-dependencies"), "optional-dependencies");
-        let dependency_groups = self.dependency_map(table.get("dependency-groups"), "dependency-groups");
+        let optional_dependencies =
+            self.dependency_map(table.get("optional-dependencies"), "optional-dependencies");
+        let dependency_groups =
+            self.dependency_map(table.get("dependency-groups"), "dependency-groups");
         if self.diagnostics.len() != before {
             return None;
         }
@@ -448,8 +555,10 @@ impl Reader<'_> {
             self.wrong_type(item, "source", "a table such as `{ registry = \"…\" }`");
             return None;
         };
-        let kinds: Vec<&str> =
-            ["project", "registry", "find-links"].into_iter().filter(|k| table.contains_key(k)).collect();
+        let kinds: Vec<&str> = ["project", "registry", "find-links"]
+            .into_iter()
+            .filter(|k| table.contains_key(k))
+            .collect();
         match kinds.as_slice() {
             [kind] => {
                 let value = self.string(table.get(kind)?, kind)?;
@@ -468,13 +577,21 @@ impl Reader<'_> {
                 None
             }
             _ => {
-                self.error(span, "`source` names more than one source", "expected exactly one source");
+                self.error(
+                    span,
+                    "`source` names more than one source",
+                    "expected exactly one source",
+                );
                 None
             }
         }
     }
 
-    fn dependency_map(&mut self, item: Option<&Item>, key: &str) -> Option<BTreeMap<String, Vec<LockedDependency>>> {
+    fn dependency_map(
+        &mut self,
+        item: Option<&Item>,
+        key: &str,
+    ) -> Option<BTreeMap<String, Vec<LockedDependency>>> {
         let Some(item) = item else {
             return Some(BTreeMap::new());
         };
@@ -517,7 +634,7 @@ impl Reader<'_> {
     fn dependency(&mut self, value: &Value) -> Option<LockedDependency> {
         let span = value_span(value).unwrap_or(0..0);
         let Some(table) = value.as_inline_table() else {
-            self.wrong_type(&Item::Value(value.clone()), "dependency", "an inline table `{ name = \"…\" }`");
+            self.wrong_type(value, "dependency", "an inline table `{ name = \"…\" }`");
             return None;
         };
         let before = self.diagnostics.len();
@@ -530,27 +647,38 @@ impl Reader<'_> {
             Some(value) => self.string_array(value, "extras"),
         };
         let marker = self.opt_str(table, "marker");
-        if let (Some(Some(marker)), Some(value)) = (&marker, table.get("marker")) {
-            if let Err(error) = MarkerTree::from_str(marker) {
-                // +1: the opening quote of the string.
-                let start = value_span(value).map_or(0, |s| s.start + 1);
-                let inner = start + error.start..start + error.start + error.len;
-                self.error(
-                    inner,
-                    format!("`{marker}` is not a valid PEP 508 marker: {}", error.message),
-                    "invalid marker",
-                );
-            }
+        if let (Some(Some(marker)), Some(value)) = (&marker, table.get("marker"))
+            && let Err(error) = MarkerTree::from_str(marker)
+        {
+            // +1: the opening quote of the string.
+            let start = value_span(value).map_or(0, |s| s.start + 1);
+            let inner = start + error.start..start + error.start + error.len;
+            self.error(
+                inner,
+                format!(
+                    "`{marker}` is not a valid PEP 508 marker: {}",
+                    error.message
+                ),
+                "invalid marker",
+            );
         }
         if self.diagnostics.len() != before {
             return None;
         }
-        Some(LockedDependency { name: name?, extras: extras?, marker: marker? })
+        if let (Some(name), Some(value)) = (&name, table.get("name")) {
+            self.edges
+                .push((name.clone(), value_span(value).unwrap_or(0..0)));
+        }
+        Some(LockedDependency {
+            name: name?,
+            extras: extras?,
+            marker: marker?,
+        })
     }
 
     fn string_array(&mut self, value: &Value, key: &str) -> Option<Vec<String>> {
         let Some(array) = value.as_array() else {
-            self.wrong_type(&Item::Value(value.clone()), key, "an array of strings");
+            self.wrong_type(value, key, "an array of strings");
             return None;
         };
         let mut out = Vec::new();
@@ -559,7 +687,7 @@ impl Reader<'_> {
             match element.as_str() {
                 Some(s) => out.push(s.to_owned()),
                 None => {
-                    self.wrong_type(&Item::Value(element.clone()), key, "an array of strings");
+                    self.wrong_type(element, key, "an array of strings");
                     ok = false;
                 }
             }
@@ -589,7 +717,7 @@ impl Reader<'_> {
     fn file(&mut self, value: &Value) -> Option<LockedFile> {
         let span = value_span(value).unwrap_or(0..0);
         let Some(table) = value.as_inline_table() else {
-            self.wrong_type(&Item::Value(value.clone()), "file", "an inline table `{ filename = \"…\", … }`");
+            self.wrong_type(value, "file", "an inline table `{ filename = \"…\", … }`");
             return None;
         };
         let before = self.diagnostics.len();
@@ -611,6 +739,12 @@ impl Reader<'_> {
         if self.diagnostics.len() != before {
             return None;
         }
-        Some(LockedFile { filename: filename?, url: url?, size: size?, hash: hash?, upload_time: upload_time? })
+        Some(LockedFile {
+            filename: filename?,
+            url: url?,
+            size: size?,
+            hash: hash?,
+            upload_time: upload_time?,
+        })
     }
 }

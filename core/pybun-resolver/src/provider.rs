@@ -249,6 +249,16 @@ impl<'a> Provider<'a> {
         let lowest = self.prefer_lowest(name);
         let ordered: Box<dyn Iterator<Item = (&Version, &VersionFiles)>> =
             if lowest { Box::new(map.versions.iter()) } else { Box::new(map.versions.iter().rev()) };
+        if let Some(preferred) = self.request.preferences.get(name) {
+            let usable = map.versions.get(preferred).is_some_and(|files| !files.usable.is_empty());
+            if usable && range.contains(preferred) {
+                self.reporter.report(Event::VersionChosen { name: name.clone(), version: preferred.clone() });
+                if let Some(file) = self.metadata_file(name, preferred) {
+                    self.index.prefetch_metadata(name, &file);
+                }
+                return Ok(Some(preferred.clone()));
+            }
+        }
         let mut fallback_pre = None;
         let mut skipped = Vec::new();
         let mut chosen = None;
@@ -538,7 +548,32 @@ impl<'a> Provider<'a> {
                 }
             }
         }
-        Resolution { packages: packages.into_values().collect() }
+        let section = |requirements: &[Req]| -> Vec<Edge> {
+            requirements
+                .iter()
+                .filter_map(|requirement| {
+                    let marker = self.applies(requirement, None)?;
+                    let mut extras = requirement.extras.clone();
+                    extras.sort();
+                    Some(Edge { name: requirement.name.clone(), extras, marker })
+                })
+                .collect()
+        };
+        let request = self.request;
+        Resolution {
+            packages: packages.into_values().collect(),
+            project_dependencies: section(&request.dependencies),
+            project_optional_dependencies: request
+                .optional_dependencies
+                .iter()
+                .map(|(extra, list)| (extra.clone(), section(list)))
+                .collect(),
+            project_dependency_groups: request
+                .dependency_groups
+                .iter()
+                .map(|(group, list)| (group.clone(), section(list)))
+                .collect(),
+        }
     }
 
     /// A package that exists on no index and is needed: report it directly.

@@ -24,9 +24,17 @@ pub struct ResolveRequest {
     pub dependency_groups: BTreeMap<String, Vec<Req>>,
     pub requires_python: Option<VersionSpecifiers>,
     pub options: ResolveOptions,
+    /// Versions to keep when still allowed (from an existing lock).
+    pub preferences: BTreeMap<PackageName, Version>,
 }
 
 impl ResolveRequest {
+    /// The names of every root requirement.
+    #[must_use]
+    pub fn all_names(&self) -> Vec<PackageName> {
+        self.all_requirements().map(|r| r.name.clone()).collect()
+    }
+
     /// Every root requirement (dependencies, extras, groups).
     pub(crate) fn all_requirements(&self) -> impl Iterator<Item = &Req> {
         self.dependencies
@@ -59,11 +67,15 @@ pub struct ResolvedPackage {
     pub optional_dependencies: BTreeMap<ExtraName, Vec<Edge>>,
 }
 
-/// The resolved graph (the project's own edges are rebuilt by the caller from its requirements).
+/// The resolved graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
     /// Sorted by name.
     pub packages: Vec<ResolvedPackage>,
+    /// The project's own edges, per section (markers simplified like every other edge).
+    pub project_dependencies: Vec<Edge>,
+    pub project_optional_dependencies: BTreeMap<ExtraName, Vec<Edge>>,
+    pub project_dependency_groups: BTreeMap<String, Vec<Edge>>,
 }
 
 /// Why resolution failed.

@@ -143,3 +143,16 @@ fn split_needed_is_reported() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn preferences_keep_locked_versions() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &[]);
+    add(&mut index, "a", "2.0", &[]);
+    let mut req = request(&["a"]);
+    req.preferences.insert("a".parse().unwrap(), "1.0".parse().unwrap());
+    check(&index, &req, &["a==1.0"]);
+    let mut req = request(&["a>=2"]);
+    req.preferences.insert("a".parse().unwrap(), "1.0".parse().unwrap());
+    check(&index, &req, &["a==2.0"]);
+}

@@ -1,0 +1,632 @@
+//! `pybun lock`: resolve the project and write the lockfile.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use pybun_diagnostics::{Code, Diagnostic, Span};
+use pybun_lockfile::{
+    FORMAT_VERSION, Lock, LockOptions, LockedDependency, LockedFile, LockedPackage, Source,
+    TargetEnvironment as LockEnvironment,
+};
+use pybun_pep::{PackageName, Req, TargetPlatform, Version, VersionSpecifiers};
+use pybun_ports::{Event, FileSystem, IndexError, PackageIndex, Reporter};
+use pybun_project::{LockfileFormat, Project};
+use pybun_resolver::{
+    Edge, PrereleaseMode, ResolutionMode, ResolveError, ResolveOptions, ResolveRequest, Resolution,
+    TargetEnvironment, resolve,
+};
+
+use crate::Failure;
+use crate::fingerprint::Fingerprint;
+use crate::project::{LoadedProject, load_project};
+
+/// The Python floor assumed when a project declares no `requires-python`.
+const DEFAULT_REQUIRES_PYTHON: &str = ">=3.9";
+
+/// Which indexes to use. The frontend's options win over `[tool.pybun]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexSettings {
+    /// `--index-url`; `None` means `[tool.pybun] index-url`, else PyPI.
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    pub find_links: Vec<String>,
+}
+
+impl IndexSettings {
+    /// The default index.
+    pub const PYPI: &'static str = "https://pypi.org/simple";
+
+    /// All index URLs in priority order, with the project's settings filled in.
+    #[must_use]
+    pub fn resolved(&self, project: &Project) -> Self {
+        let index_url = self
+            .index_url
+            .clone()
+            .or_else(|| project.tool.index_url.clone())
+            .unwrap_or_else(|| Self::PYPI.to_string());
+        let mut extra_index_urls = self.extra_index_urls.clone();
+        for url in &project.tool.extra_index_urls {
+            if !extra_index_urls.contains(url) {
+                extra_index_urls.push(url.clone());
+            }
+        }
+        Self { index_url: Some(index_url.trim_end_matches('/').to_string()), extra_index_urls, find_links: self.find_links.clone() }
+    }
+
+    /// Every index URL, the default first.
+    #[must_use]
+    pub fn index_urls(&self) -> Vec<String> {
+        self.index_url.iter().cloned().chain(self.extra_index_urls.iter().cloned()).collect()
+    }
+}
+
+/// How to resolve.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockSettings {
+    pub resolution: ResolutionMode,
+    pub prerelease: PrereleaseMode,
+    /// RFC 3339 timestamp or `YYYY-MM-DD` (midnight UTC).
+    pub exclude_newer: Option<String>,
+    /// Resolve for one Python version instead of universally.
+    pub python_version: Option<String>,
+    /// Resolve for one platform (`linux`, `macos`, `windows`, …).
+    pub python_platform: Option<String>,
+    pub no_binary: Vec<String>,
+    pub no_build: Vec<String>,
+}
+
+/// The encoding to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockFormat {
+    Text,
+    Binary,
+}
+
+impl LockFormat {
+    #[must_use]
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Text => "pybun.lock",
+            Self::Binary => "pybun.lockb",
+        }
+    }
+}
+
+/// A `pybun lock` call.
+#[derive(Debug, Clone, Default)]
+pub struct LockRequest {
+    /// Where to look for the project (it or a parent holds `pyproject.toml`).
+    pub directory: PathBuf,
+    pub index: IndexSettings,
+    pub settings: LockSettings,
+    /// Only check that the lock is up to date; write nothing.
+    pub check: bool,
+    /// Re-resolve from scratch, ignoring the versions in the existing lock.
+    pub upgrade: bool,
+    /// Overrides `[tool.pybun] lockfile`.
+    pub format: Option<LockFormat>,
+}
+
+/// What happened to the lockfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockStatus {
+    /// There was no lock; one was written.
+    Created,
+    /// The lock changed and was rewritten.
+    Updated,
+    /// Resolution gave the same lock; nothing written.
+    Unchanged,
+    /// The lock's inputs had not changed; no resolution was needed.
+    UpToDate,
+}
+
+/// The result of `pybun lock`.
+#[derive(Debug, Clone)]
+pub struct LockOutcome {
+    pub lock: Lock,
+    pub path: PathBuf,
+    pub status: LockStatus,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Opens the package index for the resolved settings (the frontend's composition root provides it).
+pub type IndexOpener<'a> = &'a dyn Fn(&IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure>;
+
+/// Resolve the project and write its lock.
+///
+/// # Errors
+/// A [`Failure`] for an unreadable project, a failed resolution, an
+/// unreachable index or (with `check`) a stale lock. Nothing is written on failure.
+pub fn lock(
+    request: &LockRequest,
+    fs: &dyn FileSystem,
+    open_index: IndexOpener<'_>,
+    reporter: &dyn Reporter,
+) -> Result<LockOutcome, Failure> {
+    let loaded = load_project(fs, &request.directory)?;
+    let mut warnings = loaded.warnings.clone();
+    let index_settings = request.index.resolved(&loaded.project);
+    let format = request.format.unwrap_or(match loaded.project.tool.lockfile_format {
+        LockfileFormat::Binary => LockFormat::Binary,
+        LockfileFormat::Text => LockFormat::Text,
+    });
+    let inputs = Inputs::new(&loaded, &index_settings, &request.settings, &mut warnings)?;
+    let path = loaded.root.join(format.file_name());
+    let existing = read_existing(fs, &loaded.root)?;
+
+    if let Some((existing_lock, existing_path)) = &existing {
+        let fresh = existing_lock.fingerprint == inputs.fingerprint;
+        if request.check {
+            if fresh {
+                return Ok(LockOutcome { lock: existing_lock.clone(), path: existing_path.clone(), status: LockStatus::UpToDate, warnings });
+            }
+            return Err(Failure::new(
+                Diagnostic::error(Code::LockStale, format!("`{}` is out of date with `pyproject.toml`", existing_path.display()))
+                    .in_file(existing_path.display().to_string())
+                    .with_hint("run `pybun lock` to update it"),
+            ));
+        }
+        if fresh && !request.upgrade && *existing_path == path {
+            return Ok(LockOutcome { lock: existing_lock.clone(), path: existing_path.clone(), status: LockStatus::UpToDate, warnings });
+        }
+    } else if request.check {
+        return Err(Failure::new(
+            Diagnostic::error(Code::LockMissing, format!("`{}` does not exist", path.display()))
+                .with_hint("run `pybun lock` to create it"),
+        ));
+    }
+
+    let mut resolve_request = inputs.resolve_request;
+    if !request.upgrade {
+        if let Some((existing_lock, _)) = &existing {
+            resolve_request.preferences = existing_lock
+                .packages
+                .iter()
+                .filter(|p| p.source != Source::Project)
+                .filter_map(|p| Some((PackageName::from_str(&p.name).ok()?, Version::from_str(&p.version).ok()?)))
+                .collect();
+        }
+    }
+
+    let index = open_index(&index_settings)?;
+    let resolution = match resolve(&resolve_request, index.as_ref(), reporter) {
+        Ok(resolution) => resolution,
+        Err(error) => return Err(resolve_failure(error, &loaded, &resolve_request, index.as_ref())),
+    };
+    reporter.report(Event::ResolveFinished { packages: resolution.packages.len(), millis: 0 });
+
+    let lock = build_lock(&loaded.project, &resolution, &inputs.fingerprint, &inputs.requires_python, &request.settings, &index_settings, inputs.environment);
+    let bytes = match format {
+        LockFormat::Text => pybun_lockfile::to_text(&lock).into_bytes(),
+        LockFormat::Binary => pybun_lockfile::to_binary(&lock),
+    };
+    let status = match fs.read(&path) {
+        Ok(old) if old == bytes => LockStatus::Unchanged,
+        Ok(_) => LockStatus::Updated,
+        Err(_) => LockStatus::Created,
+    };
+    if status != LockStatus::Unchanged {
+        fs.write_atomic(&path, &bytes).map_err(|e| Failure::io(&path, &e, "write"))?;
+    }
+    // Switching encodings: the other file would be read first next time.
+    if let Some((_, existing_path)) = &existing {
+        if *existing_path != path {
+            fs.remove_file(existing_path).map_err(|e| Failure::io(existing_path, &e, "remove"))?;
+        }
+    }
+    Ok(LockOutcome { lock, path, status, warnings })
+}
+
+/// Everything the resolution depends on, and its fingerprint.
+struct Inputs {
+    resolve_request: ResolveRequest,
+    requires_python: String,
+    fingerprint: String,
+    environment: Option<LockEnvironment>,
+}
+
+impl Inputs {
+    fn new(
+        loaded: &LoadedProject,
+        index: &IndexSettings,
+        settings: &LockSettings,
+        warnings: &mut Vec<Diagnostic>,
+    ) -> Result<Self, Failure> {
+        let project = &loaded.project;
+        let file = loaded.pyproject_path.display().to_string();
+        let requires_python = match &project.requires_python {
+            Some(spanned) => spanned.value.clone(),
+            None => {
+                warnings.push(
+                    Diagnostic::warning(Code::ProjectTable, format!("no `requires-python` in `[project]`; assuming `{DEFAULT_REQUIRES_PYTHON}`"))
+                        .in_file(file.clone())
+                        .with_hint(format!("add `requires-python = \"{DEFAULT_REQUIRES_PYTHON}\"` (or your real floor) to `[project]`")),
+                );
+                VersionSpecifiers::from_str(DEFAULT_REQUIRES_PYTHON).map_err(|e| internal(&e.to_string()))?
+            }
+        };
+        let dependencies: Vec<Req> = project.dependencies.iter().map(|r| r.value.clone()).collect();
+        let optional_dependencies = project
+            .optional_dependencies
+            .iter()
+            .map(|(extra, list)| (extra.clone(), list.iter().map(|r| r.value.clone()).collect()))
+            .collect();
+        let mut dependency_groups: BTreeMap<String, Vec<Req>> = project
+            .dependency_groups
+            .iter()
+            .map(|(group, list)| (group.clone(), list.iter().map(|r| r.value.clone()).collect()))
+            .collect();
+        if !project.tool.dev_dependencies.is_empty() {
+            dependency_groups
+                .entry("dev".to_string())
+                .or_default()
+                .extend(project.tool.dev_dependencies.iter().map(|r| r.value.clone()));
+        }
+
+        let exclude_newer = settings.exclude_newer.as_deref().map(parse_timestamp).transpose()?;
+        let environment = match &settings.python_version {
+            Some(version) => {
+                let python_version = Version::from_str(version).map_err(|e| {
+                    Failure::new(
+                        Diagnostic::error(Code::InvalidVersion, format!("invalid `--python-version` `{version}`: {e}"))
+                            .with_hint("give a version such as `3.12` or `3.12.1`"),
+                    )
+                })?;
+                let platform = settings.python_platform.as_deref().map(parse_platform).transpose()?;
+                Some(TargetEnvironment { python_version, platform })
+            }
+            None => {
+                if let Some(platform) = &settings.python_platform {
+                    parse_platform(platform)?;
+                    return Err(Failure::new(
+                        Diagnostic::error(Code::Usage, "`--python-platform` needs `--python-version`")
+                            .with_hint("add `--python-version 3.12` (or the version you target)"),
+                    ));
+                }
+                None
+            }
+        };
+        let options = ResolveOptions {
+            resolution: settings.resolution,
+            prerelease: settings.prerelease,
+            exclude_newer,
+            no_binary: settings.no_binary.iter().cloned().collect(),
+            no_build: settings.no_build.iter().cloned().collect(),
+            environment: environment.clone(),
+        };
+
+        let mut fingerprint = Fingerprint::default();
+        fingerprint.add("lock-format", FORMAT_VERSION);
+        fingerprint.add("requires-python", &requires_python);
+        fingerprint.add_set("dependency", dependencies.iter().map(ToString::to_string));
+        for (extra, list) in &project.optional_dependencies {
+            fingerprint.add_set(&format!("extra:{extra}"), list.iter().map(|r| r.value.to_string()));
+        }
+        for (group, list) in &dependency_groups {
+            fingerprint.add_set(&format!("group:{group}"), list.iter().map(ToString::to_string));
+        }
+        for url in index.index_urls() {
+            fingerprint.add("index", url);
+        }
+        for link in &index.find_links {
+            fingerprint.add("find-links", link);
+        }
+        fingerprint.add("resolution", resolution_name(settings.resolution));
+        fingerprint.add("prerelease", prerelease_name(settings.prerelease));
+        fingerprint.add("exclude-newer", settings.exclude_newer.as_deref().unwrap_or(""));
+        fingerprint.add("python-version", settings.python_version.as_deref().unwrap_or(""));
+        fingerprint.add("python-platform", settings.python_platform.as_deref().unwrap_or(""));
+        fingerprint.add_set("no-binary", settings.no_binary.iter().cloned());
+        fingerprint.add_set("no-build", settings.no_build.iter().cloned());
+
+        let project_name = project.name.as_ref().map_or_else(|| "project".to_string(), |n| n.value.to_string());
+        let lock_environment = settings.python_version.as_ref().map(|python_version| LockEnvironment {
+            python_version: python_version.clone(),
+            platform: settings.python_platform.clone(),
+        });
+        Ok(Self {
+            resolve_request: ResolveRequest {
+                project: project_name,
+                dependencies,
+                optional_dependencies,
+                dependency_groups,
+                requires_python: Some(requires_python.clone()),
+                options,
+                preferences: BTreeMap::new(),
+            },
+            requires_python: requires_python.to_string(),
+            fingerprint: fingerprint.finish(),
+            environment: lock_environment,
+        })
+    }
+}
+
+pub(crate) fn resolution_name(mode: ResolutionMode) -> &'static str {
+    match mode {
+        ResolutionMode::Highest => "highest",
+        ResolutionMode::Lowest => "lowest",
+        ResolutionMode::LowestDirect => "lowest-direct",
+    }
+}
+
+pub(crate) fn prerelease_name(mode: PrereleaseMode) -> &'static str {
+    match mode {
+        PrereleaseMode::Allow => "allow",
+        PrereleaseMode::IfNecessary => "if-necessary",
+        PrereleaseMode::Explicit => "explicit",
+        PrereleaseMode::Disallow => "disallow",
+    }
+}
+
+fn internal(message: &str) -> Failure {
+    Failure::new(Diagnostic::error(Code::Internal, message.to_string()))
+}
+
+fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, Failure> {
+    if let Ok(timestamp) = jiff::Timestamp::from_str(text) {
+        return Ok(timestamp);
+    }
+    if let Ok(date) = jiff::civil::Date::from_str(text) {
+        if let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC) {
+            return Ok(zoned.timestamp());
+        }
+    }
+    Err(Failure::new(
+        Diagnostic::error(Code::Usage, format!("invalid `--exclude-newer` value `{text}`"))
+            .with_hint("give an RFC 3339 timestamp (`2024-05-01T00:00:00Z`) or a date (`2024-05-01`)"),
+    ))
+}
+
+fn parse_platform(text: &str) -> Result<TargetPlatform, Failure> {
+    TargetPlatform::parse(text).ok_or_else(|| {
+        Failure::new(
+            Diagnostic::error(Code::Usage, format!("unknown `--python-platform` `{text}`"))
+                .with_hint("use `linux`, `macos`, `windows`, `x86_64-manylinux2014` or `aarch64-unknown-linux-gnu`"),
+        )
+    })
+}
+
+/// The lock already on disk, in either encoding (the text one first).
+pub(crate) fn read_existing(fs: &dyn FileSystem, root: &Path) -> Result<Option<(Lock, PathBuf)>, Failure> {
+    for format in [LockFormat::Text, LockFormat::Binary] {
+        let path = root.join(format.file_name());
+        match fs.read(&path) {
+            Ok(bytes) => {
+                let file = path.display().to_string();
+                let lock = pybun_lockfile::detect_and_parse(&bytes, &file).map_err(Failure::from_diagnostics)?;
+                return Ok(Some((lock, path)));
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Failure::io(&path, &error, "read")),
+        }
+    }
+    Ok(None)
+}
+
+/// `pybun lock --print`: the lock, whatever its encoding, as text.
+#[derive(Debug, Clone)]
+pub struct PrintOutcome {
+    pub path: PathBuf,
+    pub text: String,
+    pub lock: Lock,
+}
+
+/// Read the project's lock (text or binary) and render it as text.
+///
+/// # Errors
+/// No project, no lock, or an invalid lock.
+pub fn print_lock(directory: &Path, fs: &dyn FileSystem) -> Result<PrintOutcome, Failure> {
+    let root = crate::find_project_root(fs, directory).unwrap_or_else(|| directory.to_path_buf());
+    match read_existing(fs, &root)? {
+        Some((lock, path)) => Ok(PrintOutcome { text: pybun_lockfile::to_text(&lock), path, lock }),
+        None => Err(Failure::new(
+            Diagnostic::error(Code::LockMissing, format!("no `pybun.lock` or `pybun.lockb` in `{}`", root.display()))
+                .with_hint("run `pybun lock` first"),
+        )),
+    }
+}
+
+fn locked_edge(edge: &Edge) -> LockedDependency {
+    LockedDependency {
+        name: edge.name.to_string(),
+        extras: edge.extras.iter().map(ToString::to_string).collect(),
+        marker: if edge.marker.is_true() { None } else { edge.marker.try_to_string() },
+    }
+}
+
+fn build_lock(
+    project: &Project,
+    resolution: &Resolution,
+    fingerprint: &str,
+    requires_python: &str,
+    settings: &LockSettings,
+    index: &IndexSettings,
+    environment: Option<LockEnvironment>,
+) -> Lock {
+    let project_name = project.name.as_ref().map_or_else(|| "project".to_string(), |n| n.value.to_string());
+    let project_version = project.version.as_ref().map_or_else(|| "0".to_string(), |v| v.value.to_string());
+    let mut packages = vec![LockedPackage {
+        name: project_name,
+        version: project_version,
+        source: Source::Project,
+        dependencies: resolution.project_dependencies.iter().map(locked_edge).collect(),
+        optional_dependencies: resolution
+            .project_optional_dependencies
+            .iter()
+            .map(|(extra, edges)| (extra.to_string(), edges.iter().map(locked_edge).collect()))
+            .collect(),
+        dependency_groups: resolution
+            .project_dependency_groups
+            .iter()
+            .map(|(group, edges)| (group.clone(), edges.iter().map(locked_edge).collect()))
+            .collect(),
+        files: Vec::new(),
+    }];
+    let find_links: BTreeSet<&str> = index.find_links.iter().map(String::as_str).collect();
+    for package in &resolution.packages {
+        let source = if find_links.contains(package.index.as_str()) {
+            Source::FindLinks(package.index.clone())
+        } else {
+            Source::Registry(package.index.clone())
+        };
+        packages.push(LockedPackage {
+            name: package.name.to_string(),
+            version: package.version.to_string(),
+            source,
+            dependencies: package.dependencies.iter().map(locked_edge).collect(),
+            optional_dependencies: package
+                .optional_dependencies
+                .iter()
+                .map(|(extra, edges)| (extra.to_string(), edges.iter().map(locked_edge).collect()))
+                .collect(),
+            dependency_groups: BTreeMap::new(),
+            files: package
+                .files
+                .iter()
+                .map(|file| LockedFile {
+                    filename: file.filename.clone(),
+                    url: file.url.clone(),
+                    size: file.size,
+                    hash: file.sha256.as_ref().map(|h| format!("sha256:{h}")),
+                    upload_time: file.upload_time.clone(),
+                })
+                .collect(),
+        });
+    }
+    let mut lock = Lock {
+        version: FORMAT_VERSION,
+        requires_python: Some(requires_python.to_string()),
+        fingerprint: fingerprint.to_string(),
+        options: LockOptions {
+            resolution: resolution_name(settings.resolution).to_string(),
+            prerelease: prerelease_name(settings.prerelease).to_string(),
+            exclude_newer: settings.exclude_newer.clone(),
+        },
+        environment,
+        packages,
+    };
+    lock.canonicalize();
+    lock
+}
+
+/// The span of the first root requirement on `name` in `pyproject.toml`.
+fn requirement_span(project: &Project, name: &PackageName) -> Option<Span> {
+    project
+        .dependencies
+        .iter()
+        .chain(project.optional_dependencies.values().flatten())
+        .chain(project.dependency_groups.values().flatten())
+        .find(|r| &r.value.name == name)
+        .map(|r| r.span)
+}
+
+fn at_requirement(diagnostic: Diagnostic, loaded: &LoadedProject, name: &PackageName) -> Diagnostic {
+    let file = loaded.pyproject_path.display().to_string();
+    match requirement_span(&loaded.project, name) {
+        Some(span) => diagnostic.at(file, span),
+        None => diagnostic.in_file(file),
+    }
+}
+
+/// Close names that exist on the index, from common naming variants.
+fn suggest_names(index: &dyn PackageIndex, name: &PackageName) -> Vec<String> {
+    let base = name.to_string();
+    let mut candidates: BTreeSet<String> = BTreeSet::new();
+    for prefix in ["python-", "py", "py-"] {
+        candidates.insert(format!("{prefix}{base}"));
+        if let Some(rest) = base.strip_prefix(prefix) {
+            candidates.insert(rest.to_string());
+        }
+    }
+    for suffix in ["-python", "2", "3", "4", "s"] {
+        candidates.insert(format!("{base}{suffix}"));
+        if let Some(rest) = base.strip_suffix(suffix) {
+            candidates.insert(rest.to_string());
+        }
+    }
+    candidates.insert(base.replace('-', ""));
+    candidates.remove(&base);
+    let names: Vec<PackageName> = candidates.iter().filter_map(|c| PackageName::from_str(c).ok()).collect();
+    for candidate in &names {
+        index.prefetch_project(candidate);
+    }
+    let mut found: Vec<(usize, String)> = names
+        .iter()
+        .filter(|candidate| index.project(candidate).is_ok_and(|p| !p.files.is_empty()))
+        .map(|candidate| (strsim::levenshtein(&base, candidate.as_ref()), candidate.to_string()))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, name)| name).take(3).collect()
+}
+
+fn index_failure(error: &IndexError) -> Diagnostic {
+    match error {
+        IndexError::NotFound { name } => Diagnostic::error(Code::PackageNotFound, format!("package `{name}` was not found on any configured index")),
+        IndexError::Unreachable { url, reason } => Diagnostic::error(Code::IndexUnreachable, format!("could not reach `{url}`: {reason}"))
+            .with_hint("check the index URL and your network; `--offline` works from the cache alone"),
+        IndexError::HttpStatus { url, status } => Diagnostic::error(Code::IndexHttpStatus, format!("`{url}` answered HTTP {status}"))
+            .with_hint("check the index URL and its credentials"),
+        IndexError::InvalidResponse { url, reason } => Diagnostic::error(Code::IndexResponse, format!("`{url}` did not return a valid Simple API page: {reason}"))
+            .with_hint("`--index-url` must point at a PEP 503/691 Simple API root such as `https://pypi.org/simple`"),
+        IndexError::OfflineMiss { url } => Diagnostic::error(Code::OfflineCacheMiss, format!("`{url}` is not in the cache and `--offline` forbids the network"))
+            .with_hint("run once without `--offline` to fill the cache"),
+        IndexError::InvalidArchive { filename, reason } => Diagnostic::error(Code::InvalidMetadata, format!("could not read `{filename}`: {reason}"))
+            .with_hint("the file on the index is damaged or not a valid distribution; try another version"),
+    }
+}
+
+fn resolve_failure(error: ResolveError, loaded: &LoadedProject, request: &ResolveRequest, index: &dyn PackageIndex) -> Failure {
+    match error {
+        ResolveError::NoSolution(report) => {
+            let mut diagnostic = Diagnostic::error(Code::NoSolution, "no set of versions satisfies the requirements");
+            diagnostic.causes.clone_from(&report.explanation);
+            diagnostic.hints.clone_from(&report.hints);
+            diagnostic = diagnostic.in_file(loaded.pyproject_path.display().to_string());
+            Failure { diagnostic, related: Vec::new(), conflict: Some(report) }
+        }
+        ResolveError::NotFound { name, required_by } => {
+            let direct = request.all_names().contains(&name);
+            let mut diagnostic = Diagnostic::error(Code::PackageNotFound, format!("package `{name}` was not found on any configured index"));
+            if !direct {
+                for who in &required_by {
+                    diagnostic = diagnostic.with_cause(format!("required by {who}"));
+                }
+            }
+            let suggestions = suggest_names(index, &name);
+            if suggestions.is_empty() {
+                diagnostic = diagnostic.with_hint("check the spelling, and `--index-url` / `--extra-index-url` if the package lives on another index");
+            } else {
+                let list: Vec<String> = suggestions.iter().map(|s| format!("`{s}`")).collect();
+                diagnostic = diagnostic.with_hint(format!("did you mean {}?", list.join(" or ")));
+            }
+            Failure::new(at_requirement(diagnostic, loaded, &name))
+        }
+        ResolveError::Index(error) => Failure::new(index_failure(&error)),
+        ResolveError::InvalidMetadata { name, version, filename, reason } => Failure::new(
+            Diagnostic::error(Code::InvalidMetadata, format!("invalid metadata in `{filename}` ({name} {version}): {reason}"))
+                .with_hint(format!("exclude this version, e.g. `{name}!={version}`")),
+        ),
+        ResolveError::DynamicSdist { name, version, filename } => Failure::new(at_requirement(
+            Diagnostic::error(Code::DynamicSdistMetadata, format!("`{name}` {version} is only available as the sdist `{filename}`, whose dependencies are dynamic"))
+                .with_hint("building sdists to read their metadata is not supported yet; require a version that has wheels"),
+            loaded,
+            &name,
+        )),
+        ResolveError::UnsupportedUrl { requirement } => Failure::new(
+            Diagnostic::error(Code::InvalidRequirement, format!("direct URL requirements are not supported yet: `{requirement}`"))
+                .with_hint("require the package from an index instead"),
+        ),
+        ResolveError::SplitNeeded { package, requirements, required_by } => {
+            let mut diagnostic = Diagnostic::error(Code::SplitNeeded, format!("`{package}` needs different versions on different platforms"));
+            for requirement in &requirements {
+                diagnostic = diagnostic.with_cause(format!("{required_by} requires `{requirement}`"));
+            }
+            diagnostic = diagnostic.with_hint(format!(
+                "split (fork) resolution is not supported yet: give `{package}` one range that works under every marker, or lock for one platform with `--python-version` and `--python-platform`"
+            ));
+            Failure::new(at_requirement(diagnostic, loaded, &package))
+        }
+    }
+}
