@@ -1,1 +1,473 @@
-//! PackageIndex port over HTTP: PEP 691/503, PEP 658, range requests, HTTP cache, find-links
+//! `PackageIndex` port over HTTP: PEP 691/503 Simple API pages, PEP 658
+//! metadata files, HTTP range requests into remote wheels, an on-disk HTTP
+//! cache, find-links locations and offline mode.
+//!
+//! # Threading
+//!
+//! The port is blocking (the resolver is synchronous), but fetches run
+//! concurrently: [`HttpIndex`] owns a small tokio runtime (2 worker threads).
+//! `prefetch_*` hints spawn the fetch on that runtime at once; the blocking
+//! [`PackageIndex::project`] / [`PackageIndex::metadata`] calls then wait for
+//! the same memoized fetch (one fetch per key, however many callers).
+//!
+//! The blocking calls are meant for ordinary threads. Called from inside a
+//! tokio runtime (any runtime, including this one's worker threads), they do
+//! not call `block_on` there — that would panic — but wait on a short-lived
+//! helper thread instead, which blocks the calling worker. Async code should
+//! call them through `spawn_blocking`.
+
+mod archive;
+mod cache;
+mod client;
+mod html;
+mod simple;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use pybun_pep::PackageName;
+use pybun_ports::{DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
+use tokio::sync::OnceCell;
+use tracing::debug;
+use url::Url;
+
+use crate::archive::RangeFailure;
+use crate::cache::{Bucket, EntryHeader};
+use crate::client::Fetcher;
+
+/// Where and how [`HttpIndex`] looks for packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexConfig {
+    /// Simple API base URLs: the default index first, then extra indexes, in
+    /// priority order. The first index that knows a project wins.
+    pub index_urls: Vec<String>,
+    /// Local directories (paths or `file://` URLs) and `http(s)` URLs of HTML
+    /// pages whose links are distribution files; their matching files are
+    /// added to every project's files.
+    pub find_links: Vec<String>,
+    /// The cache root; HTTP responses live in `{cache_dir}/http-v1/`.
+    pub cache_dir: PathBuf,
+    /// Answer only from the cache, whatever its freshness; never touch the network.
+    pub offline: bool,
+    pub user_agent: String,
+    /// Overall limit for one request (connect + response + body).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt on transport errors, 429 and 5xx.
+    pub retries: u32,
+    /// Delay before the first retry; doubled for each further one.
+    pub retry_backoff: Duration,
+}
+
+impl IndexConfig {
+    /// PyPI, no find-links, online, with default timeouts and retries.
+    #[must_use]
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            index_urls: vec!["https://pypi.org/simple".to_string()],
+            find_links: Vec::new(),
+            cache_dir: cache_dir.into(),
+            offline: false,
+            user_agent: concat!("pybun/", env!("CARGO_PKG_VERSION")).to_string(),
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            retries: 3,
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Why an [`HttpIndex`] could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("invalid index URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("could not start the network runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("could not create the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// A find-links location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FindLinks {
+    /// A directory (or a single file) on disk.
+    Local { location: String, path: PathBuf },
+    /// An HTML page of links.
+    Remote { url: String },
+}
+
+type Memo<T> = Arc<OnceCell<Result<Arc<T>, IndexError>>>;
+
+struct Inner {
+    fetcher: Fetcher,
+    index_urls: Vec<String>,
+    find_links: Vec<FindLinks>,
+    find_links_files: Vec<OnceCell<Result<Arc<Vec<DistFile>>, IndexError>>>,
+    projects: Mutex<HashMap<PackageName, Memo<ProjectFiles>>>,
+    metadata: Mutex<HashMap<String, Memo<RawMetadata>>>,
+}
+
+/// A [`PackageIndex`] over HTTP (see the crate documentation).
+pub struct HttpIndex {
+    inner: Arc<Inner>,
+    handle: tokio::runtime::Handle,
+    /// `Some` until dropped; shut down in the background so dropping never blocks or panics.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for HttpIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpIndex")
+            .field("index_urls", &self.inner.index_urls)
+            .field("find_links", &self.inner.find_links)
+            .field("offline", &self.inner.fetcher.offline())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpIndex {
+    /// Check the configuration and start the runtime and HTTP client.
+    ///
+    /// # Errors
+    /// An index URL that is not `http(s)`, a find-links entry that is neither
+    /// a URL nor a path, or a runtime/client that cannot start.
+    pub fn new(config: IndexConfig) -> Result<Self, SetupError> {
+        let mut index_urls = Vec::with_capacity(config.index_urls.len());
+        for raw in &config.index_urls {
+            let url = Url::parse(raw.trim())
+                .map_err(|e| SetupError::InvalidUrl { url: raw.clone(), reason: e.to_string() })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(SetupError::InvalidUrl {
+                    url: raw.clone(),
+                    reason: "an index URL must be http or https".to_string(),
+                });
+            }
+            index_urls.push(url.as_str().trim_end_matches('/').to_string());
+        }
+        let find_links = config.find_links.iter().map(|raw| find_links_of(raw)).collect::<Result<Vec<_>, _>>()?;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pybun-index")
+            .enable_all()
+            .build()
+            .map_err(SetupError::Runtime)?;
+        let client = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(SetupError::Client)?;
+        let fetcher = Fetcher::new(
+            client,
+            config.retries,
+            config.retry_backoff,
+            config.offline,
+            cache::HttpCache::new(&config.cache_dir),
+        );
+        let inner = Arc::new(Inner {
+            fetcher,
+            index_urls,
+            find_links_files: find_links.iter().map(|_| OnceCell::new()).collect(),
+            find_links,
+            projects: Mutex::new(HashMap::new()),
+            metadata: Mutex::new(HashMap::new()),
+        });
+        Ok(Self { inner, handle: runtime.handle().clone(), runtime: Some(runtime) })
+    }
+
+    /// Network requests actually sent so far (cache hits excluded, retries included).
+    #[must_use]
+    pub fn request_count(&self) -> usize {
+        self.inner.fetcher.request_count()
+    }
+
+    fn project_memo(&self, name: &PackageName) -> Memo<ProjectFiles> {
+        let mut projects = self.inner.projects.lock().unwrap_or_else(PoisonError::into_inner);
+        projects.entry(name.clone()).or_default().clone()
+    }
+
+    fn metadata_memo(&self, file: &DistFile) -> Memo<RawMetadata> {
+        let mut metadata = self.inner.metadata.lock().unwrap_or_else(PoisonError::into_inner);
+        metadata.entry(file.url.clone()).or_default().clone()
+    }
+
+    /// Run `future` to completion from a blocking caller (see the crate docs).
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.handle.block_on(future);
+        }
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| self.handle.block_on(future));
+            waiter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+impl Drop for HttpIndex {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn find_links_of(raw: &str) -> Result<FindLinks, SetupError> {
+    let invalid = |reason: String| SetupError::InvalidUrl { url: raw.to_string(), reason };
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(FindLinks::Remote { url: url.to_string() }),
+        Ok(url) if url.scheme() == "file" => {
+            let path = url.to_file_path().map_err(|()| invalid("not a local path".to_string()))?;
+            Ok(FindLinks::Local { location: raw.to_string(), path })
+        }
+        // `C:\wheels` parses as a URL with scheme `c`.
+        Ok(url) if url.scheme().len() > 1 => Err(invalid(format!("unsupported scheme `{}`", url.scheme()))),
+        _ => Ok(FindLinks::Local { location: raw.to_string(), path: PathBuf::from(raw) }),
+    }
+}
+
+impl PackageIndex for HttpIndex {
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
+        let memo = self.project_memo(name);
+        let inner = Arc::clone(&self.inner);
+        let name = name.clone();
+        self.block_on(async move { memo.get_or_init(|| inner.fetch_project(name)).await.clone() })
+    }
+
+    fn metadata(&self, name: &PackageName, file: &DistFile) -> Result<Arc<RawMetadata>, IndexError> {
+        let memo = self.metadata_memo(file);
+        let inner = Arc::clone(&self.inner);
+        let (name, file) = (name.clone(), file.clone());
+        self.block_on(async move { memo.get_or_init(|| inner.fetch_metadata(name, file)).await.clone() })
+    }
+
+    fn prefetch_project(&self, name: &PackageName) {
+        let memo = self.project_memo(name);
+        if memo.initialized() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let name = name.clone();
+        self.handle.spawn(async move {
+            memo.get_or_init(|| inner.fetch_project(name)).await;
+        });
+    }
+
+    fn prefetch_metadata(&self, name: &PackageName, file: &DistFile) {
+        let memo = self.metadata_memo(file);
+        if memo.initialized() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let (name, file) = (name.clone(), file.clone());
+        self.handle.spawn(async move {
+            memo.get_or_init(|| inner.fetch_metadata(name, file)).await;
+        });
+    }
+}
+
+impl Inner {
+    /// First-match over the indexes, plus every find-links file of the project.
+    async fn fetch_project(&self, name: PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
+        let mut found = false;
+        let mut files = Vec::new();
+        for index in &self.index_urls {
+            let url = format!("{index}/{name}/");
+            let page = self.fetcher.get_cached(Bucket::Simple, &url, simple::SIMPLE_ACCEPT).await?;
+            match page.status {
+                200 => {
+                    files = simple::files_of(&simple::parse_page(&page, index)?, &name);
+                    found = true;
+                    debug!(%name, index, files = files.len(), "project found");
+                    break;
+                }
+                404 | 410 => debug!(%name, index, "not on this index"),
+                status => return Err(IndexError::HttpStatus { url, status }),
+            }
+        }
+        for (position, location) in self.find_links.iter().enumerate() {
+            let listed = self.find_links_files[position].get_or_init(|| self.list_find_links(location)).await;
+            let matching = simple::files_of(listed.as_ref().map_err(Clone::clone)?, &name);
+            found |= !matching.is_empty();
+            files.extend(matching);
+        }
+        if !found {
+            return Err(IndexError::NotFound { name });
+        }
+        Ok(Arc::new(ProjectFiles { name, files }))
+    }
+
+    /// Every file a find-links location offers.
+    async fn list_find_links(&self, location: &FindLinks) -> Result<Arc<Vec<DistFile>>, IndexError> {
+        match location {
+            FindLinks::Local { location, path } => Ok(Arc::new(list_local(location, path))),
+            FindLinks::Remote { url } => {
+                let page = self.fetcher.get_cached(Bucket::FindLinks, url, simple::HTML_ACCEPT).await?;
+                if page.status != 200 {
+                    return Err(IndexError::HttpStatus { url: url.clone(), status: page.status });
+                }
+                let text = String::from_utf8_lossy(&page.body);
+                Ok(Arc::new(simple::parse_html(&text, &page.final_url, url)))
+            }
+        }
+    }
+
+    async fn fetch_metadata(&self, name: PackageName, file: DistFile) -> Result<Arc<RawMetadata>, IndexError> {
+        if file.url.starts_with("file:") {
+            return read_local_metadata(&file).map(Arc::new);
+        }
+        let key = format!("metadata\n{}", file.url);
+        if let Some(entry) = self.fetcher.cache.read(Bucket::Metadata, &key)
+            && let Some(origin) = entry.header.extra.as_deref().and_then(origin_from_str)
+        {
+            debug!(url = %file.url, cache = "hit", "metadata");
+            return Ok(Arc::new(RawMetadata { bytes: entry.body, origin }));
+        }
+        if self.fetcher.offline() {
+            return Err(IndexError::OfflineMiss { url: file.url.clone() });
+        }
+        let metadata = self.fetch_remote_metadata(&file).await?;
+        debug!(%name, filename = %file.filename, origin = ?metadata.origin, "metadata fetched");
+        let header = EntryHeader {
+            url: file.url.clone(),
+            final_url: file.url.clone(),
+            status: 200,
+            content_type: None,
+            etag: None,
+            last_modified: None,
+            max_age: None,
+            stored_at: cache::now(),
+            immutable: true,
+            extra: Some(origin_str(metadata.origin).to_string()),
+        };
+        self.fetcher.cache.store(Bucket::Metadata, &key, &header, &metadata.bytes);
+        Ok(Arc::new(metadata))
+    }
+
+    /// PEP 658 file, else range requests into a wheel, else a full download.
+    async fn fetch_remote_metadata(&self, file: &DistFile) -> Result<RawMetadata, IndexError> {
+        if file.has_metadata {
+            let url = format!("{}.metadata", file.url);
+            let response = self.fetcher.get(&url, &[]).await?;
+            if response.status == 200 {
+                return Ok(RawMetadata { bytes: response.body, origin: MetadataOrigin::Pep658 });
+            }
+            debug!(url, status = response.status, "no PEP 658 metadata after all");
+        }
+        let is_wheel = file.filename.to_ascii_lowercase().ends_with(".whl");
+        if is_wheel {
+            match archive::wheel_metadata_by_range(&self.fetcher, &file.url).await {
+                Ok(bytes) => return Ok(RawMetadata { bytes, origin: MetadataOrigin::WheelRange }),
+                Err(RangeFailure::Fatal(e)) => return Err(e),
+                Err(RangeFailure::WholeFile(body)) => {
+                    debug!(url = %file.url, "the server ignores ranges; reading the whole wheel");
+                    return whole_wheel(file, &body);
+                }
+                Err(RangeFailure::Fallback(reason)) => {
+                    debug!(url = %file.url, reason, "range requests failed; downloading the wheel");
+                }
+            }
+        }
+        let response = self.fetcher.get(&file.url, &[]).await?;
+        if response.status != 200 {
+            return Err(IndexError::HttpStatus { url: file.url.clone(), status: response.status });
+        }
+        if is_wheel {
+            whole_wheel(file, &response.body)
+        } else {
+            archive::verify_sha256(&file.filename, &response.body, file.sha256.as_deref())?;
+            let bytes = archive::sdist_pkg_info(&file.filename, &response.body)?;
+            Ok(RawMetadata { bytes, origin: MetadataOrigin::SdistPkgInfo })
+        }
+    }
+}
+
+fn whole_wheel(file: &DistFile, body: &[u8]) -> Result<RawMetadata, IndexError> {
+    archive::verify_sha256(&file.filename, body, file.sha256.as_deref())?;
+    let bytes = archive::wheel_metadata(&file.filename, body)?;
+    Ok(RawMetadata { bytes, origin: MetadataOrigin::WheelDownload })
+}
+
+/// The files in a find-links directory (or the file itself), sorted by name.
+fn list_local(location: &str, path: &Path) -> Vec<DistFile> {
+    let paths: Vec<PathBuf> = if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                paths.sort();
+                paths
+            }
+            Err(e) => {
+                debug!(location, error = %e, "unreadable find-links directory");
+                Vec::new()
+            }
+        }
+    };
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let metadata = std::fs::metadata(&path).ok().filter(std::fs::Metadata::is_file)?;
+            let filename = path.file_name()?.to_str()?.to_string();
+            let absolute = std::path::absolute(&path).ok()?;
+            let url = Url::from_file_path(&absolute).ok()?.to_string();
+            Some(DistFile {
+                filename,
+                url,
+                index: location.to_string(),
+                sha256: None,
+                size: Some(metadata.len()),
+                requires_python: None,
+                yanked: None,
+                upload_time: None,
+                has_metadata: false,
+            })
+        })
+        .collect()
+}
+
+fn read_local_metadata(file: &DistFile) -> Result<RawMetadata, IndexError> {
+    let error = |reason: String| IndexError::InvalidArchive { filename: file.filename.clone(), reason };
+    let path = Url::parse(&file.url)
+        .ok()
+        .and_then(|url| url.to_file_path().ok())
+        .ok_or_else(|| error(format!("`{}` is not a local file URL", file.url)))?;
+    let bytes = std::fs::read(&path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+    archive::verify_sha256(&file.filename, &bytes, file.sha256.as_deref())?;
+    let metadata = if file.filename.to_ascii_lowercase().ends_with(".whl") {
+        archive::wheel_metadata(&file.filename, &bytes)?
+    } else {
+        archive::sdist_pkg_info(&file.filename, &bytes)?
+    };
+    Ok(RawMetadata { bytes: metadata, origin: MetadataOrigin::Local })
+}
+
+fn origin_str(origin: MetadataOrigin) -> &'static str {
+    match origin {
+        MetadataOrigin::Pep658 => "pep658",
+        MetadataOrigin::WheelRange => "wheel-range",
+        MetadataOrigin::WheelDownload => "wheel-download",
+        MetadataOrigin::SdistPkgInfo => "sdist-pkg-info",
+        MetadataOrigin::Local => "local",
+    }
+}
+
+fn origin_from_str(text: &str) -> Option<MetadataOrigin> {
+    Some(match text {
+        "pep658" => MetadataOrigin::Pep658,
+        "wheel-range" => MetadataOrigin::WheelRange,
+        "wheel-download" => MetadataOrigin::WheelDownload,
+        "sdist-pkg-info" => MetadataOrigin::SdistPkgInfo,
+        "local" => MetadataOrigin::Local,
+        _ => return None,
+    })
+}

@@ -1,0 +1,270 @@
+//! Each command: build the request, call the use case, render the outcome.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use pybun_engine::{
+    Code, Diagnostic, ExportFormat, ExportSelection, ExportRequest, Failure, IndexSettings, LockFormat, LockRequest,
+    LockSettings, LockStatus, PrereleaseMode, ResolutionMode, Source, TreeNode, TreeRequest,
+};
+use pybun_fs_os::OsFs;
+use pybun_index_http::{HttpIndex, IndexConfig};
+use pybun_ports::PackageIndex;
+use serde_json::{Value, json};
+
+use crate::cli::{
+    Cli, Command, ExportArgs, ExportFormatArg, LockArgs, LockfileFormatArg, OutputFormat, PrereleaseArg,
+    ResolutionArg, TreeArgs,
+};
+use crate::progress::CliReporter;
+use crate::{Rendered, Settings};
+
+pub(crate) fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Lock(_) => "lock",
+        Command::Tree(_) => "tree",
+        Command::Export(_) => "export",
+        Command::Sync(_) => "sync",
+        Command::Install(_) => "install",
+        Command::Add(_) => "add",
+        Command::Remove(_) => "remove",
+        Command::Run(_) => "run",
+        Command::Test(_) => "test",
+    }
+}
+
+pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
+    let is_export = matches!(cli.command, Command::Export(_));
+    if !is_export && matches!(settings.format, OutputFormat::RequirementsTxt | OutputFormat::Pylock) {
+        return Err(Failure::new(
+            Diagnostic::error(Code::Usage, "`--format requirements-txt` and `--format pylock` are for `pybun export` only")
+                .with_hint("use `--format text` or `--format json`"),
+        ));
+    }
+    match &cli.command {
+        Command::Lock(args) => lock(cli, settings, args),
+        Command::Tree(args) => tree(settings, args),
+        Command::Export(args) => export(settings, args),
+        other => Err(Failure::new(
+            Diagnostic::error(Code::NotImplemented, format!("`pybun {}` is not implemented yet", name(other)))
+                .with_hint("this PyBun can `lock`, `tree` and `export`; track the remaining commands in the project's issues"),
+        )),
+    }
+}
+
+fn cache_dir(cli: &Cli) -> PathBuf {
+    if let Some(dir) = &cli.global.cache_dir {
+        return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("pybun");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".cache").join("pybun"),
+        None => std::env::temp_dir().join("pybun-cache"),
+    }
+}
+
+/// The composition root for the index: the only place that names the HTTP adapter.
+fn index_opener(cli: &Cli) -> impl Fn(&IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> + '_ {
+    move |settings: &IndexSettings| {
+        let config = IndexConfig {
+            index_urls: settings.index_urls(),
+            find_links: settings.find_links.clone(),
+            offline: cli.global.offline,
+            ..IndexConfig::new(cache_dir(cli))
+        };
+        let index = HttpIndex::new(config).map_err(|error| {
+            Failure::new(
+                Diagnostic::error(Code::Usage, format!("could not set up the index client: {error}"))
+                    .with_hint("`--index-url` must be an absolute `http(s)` or `file` URL"),
+            )
+        })?;
+        Ok(Arc::new(index) as Arc<dyn PackageIndex>)
+    }
+}
+
+fn index_settings(cli: &Cli) -> IndexSettings {
+    IndexSettings {
+        index_url: cli.global.index_url.clone(),
+        extra_index_urls: cli.global.extra_index_url.clone(),
+        find_links: cli.global.find_links.clone(),
+    }
+}
+
+fn source_json(source: &Source) -> (&'static str, Option<&str>) {
+    match source {
+        Source::Project => ("project", None),
+        Source::Registry(url) => ("registry", Some(url)),
+        Source::FindLinks(url) => ("find-links", Some(url)),
+    }
+}
+
+fn lock(cli: &Cli, settings: &Settings, args: &LockArgs) -> Result<Rendered, Failure> {
+    let fs = OsFs;
+    if args.print {
+        let outcome = pybun_engine::print_lock(&settings.directory, &fs)?;
+        return Ok(Rendered {
+            json: json!({ "lockfile": outcome.path, "text": outcome.text }),
+            stdout: outcome.text,
+            stderr: String::new(),
+            warnings: Vec::new(),
+            exit: 0,
+        });
+    }
+    let request = LockRequest {
+        directory: settings.directory.clone(),
+        index: index_settings(cli),
+        settings: LockSettings {
+            resolution: match args.resolution {
+                ResolutionArg::Highest => ResolutionMode::Highest,
+                ResolutionArg::Lowest => ResolutionMode::Lowest,
+                ResolutionArg::LowestDirect => ResolutionMode::LowestDirect,
+            },
+            prerelease: match args.prerelease {
+                PrereleaseArg::Allow => PrereleaseMode::Allow,
+                PrereleaseArg::IfNecessary => PrereleaseMode::IfNecessary,
+                PrereleaseArg::Explicit => PrereleaseMode::Explicit,
+                PrereleaseArg::Disallow => PrereleaseMode::Disallow,
+            },
+            exclude_newer: args.exclude_newer.clone(),
+            python_version: args.python_version.clone(),
+            python_platform: args.python_platform.clone(),
+            no_binary: args.no_binary.clone(),
+            no_build: args.no_build.clone(),
+        },
+        check: args.check,
+        upgrade: args.upgrade,
+        format: args.lockfile_format.map(|f| match f {
+            LockfileFormatArg::Text => LockFormat::Text,
+            LockfileFormatArg::Binary => LockFormat::Binary,
+        }),
+    };
+    let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
+    let started = Instant::now();
+    let opener = index_opener(cli);
+    let result = pybun_engine::lock(&request, &fs, &opener, &reporter);
+    reporter.finish();
+    let outcome = result?;
+    let elapsed = started.elapsed();
+    let mut warnings = outcome.warnings.clone();
+    warnings.extend(reporter.take_warnings());
+    let packages: Vec<Value> = outcome
+        .lock
+        .packages
+        .iter()
+        .map(|p| {
+            let (kind, url) = source_json(&p.source);
+            json!({ "name": p.name, "version": p.version, "source": kind, "index": url })
+        })
+        .collect();
+    let status = match outcome.status {
+        LockStatus::Created => "created",
+        LockStatus::Updated => "updated",
+        LockStatus::Unchanged => "unchanged",
+        LockStatus::UpToDate => "up-to-date",
+    };
+    let count = outcome.lock.packages.iter().filter(|p| p.source != Source::Project).count();
+    let file = outcome.path.file_name().map_or_else(|| outcome.path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let summary = match outcome.status {
+        LockStatus::UpToDate if args.check => format!("`{file}` is up to date ({count} packages)"),
+        LockStatus::UpToDate => format!("`{file}` is up to date ({count} packages); nothing to resolve"),
+        LockStatus::Unchanged => format!("Resolved {count} packages in {}; `{file}` unchanged", human_duration(elapsed)),
+        LockStatus::Created => format!("Resolved {count} packages in {}; wrote `{file}`", human_duration(elapsed)),
+        LockStatus::Updated => format!("Resolved {count} packages in {}; updated `{file}`", human_duration(elapsed)),
+    };
+    Ok(Rendered {
+        json: json!({
+            "lockfile": outcome.path,
+            "status": status,
+            "requires_python": outcome.lock.requires_python,
+            "packages": packages,
+        }),
+        stdout: String::new(),
+        stderr: summary,
+        warnings,
+        exit: 0,
+    })
+}
+
+fn human_duration(duration: std::time::Duration) -> String {
+    if duration.as_secs() >= 1 {
+        format!("{:.2}s", duration.as_secs_f64())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+fn tree(settings: &Settings, args: &TreeArgs) -> Result<Rendered, Failure> {
+    let outcome = pybun_engine::tree(&TreeRequest { directory: settings.directory.clone(), depth: args.depth }, &OsFs)?;
+    let mut text = format!("{} v{}\n", outcome.root.name, outcome.root.version);
+    let count = outcome.root.children.len();
+    for (i, child) in outcome.root.children.iter().enumerate() {
+        render_tree(&mut text, child, "", i + 1 == count);
+    }
+    Ok(Rendered { json: tree_json(&outcome.root), stdout: text, stderr: String::new(), warnings: Vec::new(), exit: 0 })
+}
+
+fn render_tree(out: &mut String, node: &TreeNode, prefix: &str, last: bool) {
+    let branch = if last { "└── " } else { "├── " };
+    let extras = if node.extras.is_empty() { String::new() } else { format!("[{}]", node.extras.join(",")) };
+    let _ = write!(out, "{prefix}{branch}{}{extras} v{}", node.name, node.version);
+    if let Some(via) = &node.via {
+        let _ = write!(out, " ({via})");
+    }
+    if let Some(marker) = &node.marker {
+        let _ = write!(out, " ; {marker}");
+    }
+    if node.repeated {
+        out.push_str(" (*)");
+    }
+    out.push('\n');
+    let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
+    let count = node.children.len();
+    for (i, child) in node.children.iter().enumerate() {
+        render_tree(out, child, &child_prefix, i + 1 == count);
+    }
+}
+
+fn tree_json(node: &TreeNode) -> Value {
+    json!({
+        "name": node.name,
+        "version": node.version,
+        "extras": node.extras,
+        "marker": node.marker,
+        "via": node.via,
+        "repeated": node.repeated,
+        "dependencies": node.children.iter().map(tree_json).collect::<Vec<_>>(),
+    })
+}
+
+fn export(settings: &Settings, args: &ExportArgs) -> Result<Rendered, Failure> {
+    let format = match (settings.format, args.to) {
+        (OutputFormat::Pylock, _) | (_, ExportFormatArg::Pylock) if settings.format != OutputFormat::RequirementsTxt => ExportFormat::Pylock,
+        _ => ExportFormat::RequirementsTxt,
+    };
+    let mut groups = args.group.clone();
+    if !args.no_dev && !groups.iter().any(|g| g == "dev") {
+        groups.push("dev".to_string());
+    }
+    let selection = ExportSelection { extras: args.extra.clone(), groups, all_extras: args.all_extras, all_groups: args.all_groups };
+    let request = ExportRequest { directory: settings.directory.clone(), format, output: args.output.clone(), selection };
+    let outcome = pybun_engine::export(&request, &OsFs)?;
+    let format_name = match format {
+        ExportFormat::RequirementsTxt => "requirements-txt",
+        ExportFormat::Pylock => "pylock",
+    };
+    let (stdout, stderr) = match &outcome.written_to {
+        Some(path) => (String::new(), format!("Exported {} packages to `{}`", outcome.packages, path.display())),
+        None => (outcome.text.clone(), String::new()),
+    };
+    Ok(Rendered {
+        json: json!({ "format": format_name, "output": outcome.written_to, "packages": outcome.packages, "text": outcome.text }),
+        stdout,
+        stderr,
+        warnings: Vec::new(),
+        exit: 0,
+    })
+}

@@ -1,0 +1,24 @@
+# PyBun developer recipes. Thin wrappers around cargo and scripts/; CI runs `.ci/run`.
+
+# Run what CI runs.
+ready: test lint
+
+# The whole test suite (same as README and .ci/run).
+test:
+    cargo test --workspace
+
+# Clippy on every crate, warnings as errors (core/clippy.toml bans IO in core crates).
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Build the release binary.
+build:
+    cargo build --release -p pybun-cli
+
+# Live checks against the public index: the locked name==version set must equal uv's (needs uv on PATH or UV=...).
+e2e-live: build
+    python3 scripts/e2e_live.py
+
+# pybun lock vs uv lock on ../shared/workloads, cold and warm, medians and ratios (needs uv: UV=/path/to/uv).
+bench-lock runs="5": build
+    python3 scripts/bench_lock.py --runs {{runs}}
