@@ -26,6 +26,7 @@ def workloads() -> list[pathlib.Path]:
 
 def pybun_bin() -> str:
     path = os.environ.get("PYBUN") or str(ROOT / "target" / "release" / "pybun")
+    path = str(pathlib.Path(path).resolve())
     if not pathlib.Path(path).exists():
         sys.exit(f"pybun binary not found at {path}: run `cargo build --release -p pybun-cli` or set PYBUN")
     return path

@@ -173,11 +173,10 @@ pub fn filter_output(text: &str, ctx: &TestContext) -> String {
     let mut out = text.replace("\r\n", "\n");
     let temp = ctx.temp.path();
     let mut paths = vec![temp.to_path_buf()];
-    if let Ok(canonical) = temp.canonicalize() {
-        if canonical != temp {
+    if let Ok(canonical) = temp.canonicalize()
+        && canonical != temp {
             paths.push(canonical);
         }
-    }
     // Longest first, so a canonical path containing the other is replaced whole.
     paths.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
     for path in paths {
@@ -256,8 +255,9 @@ pub struct ScenarioRun {
     /// stdout / stderr of the `--format json` run.
     pub json_stdout: String,
     pub json_stderr: String,
-    /// stderr of a second, text-mode run (only made when the JSON run failed).
-    pub text_stderr: String,
+    /// stderr then stdout of a second, text-mode run (only made when the JSON
+    /// run did not succeed): what `error_contains` is checked against.
+    pub text_output: String,
     /// The command line of the JSON run (for messages).
     pub command_line: String,
 }
@@ -284,14 +284,18 @@ pub fn run_scenario(bin: &Path, scenario: &Scenario) -> Result<(ScenarioRun, Tes
         format!("`{command_line}` did not print one JSON document ({e}):\nstdout:\n{json_stdout}\nstderr:\n{json_stderr}")
     })?;
 
-    let mut text_stderr = String::new();
+    let mut text_output = String::new();
     if json.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
         let mut command = ctx.command_with_index(bin, &server);
         command.args(["--format", "text", "lock"]).args(&args);
         let output = command.output().map_err(|e| format!("could not run {}: {e}", bin.display()))?;
-        text_stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        text_output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
     }
-    Ok((ScenarioRun { json, json_stdout, json_stderr, text_stderr, command_line }, ctx, server))
+    Ok((ScenarioRun { json, json_stdout, json_stderr, text_output, command_line }, ctx, server))
 }
 
 /// [`run_scenario`] then [`check_scenario`]: `Ok` when the outcome matches `[expected]`.
@@ -300,7 +304,7 @@ pub fn run_scenario(bin: &Path, scenario: &Scenario) -> Result<(ScenarioRun, Tes
 /// Every mismatch, with the command line and outputs.
 pub fn run_and_check_scenario(bin: &Path, scenario: &Scenario) -> Result<(), String> {
     let (run, _ctx, _server) = run_scenario(bin, scenario)?;
-    check_scenario(scenario, &run.json, &run.text_stderr).map_err(|e| {
+    check_scenario(scenario, &run.json, &run.text_output).map_err(|e| {
         format!("{e}\n  command: {}\n  stdout: {}\n  stderr: {}", run.command_line, run.json_stdout.trim(), run.json_stderr.trim())
     })
 }

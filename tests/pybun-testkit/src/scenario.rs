@@ -279,11 +279,10 @@ impl Scenario {
                 check_version(version)?;
             }
         }
-        if let Some(flavor) = &self.index.flavor {
-            if !matches!(flavor.as_str(), "json" | "html" | "negotiate") {
+        if let Some(flavor) = &self.index.flavor
+            && !matches!(flavor.as_str(), "json" | "html" | "negotiate") {
                 return Err(format!("unknown [index] flavor `{flavor}`"));
             }
-        }
         Ok(())
     }
 
@@ -363,11 +362,10 @@ impl Scenario {
     /// else packse's `>=3.8` (`None` when the scenario sets `""`).
     #[must_use]
     pub fn root_requires_python(&self) -> Option<String> {
-        if self.resolver_options.universal {
-            if let Some(python) = &self.resolver_options.python {
+        if self.resolver_options.universal
+            && let Some(python) = &self.resolver_options.python {
                 return Some(format!(">={python}"));
             }
-        }
         effective_requires_python(self.root.requires_python.as_ref())
     }
 
@@ -555,8 +553,8 @@ pub fn check_scenario(scenario: &Scenario, outcome_json: &serde_json::Value, tex
         }
         Some(_) => {}
     }
-    if expected.satisfiable && ok == Some(true) {
-        if let Some(want) = &expected.packages {
+    if expected.satisfiable && ok == Some(true)
+        && let Some(want) = &expected.packages {
             let got = locked_versions(outcome_json);
             let want: BTreeMap<String, String> =
                 want.iter().map(|(k, v)| (normalize_name(k), v.clone())).collect();
@@ -575,12 +573,10 @@ pub fn check_scenario(scenario: &Scenario, outcome_json: &serde_json::Value, tex
                 }
             }
         }
-    }
-    if let Some(code) = &expected.error_code {
-        if error_code != Some(code.as_str()) {
+    if let Some(code) = &expected.error_code
+        && error_code != Some(code.as_str()) {
             problems.push(format!("expected error code {code}, got {}", error_code.unwrap_or("none")));
         }
-    }
     if !expected.error_contains.is_empty() {
         let haystack = if text_stderr.trim().is_empty() { error_text.as_str() } else { text_stderr };
         for needle in &expected.error_contains {

@@ -323,11 +323,10 @@ impl IndexServer {
         let mut state = lock(&self.state);
         let files = state.projects.get(&normalize_name(name)).map(|p| p.files.clone()).unwrap_or_default();
         for filename in files {
-            if let Some(file) = state.files.get_mut(&filename) {
-                if file.version == version {
+            if let Some(file) = state.files.get_mut(&filename)
+                && file.version == version {
                     file.yanked = yanked.map(str::to_string);
                 }
-            }
         }
     }
 
@@ -505,11 +504,10 @@ fn route(
     }
     if let Some(filename) = path.strip_prefix("/files/") {
         if let Some(archive) = filename.strip_suffix(".metadata") {
-            if options.metadata_files {
-                if let Some(metadata) = state.files.get(archive).and_then(|f| f.metadata.clone()) {
+            if options.metadata_files
+                && let Some(metadata) = state.files.get(archive).and_then(|f| f.metadata.clone()) {
                     return Reply::new(200, "application/octet-stream", metadata.as_ref().clone());
                 }
-            }
             return Reply::text(404, "not found\n");
         }
         if let Some(file) = state.files.get(filename) {
@@ -524,8 +522,8 @@ fn serve_file(file: &FileEntry, options: &ServerOptions, range: Option<&str>) ->
         if file.filename.ends_with(".whl") { "application/zip" } else { "application/gzip" };
     let etag = format!("\"{}\"", file.sha256);
     let len = file.bytes.len();
-    if options.range_requests {
-        if let Some(range) = range {
+    if options.range_requests
+        && let Some(range) = range {
             return match parse_range(range, len) {
                 Some((start, end)) => Reply::new(206, content_type, file.bytes[start..=end].to_vec())
                     .header("Content-Range", &format!("bytes {start}-{end}/{len}"))
@@ -536,7 +534,6 @@ fn serve_file(file: &FileEntry, options: &ServerOptions, range: Option<&str>) ->
                     .header("Accept-Ranges", "bytes"),
             };
         }
-    }
     let reply = Reply::new(200, content_type, file.bytes.as_ref().clone()).header("ETag", &etag);
     if options.range_requests { reply.header("Accept-Ranges", "bytes") } else { reply.header("Accept-Ranges", "none") }
 }

@@ -46,11 +46,10 @@ fn request(server: &IndexServer, method: &str, path: &str, headers: &[(&str, &st
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect::<Vec<_>>();
     let response = Response { status, headers, body };
-    if method != "HEAD" {
-        if let Some(len) = response.header("Content-Length") {
+    if method != "HEAD"
+        && let Some(len) = response.header("Content-Length") {
             assert_eq!(len.parse::<usize>().unwrap(), response.body.len());
         }
-    }
     response
 }
 
