@@ -119,10 +119,10 @@ impl SdistFilename {
         // name part normalises to the expected package.
         for (index, _) in stem.match_indices('-') {
             let (name, version) = (&stem[..index], &stem[index + 1..]);
-            if let (Ok(name), Ok(version)) = (PackageName::from_str(name), Version::from_str(version)) {
-                if &name == package {
-                    return Ok(Self { name, version, extension: extension.to_string() });
-                }
+            if let (Ok(name), Ok(version)) = (PackageName::from_str(name), Version::from_str(version))
+                && &name == package
+            {
+                return Ok(Self { name, version, extension: extension.to_string() });
             }
         }
         Err(err(filename, format!("does not name package `{package}` followed by a version")))
