@@ -433,6 +433,7 @@ fn locked_edge(edge: &Edge) -> LockedDependency {
         name: edge.name.to_string(),
         extras: edge.extras.iter().map(ToString::to_string).collect(),
         marker: if edge.marker.is_true() { None } else { edge.marker.try_to_string() },
+        version: edge.version.as_ref().map(ToString::to_string),
     }
 }
 
@@ -451,6 +452,7 @@ fn build_lock(
         name: project_name,
         version: project_version,
         source: Source::Project,
+        resolution_marker: None,
         dependencies: resolution.project_dependencies.iter().map(locked_edge).collect(),
         optional_dependencies: resolution
             .project_optional_dependencies
@@ -475,6 +477,7 @@ fn build_lock(
             name: package.name.to_string(),
             version: package.version.to_string(),
             source,
+            resolution_marker: package.python_marker.as_ref().and_then(pybun_pep::MarkerTree::try_to_string),
             dependencies: package.dependencies.iter().map(locked_edge).collect(),
             optional_dependencies: package
                 .optional_dependencies

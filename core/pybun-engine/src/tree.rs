@@ -87,9 +87,14 @@ fn node(
     max_depth: Option<usize>,
     seen: &mut BTreeSet<String>,
 ) -> TreeNode {
-    let package = by_name.get(dependency.name.as_str()).filter(|p| p.source != Source::Project);
+    let package = match &dependency.version {
+        // Several versions of this name are locked (Python forks): the edge names one.
+        Some(version) => lock.packages.iter().find(|p| p.name == dependency.name && &p.version == version),
+        None => by_name.get(dependency.name.as_str()).copied(),
+    }
+    .filter(|p| p.source != Source::Project);
     let version = package.map_or_else(String::new, |p| p.version.clone());
-    let key = format!("{}[{}]", dependency.name, dependency.extras.join(","));
+    let key = format!("{}=={}[{}]", dependency.name, version, dependency.extras.join(","));
     let repeated = !seen.insert(key);
     let mut children = Vec::new();
     if let Some(package) = package {

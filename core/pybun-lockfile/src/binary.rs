@@ -18,13 +18,15 @@
 //!           count packages, then each package
 //! package:  str name, str version,
 //!           byte source (0 project, 1 registry + str url, 2 find-links + str url),
+//!           opt resolution-marker,
 //!           deps dependencies,
 //!           count, then per extra: str extra, deps
 //!           count, then per group: str group, deps
 //!           count, then per file: str filename, str url,
 //!                                 byte size (0 none, 1 some) [varint size],
 //!                                 opt hash, opt upload-time
-//! deps:     count, then per dependency: str name, count + str extras, opt marker
+//! deps:     count, then per dependency: str name, count + str extras, opt marker,
+//!           opt version
 //! str:      index into the string table
 //! opt:      0 for none, index + 1 for a string
 //! ```
@@ -158,6 +160,7 @@ impl<'a> Writer<'a> {
                 self.str(url);
             }
         }
+        self.opt(package.resolution_marker.as_ref());
         self.deps(&package.dependencies);
         for map in [&package.optional_dependencies, &package.dependency_groups] {
             self.len(map.len());
@@ -191,6 +194,7 @@ impl<'a> Writer<'a> {
                 self.str(extra);
             }
             self.opt(dep.marker.as_ref());
+            self.opt(dep.version.as_ref());
         }
     }
 }
@@ -392,6 +396,7 @@ impl Reader<'_> {
             2 => Source::FindLinks(self.str()?),
             other => return Err(format!("invalid source tag {other}")),
         };
+        let resolution_marker = self.opt()?;
         let dependencies = self.deps()?;
         let optional_dependencies = self.dep_map()?;
         let dependency_groups = self.dep_map()?;
@@ -417,6 +422,7 @@ impl Reader<'_> {
             name,
             version,
             source,
+            resolution_marker,
             dependencies,
             optional_dependencies,
             dependency_groups,
@@ -451,6 +457,7 @@ impl Reader<'_> {
                 name,
                 extras,
                 marker: self.opt()?,
+                version: self.opt()?,
             });
         }
         Ok(deps)

@@ -5,6 +5,11 @@
 //! dependencies and the selected extras and groups), each with the marker
 //! under which it is needed: the OR over every path from the project of the
 //! AND of the edge markers along it. The project itself is not exported.
+//!
+//! Packages are keyed by (name, version): a lock forked on the Python version
+//! holds several versions of a name, and each is exported on its own, with
+//! its own marker. An edge with a `version` leads to that version only (and
+//! already carries the fork's marker); one without leads to the only version.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -72,10 +77,31 @@ fn edge_marker(dep: &LockedDependency) -> MarkerTree {
 /// The packages reachable from the project with their markers, sorted by
 /// (name, version), the project excluded.
 fn select<'a>(lock: &'a Lock, selection: &ExportSelection) -> Vec<Selected<'a>> {
-    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // name -> version -> index into `lock.packages`.
+    let mut by_name: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for (i, package) in lock.packages.iter().enumerate() {
-        by_name.entry(package.name.as_str()).or_default().push(i);
+        by_name
+            .entry(package.name.as_str())
+            .or_default()
+            .entry(package.version.as_str())
+            .or_insert(i);
     }
+    // The packages an edge leads to: the version it names, or else every
+    // version of its name (exactly one in a lock that reads back).
+    let targets = |dep: &LockedDependency| -> Vec<usize> {
+        let versions = by_name.get(dep.name.as_str());
+        match &dep.version {
+            Some(version) => versions
+                .and_then(|v| v.get(version.as_str()))
+                .copied()
+                .into_iter()
+                .collect(),
+            None => versions
+                .into_iter()
+                .flat_map(|v| v.values().copied())
+                .collect(),
+        }
+    };
     let mut markers: BTreeMap<(usize, Part), MarkerTree> = BTreeMap::new();
     let mut queue: VecDeque<(usize, Part)> = VecDeque::new();
     let reach = |markers: &mut BTreeMap<(usize, Part), MarkerTree>,
@@ -146,7 +172,7 @@ fn select<'a>(lock: &'a Lock, selection: &ExportSelection) -> Vec<Selected<'a>> 
         for dep in deps.into_iter().flatten() {
             let mut marker = here.clone();
             marker.and(edge_marker(dep));
-            for &target in by_name.get(dep.name.as_str()).into_iter().flatten() {
+            for target in targets(dep) {
                 reach(
                     &mut markers,
                     &mut queue,
@@ -182,8 +208,8 @@ fn select<'a>(lock: &'a Lock, selection: &ExportSelection) -> Vec<Selected<'a>> 
 }
 
 /// A hashed `requirements.txt` (`pip install --require-hashes -r`): one
-/// `name==version ; marker` line per package reachable from the project,
-/// sorted by name, each followed by a `--hash` for every file that has one,
+/// `name==version ; marker` line per package version reachable from the
+/// project, sorted by (name, version), each followed by a `--hash` for every file that has one,
 /// preceded by the indexes and find-links locations the packages come from.
 #[must_use]
 pub fn to_requirements_txt(lock: &Lock, selection: &ExportSelection) -> String {

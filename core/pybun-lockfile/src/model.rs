@@ -22,6 +22,9 @@ pub struct Lock {
     pub environment: Option<TargetEnvironment>,
     /// Sorted by (name, version). The project itself comes first among equals
     /// only by its name; it is the package whose source is [`Source::Project`].
+    /// A name appears several times when the resolution forked on the Python
+    /// version (each entry then has a [`LockedPackage::resolution_marker`]);
+    /// a (name, version) pair appears at most once.
     pub packages: Vec<LockedPackage>,
 }
 
@@ -53,7 +56,12 @@ pub struct LockedPackage {
     /// PEP 440 normalized version.
     pub version: String,
     pub source: Source,
-    /// Unconditional and marker-guarded dependencies, sorted by (name, marker).
+    /// For a package locked at several versions (a fork on the Python
+    /// version), the marker of the Python range this version serves, e.g.
+    /// `python_full_version >= '3.12'`; `None` otherwise.
+    pub resolution_marker: Option<String>,
+    /// Unconditional and marker-guarded dependencies, sorted by
+    /// (name, extras, marker, version).
     pub dependencies: Vec<LockedDependency>,
     /// Dependencies enabled by an extra, per extra (only extras someone uses,
     /// or all of the project's own), each list sorted.
@@ -76,14 +84,20 @@ pub enum Source {
     FindLinks(String),
 }
 
-/// An edge: `name[extras] ; marker`. The version is the locked one of `name`.
+/// An edge: `name[extras] ; marker`. It leads to the locked version of
+/// `name`, or, when the lock holds several versions of `name`, to the one
+/// named by `version`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct LockedDependency {
     pub name: String,
     /// Sorted, normalized.
     pub extras: Vec<String>,
-    /// `None` when unconditional.
+    /// `None` when unconditional. An edge with a `version` always has one (the
+    /// fork's Python range, possibly combined with the edge's own marker).
     pub marker: Option<String>,
+    /// Set only when the lock holds several versions of `name`: the one this
+    /// edge leads to.
+    pub version: Option<String>,
 }
 
 /// A distribution file of a locked version.
@@ -99,10 +113,29 @@ pub struct LockedFile {
 }
 
 impl Lock {
-    /// The package of this name (and the first one, if several versions).
+    /// The package of this name (the first one, if several versions).
     #[must_use]
     pub fn package(&self, name: &str) -> Option<&LockedPackage> {
         self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// Every locked version of this name, in the order of [`Lock::packages`]
+    /// (one, or several after a fork on the Python version).
+    pub fn packages_named(&self, name: &str) -> impl Iterator<Item = &LockedPackage> {
+        self.packages.iter().filter(move |p| p.name == name)
+    }
+
+    /// The package an edge leads to: the one with the edge's `version` when
+    /// it has one, else the (first) package of its name.
+    #[must_use]
+    pub fn target(&self, dependency: &LockedDependency) -> Option<&LockedPackage> {
+        match &dependency.version {
+            Some(version) => self
+                .packages
+                .iter()
+                .find(|p| p.name == dependency.name && &p.version == version),
+            None => self.package(&dependency.name),
+        }
     }
 
     /// The project's own entry.
@@ -114,7 +147,7 @@ impl Lock {
     /// Put every list in canonical order, so equal content gives equal bytes.
     pub fn canonicalize(&mut self) {
         for package in &mut self.packages {
-            // Extras first: the lists are ordered by (name, extras, marker).
+            // Extras first: the lists are ordered by (name, extras, marker, version).
             for dep in package
                 .dependencies
                 .iter_mut()

@@ -6,7 +6,7 @@
 //! parsed document with spans, collects every problem it finds and returns
 //! either a complete lock or the diagnostics, never a half-read lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::str::FromStr;
 
@@ -76,6 +76,9 @@ fn package_table(package: &LockedPackage) -> Table {
         Source::FindLinks(url) => source.insert("find-links", url.as_str().into()),
     };
     table["source"] = toml_edit::value(source);
+    if let Some(marker) = &package.resolution_marker {
+        table["resolution-marker"] = toml_edit::value(marker.as_str());
+    }
     if !package.dependencies.is_empty() {
         table["dependencies"] = toml_edit::value(dependency_array(&package.dependencies));
     }
@@ -101,6 +104,9 @@ fn dependency_array(deps: &[LockedDependency]) -> Array {
     multiline(deps.iter().map(|dep| {
         let mut table = InlineTable::new();
         table.insert("name", dep.name.as_str().into());
+        if let Some(version) = &dep.version {
+            table.insert("version", version.as_str().into());
+        }
         if !dep.extras.is_empty() {
             table.insert(
                 "extras",
@@ -253,7 +259,7 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
         None => Some(None),
     };
     let packages = reader.packages(root);
-    reader.check_edges(&package_names(root));
+    reader.check_edges(&package_versions(root));
 
     if !reader.diagnostics.is_empty() {
         // In the order of the file, whatever order the checks ran in.
@@ -296,22 +302,38 @@ pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
     }
 }
 
-/// The names of every `[[package]]` that has a string `name`, valid or not.
-fn package_names(root: &Table) -> std::collections::BTreeSet<String> {
-    root.get("package")
-        .and_then(Item::as_array_of_tables)
-        .into_iter()
-        .flatten()
-        .filter_map(|table| table.get("name").and_then(Item::as_str).map(str::to_owned))
-        .collect()
+/// The versions of every `[[package]]` that has a string `name`, valid or
+/// not, by name; `None` for an entry whose `version` is not a string (it has
+/// its own diagnostic, and edges to its name are not checked further).
+fn package_versions(root: &Table) -> BTreeMap<String, BTreeSet<Option<String>>> {
+    let mut versions: BTreeMap<String, BTreeSet<Option<String>>> = BTreeMap::new();
+    let tables = root.get("package").and_then(Item::as_array_of_tables);
+    for table in tables.into_iter().flatten() {
+        if let Some(name) = table.get("name").and_then(Item::as_str) {
+            let version = table.get("version").and_then(Item::as_str);
+            versions
+                .entry(name.to_owned())
+                .or_default()
+                .insert(version.map(str::to_owned));
+        }
+    }
+    versions
+}
+
+/// A dependency edge as read, for the checks that need every package first.
+struct Edge {
+    name: String,
+    name_span: Range<usize>,
+    /// The edge's `version`, with the span of its value.
+    version: Option<(String, Range<usize>)>,
 }
 
 struct Reader<'a> {
     text: &'a str,
     file: &'a str,
     diagnostics: Vec<Diagnostic>,
-    /// Every dependency edge read, by target name, with the span of the name.
-    edges: Vec<(String, Range<usize>)>,
+    /// Every dependency edge read.
+    edges: Vec<Edge>,
 }
 
 /// A parsed TOML node that can be described in a diagnostic.
@@ -358,16 +380,74 @@ fn value_span(value: &Value) -> Option<Range<usize>> {
 }
 
 impl Reader<'_> {
-    /// Every edge must lead to a locked package.
-    fn check_edges(&mut self, names: &std::collections::BTreeSet<String>) {
-        for (name, span) in std::mem::take(&mut self.edges) {
-            if !names.contains(name.as_str()) {
+    /// Every edge must lead to exactly one locked package: one of its name,
+    /// and, when the lock holds several versions of it, the one its `version`
+    /// names.
+    fn check_edges(&mut self, packages: &BTreeMap<String, BTreeSet<Option<String>>>) {
+        for edge in std::mem::take(&mut self.edges) {
+            let name = &edge.name;
+            let Some(versions) = packages.get(name) else {
                 self.error(
-                    span,
+                    edge.name_span,
                     format!("dependency `{name}` is not a locked package"),
                     "no `[[package]]` has this name",
                 );
+                continue;
+            };
+            // An entry without a readable version already has a diagnostic.
+            if versions.contains(&None) {
+                continue;
             }
+            let listed = || {
+                versions
+                    .iter()
+                    .flatten()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            match edge.version {
+                Some((version, span)) if !versions.contains(&Some(version.clone())) => {
+                    self.error(
+                        span,
+                        format!(
+                            "dependency `{name}` at version `{version}` is not a locked package (locked: {})",
+                            listed()
+                        ),
+                        "no `[[package]]` has this name and version",
+                    );
+                }
+                Some(_) => {}
+                None if versions.len() > 1 => {
+                    self.error(
+                        edge.name_span,
+                        format!(
+                            "dependency `{name}` is ambiguous: the lock holds several versions of it ({})",
+                            listed()
+                        ),
+                        "ambiguous: add `version`",
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// A marker string must be a valid PEP 508 marker; `span` is that of the
+    /// TOML string (quotes included).
+    fn check_marker(&mut self, marker: &str, span: Option<Range<usize>>) {
+        if let Err(error) = MarkerTree::from_str(marker) {
+            // +1: the opening quote of the string.
+            let start = span.map_or(0, |s| s.start + 1);
+            let inner = start + error.start..start + error.start + error.len;
+            self.error(
+                inner,
+                format!(
+                    "`{marker}` is not a valid PEP 508 marker: {}",
+                    error.message
+                ),
+                "invalid marker",
+            );
         }
     }
 
@@ -518,6 +598,12 @@ impl Reader<'_> {
             }
             Some(item) => self.source(item),
         };
+        let resolution_marker = self.opt_str(table, "resolution-marker");
+        if let (Some(Some(marker)), Some(item)) =
+            (&resolution_marker, table.get("resolution-marker"))
+        {
+            self.check_marker(marker, item.span());
+        }
         let dependencies = self.dependency_list(table.get("dependencies"), "dependencies");
         let files = self.files(table.get("files"));
         let optional_dependencies =
@@ -531,6 +617,7 @@ impl Reader<'_> {
             name: name?,
             version: version?,
             source: source?,
+            resolution_marker: resolution_marker?,
             dependencies: dependencies?,
             optional_dependencies: optional_dependencies?,
             dependency_groups: dependency_groups?,
@@ -642,37 +729,34 @@ impl Reader<'_> {
         if let (Some(name), Some(value)) = (&name, table.get("name")) {
             self.check_name(name, value_span(value));
         }
+        let version = self.opt_str(table, "version");
         let extras = match table.get("extras") {
             None => Some(Vec::new()),
             Some(value) => self.string_array(value, "extras"),
         };
         let marker = self.opt_str(table, "marker");
-        if let (Some(Some(marker)), Some(value)) = (&marker, table.get("marker"))
-            && let Err(error) = MarkerTree::from_str(marker)
-        {
-            // +1: the opening quote of the string.
-            let start = value_span(value).map_or(0, |s| s.start + 1);
-            let inner = start + error.start..start + error.start + error.len;
-            self.error(
-                inner,
-                format!(
-                    "`{marker}` is not a valid PEP 508 marker: {}",
-                    error.message
-                ),
-                "invalid marker",
-            );
+        if let (Some(Some(marker)), Some(value)) = (&marker, table.get("marker")) {
+            self.check_marker(marker, value_span(value));
         }
         if self.diagnostics.len() != before {
             return None;
         }
         if let (Some(name), Some(value)) = (&name, table.get("name")) {
-            self.edges
-                .push((name.clone(), value_span(value).unwrap_or(0..0)));
+            let version_span = table.get("version").and_then(value_span).unwrap_or(0..0);
+            self.edges.push(Edge {
+                name: name.clone(),
+                name_span: value_span(value).unwrap_or(0..0),
+                version: version
+                    .clone()
+                    .flatten()
+                    .map(|version| (version, version_span)),
+            });
         }
         Some(LockedDependency {
             name: name?,
             extras: extras?,
             marker: marker?,
+            version: version?,
         })
     }
 

@@ -28,6 +28,7 @@ fn small_lock() -> Lock {
                     name: "six".into(),
                     extras: vec![],
                     marker: Some("sys_platform == 'linux'".into()),
+                    version: None,
                 }],
                 ..LockedPackage::default()
             },
@@ -79,6 +80,28 @@ fn golden_fixture_round_trips() {
     assert_eq!(from_binary(&bytes, "basic.lockb").expect("decodes"), lock);
     // The string table makes the binary smaller than the text.
     assert!(bytes.len() < common::read_text("basic.lock").len());
+}
+
+#[test]
+fn forked_fixture_round_trips() {
+    let text = common::read_text("forked.lock");
+    let lock = from_text(&text, "forked.lock").expect("fixture parses");
+    let bytes = to_binary(&lock);
+    let decoded = from_binary(&bytes, "forked.lockb").expect("decodes");
+    assert_eq!(decoded, lock);
+    assert_eq!(to_binary(&decoded), bytes, "deterministic");
+    // The new optional strings are in the payload.
+    let numpy = decoded.packages_named("numpy").collect::<Vec<_>>();
+    assert_eq!(numpy.len(), 2);
+    assert!(numpy.iter().all(|p| p.resolution_marker.is_some()));
+    assert!(
+        decoded
+            .project()
+            .expect("a project")
+            .dependencies
+            .iter()
+            .any(|d| d.version.as_deref() == Some("2.5.5"))
+    );
 }
 
 #[test]

@@ -62,6 +62,18 @@ fn exports_are_deterministic() {
         to_requirements_txt(&shuffled, &all)
     );
     assert_eq!(to_pylock_toml(&lock, &all), to_pylock_toml(&shuffled, &all));
+
+    let lock = forked();
+    let mut shuffled = lock.clone();
+    shuffled.packages.reverse();
+    for package in &mut shuffled.packages {
+        package.dependencies.reverse();
+    }
+    assert_eq!(
+        to_requirements_txt(&lock, &all),
+        to_requirements_txt(&shuffled, &all)
+    );
+    assert_eq!(to_pylock_toml(&lock, &all), to_pylock_toml(&shuffled, &all));
 }
 
 #[test]
@@ -110,4 +122,94 @@ dependencies = [
     let lock = from_text(text, "cycle.lock").unwrap_or_else(|d| panic!("{}", common::render(&d)));
     let out = to_requirements_txt(&lock, &ExportSelection::default());
     insta::assert_snapshot!("requirements_cycle", out);
+}
+
+fn forked() -> Lock {
+    from_text(&common::read_text("forked.lock"), "forked.lock")
+        .unwrap_or_else(|d| panic!("{}", common::render(&d)))
+}
+
+#[test]
+fn requirements_txt_forked() {
+    let text = to_requirements_txt(&forked(), &ExportSelection::default());
+    // One line per version, each with its fork's marker.
+    assert!(text.contains("numpy==2.4.6 ; python_full_version < '3.12' \\\n"));
+    assert!(text.contains("numpy==2.5.5 ; python_full_version >= '3.12' \\\n"));
+    // Reached through pandas only.
+    assert!(text.contains("six==1.17.0 ; sys_platform != 'emscripten' \\\n"));
+    insta::assert_snapshot!("requirements_forked", text);
+}
+
+#[test]
+fn pylock_toml_forked() {
+    let text = to_pylock_toml(&forked(), &ExportSelection::all());
+    let doc = text.parse::<toml_edit::DocumentMut>().expect("valid TOML");
+    let numpy: Vec<(&str, &str)> = doc["packages"]
+        .as_array_of_tables()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["name"].as_str() == Some("numpy"))
+        .map(|p| {
+            (
+                p["version"].as_str().expect("a version"),
+                p["marker"].as_str().expect("a marker"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        numpy,
+        vec![
+            ("2.4.6", "python_full_version < '3.12'"),
+            ("2.5.5", "python_full_version >= '3.12'"),
+        ]
+    );
+    insta::assert_snapshot!("pylock_forked", text);
+}
+
+#[test]
+fn versioned_edges_lead_to_their_version_only() {
+    // Only pandas needs numpy, and only its 2.5.5 on Python 3.12 and later,
+    // only on Linux: 2.4.6 is not exported at all.
+    let text = r#"version = 1
+fingerprint = "x"
+
+[options]
+resolution = "highest"
+prerelease = "allow"
+
+[[package]]
+name = "a"
+version = "1"
+source = { project = "." }
+dependencies = [
+    { name = "pandas", marker = "sys_platform == 'linux'" },
+]
+
+[[package]]
+name = "numpy"
+version = "2.4.6"
+source = { registry = "https://pypi.org/simple" }
+resolution-marker = "python_full_version < '3.12'"
+
+[[package]]
+name = "numpy"
+version = "2.5.5"
+source = { registry = "https://pypi.org/simple" }
+resolution-marker = "python_full_version >= '3.12'"
+
+[[package]]
+name = "pandas"
+version = "1"
+source = { registry = "https://pypi.org/simple" }
+dependencies = [
+    { name = "numpy", version = "2.5.5", marker = "python_full_version >= '3.12'" },
+]
+"#;
+    let lock = from_text(text, "one.lock").unwrap_or_else(|d| panic!("{}", common::render(&d)));
+    let out = to_requirements_txt(&lock, &ExportSelection::default());
+    assert!(!out.contains("numpy==2.4.6"), "{out}");
+    assert!(
+        out.contains("numpy==2.5.5 ; python_full_version >= '3.12' and sys_platform == 'linux'"),
+        "{out}"
+    );
 }

@@ -1,11 +1,13 @@
 //! Property tests: both encodings round-trip random locks and are deterministic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use pybun_lockfile::{
-    FORMAT_VERSION, Lock, LockOptions, LockedDependency, LockedFile, LockedPackage, Source,
-    TargetEnvironment, from_binary, from_text, to_binary, to_text,
+    ExportSelection, FORMAT_VERSION, Lock, LockOptions, LockedDependency, LockedFile,
+    LockedPackage, Source, TargetEnvironment, from_binary, from_text, to_binary, to_pylock_toml,
+    to_requirements_txt, to_text,
 };
 
 const NAMES: &[&str] = &[
@@ -47,6 +49,7 @@ fn dependency(names: Vec<String>) -> impl Strategy<Value = LockedDependency> {
             name,
             extras,
             marker,
+            version: None,
         })
 }
 
@@ -106,6 +109,7 @@ fn package(name: String, names: Vec<String>) -> impl Strategy<Value = LockedPack
                     name: name.clone(),
                     version: version.to_owned(),
                     source,
+                    resolution_marker: None,
                     dependencies,
                     optional_dependencies,
                     dependency_groups,
@@ -113,6 +117,57 @@ fn package(name: String, names: Vec<String>) -> impl Strategy<Value = LockedPack
                 }
             },
         )
+}
+
+/// The Python ranges of a fork: the resolution markers of the two versions.
+const FORK_MARKERS: [&str; 2] = [
+    "python_full_version < '3.12'",
+    "python_full_version >= '3.12'",
+];
+
+/// A fork on the Python version: which package gets a second version, and
+/// the offset (1.. in `VERSIONS`) of that second version from the first.
+type Fork = Option<(proptest::sample::Index, usize)>;
+
+fn fork() -> impl Strategy<Value = Fork> {
+    proptest::option::weighted(0.4, (any::<proptest::sample::Index>(), 1..VERSIONS.len()))
+}
+
+/// Lock one package at two versions, valid by construction: each version
+/// gets a resolution marker, and every edge to the name names one of the two
+/// versions (alternately) and carries its marker.
+fn apply_fork(packages: &mut Vec<LockedPackage>, fork: Fork) {
+    let Some((index, offset)) = fork else { return };
+    if packages.is_empty() {
+        return;
+    }
+    let first = index.index(packages.len());
+    let position = VERSIONS
+        .iter()
+        .position(|v| *v == packages[first].version)
+        .expect("generated versions come from VERSIONS");
+    let mut second = packages[first].clone();
+    second.version = VERSIONS[(position + offset) % VERSIONS.len()].to_owned();
+    packages[first].resolution_marker = Some(FORK_MARKERS[0].to_owned());
+    second.resolution_marker = Some(FORK_MARKERS[1].to_owned());
+    let name = second.name.clone();
+    let versions = [packages[first].version.clone(), second.version.clone()];
+    packages.push(second);
+    let mut turn = 0;
+    for package in packages.iter_mut() {
+        for dep in package
+            .dependencies
+            .iter_mut()
+            .chain(package.optional_dependencies.values_mut().flatten())
+            .chain(package.dependency_groups.values_mut().flatten())
+        {
+            if dep.name == name {
+                dep.version = Some(versions[turn % 2].clone());
+                dep.marker = Some(FORK_MARKERS[turn % 2].to_owned());
+                turn += 1;
+            }
+        }
+    }
 }
 
 fn lock() -> impl Strategy<Value = Lock> {
@@ -135,6 +190,7 @@ fn lock() -> impl Strategy<Value = Lock> {
                 (text(), text(), opt_text()),
                 environment,
                 packages,
+                fork(),
             )
         })
         .prop_map(
@@ -144,7 +200,9 @@ fn lock() -> impl Strategy<Value = Lock> {
                 (resolution, prerelease, exclude_newer),
                 environment,
                 mut packages,
+                fork,
             )| {
+                apply_fork(&mut packages, fork);
                 packages.reverse(); // not in canonical order
                 Lock {
                     version: FORMAT_VERSION,
@@ -217,4 +275,45 @@ proptest! {
         twice.canonicalize();
         prop_assert_eq!(once, twice);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn exports_are_deterministic(raw in lock()) {
+        let all = ExportSelection::all();
+        let copy = shuffled(&raw);
+        prop_assert_eq!(to_requirements_txt(&raw, &all), to_requirements_txt(&copy, &all));
+        prop_assert_eq!(to_pylock_toml(&raw, &all), to_pylock_toml(&copy, &all));
+    }
+}
+
+/// The fork generator is not dead code: a good share of the generated locks
+/// hold a name at two versions, reached through versioned edges.
+#[test]
+fn the_generator_makes_forked_locks() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = lock();
+    let (mut forked, mut versioned_edges) = (0, 0);
+    for _ in 0..200 {
+        let lock = strategy.new_tree(&mut runner).expect("a value").current();
+        let names: BTreeSet<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
+        if names.len() < lock.packages.len() {
+            forked += 1;
+        }
+        if lock
+            .packages
+            .iter()
+            .flat_map(|p| &p.dependencies)
+            .any(|d| d.version.is_some())
+        {
+            versioned_edges += 1;
+        }
+    }
+    assert!(forked >= 40, "{forked} forked locks of 200");
+    assert!(
+        versioned_edges >= 20,
+        "{versioned_edges} locks with versioned edges of 200"
+    );
 }

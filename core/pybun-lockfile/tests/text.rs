@@ -3,7 +3,10 @@
 mod common;
 
 use pybun_diagnostics::Code;
-use pybun_lockfile::{FORMAT_VERSION, Source, detect_and_parse, from_text, to_binary, to_text};
+use pybun_lockfile::{
+    FORMAT_VERSION, LockedDependency, Source, detect_and_parse, from_binary, from_text, to_binary,
+    to_text,
+};
 
 #[test]
 fn golden_fixture_round_trips_byte_for_byte() {
@@ -24,6 +27,77 @@ fn golden_fixture_round_trips_byte_for_byte() {
         detect_and_parse(text.as_bytes(), "basic.lock").expect("text parses"),
         lock
     );
+}
+
+#[test]
+fn forked_fixture_round_trips_byte_for_byte() {
+    let text = common::read_text("forked.lock");
+    let lock = from_text(&text, "forked.lock").unwrap_or_else(|d| panic!("{}", common::render(&d)));
+    assert_eq!(lock.packages.len(), 7);
+    let numpy: Vec<(&str, Option<&str>)> = lock
+        .packages_named("numpy")
+        .map(|p| (p.version.as_str(), p.resolution_marker.as_deref()))
+        .collect();
+    assert_eq!(
+        numpy,
+        vec![
+            ("2.4.6", Some("python_full_version < '3.12'")),
+            ("2.5.5", Some("python_full_version >= '3.12'")),
+        ]
+    );
+    // `package` keeps returning the first version.
+    assert_eq!(
+        lock.package("numpy").map(|p| p.version.as_str()),
+        Some("2.4.6")
+    );
+    assert_eq!(lock.packages_named("six").count(), 1);
+    assert_eq!(lock.packages_named("nothing").count(), 0);
+    // Versioned edges lead to their version.
+    let project = lock.project().expect("a project");
+    let targets: Vec<(&str, &str)> = project
+        .dependencies
+        .iter()
+        .map(|dep| {
+            let target = lock.target(dep).expect("every edge has a target");
+            (target.name.as_str(), target.version.as_str())
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        vec![("numpy", "2.4.6"), ("numpy", "2.5.5"), ("pandas", "2.3.1")]
+    );
+    assert_eq!(
+        lock.target(&LockedDependency {
+            name: "numpy".into(),
+            version: Some("9.9".into()),
+            ..LockedDependency::default()
+        }),
+        None
+    );
+
+    assert_eq!(to_text(&lock), text);
+    // and through the binary encoding, back to the same text
+    let again = from_binary(&to_binary(&lock), "forked.lockb").expect("binary parses");
+    assert_eq!(again, lock);
+    assert_eq!(to_text(&again), text);
+}
+
+#[test]
+fn a_version_on_an_edge_to_a_single_version_is_accepted() {
+    // Writers only set `version` when it is needed, but a redundant one is
+    // unambiguous and reads (and round-trips) as written.
+    let text = common::read_text("basic.lock");
+    let edited = text.replacen(
+        "{ name = \"blinker\" }",
+        "{ name = \"blinker\", version = \"1.8.2\" }",
+        1,
+    );
+    assert_ne!(edited, text);
+    let lock =
+        from_text(&edited, "basic.lock").unwrap_or_else(|d| panic!("{}", common::render(&d)));
+    let flask = lock.package("flask").expect("flask");
+    assert_eq!(flask.dependencies[0].version.as_deref(), Some("1.8.2"));
+    assert_eq!(to_text(&lock), edited);
 }
 
 #[test]
@@ -137,12 +211,14 @@ fn every_truncation_of_the_golden_fixture_is_rejected_or_complete() {
     // Cutting the text anywhere gives either an error with a position, or
     // (at a line boundary that happens to end an entry) a smaller valid lock:
     // never a panic.
-    let text = common::read_text("basic.lock");
-    for end in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
-        if let Err(diagnostics) = from_text(&text[..end], "basic.lock") {
-            for d in diagnostics {
-                assert_eq!(d.code, Code::LockSyntax);
-                assert!(d.location.and_then(|l| l.span).is_some());
+    for name in ["basic.lock", "forked.lock"] {
+        let text = common::read_text(name);
+        for end in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+            if let Err(diagnostics) = from_text(&text[..end], name) {
+                for d in diagnostics {
+                    assert_eq!(d.code, Code::LockSyntax);
+                    assert!(d.location.and_then(|l| l.span).is_some());
+                }
             }
         }
     }

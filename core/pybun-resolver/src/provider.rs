@@ -20,9 +20,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::options::{PrereleaseMode, ResolutionMode};
 use crate::package::Node;
-use crate::resolve::{
-    Edge, ResolveError, ResolveRequest, ResolvedPackage, Resolution, exact_pin, names_pre_release,
-};
+use crate::fork::{ForkResult, PythonFork, RootEdges};
+use crate::resolve::{Edge, ResolveError, ResolveRequest, exact_pin, names_pre_release};
 
 /// The files of one version, split by yanked status.
 #[derive(Debug, Default)]
@@ -54,8 +53,12 @@ pub(crate) struct Provider<'a> {
     /// The Python version every candidate is checked against: the target's,
     /// or the lowest the project supports.
     pub(crate) python: Version,
-    /// `requires-python` bounds, for dropping markers that can never be true.
+    /// The project's `requires-python` floor: edge markers are simplified against it.
     python_bounds: Option<Version>,
+    /// The fork's upper Python bound (exclusive), when resolving one Python range of a split.
+    python_upper: Option<Version>,
+    /// Versions rejected because their `Requires-Python` starts above the fork's floor: (name, version, that lower bound).
+    pub(crate) python_rejections: RefCell<Vec<(PackageName, Version, Version)>>,
     marker_env: Option<MarkerEnvironment>,
     tags: Option<TargetTags>,
     direct: FxHashSet<PackageName>,
@@ -72,7 +75,12 @@ pub(crate) struct Provider<'a> {
 }
 
 impl<'a> Provider<'a> {
-    pub(crate) fn new(request: &'a ResolveRequest, index: &'a dyn PackageIndex, reporter: &'a dyn Reporter) -> Self {
+    pub(crate) fn new(
+        request: &'a ResolveRequest,
+        index: &'a dyn PackageIndex,
+        reporter: &'a dyn Reporter,
+        fork: Option<&PythonFork>,
+    ) -> Self {
         let options = &request.options;
         let (python, python_bounds, marker_env, tags) = match &options.environment {
             Some(env) => {
@@ -100,9 +108,11 @@ impl<'a> Provider<'a> {
             }
             None => {
                 let floor = request.requires_python.as_ref().and_then(requires_python_floor);
-                (floor.clone().unwrap_or_else(|| Version::new([0])), floor, None, None)
+                let python = fork.map_or_else(|| floor.clone().unwrap_or_else(|| Version::new([0])), |f| f.lower.clone());
+                (python, floor, None, None)
             }
         };
+        let python_upper = fork.and_then(|f| f.upper.clone());
         let mut direct = FxHashSet::default();
         let mut pinned = FxHashSet::default();
         let mut explicit_pre = FxHashSet::default();
@@ -121,6 +131,8 @@ impl<'a> Provider<'a> {
             reporter,
             python,
             python_bounds,
+            python_upper,
+            python_rejections: RefCell::default(),
             marker_env,
             tags,
             direct,
@@ -339,6 +351,17 @@ impl<'a> Provider<'a> {
         Ok(Some(metadata))
     }
 
+    fn record_python_rejection(&self, name: &PackageName, version: &Version, range: &Ranges<Version>) {
+        if self.marker_env.is_some() {
+            return;
+        }
+        if let Some((Bound::Included(lower) | Bound::Excluded(lower), _)) = range.bounding_range() {
+            if *lower > self.python {
+                self.python_rejections.borrow_mut().push((name.clone(), version.clone(), lower.clone()));
+            }
+        }
+    }
+
     /// The range of Python versions a candidate's `Requires-Python` admits, as PubGrub sees it.
     fn python_range(&self, requires_python: &VersionSpecifiers) -> Ranges<Version> {
         let range = specifiers_to_ranges(requires_python);
@@ -381,6 +404,11 @@ impl<'a> Provider<'a> {
                 return None;
             }
         } else if let Some(floor) = &self.python_bounds {
+            let upper = self.python_upper.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            let in_fork = edge_marker.clone().simplify_python_versions(Bound::Included(&self.python), upper);
+            if in_fork.is_false() {
+                return None;
+            }
             edge_marker = edge_marker.simplify_python_versions(Bound::Included(floor), Bound::Unbounded);
             if edge_marker.is_false() {
                 return None;
@@ -433,7 +461,7 @@ impl<'a> Provider<'a> {
                 .entry(requirement.name.clone())
                 .or_default()
                 .push((range, marker.clone(), requirement.to_string()));
-            edges.push(Edge { name: requirement.name.clone(), extras, marker });
+            edges.push(Edge { name: requirement.name.clone(), extras, marker, version: None });
         }
         let who_text = match who {
             Node::Root(_) => "your project".to_string(),
@@ -487,7 +515,9 @@ impl<'a> Provider<'a> {
                 if !files.is_empty() && file_python.len() == files.len() {
                     let fits = file_python.iter().any(|spec| self.python_range(spec).contains(&self.python));
                     if !fits {
-                        deps.insert(Node::Python, self.python_range(&file_python[0]));
+                        let range = self.python_range(&file_python[0]);
+                        self.record_python_rejection(name, version, &range);
+                        deps.insert(Node::Python, range);
                         return Ok(Dependencies::Available(deps.into_iter().collect()));
                     }
                 }
@@ -497,6 +527,7 @@ impl<'a> Provider<'a> {
                 if let Some(requires_python) = &metadata.requires_python {
                     let range = self.python_range(requires_python);
                     if !range.contains(&self.python) {
+                        self.record_python_rejection(name, version, &range);
                         deps.insert(Node::Python, range);
                         return Ok(Dependencies::Available(deps.into_iter().collect()));
                     }
@@ -521,31 +552,22 @@ impl<'a> Provider<'a> {
         Ok(Dependencies::Available(deps.into_iter().collect()))
     }
 
-    pub(crate) fn into_resolution(self, selection: &SelectedDependencies<Node, Version>) -> Resolution {
-        let edges = self.edges.borrow();
-        let mut packages: BTreeMap<PackageName, ResolvedPackage> = BTreeMap::new();
+    /// The selected versions, edges and files of this (fork's) resolution.
+    pub(crate) fn into_fork(self, selection: &SelectedDependencies<Node, Version>, fork: PythonFork) -> ForkResult {
+        let mut versions = BTreeMap::new();
+        let mut extras = BTreeSet::new();
+        let mut files = BTreeMap::new();
         for (node, version) in selection.iter() {
-            if let Node::Package(name) = node {
-                let index = self.versions.borrow().get(&name).map(|m| m.index.clone()).unwrap_or_default();
-                packages.insert(
-                    name.clone(),
-                    ResolvedPackage {
-                        name: name.clone(),
-                        version: version.clone(),
-                        index,
-                        files: self.files_of(&name, version),
-                        dependencies: edges.get(&(node.clone(), version.clone())).cloned().unwrap_or_default(),
-                        optional_dependencies: BTreeMap::new(),
-                    },
-                );
-            }
-        }
-        for (node, version) in selection.iter() {
-            if let Node::Extra(name, extra) = node {
-                let list: Vec<Edge> = edges.get(&(node.clone(), version.clone())).cloned().unwrap_or_default();
-                if let Some(package) = packages.get_mut(&name) {
-                    package.optional_dependencies.insert(extra.clone(), list);
+            match node {
+                Node::Package(name) => {
+                    let index = self.versions.borrow().get(name).map(|m| m.index.clone()).unwrap_or_default();
+                    files.insert(name.clone(), (index, self.files_of(name, version)));
+                    versions.insert(name.clone(), version.clone());
                 }
+                Node::Extra(name, extra) => {
+                    extras.insert((name.clone(), extra.clone()));
+                }
+                Node::Root(_) | Node::Python => {}
             }
         }
         let section = |requirements: &[Req]| -> Vec<Edge> {
@@ -555,24 +577,24 @@ impl<'a> Provider<'a> {
                     let marker = self.applies(requirement, None)?;
                     let mut extras = requirement.extras.clone();
                     extras.sort();
-                    Some(Edge { name: requirement.name.clone(), extras, marker })
+                    Some(Edge { name: requirement.name.clone(), extras, marker, version: None })
                 })
                 .collect()
         };
         let request = self.request;
-        Resolution {
-            packages: packages.into_values().collect(),
-            project_dependencies: section(&request.dependencies),
-            project_optional_dependencies: request
-                .optional_dependencies
-                .iter()
-                .map(|(extra, list)| (extra.clone(), section(list)))
-                .collect(),
-            project_dependency_groups: request
-                .dependency_groups
-                .iter()
-                .map(|(group, list)| (group.clone(), section(list)))
-                .collect(),
+        let root = RootEdges {
+            dependencies: section(&request.dependencies),
+            optional_dependencies: request.optional_dependencies.iter().map(|(e, l)| (e.clone(), section(l))).collect(),
+            dependency_groups: request.dependency_groups.iter().map(|(g, l)| (g.clone(), section(l))).collect(),
+        };
+        ForkResult {
+            fork,
+            versions,
+            extras,
+            files,
+            edges: self.edges.take(),
+            root,
+            rejections: self.python_rejections.take(),
         }
     }
 

@@ -1,11 +1,12 @@
 //! The resolution entry point and its result types.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pubgrub::PubGrubError;
 use pybun_pep::{ExtraName, MarkerTree, PackageName, Req, Version, VersionSpecifiers};
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 
+use crate::fork::{self, ForkResult, PythonFork};
 use crate::options::ResolveOptions;
 use crate::package::Node;
 use crate::provider::Provider;
@@ -51,6 +52,8 @@ pub struct Edge {
     pub extras: Vec<ExtraName>,
     /// Always-true when unconditional. Simplified against `requires-python`.
     pub marker: MarkerTree,
+    /// Set when the graph holds several versions of `name` (Python forks): the one this edge means.
+    pub version: Option<Version>,
 }
 
 /// One chosen package.
@@ -65,6 +68,8 @@ pub struct ResolvedPackage {
     pub dependencies: Vec<Edge>,
     /// Only the extras that something in the graph activates.
     pub optional_dependencies: BTreeMap<ExtraName, Vec<Edge>>,
+    /// When the graph holds several versions of this package: the Pythons this one serves.
+    pub python_marker: Option<MarkerTree>,
 }
 
 /// The resolved graph.
@@ -76,6 +81,8 @@ pub struct Resolution {
     pub project_dependencies: Vec<Edge>,
     pub project_optional_dependencies: BTreeMap<ExtraName, Vec<Edge>>,
     pub project_dependency_groups: BTreeMap<String, Vec<Edge>>,
+    /// The Python ranges resolved separately (empty when there was one).
+    pub python_forks: Vec<MarkerTree>,
 }
 
 /// Why resolution failed.
@@ -115,12 +122,59 @@ pub fn resolve(
 ) -> Result<Resolution, ResolveError> {
     let requirements = request.all_requirements().count();
     reporter.report(Event::ResolveStarted { requirements });
-    let provider = Provider::new(request, index, reporter);
+    if request.options.environment.is_some() {
+        let result = resolve_fork(request, index, reporter, None)?;
+        return Ok(fork::merge(&[result], None));
+    }
+    let floor = request.requires_python.as_ref().and_then(pybun_pep::requires_python_floor);
+    // An upper bound in `requires-python` (`<3.12`) caps the range: nothing above it needs serving.
+    let ceiling = request.requires_python.as_ref().and_then(|spec| {
+        match pybun_pep::specifiers_to_ranges(spec).bounding_range()?.1 {
+            std::ops::Bound::Excluded(v) | std::ops::Bound::Included(v) => Some(v.clone()),
+            std::ops::Bound::Unbounded => None,
+        }
+    });
+    let mut forks = vec![PythonFork { lower: floor.clone().unwrap_or_else(|| Version::new([0])), upper: ceiling }];
+    let mut results = vec![resolve_fork(request, index, reporter, forks.first())?];
+    // Split where a newer version needs a newer Python, a few rounds at most.
+    for _ in 0..4 {
+        let points: BTreeSet<Version> = results.iter().flat_map(fork::split_points).collect();
+        if points.is_empty() || forks.len() >= MAX_FORKS {
+            break;
+        }
+        let split = fork::split(&forks, &points);
+        let attempt: Result<Vec<ForkResult>, ResolveError> =
+            split.iter().map(|f| resolve_fork(request, index, reporter, Some(f))).collect();
+        match attempt {
+            Ok(split_results) => {
+                tracing::debug!(forks = split.len(), "split resolution by Python version");
+                forks = split;
+                results = split_results;
+            }
+            // A split that cannot be resolved: keep the lock that serves every Python.
+            Err(_) => break,
+        }
+    }
+    Ok(fork::merge(&results, floor.as_ref()))
+}
+
+/// At most this many Python ranges.
+const MAX_FORKS: usize = 8;
+
+fn resolve_fork(
+    request: &ResolveRequest,
+    index: &dyn PackageIndex,
+    reporter: &dyn Reporter,
+    fork: Option<&PythonFork>,
+) -> Result<ForkResult, ResolveError> {
+    let provider = Provider::new(request, index, reporter, fork);
     provider.prefetch_roots();
     let root = Node::Root(request.project.clone());
-    let result = pubgrub::resolve(&provider, root, Version::new([0]));
-    match result {
-        Ok(selection) => Ok(provider.into_resolution(&selection)),
+    match pubgrub::resolve(&provider, root, Version::new([0])) {
+        Ok(selection) => {
+            let fork = fork.cloned().unwrap_or(PythonFork { lower: provider.python.clone(), upper: None });
+            Ok(provider.into_fork(&selection, fork))
+        }
         Err(PubGrubError::NoSolution(mut tree)) => {
             if let Some(error) = provider.take_error() {
                 return Err(error);

@@ -90,7 +90,25 @@ fn requires_python_excludes_new_versions() {
     let mut index = FixtureIndex::new();
     add_full(&mut index, "a", "1.0", &[], Some(">=3.8"), None);
     add_full(&mut index, "a", "2.0", &[], Some(">=3.12"), None);
-    check(&index, &request(&["a"]), &["a==1.0"]);
+    // The project supports 3.9+: a 2.0 serves 3.12+, a 1.0 the rest (a Python fork, as uv does).
+    check(&index, &request(&["a"]), &["a==1.0", "a==2.0"]);
+    let resolution = resolve(&request(&["a"]), &index, &NullReporter).unwrap();
+    let markers: Vec<String> = resolution
+        .packages
+        .iter()
+        .map(|p| p.python_marker.as_ref().and_then(pybun_pep::MarkerTree::try_to_string).unwrap_or_default())
+        .collect();
+    assert_eq!(markers, ["python_full_version < '3.12'", "python_full_version >= '3.12'"]);
+    let edges: Vec<String> = resolution
+        .project_dependencies
+        .iter()
+        .map(|e| format!("{}=={} ; {}", e.name, e.version.as_ref().unwrap(), e.marker.try_to_string().unwrap()))
+        .collect();
+    assert_eq!(edges, ["a==1.0 ; python_full_version < '3.12'", "a==2.0 ; python_full_version >= '3.12'"]);
+    // Without a newer Python to serve, no fork.
+    let mut narrow = request(&["a"]);
+    narrow.requires_python = Some(VersionSpecifiers::from_str(">=3.9,<3.12").unwrap());
+    check(&index, &narrow, &["a==1.0"]);
     let text = no_solution(&index, &request(&["a>=2"]));
     assert!(text.contains("requires Python>=3.12"), "{text}");
 }

@@ -23,7 +23,7 @@ pub use dist::{
     sdist_pkg_info, sha256_hex, urlsafe_b64_nopad, wheel_filename, wheel_metadata,
 };
 pub use scenario::{
-    DEFAULT_PYTHON, Environment, Expected, IndexOptions, PACKSE_DEFAULT_REQUIRES_PYTHON, PackageDef,
+    DEFAULT_PLATFORM, DEFAULT_PYTHON, Environment, Expected, IndexOptions, PACKSE_DEFAULT_REQUIRES_PYTHON, PackageDef,
     ResolverOptions, Root, Scenario, VersionDef, check_scenario, load_packse, load_scenario, locked_versions,
     platform_arg, try_load_scenario,
 };

@@ -16,6 +16,8 @@ use crate::server::{Flavor, IndexServer, PublishedVersion, ServerOptions, Univer
 pub const PACKSE_DEFAULT_REQUIRES_PYTHON: &str = ">=3.8";
 /// The Python version non-universal scenarios lock for when none is given.
 pub const DEFAULT_PYTHON: &str = "3.12";
+/// The platform non-universal scenarios lock for when none is given.
+pub const DEFAULT_PLATFORM: &str = "linux";
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -415,10 +417,19 @@ impl Scenario {
             .unwrap_or_else(|| DEFAULT_PYTHON.to_string())
     }
 
+    /// The platform a non-universal scenario locks for: `resolver_options.python_platform`
+    /// mapped to `linux`/`macos`/`windows`, else `linux` (packse's expectations
+    /// assume an x86-64 Linux host, e.g. `local-not-latest`).
+    #[must_use]
+    pub fn target_platform(&self) -> String {
+        self.resolver_options.python_platform.as_deref().map_or_else(|| DEFAULT_PLATFORM.to_string(), platform_arg)
+    }
+
     /// Extra `pybun lock` arguments for the scenario's options.
     ///
-    /// Non-universal scenarios lock for one environment (`--python-version`,
-    /// and `--python-platform` when given); universal ones pass neither.
+    /// Non-universal scenarios lock for one environment (`--python-version
+    /// X --python-platform P`, see [`Scenario::target_python`] and
+    /// [`Scenario::target_platform`]); universal ones pass neither.
     #[must_use]
     pub fn lock_args(&self) -> Vec<String> {
         let options = &self.resolver_options;
@@ -426,10 +437,8 @@ impl Scenario {
         if !options.universal {
             args.push("--python-version".to_string());
             args.push(self.target_python());
-            if let Some(platform) = &options.python_platform {
-                args.push("--python-platform".to_string());
-                args.push(platform_arg(platform));
-            }
+            args.push("--python-platform".to_string());
+            args.push(self.target_platform());
         }
         if let Some(mode) = &options.prerelease {
             args.push("--prerelease".to_string());
@@ -630,7 +639,7 @@ yanked = true
         assert_eq!(a[0].spec.requires_python.as_deref(), Some(">=3.8"));
         assert!(a[1].wheel_tags.is_empty());
         assert_eq!(a[1].yanked.as_deref(), Some(""));
-        assert_eq!(s.lock_args(), ["--python-version", "3.12"]);
+        assert_eq!(s.lock_args(), ["--python-version", "3.12", "--python-platform", "linux"]);
         assert!(s.pyproject_toml().contains("requires-python = \">=3.8\""));
     }
 

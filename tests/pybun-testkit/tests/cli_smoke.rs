@@ -15,6 +15,11 @@ fn binary() -> Option<PathBuf> {
     if bin.is_absolute() { Some(bin) } else { Some(pybun_testkit::workspace_root().join(bin)) }
 }
 
+#[expect(clippy::print_stderr, reason = "an opt-in report")]
+fn failures_slow(name: &str, elapsed: std::time::Duration) {
+    eprintln!("slow: `{name}` took {elapsed:?}");
+}
+
 fn run_all(files: &[PathBuf], bin: &std::path::Path) -> Vec<String> {
     let mut failures = Vec::new();
     for file in files {
@@ -25,8 +30,13 @@ fn run_all(files: &[PathBuf], bin: &std::path::Path) -> Vec<String> {
                 continue;
             }
         };
+        let start = std::time::Instant::now();
         if let Err(e) = run_and_check_scenario(bin, &scenario) {
             failures.push(e);
+        }
+        let elapsed = start.elapsed();
+        if elapsed > std::time::Duration::from_secs(1) {
+            failures_slow(&scenario.name, elapsed);
         }
     }
     failures

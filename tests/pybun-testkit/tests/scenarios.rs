@@ -72,7 +72,7 @@ fn packse_example_semantics() {
     assert!(fork.lock_args().is_empty());
 
     let override_python = find("requires_python/incompatible-python-compatible-override");
-    assert_eq!(override_python.lock_args(), ["--python-version", "3.11"]);
+    assert_eq!(override_python.lock_args(), ["--python-version", "3.11", "--python-platform", "linux"]);
 
     let yanked = find("yanked/package-only-yanked");
     assert!(yanked.universe().packages.values().flatten().any(|v| v.yanked.is_some()));
@@ -124,10 +124,10 @@ fn fixture_extensions() {
     assert!(a.dynamic_requires && a.sdist && a.wheel_tags.is_empty());
 
     let newer = load_packse(dir.join("exclude-newer.toml"));
-    assert_eq!(newer.lock_args(), ["--python-version", "3.12", "--exclude-newer", "2024-03-01T00:00:00Z"]);
+    assert_eq!(newer.lock_args(), ["--python-version", "3.12", "--python-platform", "linux", "--exclude-newer", "2024-03-01T00:00:00Z"]);
 
     let explicit = load_packse(dir.join("prerelease-explicit-mode.toml"));
-    assert_eq!(explicit.lock_args(), ["--python-version", "3.12", "--prerelease", "explicit"]);
+    assert_eq!(explicit.lock_args(), ["--python-version", "3.12", "--python-platform", "linux", "--prerelease", "explicit"]);
 
     let universal = load_packse(dir.join("requires-python-filter.toml"));
     assert!(universal.lock_args().is_empty());
