@@ -11,8 +11,14 @@ fn workspace_root() -> PathBuf {
 }
 
 fn metadata() -> serde_json::Value {
+    // Only the host platform: metadata for every platform would need crates we never download.
+    let mut args = vec!["metadata".to_string(), "--format-version".into(), "1".into(), "--offline".into()];
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        args.push("--filter-platform".into());
+        args.push(format!("{}-unknown-linux-gnu", std::env::consts::ARCH));
+    }
     let output = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(&args)
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata runs");
