@@ -7,14 +7,10 @@ import tomllib
 from common import base_env, copy_project, pybun_bin, run_wait4, uv_bin, workloads
 
 
-def locked(path, project_name: str) -> dict[str, str]:
+def locked(path, project_name: str) -> set[tuple[str, str]]:
+    """The (name, version) pairs of a lock (a name may appear at several versions: Python forks)."""
     data = tomllib.loads(path.read_text())
-    out = {}
-    for package in data.get("package", []):
-        if package["name"] == project_name:
-            continue
-        out[package["name"]] = package["version"]
-    return out
+    return {(p["name"], p["version"]) for p in data.get("package", []) if p["name"] != project_name}
 
 
 def main() -> int:
@@ -35,9 +31,10 @@ def main() -> int:
         else:
             failures += 1
             print(f"{workload.name}: DIFFERENT from uv")
-            for key in sorted(set(ours) | set(theirs)):
-                if ours.get(key) != theirs.get(key):
-                    print(f"  {key}: pybun={ours.get(key)} uv={theirs.get(key)}")
+            for name, version in sorted(ours - theirs):
+                print(f"  only pybun: {name}=={version}")
+            for name, version in sorted(theirs - ours):
+                print(f"  only uv:    {name}=={version}")
     return 1 if failures else 0
 
 

@@ -168,12 +168,16 @@ fn lock(cli: &Cli, settings: &Settings, args: &LockArgs) -> Result<Rendered, Fai
     };
     let count = outcome.lock.packages.iter().filter(|p| p.source != Source::Project).count();
     let file = outcome.path.file_name().map_or_else(|| outcome.path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let count = match count {
+        1 => "1 package".to_string(),
+        n => format!("{n} packages"),
+    };
     let summary = match outcome.status {
-        LockStatus::UpToDate if args.check => format!("`{file}` is up to date ({count} packages)"),
-        LockStatus::UpToDate => format!("`{file}` is up to date ({count} packages); nothing to resolve"),
-        LockStatus::Unchanged => format!("Resolved {count} packages in {}; `{file}` unchanged", human_duration(elapsed)),
-        LockStatus::Created => format!("Resolved {count} packages in {}; wrote `{file}`", human_duration(elapsed)),
-        LockStatus::Updated => format!("Resolved {count} packages in {}; updated `{file}`", human_duration(elapsed)),
+        LockStatus::UpToDate if args.check => format!("`{file}` is up to date ({count})"),
+        LockStatus::UpToDate => format!("`{file}` is up to date ({count}); nothing to resolve"),
+        LockStatus::Unchanged => format!("Resolved {count} in {}; `{file}` unchanged", human_duration(elapsed)),
+        LockStatus::Created => format!("Resolved {count} in {}; wrote `{file}`", human_duration(elapsed)),
+        LockStatus::Updated => format!("Resolved {count} in {}; updated `{file}`", human_duration(elapsed)),
     };
     Ok(Rendered {
         json: json!({
