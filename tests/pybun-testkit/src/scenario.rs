@@ -112,7 +112,9 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct Expected {
     pub satisfiable: bool,
-    /// Name → version of every locked non-project package (checked only when given).
+    /// Name → version of every locked non-project package (checked only when
+    /// given); a package locked at several versions (a fork) is written
+    /// `"1.0.0 | 2.0.0"`.
     #[serde(default)]
     pub packages: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -277,8 +279,10 @@ impl Scenario {
             }
         }
         if let Some(packages) = &self.expected.packages {
-            for version in packages.values() {
-                check_version(version)?;
+            for versions in packages.values() {
+                for version in versions.split('|') {
+                    check_version(version.trim())?;
+                }
             }
         }
         if let Some(flavor) = &self.index.flavor
@@ -498,18 +502,30 @@ pub fn locked_versions(json: &serde_json::Value) -> BTreeMap<String, String> {
     }
     out.into_iter()
         .map(|(name, mut versions)| {
-            versions.sort();
+            versions.sort_by_key(|v| (pybun_pep::Version::from_str(v).ok(), v.clone()));
             versions.dedup();
             (name, versions.join(" | "))
         })
         .collect()
 }
 
-fn same_version(a: &str, b: &str) -> bool {
-    match (pybun_pep::Version::from_str(a), pybun_pep::Version::from_str(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+/// Whether two `v1 | v2 | …` version sets are equal (PEP 440 equality, any order).
+fn same_versions(a: &str, b: &str) -> bool {
+    let parse = |text: &str| {
+        let mut versions: Vec<Result<pybun_pep::Version, String>> = text
+            .split('|')
+            .map(|v| pybun_pep::Version::from_str(v.trim()).map_err(|_| v.trim().to_string()))
+            .collect();
+        versions.sort_by(|x, y| match (x, y) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(x), Err(y)) => x.cmp(y),
+        });
+        versions.dedup();
+        versions
+    };
+    parse(a) == parse(b)
 }
 
 /// The text of a JSON error (message, causes, hints), for when no text output was captured.
@@ -570,7 +586,7 @@ pub fn check_scenario(scenario: &Scenario, outcome_json: &serde_json::Value, tex
             for (name, version) in &want {
                 match got.get(name) {
                     None => problems.push(format!("expected `{name}=={version}`, it is not locked")),
-                    Some(got_version) if !same_version(got_version, version) => {
+                    Some(got_version) if !same_versions(got_version, version) => {
                         problems.push(format!("expected `{name}=={version}`, locked `{got_version}`"));
                     }
                     Some(_) => {}
@@ -704,6 +720,14 @@ a = "1.0.0"
             {"name": "a", "version": "1.0.0", "source": "registry"},
             {"name": "b", "version": "1.0.0", "source": "registry"}]}});
         assert!(check_scenario(&s, &extra, "").unwrap_err().contains("`b==1.0.0` is locked but not expected"));
+        let fork = serde_json::json!({"ok": true, "result": {"packages": [
+            {"name": "a", "version": "2.0.0", "source": "registry"},
+            {"name": "a", "version": "10.0.0", "source": "registry"}]}});
+        assert_eq!(locked_versions(&fork)["a"], "2.0.0 | 10.0.0");
+        let mut forked = s.clone();
+        forked.expected.packages = Some([("a".to_string(), "10.0 | 2.0.0".to_string())].into_iter().collect());
+        assert_eq!(check_scenario(&forked, &fork, ""), Ok(()));
+        assert!(check_scenario(&s, &fork, "").is_err());
         let bad = serde_json::json!({"ok": false, "error": {"code": "PB0300", "message": "no"}});
         assert!(check_scenario(&s, &bad, "").is_err());
 

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write as _};
+use std::net::{TcpListener, TcpStream};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -218,28 +220,29 @@ impl IndexServer {
                 state.publish(version);
             }
         }
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a local port"));
-        let port = server.server_addr().to_ip().map(|a| a.port()).expect("an IP listener");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+        let port = listener.local_addr().expect("a bound address").port();
         let base = format!("http://127.0.0.1:{port}");
         let state = Arc::new(Mutex::new(state));
         let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..4)
-            .map(|_| {
-                let server = Arc::clone(&server);
-                let state = Arc::clone(&state);
-                let stop = Arc::clone(&stop);
-                let base = base.clone();
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match server.recv_timeout(Duration::from_millis(50)) {
-                            Ok(Some(request)) => handle(request, &state, &options, &base),
-                            Ok(None) => {}
-                            Err(_) => break,
-                        }
+        let accept_thread = {
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            let base = base.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
                     }
-                })
+                    let Ok(stream) = stream else { continue };
+                    let state = Arc::clone(&state);
+                    let stop = Arc::clone(&stop);
+                    let base = base.clone();
+                    std::thread::spawn(move || serve_connection(stream, &state, &options, &base, &stop));
+                }
             })
-            .collect();
+        };
+        let threads = vec![accept_thread];
         Self { base, port, options, state, stop, threads }
     }
 
@@ -361,7 +364,9 @@ impl IndexServer {
 
 impl Drop for IndexServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -418,17 +423,148 @@ fn percent_decode(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn header_value(request: &tiny_http::Request, name: &'static str) -> Option<String> {
-    request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
+/// One parsed HTTP request (the body, if any, is read and dropped).
+struct HttpRequest {
+    method: String,
+    target: String,
+    version: String,
+    headers: Vec<(String, String)>,
 }
 
-fn handle(request: tiny_http::Request, state: &Mutex<State>, options: &ServerOptions, base: &str) {
-    let method = request.method().as_str().to_string();
-    let raw_path = request.url().split(['?', '#']).next().unwrap_or("/").to_string();
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    /// Whether the connection stays open after the response.
+    fn keep_alive(&self) -> bool {
+        let connection = self.header("Connection").unwrap_or_default().to_ascii_lowercase();
+        if self.version == "HTTP/1.0" {
+            connection.contains("keep-alive")
+        } else {
+            !connection.contains("close")
+        }
+    }
+}
+
+/// Read one request; `Ok(None)` at a clean end of the connection.
+fn read_request(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> std::io::Result<Option<HttpRequest>> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                // Idle keep-alive connection: keep waiting unless the server stopped.
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(None);
+                }
+                head.extend_from_slice(&line);
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        if (line == b"\r\n" || line == b"\n") && head.is_empty() {
+            continue; // Stray blank lines between requests.
+        }
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        head.extend_from_slice(&line);
+        if head.len() > 64 * 1024 {
+            return Err(std::io::Error::other("request head too large"));
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split_whitespace();
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(std::io::Error::other("bad request line"));
+    };
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let request = HttpRequest {
+        method: method.to_string(),
+        target: target.to_string(),
+        version: version.to_string(),
+        headers,
+    };
+    if let Some(len) = request.header("Content-Length").and_then(|l| l.parse::<u64>().ok()) {
+        std::io::copy(&mut reader.by_ref().take(len), &mut std::io::sink())?;
+    }
+    Ok(Some(request))
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
+
+fn serve_connection(stream: TcpStream, state: &Mutex<State>, options: &ServerOptions, base: &str, stop: &AtomicBool) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let Ok(write_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    let mut writer = BufWriter::new(write_half);
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let request = match read_request(&mut reader, stop) {
+            Ok(Some(request)) => request,
+            Ok(None) | Err(_) => return,
+        };
+        let keep_alive = request.keep_alive();
+        let head_only = request.method == "HEAD";
+        let reply = handle(&request, state, options, base);
+        let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
+        for (name, value) in &reply.headers {
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        if reply.status != 304 {
+            let _ = write!(head, "Content-Length: {}\r\n", reply.body.len());
+        }
+        head.push_str(if keep_alive { "Connection: keep-alive\r\n\r\n" } else { "Connection: close\r\n\r\n" });
+        let mut result = writer.write_all(head.as_bytes());
+        if !head_only && reply.status != 304 {
+            result = result.and_then(|()| writer.write_all(&reply.body));
+        }
+        if result.and_then(|()| writer.flush()).is_err() || !keep_alive {
+            return;
+        }
+    }
+}
+
+fn handle(request: &HttpRequest, state: &Mutex<State>, options: &ServerOptions, base: &str) -> Reply {
+    let method = request.method.clone();
+    // Absolute-form targets (`http://host/path`) are accepted too.
+    let target = match request.target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => request.target.as_str(),
+    };
+    let raw_path = target.split(['?', '#']).next().unwrap_or("/").to_string();
     let path = percent_decode(&raw_path);
-    let range = header_value(&request, "Range");
-    let accept = header_value(&request, "Accept");
-    let if_none_match = header_value(&request, "If-None-Match");
+    let range = request.header("Range");
+    let accept = request.header("Accept");
+    let if_none_match = request.header("If-None-Match");
 
     let reply = {
         let mut guard = lock(state);
@@ -454,24 +590,14 @@ fn handle(request: tiny_http::Request, state: &Mutex<State>, options: &ServerOpt
 
     // Conditional requests: a matching ETag gives 304.
     let etag = reply.headers.iter().find(|(k, _)| k == "ETag").map(|(_, v)| v.clone());
-    let reply = match (etag, if_none_match) {
+    match (etag, if_none_match) {
         (Some(etag), Some(tags)) if reply.status == 200 && tags.split(',').any(|t| t.trim() == etag) => Reply {
             status: 304,
             body: Vec::new(),
             headers: reply.headers.into_iter().filter(|(k, _)| k != "Content-Type").collect(),
         },
         _ => reply,
-    };
-
-    let mut response = tiny_http::Response::from_data(reply.body)
-        .with_status_code(reply.status)
-        .with_chunked_threshold(usize::MAX);
-    for (name, value) in reply.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
     }
-    let _ = request.respond(response);
 }
 
 fn route(

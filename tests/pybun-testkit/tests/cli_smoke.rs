@@ -78,3 +78,37 @@ fn packse_through_the_cli() {
         assert!(failures.is_empty());
     }
 }
+
+#[test]
+#[expect(clippy::print_stderr, reason = "an opt-in report")]
+fn metadata_paths_through_the_cli() {
+    let Some(bin) = binary() else {
+        eprintln!("skipping: set PYBUN_TESTKIT_BIN to a pybun binary");
+        return;
+    };
+    let dir = pybun_testkit::fixtures_dir();
+
+    // HTML, no PEP 658 files: wheel metadata comes from range requests.
+    let scenario = pybun_testkit::load_scenario(dir.join("html-no-metadata-files.toml"));
+    let (run, _ctx, server) = pybun_testkit::run_scenario(&bin, &scenario).unwrap();
+    assert_eq!(run.json["ok"], true, "{}", run.json_stdout);
+    let log = server.request_log();
+    assert!(log.iter().all(|r| !r.path.ends_with(".metadata")), "{log:#?}");
+    assert!(log.iter().any(|r| r.status == 206), "{log:#?}");
+
+    // Ranges ignored: the client falls back to whole downloads.
+    let scenario = pybun_testkit::load_scenario(dir.join("no-range-requests.toml"));
+    let (run, _ctx, server) = pybun_testkit::run_scenario(&bin, &scenario).unwrap();
+    assert_eq!(run.json["ok"], true, "{}", run.json_stdout);
+    let log = server.request_log();
+    assert!(log.iter().all(|r| r.status != 206), "{log:#?}");
+    assert!(log.iter().any(|r| r.path.ends_with(".whl") && r.status == 200), "{log:#?}");
+
+    // Defaults: PEP 658 files, no archive downloads at all.
+    let scenario = pybun_testkit::load_scenario(dir.join("simple-transitive.toml"));
+    let (run, _ctx, server) = pybun_testkit::run_scenario(&bin, &scenario).unwrap();
+    assert_eq!(run.json["ok"], true, "{}", run.json_stdout);
+    let log = server.request_log();
+    assert!(log.iter().any(|r| r.path.ends_with(".whl.metadata")), "{log:#?}");
+    assert!(log.iter().all(|r| !r.path.ends_with(".whl")), "{log:#?}");
+}

@@ -131,7 +131,7 @@ fn fixture_extensions() {
 
     let universal = load_packse(dir.join("requires-python-filter.toml"));
     assert!(universal.lock_args().is_empty());
-    assert!(universal.pyproject_toml().contains("requires-python = \">=3.9\""));
+    assert!(universal.pyproject_toml().contains("requires-python = \">=3.9,<3.12\""));
 }
 
 #[test]
