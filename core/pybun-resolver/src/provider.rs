@@ -365,10 +365,9 @@ impl<'a> Provider<'a> {
     /// The range of Python versions a candidate's `Requires-Python` admits, as PubGrub sees it.
     fn python_range(&self, requires_python: &VersionSpecifiers) -> Ranges<Version> {
         let range = specifiers_to_ranges(requires_python);
-        if self.marker_env.is_some() {
-            return range;
-        }
-        // Universal: only the lower bound decides (see `requires_python_allows_floor`).
+        // Only the lower bound decides, as in uv: upper bounds in
+        // `Requires-Python` (`<4`, `<=3.8`) are nearly always guesses that
+        // would wrongly exclude working versions (see `requires_python_allows_floor`).
         match range.bounding_range() {
             None => Ranges::empty(),
             Some((lower, _)) => match lower {
