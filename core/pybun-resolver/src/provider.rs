@@ -11,7 +11,7 @@ use pubgrub::{
     PackageResolutionStatistics, SelectedDependencies,
 };
 use pybun_pep::{
-    CoreMetadata, DistFilename, ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree,
+    CoreMetadata, ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree,
     PackageName, Ranges, Req, TargetTags, Version, VersionOrUrl, VersionSpecifiers,
     requires_python_floor, specifiers_to_ranges,
 };
@@ -26,14 +26,16 @@ use crate::resolve::{Edge, ResolveError, ResolveRequest, exact_pin, names_pre_re
 /// The files of one version, split by yanked status.
 #[derive(Debug, Default)]
 struct VersionFiles {
-    usable: Vec<DistFile>,
-    yanked: Vec<DistFile>,
+    /// Indices into the project's file list.
+    usable: Vec<u32>,
+    yanked: Vec<u32>,
 }
 
 #[derive(Debug, Default)]
 struct VersionMap {
     versions: BTreeMap<Version, VersionFiles>,
     index: String,
+    project: Option<std::sync::Arc<pybun_ports::ProjectFiles>>,
 }
 
 /// Why a version was passed over, for hints.
@@ -181,44 +183,39 @@ impl<'a> Provider<'a> {
         self.reporter.report(Event::ProjectFetched { name: name.clone(), files: project.files.len() });
         let options = &self.request.options;
         let mut map = VersionMap::default();
-        for file in &project.files {
-            let Ok(filename) = DistFilename::parse(&file.filename, name) else { continue };
-            if filename.name() != name {
-                continue;
-            }
+        for (position, file) in project.files.iter().enumerate() {
+            let Some((version, wheel)) = file_version(&file.filename, name) else { continue };
             if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, &file.upload_time) {
                 match jiff::Timestamp::from_str(uploaded) {
                     Ok(uploaded) if uploaded > cutoff => continue,
                     _ => {}
                 }
             }
-            match &filename {
-                DistFilename::Wheel(wheel) => {
-                    if options.no_binary(name) {
-                        continue;
-                    }
-                    if let Some(tags) = &self.tags {
-                        if !tags.is_compatible(wheel) {
-                            continue;
-                        }
-                    }
+            if wheel {
+                if options.no_binary(name) {
+                    continue;
                 }
-                DistFilename::Sdist(_) => {
-                    if options.no_build(name) {
+                if let Some(tags) = &self.tags {
+                    let compatible = pybun_pep::WheelFilename::from_str(&file.filename).is_ok_and(|w| tags.is_compatible(&w));
+                    if !compatible {
                         continue;
                     }
                 }
+            } else if options.no_build(name) {
+                continue;
             }
             if map.index.is_empty() {
                 map.index.clone_from(&file.index);
             }
-            let entry = map.versions.entry(filename.version().clone()).or_default();
+            let entry = map.versions.entry(version).or_default();
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
             if file.yanked.is_some() {
-                entry.yanked.push(file.clone());
+                entry.yanked.push(position);
             } else {
-                entry.usable.push(file.clone());
+                entry.usable.push(position);
             }
         }
+        map.project = Some(project);
         let map = Rc::new(map);
         self.versions.borrow_mut().insert(name.clone(), map.clone());
         Ok(Some(map))
@@ -226,14 +223,16 @@ impl<'a> Provider<'a> {
 
     fn files_of(&self, name: &PackageName, version: &Version) -> Vec<DistFile> {
         let versions = self.versions.borrow();
-        let Some(entry) = versions.get(name).and_then(|m| m.versions.get(version)) else {
+        let Some(map) = versions.get(name) else { return Vec::new() };
+        let (Some(entry), Some(project)) = (map.versions.get(version), &map.project) else {
             return Vec::new();
         };
-        if entry.usable.is_empty() && self.pinned.contains(&(name.clone(), version.clone())) {
-            entry.yanked.clone()
+        let positions = if entry.usable.is_empty() && self.pinned.contains(&(name.clone(), version.clone())) {
+            &entry.yanked
         } else {
-            entry.usable.clone()
-        }
+            &entry.usable
+        };
+        positions.iter().filter_map(|&i| project.files.get(i as usize).cloned()).collect()
     }
 
     fn pre_allowed(&self, name: &PackageName) -> (bool, bool) {
@@ -637,6 +636,48 @@ impl<'a> Provider<'a> {
     }
 }
 
+/// The version in a distribution filename of package `name`, and whether it is a
+/// wheel; `None` for files of another package or names that do not parse.
+/// Wheels are read without allocating for the name (this runs for every file
+/// of every project).
+fn file_version(filename: &str, name: &PackageName) -> Option<(Version, bool)> {
+    if let Some(stem) = filename.strip_suffix(".whl") {
+        let mut parts = stem.split('-');
+        let (project, version) = (parts.next()?, parts.next()?);
+        if !same_name(project, name.as_ref()) {
+            return None;
+        }
+        // name-version-[build-]python-abi-platform
+        let rest = parts.count();
+        if !(3..=4).contains(&rest) {
+            return None;
+        }
+        return Some((Version::from_str(version).ok()?, true));
+    }
+    let sdist = pybun_pep::SdistFilename::parse(filename, name).ok()?;
+    Some((sdist.version, false))
+}
+
+/// Whether `text` normalizes (PEP 503) to the already normalized `normalized`.
+fn same_name(text: &str, normalized: &str) -> bool {
+    let mut expected = normalized.bytes();
+    let mut bytes = text.bytes().peekable();
+    while let Some(byte) = bytes.next() {
+        let byte = if matches!(byte, b'-' | b'_' | b'.') {
+            while bytes.peek().is_some_and(|b| matches!(b, b'-' | b'_' | b'.')) {
+                bytes.next();
+            }
+            b'-'
+        } else {
+            byte.to_ascii_lowercase()
+        };
+        if expected.next() != Some(byte) {
+            return false;
+        }
+    }
+    expected.next().is_none()
+}
+
 fn extras_of(requirement: &Req) -> &[ExtraName] {
     &requirement.extras
 }
@@ -704,5 +745,24 @@ impl DependencyProvider for Provider<'_> {
 impl Provider<'_> {
     pub(crate) fn node_name<'n>(&self, node: &'n Node) -> Option<&'n PackageName> {
         node.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_are_matched_to_their_package() {
+        let name = PackageName::from_str("zope-interface").unwrap();
+        let check = |filename: &str| file_version(filename, &name).map(|(v, wheel)| (v.to_string(), wheel));
+        assert_eq!(check("zope.interface-6.0-cp312-cp312-manylinux_2_17_x86_64.whl"), Some(("6.0".into(), true)));
+        assert_eq!(check("Zope_Interface-6.1-1-py3-none-any.whl"), Some(("6.1".into(), true)));
+        assert_eq!(check("zope.interface-6.0.tar.gz"), Some(("6.0".into(), false)));
+        assert_eq!(check("zope-interfaces-6.0-py3-none-any.whl"), None);
+        assert_eq!(check("zope_interface-6.0-py3-none.whl"), None);
+        assert_eq!(check("zope_interface-notaversion-py3-none-any.whl"), None);
+        assert!(same_name("A__b.-C", "a-b-c"));
+        assert!(!same_name("ab", "a-b"));
     }
 }
