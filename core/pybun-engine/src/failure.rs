@@ -7,7 +7,8 @@ use pybun_resolver::ConflictReport;
 /// resolution conflict the explanation as data.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    pub diagnostic: Diagnostic,
+    /// Boxed: failures travel in `Result`s, which should stay small.
+    pub diagnostic: Box<Diagnostic>,
     /// Further problems found in the same pass (e.g. every error in a `pyproject.toml`).
     pub related: Vec<Diagnostic>,
     pub conflict: Option<Box<ConflictReport>>,
@@ -16,7 +17,7 @@ pub struct Failure {
 impl Failure {
     #[must_use]
     pub fn new(diagnostic: Diagnostic) -> Self {
-        Self { diagnostic, related: Vec::new(), conflict: None }
+        Self { diagnostic: Box::new(diagnostic), related: Vec::new(), conflict: None }
     }
 
     /// A failure from several diagnostics (the first error is the main one).
@@ -27,7 +28,7 @@ impl Failure {
             return Self::new(Diagnostic::error(Code::Internal, "failed without a diagnostic"));
         }
         let diagnostic = diagnostics.remove(main);
-        Self { diagnostic, related: diagnostics, conflict: None }
+        Self { diagnostic: Box::new(diagnostic), related: diagnostics, conflict: None }
     }
 
     pub(crate) fn io(path: &std::path::Path, error: &std::io::Error, action: &str) -> Self {

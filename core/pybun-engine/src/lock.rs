@@ -179,8 +179,8 @@ pub fn lock(
     }
 
     let mut resolve_request = inputs.resolve_request;
-    if !request.upgrade {
-        if let Some((existing_lock, _)) = &existing {
+    if !request.upgrade
+        && let Some((existing_lock, _)) = &existing {
             resolve_request.preferences = existing_lock
                 .packages
                 .iter()
@@ -188,7 +188,6 @@ pub fn lock(
                 .filter_map(|p| Some((PackageName::from_str(&p.name).ok()?, Version::from_str(&p.version).ok()?)))
                 .collect();
         }
-    }
 
     let index = open_index(&index_settings)?;
     let resolution = match resolve(&resolve_request, index.as_ref(), reporter) {
@@ -211,11 +210,10 @@ pub fn lock(
         fs.write_atomic(&path, &bytes).map_err(|e| Failure::io(&path, &e, "write"))?;
     }
     // Switching encodings: the other file would be read first next time.
-    if let Some((_, existing_path)) = &existing {
-        if *existing_path != path {
+    if let Some((_, existing_path)) = &existing
+        && *existing_path != path {
             fs.remove_file(existing_path).map_err(|e| Failure::io(existing_path, &e, "remove"))?;
         }
-    }
     Ok(LockOutcome { lock, path, status, warnings })
 }
 
@@ -368,11 +366,10 @@ fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, Failure> {
     if let Ok(timestamp) = jiff::Timestamp::from_str(text) {
         return Ok(timestamp);
     }
-    if let Ok(date) = jiff::civil::Date::from_str(text) {
-        if let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC) {
+    if let Ok(date) = jiff::civil::Date::from_str(text)
+        && let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC) {
             return Ok(zoned.timestamp());
         }
-    }
     Err(Failure::new(
         Diagnostic::error(Code::Usage, format!("invalid `--exclude-newer` value `{text}`"))
             .with_hint("give an RFC 3339 timestamp (`2024-05-01T00:00:00Z`) or a date (`2024-05-01`)"),
@@ -587,7 +584,7 @@ fn resolve_failure(error: ResolveError, loaded: &LoadedProject, request: &Resolv
             diagnostic.causes.clone_from(&report.explanation);
             diagnostic.hints.clone_from(&report.hints);
             diagnostic = diagnostic.in_file(loaded.pyproject_path.display().to_string());
-            Failure { diagnostic, related: Vec::new(), conflict: Some(report) }
+            Failure { diagnostic: Box::new(diagnostic), related: Vec::new(), conflict: Some(report) }
         }
         ResolveError::NotFound { name, required_by } => {
             let direct = request.all_names().contains(&name);

@@ -97,8 +97,8 @@ fn node(
     let key = format!("{}=={}[{}]", dependency.name, version, dependency.extras.join(","));
     let repeated = !seen.insert(key);
     let mut children = Vec::new();
-    if let Some(package) = package {
-        if !repeated && max_depth.is_none_or(|max| depth < max) {
+    if let Some(package) = package
+        && !repeated && max_depth.is_none_or(|max| depth < max) {
             let mut edges: Vec<(&LockedDependency, Option<String>)> = package.dependencies.iter().map(|d| (d, None)).collect();
             for extra in &dependency.extras {
                 if let Some(list) = package.optional_dependencies.get(extra) {
@@ -109,7 +109,6 @@ fn node(
                 children.push(node(lock, by_name, edge, via, depth + 1, max_depth, seen));
             }
         }
-    }
     TreeNode {
         name: dependency.name.clone(),
         version,

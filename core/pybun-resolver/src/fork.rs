@@ -14,6 +14,9 @@ use rustc_hash::FxHashMap;
 use crate::package::Node;
 use crate::resolve::{Edge, ResolvedPackage, Resolution};
 
+/// An edge's identity across forks: name, extras, marker text, target version.
+type EdgeKey = (String, Vec<String>, String, Option<Version>);
+
 /// A range of Python versions `[lower, upper)` resolved on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PythonFork {
@@ -110,7 +113,7 @@ pub(crate) fn merge(results: &[ForkResult], floor: Option<&Version>) -> Resoluti
 
     // Expand edges seen in the given forks into edges of the merged graph.
     let expand = |per_fork: &[(usize, &Vec<Edge>)]| -> Vec<Edge> {
-        let mut grouped: BTreeMap<(String, Vec<String>, String, Option<Version>), (Edge, BTreeSet<usize>)> = BTreeMap::new();
+        let mut grouped: BTreeMap<EdgeKey, (Edge, BTreeSet<usize>)> = BTreeMap::new();
         for (i, edges) in per_fork {
             for edge in *edges {
                 let ambiguous = all_versions.get(&edge.name).is_some_and(|v| v.len() > 1);

@@ -48,6 +48,9 @@ pub(crate) enum SkipReason {
 
 type Deps = BTreeMap<Node, Ranges<Version>>;
 
+/// A requirement as written, its edge marker, and who made it.
+type SeenRequirement = (String, MarkerTree, String);
+
 pub(crate) struct Provider<'a> {
     request: &'a ResolveRequest,
     index: &'a dyn PackageIndex,
@@ -70,7 +73,7 @@ pub(crate) struct Provider<'a> {
     metadata: RefCell<FxHashMap<(PackageName, Version), Rc<CoreMetadata>>>,
     edges: RefCell<FxHashMap<(Node, Version), Vec<Edge>>>,
     /// Requirement strings seen per dependency name, with who required them (for split diagnostics).
-    requirements_seen: RefCell<FxHashMap<PackageName, Vec<(String, MarkerTree, String)>>>,
+    requirements_seen: RefCell<FxHashMap<PackageName, Vec<SeenRequirement>>>,
     pub(crate) skipped: RefCell<BTreeMap<PackageName, BTreeSet<(Version, SkipReason)>>>,
     pub(crate) not_found: RefCell<BTreeSet<PackageName>>,
     error: RefCell<Option<ResolveError>>,
@@ -354,11 +357,10 @@ impl<'a> Provider<'a> {
         if self.marker_env.is_some() {
             return;
         }
-        if let Some((Bound::Included(lower) | Bound::Excluded(lower), _)) = range.bounding_range() {
-            if *lower > self.python {
+        if let Some((Bound::Included(lower) | Bound::Excluded(lower), _)) = range.bounding_range()
+            && *lower > self.python {
                 self.python_rejections.borrow_mut().push((name.clone(), version.clone(), lower.clone()));
             }
-        }
     }
 
     /// The range of Python versions a candidate's `Requires-Python` admits, as PubGrub sees it.

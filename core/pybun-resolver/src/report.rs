@@ -288,12 +288,11 @@ pub(crate) fn build_report(tree: &DerivationTree<Node, Ranges<Version>, String>,
             if provider.python == Version::new([0]) { String::new() } else { format!(">={}", provider.python) }
         ));
     }
-    if hints.is_empty() {
-        if let Some(requirement) = root_deps.first() {
+    if hints.is_empty()
+        && let Some(requirement) = root_deps.first() {
             let mut hint = String::new();
             let _ = write!(hint, "loosen `{requirement}` in `pyproject.toml`, or check which of the requirements above you can relax");
             hints.push(hint);
         }
-    }
     ConflictReport { explanation, tree: to_node(tree), hints }
 }
