@@ -3,15 +3,27 @@
 //! One file per entry: a one-line JSON header, a newline, then the body. A
 //! single file written to a temporary name and renamed keeps header and body
 //! consistent for concurrent readers, including other processes.
+//!
+//! Project pages also get a parsed entry (`simple-parsed/`, same file name as
+//! the raw one): the page's files in the compact binary form of
+//! [`crate::parsed`], with their own copy of the header, so warm lookups skip
+//! reading and parsing the (often multi-megabyte) raw page.
 
-use std::io::{self, Write};
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pybun_ports::DistFile;
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::debug;
+
+use crate::parsed::{self, ParsedEntry};
+
+/// The largest read buffer a thread keeps between parsed-entry reads.
+const MAX_KEPT_BUFFER: usize = 16 << 20;
 
 /// Which part of the cache an entry lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +34,8 @@ pub(crate) enum Bucket {
     FindLinks,
     /// Extracted core metadata, keyed by distribution URL; immutable.
     Metadata,
+    /// Project pages already parsed into files (see [`crate::parsed`]), same keys as `Simple`.
+    SimpleParsed,
 }
 
 impl Bucket {
@@ -30,6 +44,7 @@ impl Bucket {
             Self::Simple => "simple",
             Self::FindLinks => "find-links",
             Self::Metadata => "metadata",
+            Self::SimpleParsed => "simple-parsed",
         }
     }
 }
@@ -62,11 +77,6 @@ impl EntryHeader {
         self.immutable || self.max_age.is_some_and(|age| now.saturating_sub(self.stored_at) < age)
     }
 
-    /// Whether a conditional request can revalidate the entry.
-    pub(crate) fn has_validator(&self) -> bool {
-        self.etag.is_some() || self.last_modified.is_some()
-    }
-
     /// Take `Cache-Control`, `ETag` and `Last-Modified` from a response.
     pub(crate) fn update_from(&mut self, headers: &HeaderMap, now: u64) {
         let control = CacheControl::parse(headers);
@@ -81,11 +91,31 @@ impl EntryHeader {
     }
 }
 
-/// A cached response.
+/// A cached response: the file as read, and where its body starts (the body
+/// is not copied out of the read buffer).
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) header: EntryHeader,
-    pub(crate) body: Vec<u8>,
+    data: Vec<u8>,
+    body_start: usize,
+}
+
+impl Entry {
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.data[self.body_start..]
+    }
+
+    /// The file's bytes and the offset of the body in them.
+    pub(crate) fn into_parts(self) -> (EntryHeader, Vec<u8>, usize) {
+        (self.header, self.data, self.body_start)
+    }
+
+    /// The body alone (moved to the front of the buffer, no new allocation).
+    pub(crate) fn into_body(self) -> Vec<u8> {
+        let mut data = self.data;
+        data.drain(..self.body_start);
+        data
+    }
 }
 
 /// The parts of `Cache-Control` PyBun obeys.
@@ -148,25 +178,14 @@ impl HttpCache {
 
     /// The entry, or `None` when absent or unreadable (a corrupt entry is a miss).
     pub(crate) fn read(&self, bucket: Bucket, key: &str) -> Option<Entry> {
-        let path = self.path(bucket, key);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                if e.kind() != io::ErrorKind::NotFound {
-                    debug!(path = %path.display(), error = %e, "unreadable cache entry");
-                }
-                return None;
-            }
-        };
+        let bytes = self.read_file(bucket, key)?;
         let newline = bytes.iter().position(|&b| b == b'\n')?;
         match serde_json::from_slice::<EntryHeader>(&bytes[..newline]) {
             // A hash collision or a foreign file must not answer for another URL.
-            Ok(header) if header.url == key_url(key) => {
-                Some(Entry { header, body: bytes[newline + 1..].to_vec() })
-            }
+            Ok(header) if header.url == key_url(key) => Some(Entry { header, data: bytes, body_start: newline + 1 }),
             Ok(_) => None,
             Err(e) => {
-                debug!(path = %path.display(), error = %e, "corrupt cache entry ignored");
+                debug!(path = %self.path(bucket, key).display(), error = %e, "corrupt cache entry ignored");
                 None
             }
         }
@@ -174,17 +193,81 @@ impl HttpCache {
 
     /// Store an entry atomically (temporary file in the same directory + rename).
     pub(crate) fn write(&self, bucket: Bucket, key: &str, header: &EntryHeader, body: &[u8]) -> io::Result<()> {
+        let mut line = serde_json::to_vec(header).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.write_file(bucket, key, &[&line, body])
+    }
+
+    /// The raw bytes of an entry file (`None` when absent or unreadable).
+    pub(crate) fn read_file(&self, bucket: Bucket, key: &str) -> Option<Vec<u8>> {
+        let path = self.path(bucket, key);
+        match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                if e.kind() != io::ErrorKind::NotFound {
+                    debug!(path = %path.display(), error = %e, "unreadable cache entry");
+                }
+                None
+            }
+        }
+    }
+
+    /// Write `parts` as the entry file of `key`, atomically (temporary file in
+    /// the same directory + rename).
+    pub(crate) fn write_file(&self, bucket: Bucket, key: &str, parts: &[&[u8]]) -> io::Result<()> {
         let path = self.path(bucket, key);
         let dir = path.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir)?;
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-        let header = serde_json::to_vec(header).map_err(io::Error::other)?;
-        temp.write_all(&header)?;
-        temp.write_all(b"\n")?;
-        temp.write_all(body)?;
+        for part in parts {
+            temp.write_all(part)?;
+        }
         temp.flush()?;
         temp.persist(&path).map_err(|e| e.error)?;
         Ok(())
+    }
+
+    /// The parsed entry of a project page, `None` when absent, unreadable,
+    /// corrupt, of another format version, or not for this URL / project /
+    /// index (all misses).
+    pub(crate) fn read_parsed(&self, key: &str, name: &str, index: &str) -> Option<ParsedEntry> {
+        // Entries are read into a per-thread buffer that is kept: big pages
+        // would otherwise cost a fresh allocation (and its page faults) each.
+        thread_local! {
+            static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        let path = self.path(Bucket::SimpleParsed, key);
+        let decoded = BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            let read = std::fs::File::open(&path).and_then(|mut file| file.read_to_end(buffer));
+            if let Err(e) = read {
+                if e.kind() != io::ErrorKind::NotFound {
+                    debug!(path = %path.display(), error = %e, "unreadable cache entry");
+                }
+                return None;
+            }
+            let decoded = parsed::decode(buffer, name, index);
+            if buffer.capacity() > MAX_KEPT_BUFFER {
+                *buffer = Vec::new();
+            }
+            Some(decoded)
+        })?;
+        match decoded {
+            Ok(entry) if entry.header.url == key_url(key) => Some(entry),
+            Ok(_) => None,
+            Err(reason) => {
+                debug!(path = %path.display(), reason, "parsed cache entry ignored");
+                None
+            }
+        }
+    }
+
+    /// Store the parsed entry of a project page (atomically), logging failures.
+    pub(crate) fn store_parsed(&self, key: &str, header: &EntryHeader, name: &str, index: &str, files: &[DistFile]) {
+        let bytes = parsed::encode(header, name, index, files);
+        if let Err(e) = self.write_file(Bucket::SimpleParsed, key, &[&bytes]) {
+            debug!(url = %header.url, error = %e, "could not write the parsed-page cache");
+        }
     }
 
     /// [`Self::write`], logging instead of failing: a cache that cannot be
@@ -251,7 +334,8 @@ mod tests {
         cache.write(Bucket::Simple, key, &h, b"body\nwith newline").unwrap();
         let entry = cache.read(Bucket::Simple, key).unwrap();
         assert_eq!(entry.header, h);
-        assert_eq!(entry.body, b"body\nwith newline");
+        assert_eq!(entry.body(), b"body\nwith newline");
+        assert_eq!(entry.into_body(), b"body\nwith newline");
         assert!(cache.path(Bucket::Simple, key).starts_with(dir.path().join("http-v1/simple")));
         assert!(cache.read(Bucket::Simple, "json\nhttps://example.org/simple/b/").is_none());
         std::fs::write(cache.path(Bucket::Simple, key), b"garbage").unwrap();

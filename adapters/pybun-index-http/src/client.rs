@@ -1,14 +1,17 @@
 //! Sending requests: retries with back-off, the HTTP cache, offline mode.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pybun_ports::IndexError;
+use pybun_ports::{DistFile, IndexError};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tracing::debug;
 
-use crate::cache::{self, Bucket, CacheControl, EntryHeader, HttpCache};
+use crate::cache::{self, Bucket, CacheControl, Entry, EntryHeader, HttpCache};
+use crate::parsed::ParsedEntry;
+use crate::simple::SIMPLE_ACCEPT;
 
 /// A response read to the end.
 #[derive(Debug, Clone)]
@@ -25,14 +28,65 @@ pub(crate) struct Response {
 pub(crate) struct Page {
     pub(crate) status: u16,
     pub(crate) content_type: Option<String>,
-    pub(crate) body: Vec<u8>,
+    /// The body is `data[body_start..]` (a cache entry is not copied out of its read buffer).
+    data: Vec<u8>,
+    body_start: usize,
     pub(crate) final_url: String,
+}
+
+impl Page {
+    pub(crate) fn new(status: u16, content_type: Option<String>, body: Vec<u8>, final_url: String) -> Self {
+        Self { status, content_type, data: body, body_start: 0, final_url }
+    }
+
+    fn from_entry(entry: Entry) -> Self {
+        let (header, data, body_start) = entry.into_parts();
+        Self { status: header.status, content_type: header.content_type, data, body_start, final_url: header.final_url }
+    }
+
+    fn from_response(response: Response) -> Self {
+        let content_type = cache::header_str(&response.headers, "content-type");
+        Self::new(response.status, content_type, response.body, response.final_url)
+    }
+
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.data[self.body_start..]
+    }
+}
+
+/// A project page's files, from the parsed cache or parsed from the page
+/// (`files` is empty unless `status` is 200).
+#[derive(Debug, Clone)]
+pub(crate) struct ProjectPage {
+    pub(crate) status: u16,
+    pub(crate) files: Vec<DistFile>,
+}
+
+/// What the files of a parsed page depend on besides its URL (stored with
+/// them and checked when read).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageOwner<'a> {
+    /// The normalized project name the files were filtered for.
+    pub(crate) name: &'a str,
+    /// The index recorded in every file.
+    pub(crate) index: &'a str,
+}
+
+/// How to build the reqwest client (on first use).
+#[derive(Debug, Clone)]
+pub(crate) struct ClientSettings {
+    pub(crate) user_agent: String,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
 }
 
 /// The HTTP client with its policies.
 #[derive(Debug)]
 pub(crate) struct Fetcher {
-    client: reqwest::Client,
+    /// Built on the first request: runs answered from the cache (and offline
+    /// runs) never load TLS roots or set up a connection pool.
+    client: OnceLock<Result<reqwest::Client, String>>,
+    settings: ClientSettings,
     retries: u32,
     backoff: Duration,
     offline: bool,
@@ -42,13 +96,21 @@ pub(crate) struct Fetcher {
 
 impl Fetcher {
     pub(crate) fn new(
-        client: reqwest::Client,
+        settings: ClientSettings,
         retries: u32,
         backoff: Duration,
         offline: bool,
         cache: HttpCache,
     ) -> Self {
-        Self { client, retries, backoff, offline, requests: AtomicUsize::new(0), cache }
+        Self {
+            client: OnceLock::new(),
+            settings,
+            retries,
+            backoff,
+            offline,
+            requests: AtomicUsize::new(0),
+            cache,
+        }
     }
 
     pub(crate) fn offline(&self) -> bool {
@@ -58,6 +120,27 @@ impl Fetcher {
     /// Requests actually sent over the network (retries included).
     pub(crate) fn request_count(&self) -> usize {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether the reqwest client has been built.
+    #[cfg(test)]
+    pub(crate) fn client_started(&self) -> bool {
+        self.client.get().is_some()
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                debug!("starting the HTTP client");
+                reqwest::Client::builder()
+                    .user_agent(self.settings.user_agent.clone())
+                    .timeout(self.settings.timeout)
+                    .connect_timeout(self.settings.connect_timeout)
+                    .build()
+                    .map_err(|e| format!("could not create the HTTP client: {}", error_chain(&e)))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// GET `url`, retrying connection errors, timeouts, 429 and 5xx with
@@ -75,12 +158,13 @@ impl Fetcher {
             })?;
             header_map.insert(name.clone(), value);
         }
+        let client = self.client().map_err(|reason| IndexError::Unreachable { url: url.to_string(), reason })?;
         let mut delay = self.backoff;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt > self.retries;
-            match self.send_once(url, &header_map).await {
+            match self.send_once(client, url, &header_map).await {
                 Ok(response) if is_retryable_status(response.status) && !last => {
                     debug!(url, status = response.status, attempt, "retrying after a server error");
                 }
@@ -97,13 +181,18 @@ impl Fetcher {
         }
     }
 
-    async fn send_once(&self, url: &str, headers: &HeaderMap) -> Result<Response, reqwest::Error> {
+    async fn send_once(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        headers: &HeaderMap,
+    ) -> Result<Response, reqwest::Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self.client.get(url).headers(headers.clone()).send().await?;
+        let response = client.get(url).headers(headers.clone()).send().await?;
         let status = response.status().as_u16();
         let final_url = response.url().to_string();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let body = Vec::from(response.bytes().await?);
         let range = headers.get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
         debug!(method = "GET", url, status, bytes = body.len(), range, "http request");
         Ok(Response { status, headers, body, final_url })
@@ -115,70 +204,140 @@ impl Fetcher {
     /// 200 and 404 responses are stored unless `no-store`.
     pub(crate) async fn get_cached(&self, bucket: Bucket, url: &str, accept: &str) -> Result<Page, IndexError> {
         let key = format!("{accept}\n{url}");
-        let cached = self.cache.read(bucket, &key);
-        let now = cache::now();
-        if let Some(entry) = &cached
-            && (self.offline || entry.header.is_fresh(now))
-        {
+        let mut cached = self.cache.read(bucket, &key);
+        if let Some(entry) = cached.take_if(|e| self.offline || e.header.is_fresh(cache::now())) {
             debug!(method = "GET", url, status = entry.header.status, cache = "hit", "http request");
-            return Ok(page_of(&entry.header, entry.body.clone()));
+            return Ok(Page::from_entry(entry));
         }
         if self.offline {
             debug!(method = "GET", url, cache = "miss", "offline");
             return Err(IndexError::OfflineMiss { url: url.to_string() });
         }
-        let mut headers = vec![(reqwest::header::ACCEPT, accept.to_string())];
-        if let Some(entry) = cached.as_ref().filter(|e| e.header.has_validator()) {
-            if let Some(etag) = &entry.header.etag {
-                headers.push((reqwest::header::IF_NONE_MATCH, etag.clone()));
-            }
-            if let Some(modified) = &entry.header.last_modified {
-                headers.push((reqwest::header::IF_MODIFIED_SINCE, modified.clone()));
-            }
-        }
-        let response = self.get(url, &headers).await?;
+        let response = self.get(url, &conditional_headers(accept, cached.as_ref().map(|e| &e.header))).await?;
         if response.status == StatusCode::NOT_MODIFIED.as_u16()
             && let Some(mut entry) = cached
         {
             debug!(url, cache = "revalidated", "http cache");
             entry.header.update_from(&response.headers, cache::now());
-            self.cache.store(bucket, &key, &entry.header, &entry.body);
-            return Ok(page_of(&entry.header, entry.body));
+            self.cache.store(bucket, &key, &entry.header, entry.body());
+            return Ok(Page::from_entry(entry));
         }
         debug!(url, status = response.status, cache = "miss", "http cache");
-        let control = CacheControl::parse(&response.headers);
-        if matches!(response.status, 200 | 404 | 410) && !control.no_store {
-            let mut header = EntryHeader {
-                url: url.to_string(),
-                final_url: response.final_url.clone(),
-                status: response.status,
-                content_type: cache::header_str(&response.headers, "content-type"),
-                etag: None,
-                last_modified: None,
-                max_age: None,
-                stored_at: 0,
-                immutable: false,
-                extra: None,
-            };
-            header.update_from(&response.headers, cache::now());
+        if let Some(header) = storable_header(url, &response) {
             self.cache.store(bucket, &key, &header, &response.body);
         }
-        Ok(Page {
-            status: response.status,
-            content_type: cache::header_str(&response.headers, "content-type"),
-            body: response.body,
-            final_url: response.final_url,
-        })
+        Ok(Page::from_response(response))
+    }
+
+    /// A Simple API project page, through the parsed cache (see
+    /// [`crate::parsed`]): a usable parsed entry answers without reading or
+    /// parsing the raw page, and is what a stale page is revalidated with (a
+    /// 304 only refreshes its header). Without one, the raw entry (or the
+    /// response) is parsed with `parse` — only for status 200 — and the
+    /// parsed entry written for next time (offline too).
+    pub(crate) async fn get_project_page(
+        &self,
+        url: &str,
+        owner: PageOwner<'_>,
+        parse: impl FnOnce(&Page) -> Result<Vec<DistFile>, IndexError>,
+    ) -> Result<ProjectPage, IndexError> {
+        let key = format!("{SIMPLE_ACCEPT}\n{url}");
+        let usable = |header: &EntryHeader| self.offline || header.is_fresh(cache::now());
+        let mut parsed = self.cache.read_parsed(&key, owner.name, owner.index);
+        if let Some(ParsedEntry { header, files }) = parsed.take_if(|e| usable(&e.header)) {
+            debug!(method = "GET", url, status = header.status, cache = "hit", "http request");
+            return Ok(ProjectPage { status: header.status, files });
+        }
+        // Without a parsed entry, fall back to the raw one.
+        let mut raw = if parsed.is_none() { self.cache.read(Bucket::Simple, &key) } else { None };
+        if let Some(entry) = raw.take_if(|e| usable(&e.header)) {
+            debug!(method = "GET", url, status = entry.header.status, cache = "hit", parsed = false, "http request");
+            let header = entry.header.clone();
+            return self.parse_and_store(&key, &header, &Page::from_entry(entry), owner, parse);
+        }
+        if self.offline {
+            debug!(method = "GET", url, cache = "miss", "offline");
+            return Err(IndexError::OfflineMiss { url: url.to_string() });
+        }
+        let validators = parsed.as_ref().map(|e| &e.header).or(raw.as_ref().map(|e| &e.header));
+        let response = self.get(url, &conditional_headers(SIMPLE_ACCEPT, validators)).await?;
+        if response.status == StatusCode::NOT_MODIFIED.as_u16() {
+            if let Some(ParsedEntry { mut header, files }) = parsed {
+                debug!(url, cache = "revalidated", "http cache");
+                header.update_from(&response.headers, cache::now());
+                self.cache.store_parsed(&key, &header, owner.name, owner.index, &files);
+                return Ok(ProjectPage { status: header.status, files });
+            }
+            if let Some(mut entry) = raw {
+                debug!(url, cache = "revalidated", parsed = false, "http cache");
+                entry.header.update_from(&response.headers, cache::now());
+                self.cache.store(Bucket::Simple, &key, &entry.header, entry.body());
+                let header = entry.header.clone();
+                return self.parse_and_store(&key, &header, &Page::from_entry(entry), owner, parse);
+            }
+        }
+        debug!(url, status = response.status, cache = "miss", "http cache");
+        let header = storable_header(url, &response);
+        if let Some(header) = &header {
+            self.cache.store(Bucket::Simple, &key, header, &response.body);
+        }
+        let page = Page::from_response(response);
+        match header {
+            Some(header) => self.parse_and_store(&key, &header, &page, owner, parse),
+            None if page.status == 200 => Ok(ProjectPage { status: 200, files: parse(&page)? }),
+            None => Ok(ProjectPage { status: page.status, files: Vec::new() }),
+        }
+    }
+
+    /// Parse a 200 page (other statuses have no files) and store the parsed entry.
+    fn parse_and_store(
+        &self,
+        key: &str,
+        header: &EntryHeader,
+        page: &Page,
+        owner: PageOwner<'_>,
+        parse: impl FnOnce(&Page) -> Result<Vec<DistFile>, IndexError>,
+    ) -> Result<ProjectPage, IndexError> {
+        let files = if page.status == 200 { parse(page)? } else { Vec::new() };
+        self.cache.store_parsed(key, header, owner.name, owner.index, &files);
+        Ok(ProjectPage { status: page.status, files })
     }
 }
 
-fn page_of(header: &EntryHeader, body: Vec<u8>) -> Page {
-    Page {
-        status: header.status,
-        content_type: header.content_type.clone(),
-        body,
-        final_url: header.final_url.clone(),
+/// `Accept`, plus `If-None-Match` / `If-Modified-Since` from a cached header.
+fn conditional_headers(accept: &str, cached: Option<&EntryHeader>) -> Vec<(HeaderName, String)> {
+    let mut headers = vec![(reqwest::header::ACCEPT, accept.to_string())];
+    if let Some(header) = cached {
+        if let Some(etag) = &header.etag {
+            headers.push((reqwest::header::IF_NONE_MATCH, etag.clone()));
+        }
+        if let Some(modified) = &header.last_modified {
+            headers.push((reqwest::header::IF_MODIFIED_SINCE, modified.clone()));
+        }
     }
+    headers
+}
+
+/// The cache header of a response worth storing (200, 404, 410 without `no-store`).
+fn storable_header(url: &str, response: &Response) -> Option<EntryHeader> {
+    let control = CacheControl::parse(&response.headers);
+    if !matches!(response.status, 200 | 404 | 410) || control.no_store {
+        return None;
+    }
+    let mut header = EntryHeader {
+        url: url.to_string(),
+        final_url: response.final_url.clone(),
+        status: response.status,
+        content_type: cache::header_str(&response.headers, "content-type"),
+        etag: None,
+        last_modified: None,
+        max_age: None,
+        stored_at: 0,
+        immutable: false,
+        extra: None,
+    };
+    header.update_from(&response.headers, cache::now());
+    Some(header)
 }
 
 fn is_retryable_status(status: u16) -> bool {

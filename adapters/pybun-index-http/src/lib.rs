@@ -20,6 +20,7 @@ mod archive;
 mod cache;
 mod client;
 mod html;
+mod parsed;
 mod simple;
 
 use std::collections::HashMap;
@@ -36,7 +37,7 @@ use url::Url;
 
 use crate::archive::RangeFailure;
 use crate::cache::{Bucket, EntryHeader};
-use crate::client::Fetcher;
+use crate::client::{ClientSettings, Fetcher, PageOwner};
 
 /// Where and how [`HttpIndex`] looks for packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +88,6 @@ pub enum SetupError {
     InvalidUrl { url: String, reason: String },
     #[error("could not start the network runtime: {0}")]
     Runtime(#[source] std::io::Error),
-    #[error("could not create the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
 }
 
 /// A find-links location.
@@ -130,11 +129,13 @@ impl std::fmt::Debug for HttpIndex {
 }
 
 impl HttpIndex {
-    /// Check the configuration and start the runtime and HTTP client.
+    /// Check the configuration and start the runtime. The HTTP client is
+    /// built on the first request (never when everything comes from the
+    /// cache); if it cannot be built, that request fails with `Unreachable`.
     ///
     /// # Errors
     /// An index URL that is not `http(s)`, a find-links entry that is neither
-    /// a URL nor a path, or a runtime/client that cannot start.
+    /// a URL nor a path, or a runtime that cannot start.
     pub fn new(config: IndexConfig) -> Result<Self, SetupError> {
         let mut index_urls = Vec::with_capacity(config.index_urls.len());
         for raw in &config.index_urls {
@@ -156,14 +157,13 @@ impl HttpIndex {
             .enable_all()
             .build()
             .map_err(SetupError::Runtime)?;
-        let client = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(SetupError::Client)?;
+        let settings = ClientSettings {
+            user_agent: config.user_agent.clone(),
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+        };
         let fetcher = Fetcher::new(
-            client,
+            settings,
             config.retries,
             config.retry_backoff,
             config.offline,
@@ -281,10 +281,14 @@ impl Inner {
         let mut files = Vec::new();
         for index in &self.index_urls {
             let url = format!("{index}/{name}/");
-            let page = self.fetcher.get_cached(Bucket::Simple, &url, simple::SIMPLE_ACCEPT).await?;
+            let owner = PageOwner { name: name.as_ref(), index };
+            let page = self
+                .fetcher
+                .get_project_page(&url, owner, |page| Ok(simple::files_of(&simple::parse_page(page, index)?, &name)))
+                .await?;
             match page.status {
                 200 => {
-                    files = simple::files_of(&simple::parse_page(&page, index)?, &name);
+                    files = page.files;
                     found = true;
                     debug!(%name, index, files = files.len(), "project found");
                     break;
@@ -314,7 +318,7 @@ impl Inner {
                 if page.status != 200 {
                     return Err(IndexError::HttpStatus { url: url.clone(), status: page.status });
                 }
-                let text = String::from_utf8_lossy(&page.body);
+                let text = String::from_utf8_lossy(page.body());
                 Ok(Arc::new(simple::parse_html(&text, &page.final_url, url)))
             }
         }
@@ -329,7 +333,7 @@ impl Inner {
             && let Some(origin) = entry.header.extra.as_deref().and_then(origin_from_str)
         {
             debug!(url = %file.url, cache = "hit", "metadata");
-            return Ok(Arc::new(RawMetadata { bytes: entry.body, origin }));
+            return Ok(Arc::new(RawMetadata { bytes: entry.into_body(), origin }));
         }
         if self.fetcher.offline() {
             return Err(IndexError::OfflineMiss { url: file.url.clone() });
@@ -470,4 +474,62 @@ fn origin_from_str(text: &str) -> Option<MetadataOrigin> {
         "local" => MetadataOrigin::Local,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn the_http_client_is_built_only_for_requests() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut config = IndexConfig::new(cache.path());
+        config.index_urls = vec!["http://127.0.0.1:9/simple".to_string()];
+        config.retries = 0;
+        config.offline = true;
+        let index = HttpIndex::new(config.clone()).unwrap();
+        let name = PackageName::from_str("demo").unwrap();
+        assert!(matches!(index.project(&name), Err(IndexError::OfflineMiss { .. })));
+        let file = DistFile {
+            filename: "demo-1.0.tar.gz".to_string(),
+            url: "http://127.0.0.1:9/files/demo-1.0.tar.gz".to_string(),
+            index: "http://127.0.0.1:9/simple".to_string(),
+            sha256: None,
+            size: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            has_metadata: true,
+        };
+        assert!(matches!(index.metadata(&name, &file), Err(IndexError::OfflineMiss { .. })));
+        assert_eq!(index.request_count(), 0);
+        assert!(!index.inner.fetcher.client_started(), "offline runs never set up TLS");
+
+        // Online, a cached (fresh) answer needs no client either.
+        let url = "http://127.0.0.1:9/simple/demo/";
+        let key = format!("{}\n{url}", simple::SIMPLE_ACCEPT);
+        let header = EntryHeader {
+            url: url.to_string(),
+            final_url: url.to_string(),
+            status: 404,
+            content_type: None,
+            etag: None,
+            last_modified: None,
+            max_age: Some(3600),
+            stored_at: cache::now(),
+            immutable: false,
+            extra: None,
+        };
+        index.inner.fetcher.cache.write(Bucket::Simple, &key, &header, b"").unwrap();
+        config.offline = false;
+        let online = HttpIndex::new(config).unwrap();
+        assert_eq!(online.project(&name), Err(IndexError::NotFound { name: name.clone() }));
+        assert_eq!(online.request_count(), 0);
+        assert!(!online.inner.fetcher.client_started());
+        // The first request builds it.
+        assert!(matches!(online.metadata(&name, &file), Err(IndexError::Unreachable { .. })));
+        assert!(online.inner.fetcher.client_started());
+    }
 }

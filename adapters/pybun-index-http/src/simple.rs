@@ -1,9 +1,10 @@
 //! Simple API project pages: PEP 691 JSON and PEP 503 HTML, into [`DistFile`]s.
 
-use std::collections::HashMap;
+use std::fmt;
 
 use pybun_pep::{DistFilename, PackageName};
 use pybun_ports::{DistFile, IndexError};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
 
@@ -39,7 +40,7 @@ pub(crate) fn parse_page(page: &Page, index: &str) -> Result<Vec<DistFile>, Inde
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let first = page.body.iter().copied().find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
+    let first = page.body().iter().copied().find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
     let flavour = match content_type.as_str() {
         "application/vnd.pypi.simple.v1+json" | "application/vnd.pypi.simple.latest+json" | "application/json" => {
             if first == Some(b'<') {
@@ -62,9 +63,9 @@ pub(crate) fn parse_page(page: &Page, index: &str) -> Result<Vec<DistFile>, Inde
         },
     };
     match flavour {
-        Flavour::Json => parse_json(&page.body, &page.final_url, index).map_err(invalid),
+        Flavour::Json => parse_json(page.body(), &page.final_url, index).map_err(invalid),
         Flavour::Html => {
-            let text = std::str::from_utf8(&page.body).map_err(|e| invalid(format!("the HTML is not UTF-8: {e}")))?;
+            let text = std::str::from_utf8(page.body()).map_err(|e| invalid(format!("the HTML is not UTF-8: {e}")))?;
             if !text.contains('<') {
                 return Err(invalid("the body is not HTML".to_string()));
             }
@@ -100,27 +101,100 @@ struct JsonMeta {
 struct JsonFile {
     filename: String,
     url: String,
-    #[serde(default)]
-    hashes: HashMap<String, String>,
+    #[serde(default, deserialize_with = "sha256_of_hashes")]
+    hashes: Option<String>,
     #[serde(rename = "requires-python", default)]
     requires_python: Option<String>,
-    #[serde(default)]
-    yanked: Option<BoolOr<String>>,
+    #[serde(default, deserialize_with = "yanked")]
+    yanked: Option<String>,
     #[serde(default)]
     size: Option<u64>,
     #[serde(rename = "upload-time", default)]
     upload_time: Option<String>,
-    #[serde(rename = "core-metadata", default)]
-    core_metadata: Option<BoolOr<HashMap<String, String>>>,
-    #[serde(rename = "dist-info-metadata", default)]
-    dist_info_metadata: Option<BoolOr<HashMap<String, String>>>,
+    #[serde(rename = "core-metadata", default, deserialize_with = "metadata_offered")]
+    core_metadata: Option<bool>,
+    #[serde(rename = "dist-info-metadata", default, deserialize_with = "metadata_offered")]
+    dist_info_metadata: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum BoolOr<T> {
-    Bool(bool),
-    Other(T),
+/// The `sha256` of a `hashes` dict (other algorithms are skipped unread).
+fn sha256_of_hashes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct Hashes;
+    impl<'de> Visitor<'de> for Hashes {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a dict of hashes")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut sha256 = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "sha256" {
+                    sha256 = Some(map.next_value::<String>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(sha256)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_map(Hashes)
+}
+
+/// PEP 592 `yanked`: `false`/`null` → not yanked, `true` → yanked with an
+/// empty reason, a string → the reason.
+fn yanked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct Yanked;
+    impl<'de> Visitor<'de> for Yanked {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean or a string")
+        }
+        fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+            Ok(value.then(String::new))
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(Some(value.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+            Ok(Some(value))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(Yanked)
+}
+
+/// PEP 658/714 `core-metadata` / `dist-info-metadata`: `true` or a hashes
+/// dict → offered; `false` → not; `null` → absent (the other key decides).
+fn metadata_offered<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    struct Offered;
+    impl<'de> Visitor<'de> for Offered {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean or a hashes dict")
+        }
+        fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+            Ok(Some(value))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Some(true))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(Offered)
 }
 
 fn parse_json(body: &[u8], page_url: &str, index: &str) -> Result<Vec<DistFile>, String> {
@@ -133,32 +207,93 @@ fn parse_json(body: &[u8], page_url: &str, index: &str) -> Result<Vec<DistFile>,
     let base = Url::parse(page_url).map_err(|e| format!("bad page URL: {e}"))?;
     let mut files = Vec::with_capacity(page.files.len());
     for file in page.files {
-        let Ok(mut url) = base.join(&file.url) else { continue };
-        let fragment_hash = url.fragment().and_then(sha256_of_fragment);
-        url.set_fragment(None);
-        let sha256 = file.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).or(fragment_hash);
-        let yanked = match file.yanked {
-            None | Some(BoolOr::Bool(false)) => None,
-            Some(BoolOr::Bool(true)) => Some(String::new()),
-            Some(BoolOr::Other(reason)) => Some(reason),
-        };
-        let has_metadata = match file.core_metadata.or(file.dist_info_metadata) {
-            None | Some(BoolOr::Bool(false)) => false,
-            Some(BoolOr::Bool(true) | BoolOr::Other(_)) => true,
+        let Some((url, fragment_hash)) = resolve(&base, file.url) else { continue };
+        let sha256 = match file.hashes {
+            Some(mut hash) => {
+                hash.make_ascii_lowercase();
+                Some(hash)
+            }
+            None => fragment_hash,
         };
         files.push(DistFile {
             filename: file.filename,
-            url: url.to_string(),
+            url,
             index: index.to_string(),
             sha256,
             size: file.size,
             requires_python: file.requires_python.filter(|r| !r.trim().is_empty()),
-            yanked,
+            yanked: file.yanked,
             upload_time: file.upload_time,
-            has_metadata,
+            has_metadata: file.core_metadata.or(file.dist_info_metadata).unwrap_or(false),
         });
     }
     Ok(files)
+}
+
+/// Resolve a link against the page: the absolute URL without its fragment,
+/// and the `sha256=` value of the fragment (lower-cased). `None` when the
+/// link does not resolve.
+///
+/// Absolute `http(s)` links already in the form `Url` would serialize them
+/// to (the common case: PyPI's file links) are taken as they are, which
+/// skips parsing and re-serializing a URL per file.
+fn resolve(base: &Url, link: String) -> Option<(String, Option<String>)> {
+    let (target, fragment) = match link.split_once('#') {
+        Some((target, fragment)) => (target, Some(fragment)),
+        None => (link.as_str(), None),
+    };
+    if is_canonical_http_url(target) && fragment.is_none_or(|f| f.bytes().all(is_plain_url_byte)) {
+        let sha256 = fragment.and_then(sha256_of_fragment);
+        let target_len = target.len();
+        let mut link = link;
+        link.truncate(target_len);
+        return Some((link, sha256));
+    }
+    let mut url = base.join(&link).ok()?;
+    let sha256 = url.fragment().and_then(sha256_of_fragment);
+    url.set_fragment(None);
+    Some((url.into(), sha256))
+}
+
+/// Whether `Url::parse(text)` would succeed and serialize back to `text`
+/// exactly (conservative: `false` only means "let `Url` decide").
+fn is_canonical_http_url(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://")) else {
+        return false;
+    };
+    // The authority must be followed by a path (`Url` adds a missing `/`).
+    let Some((host, path)) = rest.split_once('/') else { return false };
+    host_is_canonical(host) && path.bytes().all(is_plain_url_byte) && !has_dot_segment(path)
+}
+
+/// A lower-case DNS name that is not an IP address: no port, userinfo,
+/// IPv6 brackets, percent-escapes, IDNA labels or empty labels, and a last
+/// label starting with a letter (`Url` reads numeric-looking hosts as IPv4).
+fn host_is_canonical(host: &str) -> bool {
+    !host.is_empty()
+        && host.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'))
+        && host.split('.').all(|label| !label.is_empty() && !label.starts_with("xn--"))
+        && host.rsplit('.').next().and_then(|last| last.bytes().next()).is_some_and(|b| b.is_ascii_lowercase())
+}
+
+/// Bytes that `Url` keeps as they are in a path, query or fragment (no
+/// whitespace or controls, nothing it percent-encodes, no `\`, no non-ASCII).
+fn is_plain_url_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric()
+        || matches!(
+            byte,
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+                | b':' | b'@' | b'/' | b'%' | b'?'
+        )
+}
+
+/// `.` / `..` segments (also percent-encoded) are normalized away by `Url`.
+fn has_dot_segment(path: &str) -> bool {
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
+    path.split('/').any(|segment| {
+        segment.len() <= 6
+            && [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"].iter().any(|dot| segment.eq_ignore_ascii_case(dot))
+    })
 }
 
 /// The files of a PEP 503 page (also used for find-links pages).
@@ -169,14 +304,8 @@ pub(crate) fn parse_html(text: &str, page_url: &str, index: &str) -> Vec<DistFil
     let mut files = Vec::new();
     for anchor in &doc.anchors {
         let Some(href) = anchor.get("href") else { continue };
-        let Ok(mut url) = base.join(href) else { continue };
-        let sha256 = url.fragment().and_then(sha256_of_fragment);
-        url.set_fragment(None);
-        let from_url = url
-            .path_segments()
-            .and_then(|mut segments| segments.next_back())
-            .map(percent_decode)
-            .unwrap_or_default();
+        let Some((url, sha256)) = resolve(&base, href.to_string()) else { continue };
+        let from_url = last_path_segment(&url).map(percent_decode).unwrap_or_default();
         // PEP 503: the text must be the filename; prefer the URL's when they differ
         // and the text does not look like a distribution file.
         let filename = if looks_like_dist(&anchor.text) { anchor.text.clone() } else { from_url };
@@ -186,7 +315,7 @@ pub(crate) fn parse_html(text: &str, page_url: &str, index: &str) -> Vec<DistFil
         let metadata = anchor.get("data-core-metadata").or_else(|| anchor.get("data-dist-info-metadata"));
         files.push(DistFile {
             filename,
-            url: url.to_string(),
+            url,
             index: index.to_string(),
             sha256,
             size: None,
@@ -197,6 +326,19 @@ pub(crate) fn parse_html(text: &str, page_url: &str, index: &str) -> Vec<DistFil
         });
     }
     files
+}
+
+/// The last segment of an absolute URL's path (query and fragment excluded).
+fn last_path_segment(url: &str) -> Option<&str> {
+    // URLs without an authority (`mailto:`, `data:`) have no path segments.
+    let (scheme, after_scheme) = url.split_once("://")?;
+    if !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) {
+        return None;
+    }
+    let path_start = after_scheme.find('/')?;
+    let path = &after_scheme[path_start..];
+    let path = path.split_once(['?', '#']).map_or(path, |(path, _)| path);
+    path.rsplit('/').next()
 }
 
 fn looks_like_dist(text: &str) -> bool {
@@ -234,12 +376,12 @@ mod tests {
     use std::str::FromStr;
 
     fn page(content_type: &str, body: &str) -> Page {
-        Page {
-            status: 200,
-            content_type: Some(content_type.to_string()),
-            body: body.as_bytes().to_vec(),
-            final_url: "https://example.org/simple/demo/".to_string(),
-        }
+        Page::new(
+            200,
+            Some(content_type.to_string()),
+            body.as_bytes().to_vec(),
+            "https://example.org/simple/demo/".to_string(),
+        )
     }
 
     #[test]
@@ -299,6 +441,102 @@ mod tests {
         assert_eq!(files[1].yanked, None);
         assert_eq!(files[2].filename, "demo-3.0+local-py3-none-any.whl");
         assert!(!files[2].has_metadata);
+    }
+
+    /// What `resolve` must return: `Url::join`, fragment's `sha256=` taken and removed.
+    fn slow_resolve(base: &Url, link: &str) -> Option<(String, Option<String>)> {
+        let mut url = base.join(link).ok()?;
+        let sha256 = url.fragment().and_then(sha256_of_fragment);
+        url.set_fragment(None);
+        Some((url.to_string(), sha256))
+    }
+
+    #[test]
+    fn resolving_links_matches_url_join() {
+        let base = Url::parse("https://example.org/simple/demo/").unwrap();
+        let links = [
+            "https://files.pythonhosted.org/packages/ab/cd/0123abcd/demo-1.0-py3-none-any.whl",
+            "https://files.pythonhosted.org/packages/ab/cd/0123abcd/demo-1.0.tar.gz#sha256=ABCD",
+            "https://files.example/demo-1.0.tar.gz#md5=00&sha256=ee",
+            "https://files.example/demo-1.0.tar.gz#",
+            "https://files.example/a%2Fb/demo%2B1.0.tar.gz?download=1&x=%zz",
+            "http://files.example/demo-1.0.tar.gz",
+            "https://files.example//double//slash",
+            "https://files.example/?q",
+            "https://files.example",
+            "https://files.example?q",
+            "https://Files.example/demo.tar.gz",
+            "HTTPS://files.example/demo.tar.gz",
+            "https://files.example:443/demo.tar.gz",
+            "https://files.example:8443/demo.tar.gz",
+            "https://user:pw@files.example/demo.tar.gz",
+            "https://127.0.0.1/demo.tar.gz",
+            "https://127.1/demo.tar.gz",
+            "https://0x7f.1/demo.tar.gz",
+            "https://files.example./demo.tar.gz",
+            "https://[::1]/demo.tar.gz",
+            "https://xn--nxasmq6b.example/demo.tar.gz",
+            "https://bücher.example/demo.tar.gz",
+            "https://files.example/a/./b/../c/%2e/%2E%2e/demo.tar.gz",
+            "https://files.example/a/.hidden/demo.tar.gz",
+            "https://files.example/demo 1.0.tar.gz",
+            "https://files.example/dé mo.tar.gz",
+            "https://files.example/a\\b.tar.gz",
+            "https://files.example/a'b?c'd",
+            "https://files.example/a\"b<c>`{}|^[].tar.gz",
+            "https://files.example/demo.tar.gz#sha256=aa bb",
+            "https://files.example/demo.tar.gz#sha256=aa#bb",
+            " https://files.example/demo.tar.gz",
+            "https://files.example/de\tmo.tar.gz",
+            "https:files.example/demo.tar.gz",
+            "https:/files.example/demo.tar.gz",
+            "https:///files.example/demo.tar.gz",
+            "file:///tmp/demo.tar.gz",
+            "../../files/demo-1.0.tar.gz#sha256=AB",
+            "/files/demo-1.0.tar.gz",
+            "demo-1.0.tar.gz",
+            "//cdn.example/demo-1.0.tar.gz",
+            "?x=1",
+            "#sha256=ab",
+            "",
+            "mailto:someone@example.org",
+            "https://[bad",
+        ];
+        for link in links {
+            assert_eq!(resolve(&base, link.to_string()), slow_resolve(&base, link), "{link}");
+        }
+        assert!(is_canonical_http_url("https://files.pythonhosted.org/packages/ab/cd/0123abcd/demo-1.0.tar.gz"));
+    }
+
+    #[test]
+    fn last_segments() {
+        assert_eq!(last_path_segment("https://h.example/a/b%2Bc.whl?x=/y"), Some("b%2Bc.whl"));
+        assert_eq!(last_path_segment("file:///tmp/x.whl"), Some("x.whl"));
+        assert_eq!(last_path_segment("https://h.example/"), Some(""));
+        assert_eq!(last_path_segment("mailto:a/b"), None);
+        assert_eq!(last_path_segment("data:text/plain,a/b"), None);
+    }
+
+    #[test]
+    fn json_field_variants() {
+        let body = r#"{"files": [
+            {"filename": "demo-1.tar.gz", "url": "a", "hashes": {"sha512": "x", "sha256": "AB"}, "yanked": null,
+             "core-metadata": false, "dist-info-metadata": true, "requires-python": " ", "size": null},
+            {"filename": "demo-2.tar.gz", "url": "b", "yanked": true, "core-metadata": {"sha256": 1, "x": [null]}},
+            {"filename": "demo-3.tar.gz", "url": "c", "hashes": {}, "core-metadata": null, "dist-info-metadata": {}}
+        ]}"#;
+        let files = parse_page(&page("application/vnd.pypi.simple.v1+json", body), "i").unwrap();
+        assert_eq!(files[0].sha256.as_deref(), Some("ab"));
+        assert_eq!(files[0].yanked, None);
+        assert!(!files[0].has_metadata, "core-metadata wins over dist-info-metadata");
+        assert_eq!(files[0].requires_python, None);
+        assert_eq!(files[1].yanked.as_deref(), Some(""));
+        assert!(files[1].has_metadata);
+        assert!(files[2].has_metadata);
+        for bad in [r#""yanked": 1"#, r#""core-metadata": "yes""#, r#""hashes": []"#] {
+            let body = format!(r#"{{"files": [{{"filename": "demo-1.tar.gz", "url": "a", {bad}}}]}}"#);
+            assert!(parse_page(&page("application/json", &body), "i").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -646,3 +646,191 @@ fn bad_configuration_is_rejected() {
     assert!(HttpIndex::new(config(cache.path(), &["ftp://example.org/simple".to_string()])).is_err());
     assert!(HttpIndex::new(config(cache.path(), &["not a url".to_string()])).is_err());
 }
+
+// ---------------------------------------------------------------- parsed-page cache
+
+/// Every entry file under `{cache}/http-v1/{bucket}/`.
+fn entries(cache: &Path, bucket: &str) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(cache.join("http-v1").join(bucket)) else { return files };
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    files.sort();
+    files
+}
+
+const DEMO_PAGE: &str = r#"{"meta": {"api-version": "1.0"}, "files": [
+    {"filename": "demo-1.0-py3-none-any.whl", "url": "../../files/demo-1.0-py3-none-any.whl#sha256=ABAB",
+     "hashes": {"md5": "x", "blake2b_256": "y"}, "requires-python": ">=3.8", "size": 1234,
+     "upload-time": "2024-05-01T10:00:00.000000Z", "core-metadata": {"sha256": "bbbb"}},
+    {"filename": "demo-1.0.tar.gz", "url": "https://files.example/packages/demo-1.0.tar.gz#sha256=CDCD&x=1",
+     "hashes": {"sha256": "EFEF"}, "yanked": "bad", "dist-info-metadata": null},
+    {"filename": "demo-0.9.tar.gz", "url": "https://FILES.example:443/a/./b/../demo-0.9.tar.gz",
+     "hashes": {}, "yanked": false, "core-metadata": null, "dist-info-metadata": true},
+    {"filename": "README.txt", "url": "/files/README.txt", "hashes": {}}
+]}"#;
+
+fn check_demo_files(server: &TestServer, files: &[DistFile]) {
+    let urls: Vec<&str> = files.iter().map(|f| f.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            server.url("/files/demo-1.0-py3-none-any.whl").as_str(),
+            "https://files.example/packages/demo-1.0.tar.gz",
+            "https://files.example/a/demo-0.9.tar.gz",
+        ]
+    );
+    let hashes: Vec<Option<&str>> = files.iter().map(|f| f.sha256.as_deref()).collect();
+    assert_eq!(hashes, [Some("abab"), Some("efef"), None]);
+    assert_eq!(files[0].size, Some(1234));
+    assert_eq!(files[0].requires_python.as_deref(), Some(">=3.8"));
+    assert_eq!(files[0].upload_time.as_deref(), Some("2024-05-01T10:00:00.000000Z"));
+    assert_eq!(files[1].yanked.as_deref(), Some("bad"));
+    assert_eq!(files[2].yanked, None);
+    let metadata: Vec<bool> = files.iter().map(|f| f.has_metadata).collect();
+    assert_eq!(metadata, [true, false, true]);
+}
+
+#[test]
+fn parsed_pages_answer_warm_lookups() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/simple/demo/" => Reply::json(DEMO_PAGE).header("Cache-Control", "max-age=600"),
+        _ => Reply::status(404).header("Cache-Control", "max-age=600"),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let indexes = [server.url("/empty"), server.url("/simple")];
+    let online = HttpIndex::new(config(cache.path(), &indexes)).unwrap();
+    let project = online.project(&name("demo")).unwrap();
+    check_demo_files(&server, &project.files);
+    drop(online);
+    // A raw and a parsed entry for the 404 and the 200.
+    assert_eq!(entries(cache.path(), "simple").len(), 2);
+    let parsed = entries(cache.path(), "simple-parsed");
+    assert_eq!(parsed.len(), 2);
+
+    // The raw pages are not needed any more: fresh (online) and offline
+    // lookups are answered from the parsed entries alone.
+    for raw in entries(cache.path(), "simple") {
+        std::fs::write(raw, b"garbage").unwrap();
+    }
+    let warm = HttpIndex::new(config(cache.path(), &indexes)).unwrap();
+    assert_eq!(warm.project(&name("demo")).unwrap(), project);
+    assert_eq!(warm.request_count(), 0);
+    let mut offline_config = config(cache.path(), &indexes);
+    offline_config.offline = true;
+    let offline = HttpIndex::new(offline_config.clone()).unwrap();
+    assert_eq!(offline.project(&name("demo")).unwrap(), project);
+    assert_eq!(offline.request_count(), 0);
+}
+
+#[test]
+fn corrupt_parsed_entries_fall_back_to_the_raw_page() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/simple/demo/" => Reply::json(DEMO_PAGE).header("Cache-Control", "max-age=600"),
+        _ => Reply::status(404),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let indexes = [server.url("/simple")];
+    let project = HttpIndex::new(config(cache.path(), &indexes)).unwrap().project(&name("demo")).unwrap();
+    let [parsed] = entries(cache.path(), "simple-parsed").try_into().unwrap();
+    let good = std::fs::read(&parsed).unwrap();
+    let mut offline_config = config(cache.path(), &indexes);
+    offline_config.offline = true;
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x20;
+    let corruptions: [&[u8]; 5] = [b"", b"garbage", &good[..good.len() / 2], &good[..good.len() - 1], &flipped];
+    for corrupt in corruptions {
+        // Offline: the raw page is parsed again, and the parsed entry rewritten.
+        std::fs::write(&parsed, corrupt).unwrap();
+        let offline = HttpIndex::new(offline_config.clone()).unwrap();
+        assert_eq!(offline.project(&name("demo")).unwrap(), project);
+        assert_eq!(std::fs::read(&parsed).unwrap(), good, "the parsed entry is repaired");
+        // Online with a fresh raw page: no request either.
+        std::fs::write(&parsed, corrupt).unwrap();
+        let online = HttpIndex::new(config(cache.path(), &indexes)).unwrap();
+        assert_eq!(online.project(&name("demo")).unwrap(), project);
+        assert_eq!(online.request_count(), 0);
+    }
+
+    // Both entries corrupt: offline it is a miss, online the page is fetched again.
+    std::fs::write(&parsed, b"PBSP").unwrap();
+    let [raw] = entries(cache.path(), "simple").try_into().unwrap();
+    std::fs::write(&raw, b"{}").unwrap();
+    let offline = HttpIndex::new(offline_config).unwrap();
+    assert_eq!(
+        offline.project(&name("demo")).unwrap_err(),
+        IndexError::OfflineMiss { url: server.url("/simple/demo/") }
+    );
+    let online = HttpIndex::new(config(cache.path(), &indexes)).unwrap();
+    assert_eq!(online.project(&name("demo")).unwrap(), project);
+    assert_eq!(online.request_count(), 1);
+    assert_eq!(std::fs::read(&parsed).unwrap().len(), good.len());
+}
+
+#[test]
+fn not_modified_keeps_serving_the_parsed_entry() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/simple/demo/" if req.header("if-none-match") == Some("\"v1\"") => {
+            Reply::new(304, "application/vnd.pypi.simple.v1+json", "")
+                .header("ETag", "\"v1\"")
+                .header("Cache-Control", "max-age=600")
+        }
+        "/simple/demo/" => Reply::json(DEMO_PAGE).header("ETag", "\"v1\"").header("Cache-Control", "max-age=0"),
+        _ => Reply::status(404),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let indexes = [server.url("/simple")];
+    let project = HttpIndex::new(config(cache.path(), &indexes)).unwrap().project(&name("demo")).unwrap();
+    // Without the raw page, only the parsed entry can answer after the 304.
+    for raw in entries(cache.path(), "simple") {
+        std::fs::remove_file(raw).unwrap();
+    }
+    let revalidating = HttpIndex::new(config(cache.path(), &indexes)).unwrap();
+    assert_eq!(revalidating.project(&name("demo")).unwrap(), project);
+    assert_eq!(revalidating.request_count(), 1);
+    let last = server.requests().into_iter().rfind(|r| r.path == "/simple/demo/").unwrap();
+    assert_eq!(last.header("if-none-match"), Some("\"v1\""));
+    // The 304 refreshed the parsed entry's freshness (max-age=600 now).
+    let fresh = HttpIndex::new(config(cache.path(), &indexes)).unwrap();
+    assert_eq!(fresh.project(&name("demo")).unwrap(), project);
+    assert_eq!(fresh.request_count(), 0);
+    assert!(entries(cache.path(), "simple").is_empty(), "a 304 rewrites only the parsed entry");
+    assert_eq!(server.hits("/simple/demo/"), 2);
+}
+
+#[test]
+fn html_pages_resolve_links_through_the_parsed_cache() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/simple/demo/" => Reply::html(
+            r#"<a href="demo-1.0.tar.gz#sha256=AA">demo-1.0.tar.gz</a>
+            <a href="https://files.example/x/demo-2.0.tar.gz#sha256=BB">demo-2.0.tar.gz</a>
+            <a href="https://files.example/x/demo-3.0%2Blocal.tar.gz">download</a>
+            <a href="HTTPS://Files.Example/x/../demo-4.0.tar.gz#md5=00">demo-4.0.tar.gz</a>"#,
+        )
+        .header("Cache-Control", "max-age=600"),
+        _ => Reply::status(404),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let indexes = [server.url("/simple")];
+    let project = HttpIndex::new(config(cache.path(), &indexes)).unwrap().project(&name("demo")).unwrap();
+    let found: Vec<(&str, &str, Option<&str>)> =
+        project.files.iter().map(|f| (f.filename.as_str(), f.url.as_str(), f.sha256.as_deref())).collect();
+    let first = server.url("/simple/demo/demo-1.0.tar.gz");
+    assert_eq!(
+        found,
+        [
+            ("demo-1.0.tar.gz", first.as_str(), Some("aa")),
+            ("demo-2.0.tar.gz", "https://files.example/x/demo-2.0.tar.gz", Some("bb")),
+            ("demo-3.0+local.tar.gz", "https://files.example/x/demo-3.0%2Blocal.tar.gz", None),
+            ("demo-4.0.tar.gz", "https://files.example/demo-4.0.tar.gz", None),
+        ]
+    );
+    let mut offline_config = config(cache.path(), &indexes);
+    offline_config.offline = true;
+    assert_eq!(HttpIndex::new(offline_config).unwrap().project(&name("demo")).unwrap(), project);
+}
