@@ -154,7 +154,22 @@ pub fn lock(
     });
     let inputs = Inputs::new(&loaded, &index_settings, &request.settings, &mut warnings)?;
     let path = loaded.root.join(format.file_name());
-    let existing = read_existing(fs, &loaded.root)?;
+    // A damaged `pybun.lockb` is a cache-like artifact (SPECS §6): `lock`
+    // regenerates it, with a warning; `--check` still fails on it.
+    let mut damaged = None;
+    let existing = match read_existing(fs, &loaded.root) {
+        Ok(existing) => existing,
+        Err(failure) if !request.check && failure.diagnostic.code == Code::LockCorrupt => {
+            let damaged_path = loaded.root.join(LockFormat::Binary.file_name());
+            warnings.push(
+                Diagnostic::warning(Code::LockCorrupt, format!("{}; regenerating it", failure.diagnostic.message))
+                    .in_file(damaged_path.display().to_string()),
+            );
+            damaged = Some(damaged_path);
+            None
+        }
+        Err(failure) => return Err(failure),
+    };
 
     if let Some((existing_lock, existing_path)) = &existing {
         let fresh = existing_lock.fingerprint == inputs.fingerprint;
@@ -210,7 +225,8 @@ pub fn lock(
         fs.write_atomic(&path, &bytes).map_err(|e| Failure::io(&path, &e, "write"))?;
     }
     // Switching encodings: the other file would be read first next time.
-    if let Some((_, existing_path)) = &existing
+    let replaced = existing.as_ref().map(|(_, existing_path)| existing_path).or(damaged.as_ref());
+    if let Some(existing_path) = replaced
         && *existing_path != path {
             fs.remove_file(existing_path).map_err(|e| Failure::io(existing_path, &e, "remove"))?;
         }

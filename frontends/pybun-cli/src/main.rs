@@ -70,12 +70,23 @@ fn usage_error(args: &[String], error: &clap::Error) -> ExitCode {
         let diagnostic = Diagnostic::error(Code::Usage, message)
             .with_cause(rendered.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string())
             .with_hint("run `pybun --help` for usage");
-        let document = json::failure_document("", &Failure::new(diagnostic), &[]);
+        let document = json::failure_document(&subcommand_name(args), &Failure::new(diagnostic), &[]);
         print_stdout(&document.to_string());
         return ExitCode::from(2);
     }
     let _ = error.print();
     ExitCode::from(2)
+}
+
+/// The subcommand a rejected command line names (`""` when none), for the JSON `command`.
+fn subcommand_name(args: &[String]) -> String {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()
+        .and_then(|matches| matches.subcommand_name().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn init_logging(verbose: u8, format: OutputFormat) {
