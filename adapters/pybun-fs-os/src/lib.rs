@@ -6,12 +6,26 @@
 //!   content or the new one, never a half-written file.
 //! * [`FileLock`] is an advisory, exclusive, whole-file lock for sharing a
 //!   directory (a cache) between several PyBun processes.
+//! * Wheels: [`unpack_wheel`] extracts and verifies a wheel into a cache
+//!   directory atomically; [`plan_unpacked`] + [`install_planned`] place it
+//!   into an environment with a [`LinkMode`] ([`detect_link_mode`]), writing
+//!   launchers, `INSTALLER` and the new `RECORD`, the `.dist-info` last.
+//!   The decisions are `pybun-install`'s (core); this crate does the IO.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use pybun_ports::FileSystem;
+
+mod link;
+mod wheel;
+
+pub use link::{LinkMode, detect_link_mode, link_file};
+pub use wheel::{
+    InstallOptions, Installed, Unpacked, WheelInstallError, install_planned, install_wheel, plan_unpacked,
+    unpack_wheel,
+};
 
 /// The operating system's filesystem.
 #[derive(Debug, Default, Clone, Copy)]

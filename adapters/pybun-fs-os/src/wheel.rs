@@ -1,0 +1,429 @@
+//! Wheels on disk: verified, atomic unpacking into a cache, and installation
+//! from the unpacked copy into an environment. The decisions (where each file
+//! goes, what is unsafe, what `RECORD` says) are `pybun-install`'s; this
+//! module only does the IO.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::{self, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pybun_install::{
+    ArchiveEntry, EntryPoints, GeneratedFile, InstallError, InstallPlan, PlannedFile, Record, RecordHasher,
+    SchemePaths, WheelMeta, check_archive, find_dist_info, generated_files, plan_install, rewrite_record,
+    rewrite_shebang,
+};
+use pybun_pep::WheelFilename;
+use rayon::prelude::*;
+
+use crate::link::{LinkMode, link_file};
+
+/// `RECORD`, `WHEEL` and `entry_points.txt` larger than this are refused.
+const MAX_METADATA_FILE: u64 = 64 * 1024 * 1024;
+
+/// Why a wheel could not be unpacked or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum WheelInstallError {
+    /// The wheel is unsafe or inconsistent (see [`InstallError`]).
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// Not a readable zip archive, or no valid wheel filename.
+    #[error("`{wheel}` is not a valid wheel: {reason}")]
+    InvalidArchive { wheel: String, reason: String },
+    /// A filesystem operation failed.
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> WheelInstallError {
+    let path = path.to_path_buf();
+    move |source| WheelInstallError::Io { action, path, source }
+}
+
+/// What [`unpack_wheel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpacked {
+    /// This call unpacked the wheel to the destination.
+    Fresh,
+    /// The destination already existed (another process won); ours was discarded.
+    AlreadyPresent,
+}
+
+/// `/`-separated archive path without empty or `.` components (the planner's normal form).
+fn normalize(path: &str) -> String {
+    path.split('/').filter(|c| !c.is_empty() && *c != ".").collect::<Vec<_>>().join("/")
+}
+
+/// Unpack `wheel` to the directory `dest` (typically in the cache), verifying it.
+///
+/// The archive is checked with [`check_archive`] before anything is written
+/// (unsafe paths, symlinks, RECORD consistency). Files are extracted into a
+/// temporary directory beside `dest`, each hashed while written and compared
+/// with `RECORD` (size and hash); executables get mode `0o755`, other files
+/// `0o644`. Only then is the temporary directory renamed to `dest`, so `dest`
+/// never holds a partial unpack. When `dest` exists, before or at the
+/// rename (a concurrent unpacker won), ours is discarded and
+/// [`Unpacked::AlreadyPresent`] returned.
+///
+/// # Errors
+/// An invalid filename or zip, an [`InstallError`] (unsafe wheel, hash or size
+/// mismatch), or an IO error. Nothing is left at `dest` or beside it then.
+pub fn unpack_wheel(wheel: &Path, dest: &Path) -> Result<Unpacked, WheelInstallError> {
+    if dest.exists() {
+        return Ok(Unpacked::AlreadyPresent);
+    }
+    let temp = unpack_to_temp(wheel, dest)?;
+    commit(temp, dest)
+}
+
+fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelInstallError> {
+    let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
+    let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
+    let file = fs::File::open(wheel).map_err(io_error("open", wheel))?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| invalid(e.to_string()))?;
+
+    let mut entries = Vec::with_capacity(archive.len());
+    for index in 0..archive.len() {
+        let member = archive.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+        entries.push(ArchiveEntry {
+            path: member.name().to_string(),
+            size: member.size(),
+            is_dir: member.is_dir(),
+            unix_mode: member.unix_mode(),
+        });
+    }
+    let dist_info = find_dist_info(&wheel_name, &entries)?;
+    let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
+        let path = format!("{dist_info}/{name}");
+        let member = archive.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
+        let mut text = String::new();
+        member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
+        Ok(text)
+    };
+    let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(&filename))?;
+    let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(&filename))?;
+    let plan = check_archive(&wheel_name, &entries, &wheel_meta, &record)?;
+    let planned: HashMap<&str, &PlannedFile> = plan.files.iter().map(|f| (f.archive_path.as_str(), f)).collect();
+
+    let parent = match dest.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-unpack-")
+        .tempdir_in(parent)
+        .map_err(io_error("create a temporary directory in", parent))?;
+    let mut made_dirs = HashSet::new();
+    let mut buffer = vec![0_u8; 64 * 1024];
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
+        if member.is_dir() {
+            continue;
+        }
+        let path = normalize(member.name());
+        let target = temp.path().join(&path);
+        if let Some(dir) = target.parent()
+            && made_dirs.insert(dir.to_path_buf())
+        {
+            fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+        }
+        let mut out = fs::File::create(&target).map_err(io_error("create", &target))?;
+        let Some(file) = planned.get(path.as_str()) else {
+            // RECORD and its signatures: not hashed.
+            io::copy(&mut (&mut member).take(MAX_METADATA_FILE), &mut out).map_err(io_error("write", &target))?;
+            continue;
+        };
+        let mut hasher = RecordHasher::new(file.hash.algorithm);
+        let mut written = 0_u64;
+        // Read one byte past the expected size, to notice a member longer than it claims.
+        let mut limited = (&mut member).take(file.size + 1);
+        loop {
+            let n = limited.read(&mut buffer).map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
+            written += n as u64;
+        }
+        if written != file.size {
+            return Err(InstallError::SizeMismatch { wheel: filename, path, expected: file.size, actual: written }.into());
+        }
+        let actual = hasher.finish();
+        if actual != file.hash {
+            return Err(InstallError::HashMismatch {
+                wheel: filename,
+                path,
+                expected: file.hash.to_string(),
+                actual: actual.to_string(),
+            }
+            .into());
+        }
+        drop(out);
+        set_mode(&target, file.executable)?;
+    }
+    Ok(temp)
+}
+
+/// Rename the finished temporary directory to `dest`, unless someone else's is there.
+fn commit(temp: tempfile::TempDir, dest: &Path) -> Result<Unpacked, WheelInstallError> {
+    match fs::rename(temp.path(), dest) {
+        Ok(()) => {
+            let _ = temp.keep();
+            Ok(Unpacked::Fresh)
+        }
+        // `temp` is dropped (removed) on both paths below.
+        Err(_) if dest.exists() => Ok(Unpacked::AlreadyPresent),
+        Err(e) => Err(io_error("rename the unpacked wheel to", dest)(e)),
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, executable: bool) -> Result<(), WheelInstallError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = if executable { 0o755 } else { 0o644 };
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_error("set permissions of", path))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn unix_mode(metadata: &fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    Some(metadata.mode())
+}
+
+#[cfg(not(unix))]
+fn unix_mode(_metadata: &fs::Metadata) -> Option<u32> {
+    None
+}
+
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<ArchiveEntry>) -> Result<(), WheelInstallError> {
+    let mut children: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(io_error("read directory", dir))?
+        .collect::<io::Result<_>>()
+        .map_err(io_error("read directory", dir))?;
+    children.sort_by_key(fs::DirEntry::file_name);
+    for child in children {
+        let name = child.file_name().to_string_lossy().into_owned();
+        let path = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let metadata = fs::symlink_metadata(child.path()).map_err(io_error("read", &child.path()))?;
+        if metadata.is_dir() {
+            walk(&child.path(), &path, out)?;
+        } else {
+            out.push(ArchiveEntry { path, size: metadata.len(), is_dir: false, unix_mode: unix_mode(&metadata) });
+        }
+    }
+    Ok(())
+}
+
+fn read_text(path: &Path) -> Result<String, WheelInstallError> {
+    fs::read_to_string(path).map_err(io_error("read", path))
+}
+
+/// Plan the installation of a wheel unpacked by [`unpack_wheel`] at
+/// `unpacked_dir` into `scheme` (lists the directory, reads `WHEEL` and `RECORD`).
+///
+/// # Errors
+/// As [`plan_install`], or an IO error.
+pub fn plan_unpacked(
+    unpacked_dir: &Path,
+    wheel_name: &WheelFilename,
+    scheme: &SchemePaths,
+) -> Result<InstallPlan, WheelInstallError> {
+    let mut entries = Vec::new();
+    walk(unpacked_dir, "", &mut entries)?;
+    let dist_info = find_dist_info(wheel_name, &entries)?;
+    let dist_info_dir = unpacked_dir.join(&dist_info);
+    let wheel = wheel_name.to_string();
+    let meta = WheelMeta::parse(&read_text(&dist_info_dir.join("WHEEL"))?).map_err(|e| e.in_wheel(&wheel))?;
+    let record = Record::parse(&read_text(&dist_info_dir.join("RECORD"))?).map_err(|e| e.in_wheel(&wheel))?;
+    Ok(plan_install(wheel_name, &entries, &meta, &record, scheme)?)
+}
+
+/// What [`install_planned`] needs beyond the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallOptions {
+    /// The environment's interpreter, for launchers and `#!python` rewriting.
+    pub interpreter: PathBuf,
+    /// The `direct_url.json` text (PEP 610) for URL or path sources; `None` for index installs.
+    pub direct_url: Option<String>,
+}
+
+/// What [`install_planned`] installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// The installed `.dist-info` directory.
+    pub dist_info: PathBuf,
+    /// Launchers and `.data/scripts` files, sorted.
+    pub scripts: Vec<PathBuf>,
+    /// Number of files placed or written, `RECORD` included.
+    pub files: usize,
+    /// The plan's warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Write a generated file afresh (never through an existing, possibly hard-linked, file).
+fn write_generated(path: &Path, file: &GeneratedFile) -> Result<(), WheelInstallError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error("replace", path)(e)),
+        _ => {}
+    }
+    fs::write(path, &file.contents).map_err(io_error("write", path))?;
+    set_mode(path, file.executable)
+}
+
+/// Install a wheel unpacked at `unpacked_dir` as `plan` says.
+///
+/// Files outside `.dist-info` are placed first, in parallel, with `mode`
+/// ([`link_file`]); `#!python` scripts are rewritten for the interpreter and
+/// written afresh, launchers written with mode `0o755`. The `.dist-info`
+/// directory is assembled under a temporary name in the plan's root (its
+/// files, `INSTALLER`, `direct_url.json`, the new `RECORD`) and renamed into
+/// place last (replacing an older one), so an interrupted install never looks
+/// complete to Python or to PyBun.
+///
+/// # Errors
+/// An invalid `entry_points.txt` or launcher conflict (before anything is
+/// written), or an IO error. Files already placed stay; the `.dist-info`
+/// directory does not appear.
+pub fn install_planned(
+    unpacked_dir: &Path,
+    plan: &InstallPlan,
+    mode: LinkMode,
+    options: &InstallOptions,
+) -> Result<Installed, WheelInstallError> {
+    let entry_points_path = unpacked_dir.join(&plan.dist_info).join("entry_points.txt");
+    let entry_points = if entry_points_path.is_file() {
+        EntryPoints::parse(&read_text(&entry_points_path)?).map_err(|e| e.in_wheel(&plan.wheel))?
+    } else {
+        EntryPoints::default()
+    };
+    let mut generated =
+        generated_files(plan, &entry_points, &options.interpreter, options.direct_url.as_deref())?;
+    for script in plan.scripts_to_rewrite() {
+        let source = unpacked_dir.join(&script.archive_path);
+        let content = fs::read(&source).map_err(io_error("read", &source))?;
+        if let Some(contents) = rewrite_shebang(&content, &options.interpreter) {
+            generated.push(GeneratedFile { dest: script.dest.clone(), contents, executable: true });
+        }
+    }
+    let rewritten: HashSet<&Path> = generated.iter().map(|g| g.dest.as_path()).collect();
+
+    fs::create_dir_all(&plan.root).map_err(io_error("create directory", &plan.root))?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}-", plan.dist_info))
+        .tempdir_in(&plan.root)
+        .map_err(io_error("create a temporary directory in", &plan.root))?;
+    let target = |dest: &Path| -> PathBuf {
+        match dest.strip_prefix(&plan.dist_info_dest) {
+            Ok(rest) => staging.path().join(rest),
+            Err(_) => dest.to_path_buf(),
+        }
+    };
+
+    let dirs: BTreeSet<PathBuf> = plan
+        .files
+        .iter()
+        .map(|f| &f.dest)
+        .chain(generated.iter().map(|g| &g.dest))
+        .filter_map(|dest| target(dest).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in &dirs {
+        fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+    }
+    plan.files
+        .par_iter()
+        .filter(|file| !rewritten.contains(file.dest.as_path()))
+        .try_for_each(|file| {
+            let dest = target(&file.dest);
+            link_file(&unpacked_dir.join(&file.archive_path), &dest, mode).map_err(io_error("install", &dest))
+        })?;
+    for file in &generated {
+        write_generated(&target(&file.dest), file)?;
+    }
+    let record = rewrite_record(plan, &generated);
+    let record_path = target(&plan.record_dest());
+    fs::write(&record_path, record).map_err(io_error("write", &record_path))?;
+    set_mode(&record_path, false)?;
+
+    if fs::symlink_metadata(&plan.dist_info_dest).is_ok() {
+        fs::remove_dir_all(&plan.dist_info_dest).map_err(io_error("replace", &plan.dist_info_dest))?;
+    }
+    fs::rename(staging.path(), &plan.dist_info_dest).map_err(io_error("rename into place", &plan.dist_info_dest))?;
+    let _ = staging.keep();
+
+    let placed: BTreeSet<&PathBuf> = plan.files.iter().map(|f| &f.dest).chain(generated.iter().map(|g| &g.dest)).collect();
+    let scripts = placed
+        .iter()
+        .filter(|dest| dest.parent() == Some(plan.scheme.scripts.as_path()))
+        .map(|dest| (*dest).clone())
+        .collect();
+    Ok(Installed {
+        dist_info: plan.dist_info_dest.clone(),
+        scripts,
+        files: placed.len() + 1,
+        warnings: plan.warnings.clone(),
+    })
+}
+
+/// Unpack `wheel` into `cache_dir` (once; see [`unpack_wheel`]) and install it
+/// into `scheme`, with `mode` or else the [`detect_link_mode`](crate::detect_link_mode) one.
+///
+/// # Errors
+/// As [`unpack_wheel`], [`plan_unpacked`] and [`install_planned`].
+pub fn install_wheel(
+    wheel: &Path,
+    cache_dir: &Path,
+    scheme: &SchemePaths,
+    mode: Option<LinkMode>,
+    options: &InstallOptions,
+) -> Result<Installed, WheelInstallError> {
+    let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let wheel_name = WheelFilename::from_str(&filename)
+        .map_err(|e| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason: e.to_string() })?;
+    let unpacked = cache_dir.join(filename.trim_end_matches(".whl"));
+    unpack_wheel(wheel, &unpacked)?;
+    let plan = plan_unpacked(&unpacked, &wheel_name, scheme)?;
+    fs::create_dir_all(&plan.root).map_err(io_error("create directory", &plan.root))?;
+    let mode = mode.unwrap_or_else(|| crate::detect_link_mode(&unpacked, &plan.root));
+    install_planned(&unpacked, &plan, mode, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pybun_testkit::{DistSpec, build_wheel};
+
+    #[test]
+    fn a_concurrent_winner_keeps_its_unpack() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filename, bytes) = build_wheel(&DistSpec::new("demo", "1.0"), "py3-none-any");
+        let wheel = dir.path().join(&filename);
+        fs::write(&wheel, bytes).unwrap();
+        let dest = dir.path().join("cache/demo-1.0");
+
+        // We finish unpacking, then another process renames its copy into place first.
+        let ours = unpack_to_temp(&wheel, &dest).unwrap();
+        let ours_path = ours.path().to_path_buf();
+        fs::create_dir_all(dest.join("demo-1.0.dist-info")).unwrap();
+        fs::write(dest.join("winner"), "theirs").unwrap();
+
+        assert_eq!(commit(ours, &dest).unwrap(), Unpacked::AlreadyPresent);
+        assert_eq!(fs::read_to_string(dest.join("winner")).unwrap(), "theirs");
+        assert!(!ours_path.exists(), "the losing unpack is removed");
+        let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["demo-1.0"]);
+    }
+}

@@ -1,0 +1,466 @@
+//! Wheel unpacking and installation on a real filesystem, hermetic (temporary
+//! directories, wheels built in memory). Launchers are run with the machine's
+//! `python3` when there is one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::{Arc, Barrier};
+
+use pybun_fs_os::{
+    InstallOptions, LinkMode, Unpacked, detect_link_mode, install_planned, install_wheel, link_file, plan_unpacked,
+    unpack_wheel,
+};
+use pybun_install::{Record, RecordHash, SchemePaths};
+use pybun_pep::WheelFilename;
+use pybun_testkit::{DistSpec, build_wheel};
+
+/// A member of a hand-built wheel: path, content, unix permissions.
+type Member = (&'static str, Vec<u8>, u32);
+
+const WHEEL_TEXT: &str = "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+
+/// The members of `demo-1.0-py3-none-any.whl` (RECORD excluded).
+fn demo_members() -> Vec<Member> {
+    vec![
+        ("demo/__init__.py", b"def main():\n    print('hello from demo')\n\ndef gui():\n    print('gui')\n".to_vec(), 0o644),
+        (
+            "demo/cli.py",
+            b"class App:\n    @staticmethod\n    def run():\n        print('nested', flush=True)\n        return 3\n".to_vec(),
+            0o644,
+        ),
+        ("demo-1.0.data/scripts/demo-tool", b"#!python\nimport sys\nprint('tool', sys.argv[1:])\n".to_vec(), 0o644),
+        ("demo-1.0.data/scripts/plain.sh", b"#!/bin/sh\necho plain\n".to_vec(), 0o755),
+        ("demo-1.0.data/data/share/demo/readme.txt", b"read me\n".to_vec(), 0o644),
+        ("demo-1.0.data/headers/demo.h", b"int demo;\n".to_vec(), 0o644),
+        ("demo-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n".to_vec(), 0o644),
+        ("demo-1.0.dist-info/WHEEL", WHEEL_TEXT.as_bytes().to_vec(), 0o644),
+        (
+            "demo-1.0.dist-info/entry_points.txt",
+            b"[console_scripts]\ndemo = demo:main\nDemo-Nested = demo.cli:App.run\n\n[gui_scripts]\ndemo-gui = demo:gui\n"
+                .to_vec(),
+            0o644,
+        ),
+    ]
+}
+
+/// RECORD text listing `members` except `unlisted`, with `demo-1.0.dist-info/RECORD,,`.
+fn record_for(members: &[Member], unlisted: &[&str]) -> String {
+    let mut record = String::new();
+    for (path, content, _) in members.iter().filter(|(p, _, _)| !unlisted.contains(p)) {
+        record.push_str(&format!("{path},{},{}\n", RecordHash::sha256(content), content.len()));
+    }
+    record.push_str("demo-1.0.dist-info/RECORD,,\n");
+    record
+}
+
+/// Write a wheel zip of `members` plus `record` as `dir/filename`.
+fn zip_wheel(dir: &Path, filename: &str, members: &[Member], record: &str) -> PathBuf {
+    let path = dir.join(filename);
+    let mut writer = zip::ZipWriter::new(fs::File::create(&path).unwrap());
+    let record_member: Member = ("demo-1.0.dist-info/RECORD", record.as_bytes().to_vec(), 0o644);
+    for (name, content, mode) in members.iter().chain(std::iter::once(&record_member)) {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(*mode);
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap();
+    path
+}
+
+fn demo_wheel(dir: &Path) -> PathBuf {
+    let members = demo_members();
+    zip_wheel(dir, "demo-1.0-py3-none-any.whl", &members, &record_for(&members, &[]))
+}
+
+fn scheme(env: &Path) -> SchemePaths {
+    let site = env.join("lib/python3/site-packages");
+    SchemePaths {
+        purelib: site.clone(),
+        platlib: site,
+        scripts: env.join("bin"),
+        headers: env.join("include/site/python3/demo"),
+        data: env.to_path_buf(),
+    }
+}
+
+fn options(interpreter: &Path) -> InstallOptions {
+    InstallOptions { interpreter: interpreter.to_path_buf(), direct_url: None }
+}
+
+/// The real interpreter behind `python3` (not a pyenv shim), if there is one.
+#[expect(clippy::print_stderr, reason = "tell why a test is skipped")]
+fn python() -> Option<PathBuf> {
+    let output = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output();
+    match output {
+        Ok(output) if output.status.success() => {
+            Some(PathBuf::from(String::from_utf8(output.stdout).unwrap().trim()))
+        }
+        _ => {
+            eprintln!("skipping: no working `python3` on PATH to run the launchers with");
+            None
+        }
+    }
+}
+
+/// `path` with `..` resolved lexically (symlinks are not followed).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Every installed file under `env` is in RECORD with the right hash and size, and RECORD lists nothing else.
+fn verify_record(env: &Path, dist_info: &Path) {
+    let site = dist_info.parent().unwrap();
+    let record = Record::parse(&fs::read_to_string(dist_info.join("RECORD")).unwrap()).unwrap();
+    let mut listed = BTreeSet::new();
+    for entry in &record.entries {
+        let path = lexical(&site.join(&entry.path));
+        let content = fs::read(&path).unwrap_or_else(|e| panic!("RECORD lists {}: {e}", path.display()));
+        if let Some(hash) = &entry.hash {
+            assert_eq!(&RecordHash::of(hash.algorithm, &content), hash, "{}", entry.path);
+            assert_eq!(entry.size, Some(content.len() as u64), "{}", entry.path);
+        } else {
+            assert_eq!(entry.path, "demo-1.0.dist-info/RECORD");
+        }
+        listed.insert(path);
+    }
+    let mut on_disk = Vec::new();
+    files_under(env, &mut on_disk);
+    let on_disk: BTreeSet<PathBuf> = on_disk.into_iter().collect();
+    assert_eq!(on_disk, listed, "installed files and RECORD differ");
+}
+
+/// `relative path -> (content, permissions)` of every file under `dir`.
+fn tree(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    files
+        .into_iter()
+        .map(|path| {
+            let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            (relative, (fs::read(&path).unwrap(), mode))
+        })
+        .collect()
+}
+
+fn run(program: &Path, site: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(program).args(args).env("PYTHONPATH", site).output().unwrap();
+    assert!(output.stderr.is_empty() || output.status.code() == Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), String::from_utf8(output.stdout).unwrap())
+}
+
+/// Unpack the demo wheel into `root/cache` and install it into `root/env` with `mode`.
+fn install_demo(root: &Path, mode: LinkMode, interpreter: &Path) -> (PathBuf, pybun_fs_os::Installed) {
+    let wheel = demo_wheel(root);
+    let unpacked = root.join("cache/demo-1.0-py3-none-any");
+    if !unpacked.exists() {
+        assert_eq!(unpack_wheel(&wheel, &unpacked).unwrap(), Unpacked::Fresh);
+    }
+    let env = root.join(format!("env-{mode:?}"));
+    let name = WheelFilename::from_str("demo-1.0-py3-none-any.whl").unwrap();
+    let plan = plan_unpacked(&unpacked, &name, &scheme(&env)).unwrap();
+    let installed = install_planned(&unpacked, &plan, mode, &options(interpreter)).unwrap();
+    (env, installed)
+}
+
+#[test]
+fn installs_a_testkit_wheel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (filename, bytes) = build_wheel(&DistSpec::new("Demo-Pkg", "2.0"), "py3-none-any");
+    let wheel = dir.path().join(&filename);
+    fs::write(&wheel, bytes).unwrap();
+    let env = dir.path().join("env");
+    let installed =
+        install_wheel(&wheel, &dir.path().join("cache"), &scheme(&env), None, &options(Path::new("/usr/bin/python3")))
+            .unwrap();
+    let site = env.join("lib/python3/site-packages");
+    assert_eq!(installed.dist_info, site.join("demo_pkg-2.0.dist-info"));
+    assert_eq!(fs::read_to_string(site.join("demo_pkg/__init__.py")).unwrap(), "__version__ = \"2.0\"\n");
+    assert_eq!(fs::read_to_string(installed.dist_info.join("INSTALLER")).unwrap(), "pybun\n");
+    assert!(installed.scripts.is_empty());
+    let record = fs::read_to_string(installed.dist_info.join("RECORD")).unwrap();
+    let paths: Vec<&str> = record.lines().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "demo_pkg-2.0.dist-info/INSTALLER",
+            "demo_pkg-2.0.dist-info/METADATA",
+            "demo_pkg-2.0.dist-info/RECORD",
+            "demo_pkg-2.0.dist-info/WHEEL",
+            "demo_pkg/__init__.py",
+        ]
+    );
+    let site_record = Record::parse(&record).unwrap();
+    assert!(site_record.entries.iter().all(|e| e.hash.is_some() || e.path.ends_with("/RECORD")));
+    // Reinstalling over it (same cache) works and leaves the same tree.
+    let before = tree(&env);
+    install_wheel(&wheel, &dir.path().join("cache"), &scheme(&env), None, &options(Path::new("/usr/bin/python3")))
+        .unwrap();
+    assert_eq!(tree(&env), before);
+}
+
+#[test]
+fn installs_scripts_data_and_runs_console_scripts() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (env, installed) = install_demo(dir.path(), LinkMode::Copy, &python);
+    let site = env.join("lib/python3/site-packages");
+    let bin = env.join("bin");
+    assert_eq!(
+        installed.scripts,
+        ["Demo-Nested", "demo", "demo-gui", "demo-tool", "plain.sh"].map(|s| bin.join(s)).to_vec()
+    );
+    for script in &installed.scripts {
+        let mode = fs::metadata(script).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "{}", script.display());
+    }
+    assert_eq!(fs::read_to_string(env.join("share/demo/readme.txt")).unwrap(), "read me\n");
+    assert_eq!(fs::read_to_string(env.join("include/site/python3/demo/demo.h")).unwrap(), "int demo;\n");
+    assert_eq!(fs::metadata(site.join("demo/__init__.py")).unwrap().permissions().mode() & 0o777, 0o644);
+    assert!(!site.join("demo-1.0.data").exists());
+    assert_eq!(fs::read_to_string(installed.dist_info.join("INSTALLER")).unwrap(), "pybun\n");
+    assert!(!installed.dist_info.join("direct_url.json").exists());
+    let record = fs::read_to_string(installed.dist_info.join("RECORD")).unwrap();
+    assert!(record.contains("\n../../../bin/demo,sha256="), "{record}");
+    assert!(record.contains("\n../../../share/demo/readme.txt,sha256="), "{record}");
+    verify_record(&env, &installed.dist_info);
+
+    // The launchers and the rewritten `#!python` script run with the real interpreter.
+    assert_eq!(run(&bin.join("demo"), &site, &[]), (Some(0), "hello from demo\n".to_string()));
+    assert_eq!(run(&bin.join("demo-gui"), &site, &[]), (Some(0), "gui\n".to_string()));
+    assert_eq!(run(&bin.join("Demo-Nested"), &site, &[]), (Some(3), "nested\n".to_string()));
+    let tool = fs::read_to_string(bin.join("demo-tool")).unwrap();
+    assert_eq!(tool.lines().next().unwrap(), format!("#!{}", python.display()));
+    assert_eq!(run(&bin.join("demo-tool"), &site, &["a", "b"]), (Some(0), "tool ['a', 'b']\n".to_string()));
+    assert_eq!(run(&bin.join("plain.sh"), &site, &[]), (Some(0), "plain\n".to_string()));
+}
+
+#[test]
+fn launchers_work_with_an_interpreter_path_containing_spaces() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spaced = dir.path().join("my env/bin/python");
+    fs::create_dir_all(spaced.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&python, &spaced).unwrap();
+    let (env, _) = install_demo(dir.path(), LinkMode::Copy, &spaced);
+    let site = env.join("lib/python3/site-packages");
+    let launcher = fs::read_to_string(env.join("bin/demo")).unwrap();
+    assert!(launcher.starts_with("#!/bin/sh\n'''exec' \""), "{launcher}");
+    assert_eq!(run(&env.join("bin/demo"), &site, &[]), (Some(0), "hello from demo\n".to_string()));
+    assert_eq!(run(&env.join("bin/demo-tool"), &site, &["x"]), (Some(0), "tool ['x']\n".to_string()));
+}
+
+#[test]
+fn link_modes_produce_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = Path::new("/opt/python/bin/python3");
+    let (copy_env, copied) = install_demo(dir.path(), LinkMode::Copy, python);
+    let (link_env, linked) = install_demo(dir.path(), LinkMode::Hardlink, python);
+    let (sym_env, _) = install_demo(dir.path(), LinkMode::Symlink, python);
+    assert_eq!(tree(&copy_env), tree(&link_env));
+    assert_eq!(tree(&copy_env), tree(&sym_env));
+    verify_record(&copy_env, &copied.dist_info);
+    verify_record(&link_env, &linked.dist_info);
+
+    let cached = dir.path().join("cache/demo-1.0-py3-none-any/demo/__init__.py");
+    let module = |env: &Path| env.join("lib/python3/site-packages/demo/__init__.py");
+    assert!(fs::metadata(module(&link_env)).unwrap().nlink() >= 2, "hard-linked to the cache");
+    assert_eq!(fs::metadata(module(&link_env)).unwrap().ino(), fs::metadata(&cached).unwrap().ino());
+    assert_eq!(fs::metadata(module(&copy_env)).unwrap().nlink(), 1);
+    assert_eq!(fs::read_link(module(&sym_env)).unwrap(), cached);
+    // Rewritten scripts are written afresh, never through a link into the cache.
+    let cached_tool = dir.path().join("cache/demo-1.0-py3-none-any/demo-1.0.data/scripts/demo-tool");
+    assert!(fs::read_to_string(&cached_tool).unwrap().starts_with("#!python\n"));
+    assert_eq!(fs::metadata(link_env.join("bin/demo-tool")).unwrap().nlink(), 1);
+}
+
+#[test]
+fn detects_a_link_mode_once_and_links_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("cache"), dir.path().join("env"));
+    fs::create_dir_all(&from).unwrap();
+    fs::create_dir_all(&to).unwrap();
+    let mode = detect_link_mode(&from, &to);
+    assert_ne!(mode, LinkMode::Symlink);
+    assert_eq!(detect_link_mode(&from, &to), mode);
+    // Probes leave nothing behind.
+    assert_eq!(fs::read_dir(&from).unwrap().count() + fs::read_dir(&to).unwrap().count(), 0);
+    let src = from.join("a.py");
+    fs::write(&src, "x = 1\n").unwrap();
+    fs::write(to.join("a.py"), "old").unwrap();
+    link_file(&src, &to.join("a.py"), mode).unwrap();
+    assert_eq!(fs::read_to_string(to.join("a.py")).unwrap(), "x = 1\n");
+    // A clone is tried and either works or fails cleanly.
+    match link_file(&src, &to.join("b.py"), LinkMode::Clone) {
+        Ok(()) => assert_eq!(fs::read_to_string(to.join("b.py")).unwrap(), "x = 1\n"),
+        Err(_) => assert!(!to.join("b.py").exists()),
+    }
+}
+
+/// Unpack a bad wheel: the error message, and nothing left in the cache.
+fn refused(members: &[Member], record: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = dir.path().join("wheels");
+    fs::create_dir_all(&wheels).unwrap();
+    let wheel = zip_wheel(&wheels, "demo-1.0-py3-none-any.whl", members, record);
+    let cache = dir.path().join("cache");
+    let dest = cache.join("demo-1.0-py3-none-any");
+    let error = unpack_wheel(&wheel, &dest).unwrap_err().to_string();
+    assert!(!dest.exists(), "{error}");
+    let left: Vec<_> = fs::read_dir(&cache).map(|d| d.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+    let mut everything = Vec::new();
+    files_under(dir.path(), &mut everything);
+    assert_eq!(everything, [wheel], "{error}");
+    error
+}
+
+#[test]
+fn refuses_zip_slip() {
+    let mut members = demo_members();
+    members.push(("../evil.py", b"import os\n".to_vec(), 0o644));
+    assert_eq!(
+        refused(&members, &record_for(&members, &[])),
+        "`demo-1.0-py3-none-any.whl`: refusing unsafe path `../evil.py`: it has a `..` component"
+    );
+    let mut members = demo_members();
+    members.push(("demo-1.0.data/scripts/../../../evil", b"x".to_vec(), 0o755));
+    assert_eq!(
+        refused(&members, &record_for(&members, &[])),
+        "`demo-1.0-py3-none-any.whl`: refusing unsafe path `demo-1.0.data/scripts/../../../evil`: it has a `..` component"
+    );
+}
+
+#[test]
+fn refuses_absolute_paths() {
+    let mut members = demo_members();
+    members.push(("/tmp/pybun-evil.py", b"import os\n".to_vec(), 0o644));
+    assert_eq!(
+        refused(&members, &record_for(&members, &[])),
+        "`demo-1.0-py3-none-any.whl`: refusing unsafe path `/tmp/pybun-evil.py`: it is absolute"
+    );
+    assert!(!Path::new("/tmp/pybun-evil.py").exists());
+}
+
+#[test]
+fn refuses_hash_mismatches() {
+    let members = demo_members();
+    let mut tampered = members.clone();
+    // Same size, different content: only the hash can tell.
+    tampered[0].1 = b"def main():\n    print('HACKED from demo')\n\ndef gui():\n    print('gui')\n"[..members[0].1.len()].to_vec();
+    let error = refused(&tampered, &record_for(&members, &[]));
+    assert_eq!(
+        error,
+        format!(
+            "`demo-1.0-py3-none-any.whl`: hash mismatch for `demo/__init__.py`: RECORD says `{}`, the file has `{}`",
+            RecordHash::sha256(&members[0].1),
+            RecordHash::sha256(&tampered[0].1)
+        )
+    );
+}
+
+#[test]
+fn refuses_files_missing_from_record() {
+    let mut members = demo_members();
+    members.push(("demo/sneaky.py", b"import os\n".to_vec(), 0o644));
+    assert_eq!(
+        refused(&members, &record_for(&members, &["demo/sneaky.py"])),
+        "`demo-1.0-py3-none-any.whl`: `demo/sneaky.py` is in the archive but not listed in RECORD"
+    );
+    let members = demo_members();
+    let mut record = record_for(&members, &[]);
+    record.push_str(&format!("demo/gone.py,{},1\n", RecordHash::sha256(b"x")));
+    assert_eq!(
+        refused(&members, &record),
+        "`demo-1.0-py3-none-any.whl`: RECORD lists `demo/gone.py`, which is not in the archive"
+    );
+}
+
+#[test]
+fn unpack_is_atomic_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let dest = dir.path().join("cache/demo-1.0-py3-none-any");
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (wheel, dest, barrier) = (wheel.clone(), dest.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                unpack_wheel(&wheel, &dest).unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Unpacked> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == Unpacked::Fresh).count(), 1, "{outcomes:?}");
+    let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["demo-1.0-py3-none-any"], "no temporary directories are left");
+    let unpacked = tree(&dest);
+    assert_eq!(unpacked.len(), demo_members().len() + 1);
+    assert_eq!(unpacked["demo-1.0.data/scripts/demo-tool"].1, 0o755, "scripts become executable");
+    assert_eq!(unpacked["demo/__init__.py"], (demo_members()[0].1.clone(), 0o644));
+    // A second unpack finds it done.
+    assert_eq!(unpack_wheel(&wheel, &dest).unwrap(), Unpacked::AlreadyPresent);
+}
+
+#[test]
+fn a_failed_install_leaves_no_dist_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let unpacked = dir.path().join("cache/demo");
+    unpack_wheel(&wheel, &unpacked).unwrap();
+    let env = dir.path().join("env");
+    let name = WheelFilename::from_str("demo-1.0-py3-none-any.whl").unwrap();
+    let plan = plan_unpacked(&unpacked, &name, &scheme(&env)).unwrap();
+    // The cache loses a file after planning: placing it fails.
+    fs::remove_file(unpacked.join("demo/cli.py")).unwrap();
+    let error = install_planned(&unpacked, &plan, LinkMode::Copy, &options(Path::new("/usr/bin/python3")))
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("could not install `"), "{error}");
+    let site = env.join("lib/python3/site-packages");
+    let names: Vec<String> =
+        fs::read_dir(&site).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.contains("dist-info")), "{names:?}");
+}
+
+#[test]
+fn writes_direct_url_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let env = dir.path().join("env");
+    let direct_url = format!("{{\"url\":\"file://{}\",\"archive_info\":{{}}}}", wheel.display());
+    let options = InstallOptions { interpreter: PathBuf::from("/usr/bin/python3"), direct_url: Some(direct_url.clone()) };
+    let installed = install_wheel(&wheel, &dir.path().join("cache"), &scheme(&env), Some(LinkMode::Copy), &options).unwrap();
+    assert_eq!(fs::read_to_string(installed.dist_info.join("direct_url.json")).unwrap(), direct_url);
+    assert!(fs::read_to_string(installed.dist_info.join("RECORD")).unwrap().contains("demo-1.0.dist-info/direct_url.json,sha256="));
+    verify_record(&env, &installed.dist_info);
+}
