@@ -136,6 +136,7 @@ impl Fetcher {
                     .user_agent(self.settings.user_agent.clone())
                     .timeout(self.settings.timeout)
                     .connect_timeout(self.settings.connect_timeout)
+                    .dns_resolver(std::sync::Arc::new(crate::dns::HedgedResolver::default()))
                     .build()
                     .map_err(|e| format!("could not create the HTTP client: {}", error_chain(&e)))
             })

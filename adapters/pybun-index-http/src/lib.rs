@@ -19,6 +19,7 @@
 mod archive;
 mod cache;
 mod client;
+mod dns;
 mod html;
 mod parsed;
 mod simple;
