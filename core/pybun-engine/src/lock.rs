@@ -209,7 +209,7 @@ pub fn lock(
         Ok(resolution) => resolution,
         Err(error) => return Err(resolve_failure(error, &loaded, &resolve_request, index.as_ref())),
     };
-    reporter.report(Event::ResolveFinished { packages: resolution.packages.len(), millis: 0 });
+    reporter.report(Event::ResolveFinished { packages: resolution.packages.len() });
 
     let lock = build_lock(&loaded.project, &resolution, &inputs.fingerprint, &inputs.requires_python, &request.settings, &index_settings, inputs.environment);
     let bytes = match format {

@@ -700,6 +700,16 @@ impl Reader<'_> {
     }
 
     fn dependency_list(&mut self, item: Option<&Item>, key: &str) -> Option<Vec<LockedDependency>> {
+        self.inline_tables(item, key, Self::dependency)
+    }
+
+    /// An optional array of inline tables, each read by `read`; every bad element is reported.
+    fn inline_tables<T>(
+        &mut self,
+        item: Option<&Item>,
+        key: &str,
+        read: impl Fn(&mut Self, &Value) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let Some(item) = item else {
             return Some(Vec::new());
         };
@@ -707,15 +717,15 @@ impl Reader<'_> {
             self.wrong_type(item, key, "an array of inline tables");
             return None;
         };
-        let mut deps = Vec::new();
+        let mut out = Vec::new();
         let mut ok = true;
         for value in array {
-            match self.dependency(value) {
-                Some(dep) => deps.push(dep),
+            match read(self, value) {
+                Some(element) => out.push(element),
                 None => ok = false,
             }
         }
-        ok.then_some(deps)
+        ok.then_some(out)
     }
 
     fn dependency(&mut self, value: &Value) -> Option<LockedDependency> {
@@ -780,22 +790,7 @@ impl Reader<'_> {
     }
 
     fn files(&mut self, item: Option<&Item>) -> Option<Vec<LockedFile>> {
-        let Some(item) = item else {
-            return Some(Vec::new());
-        };
-        let Some(array) = item.as_array() else {
-            self.wrong_type(item, "files", "an array of inline tables");
-            return None;
-        };
-        let mut files = Vec::new();
-        let mut ok = true;
-        for value in array {
-            match self.file(value) {
-                Some(file) => files.push(file),
-                None => ok = false,
-            }
-        }
-        ok.then_some(files)
+        self.inline_tables(item, "files", Self::file)
     }
 
     fn file(&mut self, value: &Value) -> Option<LockedFile> {

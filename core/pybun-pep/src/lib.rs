@@ -14,7 +14,7 @@ mod tags;
 pub use filename::{DistFilename, FilenameError, SdistFilename, WheelFilename};
 pub use metadata::{CoreMetadata, MetadataError};
 pub use tags::{TargetPlatform, TargetTags};
-pub use python::{requires_python_allows_floor, requires_python_floor};
+pub use python::{requires_python_floor, requires_python_upward};
 
 pub use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
 pub use pep508_rs::{

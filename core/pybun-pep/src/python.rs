@@ -16,32 +16,23 @@ pub fn requires_python_floor(requires_python: &VersionSpecifiers) -> Option<Vers
     }
 }
 
-/// Whether a distribution with `candidate` as its `Requires-Python` can serve a
-/// project whose supported Pythons start at `floor`.
-///
-/// Like uv, only lower bounds decide: a candidate is compatible when it allows
-/// the project's lowest Python or anything later (an upper bound such as `<4`
-/// on the candidate does not exclude it). `None` as floor means "any Python".
+/// The Pythons a `Requires-Python` admits when only its lower bound counts,
+/// as in uv: `>=3.8,<4` admits 3.8 and everything later, `<=3.8` admits
+/// everything. Upper bounds in `Requires-Python` are nearly always guesses
+/// that would wrongly exclude working versions. The bound is compared on its
+/// release numbers, so `>=3.8` admits a Python of `3.8` and `3.8.1` alike.
 #[must_use]
-pub fn requires_python_allows_floor(candidate: &VersionSpecifiers, floor: Option<&Version>) -> bool {
+pub fn requires_python_upward(candidate: &VersionSpecifiers) -> Ranges<Version> {
     let range = specifiers_to_ranges(candidate);
-    let Some((lower, _)) = range.bounding_range() else {
+    match range.bounding_range() {
         // Empty range: nothing is allowed.
-        return false;
-    };
-    let Some(floor) = floor else {
-        return matches!(lower, std::ops::Bound::Unbounded);
-    };
-    // Extend the candidate range upward to infinity and check the floor.
-    let upward: Ranges<Version> = match lower {
-        std::ops::Bound::Unbounded => Ranges::full(),
-        std::ops::Bound::Included(v) => Ranges::higher_than(v.clone()),
-        std::ops::Bound::Excluded(v) => Ranges::strictly_higher_than(v.clone()),
-    };
-    // Compare on the release only, so `>=3.8` admits a floor of `3.8` and a
-    // floor of `3.8.1` alike, and `>3.8` (which PEP 440 reads as `>=3.9`)
-    // is still decided on the release numbers.
-    upward.contains(&Version::new(floor.release().iter().copied()))
+        None => Ranges::empty(),
+        Some((lower, _)) => match lower {
+            std::ops::Bound::Unbounded => Ranges::full(),
+            std::ops::Bound::Included(v) => Ranges::higher_than(Version::new(v.release().iter().copied())),
+            std::ops::Bound::Excluded(v) => Ranges::strictly_higher_than(Version::new(v.release().iter().copied())),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -51,9 +42,10 @@ mod tests {
 
     fn check(candidate: &str, floor: Option<&str>, expected: bool) {
         let candidate = VersionSpecifiers::from_str(candidate).unwrap();
-        let floor = floor.map(|f| Version::from_str(f).unwrap());
+        // No floor: the resolver's Python is then version 0.
+        let floor = Version::from_str(floor.unwrap_or("0")).unwrap();
         assert_eq!(
-            requires_python_allows_floor(&candidate, floor.as_ref()),
+            requires_python_upward(&candidate).contains(&floor),
             expected,
             "{candidate} vs floor {floor:?}"
         );

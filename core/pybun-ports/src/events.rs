@@ -15,7 +15,7 @@ pub enum Event {
     /// The resolver picked a version (shown with `-v`).
     VersionChosen { name: PackageName, version: Version },
     /// Resolution finished with this many packages.
-    ResolveFinished { packages: usize, millis: u64 },
+    ResolveFinished { packages: usize },
     /// A non-fatal problem.
     Warning(Diagnostic),
 }

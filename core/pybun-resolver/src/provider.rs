@@ -13,7 +13,7 @@ use pubgrub::{
 use pybun_pep::{
     CoreMetadata, ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree,
     PackageName, Ranges, Req, TargetTags, Version, VersionOrUrl, VersionSpecifiers,
-    requires_python_floor, specifiers_to_ranges,
+    requires_python_floor, requires_python_upward, specifiers_to_ranges,
 };
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -163,10 +163,6 @@ impl<'a> Provider<'a> {
         self.error.borrow_mut().take()
     }
 
-    fn fail<T>(&self, error: ResolveError) -> Result<T, ResolveError> {
-        Err(error)
-    }
-
     /// The versions of a package, fetched once.
     fn version_map(&self, name: &PackageName) -> Result<Option<Rc<VersionMap>>, ResolveError> {
         if let Some(map) = self.versions.borrow().get(name) {
@@ -181,7 +177,7 @@ impl<'a> Provider<'a> {
                 self.not_found.borrow_mut().insert(name.clone());
                 return Ok(None);
             }
-            Err(error) => return self.fail(error.into()),
+            Err(error) => return Err(error.into()),
         };
         self.reporter.report(Event::ProjectFetched { name: name.clone(), files: project.files.len() });
         let options = &self.request.options;
@@ -363,22 +359,6 @@ impl<'a> Provider<'a> {
             }
     }
 
-    /// The range of Python versions a candidate's `Requires-Python` admits, as PubGrub sees it.
-    fn python_range(&self, requires_python: &VersionSpecifiers) -> Ranges<Version> {
-        let range = specifiers_to_ranges(requires_python);
-        // Only the lower bound decides, as in uv: upper bounds in
-        // `Requires-Python` (`<4`, `<=3.8`) are nearly always guesses that
-        // would wrongly exclude working versions (see `requires_python_allows_floor`).
-        match range.bounding_range() {
-            None => Ranges::empty(),
-            Some((lower, _)) => match lower {
-                Bound::Unbounded => Ranges::full(),
-                Bound::Included(v) => Ranges::higher_than(Version::new(v.release().iter().copied())),
-                Bound::Excluded(v) => Ranges::strictly_higher_than(Version::new(v.release().iter().copied())),
-            },
-        }
-    }
-
     /// Whether a requirement applies, and its marker as kept on the edge.
     fn applies(&self, requirement: &Req, extra: Option<&ExtraName>) -> Option<MarkerTree> {
         let marker = &requirement.marker;
@@ -513,9 +493,9 @@ impl<'a> Provider<'a> {
                     .filter_map(|f| f.requires_python.as_deref().and_then(|s| VersionSpecifiers::from_str(s).ok()))
                     .collect();
                 if !files.is_empty() && file_python.len() == files.len() {
-                    let fits = file_python.iter().any(|spec| self.python_range(spec).contains(&self.python));
+                    let fits = file_python.iter().any(|spec| requires_python_upward(spec).contains(&self.python));
                     if !fits {
-                        let range = self.python_range(&file_python[0]);
+                        let range = requires_python_upward(&file_python[0]);
                         self.record_python_rejection(name, version, &range);
                         deps.insert(Node::Python, range);
                         return Ok(Dependencies::Available(deps.into_iter().collect()));
@@ -525,7 +505,7 @@ impl<'a> Provider<'a> {
                     return Ok(Dependencies::Unavailable("it has no usable distribution file".to_string()));
                 };
                 if let Some(requires_python) = &metadata.requires_python {
-                    let range = self.python_range(requires_python);
+                    let range = requires_python_upward(requires_python);
                     if !range.contains(&self.python) {
                         self.record_python_rejection(name, version, &range);
                         deps.insert(Node::Python, range);
@@ -744,11 +724,6 @@ impl DependencyProvider for Provider<'_> {
     }
 }
 
-impl Provider<'_> {
-    pub(crate) fn node_name<'n>(&self, node: &'n Node) -> Option<&'n PackageName> {
-        node.name()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -269,7 +269,7 @@ pub(crate) fn build_report(tree: &DerivationTree<Node, Ranges<Version>, String>,
     });
     let skipped = provider.skipped.borrow();
     for node in tree.packages() {
-        let Some(name) = provider.node_name(node) else { continue };
+        let Some(name) = node.name() else { continue };
         let Some(reasons) = skipped.get(name) else { continue };
         let pre: Vec<String> = reasons.iter().filter(|(_, r)| *r == SkipReason::PreRelease).map(|(v, _)| v.to_string()).collect();
         let yanked: Vec<String> = reasons.iter().filter(|(_, r)| *r == SkipReason::Yanked).map(|(v, _)| v.to_string()).collect();

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(&args, &error),
     };
-    init_logging(cli.global.verbose, cli.global.format);
+    init_logging(cli.global.verbose);
     let directory = match &cli.global.directory {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
@@ -94,7 +94,7 @@ fn subcommand_name(args: &[String]) -> String {
         .unwrap_or_default()
 }
 
-fn init_logging(verbose: u8, format: OutputFormat) {
+fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("PYBUN_LOG") {
         Ok(value) if !value.is_empty() => EnvFilter::new(value),
@@ -104,7 +104,6 @@ fn init_logging(verbose: u8, format: OutputFormat) {
             _ => EnvFilter::new("debug"),
         },
     };
-    let _ = format;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

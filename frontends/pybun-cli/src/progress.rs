@@ -55,7 +55,7 @@ impl Reporter for CliReporter {
             }
             Event::MetadataFetched { name, version } => tracing::debug!(%name, %version, "metadata read"),
             Event::VersionChosen { name, version } => tracing::debug!(%name, %version, "version chosen"),
-            Event::ResolveFinished { packages, .. } => tracing::debug!(packages, "resolution finished"),
+            Event::ResolveFinished { packages } => tracing::debug!(packages, "resolution finished"),
             Event::Warning(diagnostic) => {
                 self.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(diagnostic);
             }
