@@ -16,6 +16,16 @@ pub enum Event {
     VersionChosen { name: PackageName, version: Version },
     /// Resolution finished with this many packages.
     ResolveFinished { packages: usize },
+    /// A virtual environment was created.
+    VenvCreated { path: std::path::PathBuf, python: String },
+    /// Sync knows its work: this many distributions to install and to remove.
+    SyncPlanned { install: usize, remove: usize },
+    /// A distribution file was downloaded (and verified) into the cache.
+    Downloaded { name: String, version: String, filename: String },
+    /// A distribution was installed into the environment.
+    Installed { name: String, version: String },
+    /// A distribution was removed from the environment.
+    Removed { name: String, version: String },
     /// A non-fatal problem.
     Warning(Diagnostic),
 }

@@ -3,10 +3,13 @@
 //! Adapters implement them (`adapters/*`); the `testing` feature provides
 //! in-memory fakes beside each port so a trait and its fake change together.
 
+mod artifacts;
+mod environment;
 mod events;
 mod fs;
 mod index;
 mod process;
+mod python;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -16,3 +19,7 @@ pub use events::{Event, NullReporter, Reporter};
 pub use fs::FileSystem;
 pub use index::{DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
 pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};
+pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, PreparedWheel};
+pub use environment::{EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
+pub use python::{InterpreterError, Interpreters};
+pub use pybun_env as env;

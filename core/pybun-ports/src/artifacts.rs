@@ -1,0 +1,59 @@
+//! The artifact cache port: distribution files downloaded once, verified,
+//! and unpacked once into a content-addressed cache.
+
+use std::path::PathBuf;
+
+/// A distribution file to make available.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactRequest {
+    /// PEP 503 normalized project name.
+    pub name: String,
+    /// The version (for messages).
+    pub version: String,
+    pub filename: String,
+    /// `https://`, `http://` or `file://` URL.
+    pub url: String,
+    /// The expected `sha256:<hex>` (from the lock); `None` when the index gave none.
+    pub hash: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// A wheel ready to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedWheel {
+    pub filename: String,
+    /// The unpacked wheel in the cache (content-addressed by the archive's sha256).
+    pub unpacked: PathBuf,
+    /// The archive's sha256, hex.
+    pub sha256: String,
+    /// Whether this call downloaded it (false: it was cached).
+    pub downloaded: bool,
+}
+
+/// Why a file could not be prepared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArtifactError {
+    /// The downloaded bytes do not have the locked hash.
+    #[error("hash mismatch for `{filename}`: expected `{expected}`, got `{actual}`")]
+    HashMismatch { filename: String, expected: String, actual: String },
+    /// The file could not be fetched.
+    #[error("could not download `{url}`: {reason}")]
+    Download { url: String, reason: String },
+    /// `--offline` and the file is not cached.
+    #[error("`{filename}` is not in the cache and network access is disabled (`--offline`)")]
+    OfflineMiss { filename: String },
+    /// The archive is not a valid, safe wheel.
+    #[error("`{filename}` is not a valid wheel: {reason}")]
+    InvalidWheel { filename: String, reason: String },
+    /// A cache operation failed.
+    #[error("cache error at `{path}`: {reason}")]
+    Io { path: PathBuf, reason: String },
+}
+
+/// The global cache of distribution files.
+pub trait ArtifactCache: Send + Sync {
+    /// Make each requested wheel available unpacked: reuse the cached copy,
+    /// else download (concurrently), verify size and hash, and unpack
+    /// atomically. One result per request, in order.
+    fn prepare_wheels(&self, requests: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>>;
+}
