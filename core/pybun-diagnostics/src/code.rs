@@ -64,4 +64,14 @@ codes! {
     LockCorrupt = "PB0402": "the binary lockfile is truncated or corrupt",
     LockStale = "PB0403": "the lockfile does not match `pyproject.toml`",
     LockMissing = "PB0404": "there is no lockfile",
+
+    InterpreterNotFound = "PB0500": "no Python interpreter matches the request",
+    InvalidPythonRequest = "PB0501": "a Python request (`--python`, `.python-version`) is not valid",
+    VenvInvalid = "PB0502": "the environment directory is not a usable virtual environment",
+    HashMismatch = "PB0503": "a downloaded file does not have the locked hash",
+    DownloadFailed = "PB0504": "a distribution file could not be downloaded",
+    NoCompatibleWheel = "PB0505": "no locked file of a package can be installed on this interpreter",
+    InstallFailed = "PB0506": "a distribution could not be installed or removed",
+    InvalidWheel = "PB0507": "a wheel is invalid or unsafe",
+    BuildFailed = "PB0508": "a PEP 517 build backend failed",
 }

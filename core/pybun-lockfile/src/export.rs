@@ -74,6 +74,26 @@ fn edge_marker(dep: &LockedDependency) -> MarkerTree {
     }
 }
 
+/// A package version reachable from the project, and the marker under which
+/// it is needed (extras already followed: the marker has no `extra` atoms).
+#[derive(Debug, Clone)]
+pub struct Reachable<'a> {
+    pub package: &'a LockedPackage,
+    pub marker: MarkerTree,
+}
+
+/// The package versions reachable from the project through its dependencies
+/// and the selected extras and groups, each with the marker under which it is
+/// needed, sorted by (name, version), the project excluded. Installation
+/// evaluates each marker for the target interpreter.
+#[must_use]
+pub fn reachable<'a>(lock: &'a Lock, selection: &ExportSelection) -> Vec<Reachable<'a>> {
+    select(lock, selection)
+        .into_iter()
+        .map(|s| Reachable { package: s.package, marker: s.marker })
+        .collect()
+}
+
 /// The packages reachable from the project with their markers, sorted by
 /// (name, version), the project excluded.
 fn select<'a>(lock: &'a Lock, selection: &ExportSelection) -> Vec<Selected<'a>> {

@@ -20,7 +20,7 @@ mod model;
 mod text;
 
 pub use binary::{MAGIC, from_binary, to_binary};
-pub use export::{ExportSelection, to_pylock_toml, to_requirements_txt};
+pub use export::{ExportSelection, Reachable, reachable, to_pylock_toml, to_requirements_txt};
 pub use model::{
     FORMAT_VERSION, Lock, LockOptions, LockedDependency, LockedFile, LockedPackage, Source,
     TargetEnvironment,

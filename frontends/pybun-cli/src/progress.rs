@@ -56,6 +56,28 @@ impl Reporter for CliReporter {
             Event::MetadataFetched { name, version } => tracing::debug!(%name, %version, "metadata read"),
             Event::VersionChosen { name, version } => tracing::debug!(%name, %version, "version chosen"),
             Event::ResolveFinished { packages } => tracing::debug!(packages, "resolution finished"),
+            Event::VenvCreated { path, python } => {
+                tracing::debug!(path = %path.display(), %python, "environment created");
+            }
+            Event::SyncPlanned { install, remove } => {
+                tracing::debug!(install, remove, "sync planned");
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("Preparing {install} packages…"));
+                }
+            }
+            Event::Downloaded { name, version, filename } => {
+                tracing::debug!(%name, %version, %filename, "downloaded");
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("Downloaded {name}=={version}"));
+                }
+            }
+            Event::Installed { name, version } => {
+                tracing::debug!(%name, %version, "installed");
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("Installed {name}=={version}"));
+                }
+            }
+            Event::Removed { name, version } => tracing::debug!(%name, %version, "removed"),
             Event::Warning(diagnostic) => {
                 self.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(diagnostic);
             }
