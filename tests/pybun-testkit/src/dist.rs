@@ -17,6 +17,8 @@ pub struct DistSpec {
     pub requires_python: Option<String>,
     /// Extra name → requirements it adds (written with `extra == "name"` markers).
     pub extras: BTreeMap<String, Vec<String>>,
+    /// `(group, name, object reference)` entry points, e.g. `("console_scripts", "hello", "demo:main")`.
+    pub entry_points: Vec<(String, String, String)>,
 }
 
 impl DistSpec {
@@ -37,6 +39,14 @@ impl DistSpec {
     #[must_use]
     pub fn requires_python(mut self, specifiers: &str) -> Self {
         self.requires_python = Some(specifiers.to_string());
+        self
+    }
+
+    /// Builder-style: add a console script (`name = module:function`); every
+    /// built module has a `main()` printing `hello from <module>`.
+    #[must_use]
+    pub fn console_script(mut self, name: &str, reference: &str) -> Self {
+        self.entry_points.push(("console_scripts".to_string(), name.to_string(), reference.to_string()));
         self
     }
 
@@ -166,7 +176,31 @@ pub fn sdist_filename(spec: &DistSpec) -> String {
 }
 
 fn init_py(spec: &DistSpec) -> String {
-    format!("__version__ = \"{}\"\n", spec.version)
+    format!(
+        "__version__ = \"{}\"\n\n\ndef main():\n    print(\"hello from {}\")\n",
+        spec.version,
+        module_name(&spec.name)
+    )
+}
+
+/// `entry_points.txt`, or `None` when the spec declares none.
+fn entry_points_txt(spec: &DistSpec) -> Option<String> {
+    if spec.entry_points.is_empty() {
+        return None;
+    }
+    let mut groups: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (group, name, reference) in &spec.entry_points {
+        groups.entry(group).or_default().push((name, reference));
+    }
+    let mut out = String::new();
+    for (group, entries) in groups {
+        let _ = writeln!(out, "[{group}]");
+        for (name, reference) in entries {
+            let _ = writeln!(out, "{name} = {reference}");
+        }
+        out.push('\n');
+    }
+    Some(out)
 }
 
 /// Build a wheel: `(filename, bytes)`.
@@ -202,11 +236,14 @@ pub fn build_wheel(spec: &DistSpec, tags: &str) -> (String, Vec<u8>) {
         }
     }
 
-    let files: Vec<(String, Vec<u8>)> = vec![
+    let mut files: Vec<(String, Vec<u8>)> = vec![
         (format!("{module}/__init__.py"), init_py(spec).into_bytes()),
         (format!("{dist_info}/METADATA"), wheel_metadata(spec).into_bytes()),
         (format!("{dist_info}/WHEEL"), wheel_text.into_bytes()),
     ];
+    if let Some(text) = entry_points_txt(spec) {
+        files.push((format!("{dist_info}/entry_points.txt"), text.into_bytes()));
+    }
     let mut record = String::new();
     for (path, bytes) in &files {
         let digest = Sha256::digest(bytes);
