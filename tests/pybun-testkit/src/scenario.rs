@@ -315,6 +315,7 @@ impl Scenario {
                     requires_dist: def.requires.clone(),
                     requires_python: effective_requires_python(def.requires_python.as_ref()),
                     extras: def.extras.clone(),
+                    entry_points: Vec::new(),
                 };
                 let wheel_tags = if !def.wheel {
                     Vec::new()
