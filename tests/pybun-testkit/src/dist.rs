@@ -42,8 +42,8 @@ impl DistSpec {
         self
     }
 
-    /// Builder-style: add a console script (`name = module:function`); every
-    /// built module has a `main()` printing `hello from <module>`.
+    /// Builder-style: add a console script (`name = module:function`); a
+    /// module with entry points has a `main()` printing `hello from <module>`.
     #[must_use]
     pub fn console_script(mut self, name: &str, reference: &str) -> Self {
         self.entry_points.push(("console_scripts".to_string(), name.to_string(), reference.to_string()));
@@ -176,11 +176,11 @@ pub fn sdist_filename(spec: &DistSpec) -> String {
 }
 
 fn init_py(spec: &DistSpec) -> String {
-    format!(
-        "__version__ = \"{}\"\n\n\ndef main():\n    print(\"hello from {}\")\n",
-        spec.version,
-        module_name(&spec.name)
-    )
+    let mut text = format!("__version__ = \"{}\"\n", spec.version);
+    if !spec.entry_points.is_empty() {
+        let _ = write!(text, "\n\ndef main():\n    print(\"hello from {}\")\n", module_name(&spec.name));
+    }
+    text
 }
 
 /// `entry_points.txt`, or `None` when the spec declares none.
