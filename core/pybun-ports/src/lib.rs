@@ -4,6 +4,7 @@
 //! in-memory fakes beside each port so a trait and its fake change together.
 
 mod artifacts;
+mod build;
 mod environment;
 mod events;
 mod fs;
@@ -19,6 +20,7 @@ pub use events::{Event, NullReporter, Reporter};
 pub use fs::FileSystem;
 pub use index::{DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
 pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};
+pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
 pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, PreparedWheel};
 pub use environment::{EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
 pub use python::{InterpreterError, Interpreters};
