@@ -22,3 +22,7 @@ e2e-live: build
 # pybun lock vs uv lock on ../shared/workloads, cold and warm, medians and ratios (needs uv: UV=/path/to/uv).
 bench-lock runs="5": build
     python3 scripts/bench_lock.py --runs {{runs}}
+
+# pybun sync vs uv sync on ../shared/workloads: fresh venv (warm cache), no-op, cold; medians and ratios.
+bench-sync runs="5": build
+    python3 scripts/bench_sync.py --runs {{runs}}
