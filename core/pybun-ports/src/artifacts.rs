@@ -57,3 +57,33 @@ pub trait ArtifactCache: Send + Sync {
     /// atomically. One result per request, in order.
     fn prepare_wheels(&self, requests: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>>;
 }
+
+/// The cache's side of building from source: sdist archives, wheels built
+/// from them (keyed by the sdist's sha256), scratch space and build
+/// environments.
+pub trait BuildCache: Send + Sync {
+    /// Download (or reuse) a source archive, verified like a wheel; the archive's path in the cache.
+    ///
+    /// # Errors
+    /// As [`ArtifactCache::prepare_wheels`].
+    fn fetch_archive(&self, request: &ArtifactRequest) -> Result<PathBuf, ArtifactError>;
+
+    /// The wheel built earlier from the source archive with this sha256 (hex), unpacked.
+    fn built_wheel(&self, source_sha256: &str) -> Option<PreparedWheel>;
+
+    /// Take a freshly built wheel into the cache (unpacked, content-addressed)
+    /// and, with `source_sha256`, remember it as built from that archive.
+    ///
+    /// # Errors
+    /// An invalid wheel or a cache IO error.
+    fn store_built_wheel(&self, source_sha256: Option<&str>, wheel: &std::path::Path) -> Result<PreparedWheel, ArtifactError>;
+
+    /// A new, empty directory inside the cache for one build (removed by `cache prune` if left behind).
+    ///
+    /// # Errors
+    /// A cache IO error.
+    fn scratch_dir(&self) -> Result<PathBuf, ArtifactError>;
+
+    /// Where the build environment with this key lives (it may not exist yet).
+    fn build_env_dir(&self, key: &str) -> PathBuf;
+}

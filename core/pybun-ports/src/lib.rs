@@ -21,7 +21,7 @@ pub use fs::FileSystem;
 pub use index::{DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
 pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};
 pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
-pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, PreparedWheel};
+pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, PreparedWheel};
 pub use environment::{EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
 pub use python::{InterpreterError, Interpreters};
 pub use pybun_env as env;
