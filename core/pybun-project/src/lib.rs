@@ -63,6 +63,8 @@ pub struct Project {
     pub build_requires: Vec<Spanned<Req>>,
     /// `[build-system].build-backend`.
     pub build_backend: Option<String>,
+    /// `[build-system].backend-path` (in-tree backends), relative to the project root.
+    pub build_backend_path: Vec<String>,
     /// Whether the file has a `[project]` table.
     pub has_project_table: bool,
     /// `[tool.pybun]`.
@@ -258,6 +260,10 @@ fn read_build_system(cx: &mut Cx<'_>, item: &Item, project: &mut Project) {
             .map(str::to_owned);
     }
     if let Some(path) = table.get("backend-path") {
-        cx.string_array(Code::ProjectTable, "build-system.backend-path", path);
+        project.build_backend_path = cx
+            .string_array(Code::ProjectTable, "build-system.backend-path", path)
+            .into_iter()
+            .map(|entry| entry.value)
+            .collect();
     }
 }
