@@ -78,9 +78,13 @@ pub(crate) fn call(request: &HookRequest, tail_lines: usize) -> Result<HookOutpu
         let detail = if traceback.is_empty() { error.to_owned() } else { traceback.to_owned() };
         return Err(failed(join_output(&output, &detail)));
     }
-    let Some(value) = result.get("ok").filter(|_| status.success()) else {
+    let Some(value) = result.get("ok") else {
         return Err(failed(join_output(&output, &no_result(status))));
     };
+    if !status.success() {
+        let detail = format!("the hook returned but the interpreter then exited with {status}");
+        return Err(failed(join_output(&output, &detail)));
+    }
     match request.hook {
         Hook::GetRequiresForBuildWheel | Hook::GetRequiresForBuildEditable => {
             let requires = value.as_array().and_then(|items| {

@@ -312,7 +312,7 @@ fn object_backends_and_requires_lists() {
     let err = frontend.call_hook(&request(&python, &source, spec, &["_backend"], Hook::BuildEditable)).unwrap_err();
     let BuildError::HookFailed { output, .. } = &err else { panic!("{err:?}") };
     assert!(output.contains("does not exist"), "{output}");
-    // No `build_wheel` at all: mandatory, so a failure rather than unsupported... reported as unsupported.
+    // No `build_wheel` at all (a broken backend: PEP 517 makes it mandatory).
     let err = frontend.call_hook(&request(&python, &source, spec, &["_backend"], Hook::BuildWheel)).unwrap_err();
     assert!(matches!(err, BuildError::Unsupported { .. }), "{err:?}");
 }
