@@ -5,10 +5,13 @@
 //! an outcome or a [`Failure`]. None of them prints: the frontends (CLI, LSP,
 //! later REST and MCP) render outcomes, events and failures.
 
+mod build;
 mod failure;
+mod interpreter;
 mod fingerprint;
 mod lock;
 mod project;
+mod sync;
 mod tree;
 mod export;
 
@@ -19,10 +22,12 @@ pub use lock::{
     print_lock,
 };
 pub use project::find_project_root;
+pub use sync::{ChangeKind, LockMode, PackageChange, SyncOutcome, SyncPorts, SyncRequest, sync};
 pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};
 
 /// Re-exported plain-data types that outcomes carry.
 pub use pybun_diagnostics::{Code, Diagnostic, Location, Severity, Span};
 pub use pybun_lockfile::{ExportSelection, Lock, LockedPackage, Source};
+pub use pybun_ports::LinkMode;
 pub use pybun_pep::TargetPlatform;
 pub use pybun_resolver::{ConflictNode, ConflictReport, PrereleaseMode, ResolutionMode};

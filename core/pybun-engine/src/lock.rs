@@ -646,3 +646,47 @@ fn resolve_failure(error: ResolveError, loaded: &LoadedProject, request: &Resolv
         }
     }
 }
+
+/// Resolve bare requirements (a build environment's) for one interpreter:
+/// a single-environment lock, not written anywhere.
+///
+/// # Errors
+/// As [`lock`]'s resolution errors.
+pub(crate) fn lock_requirements(
+    label: &str,
+    requirements: Vec<Req>,
+    python_full_version: &str,
+    index: &IndexSettings,
+    open_index: IndexOpener<'_>,
+    reporter: &dyn Reporter,
+) -> Result<Lock, Failure> {
+    let python_version = Version::from_str(python_full_version).map_err(|e| internal(&e.to_string()))?;
+    let settings = LockSettings { python_version: Some(python_full_version.to_string()), ..LockSettings::default() };
+    let request = ResolveRequest {
+        project: label.to_string(),
+        dependencies: requirements,
+        optional_dependencies: BTreeMap::new(),
+        dependency_groups: BTreeMap::new(),
+        requires_python: None,
+        options: ResolveOptions {
+            resolution: settings.resolution,
+            prerelease: settings.prerelease,
+            exclude_newer: None,
+            no_binary: BTreeSet::new(),
+            no_build: BTreeSet::new(),
+            environment: Some(TargetEnvironment { python_version, platform: None }),
+        },
+        preferences: BTreeMap::new(),
+    };
+    let index_handle = open_index(index)?;
+    let loaded = LoadedProject {
+        root: PathBuf::new(),
+        pyproject_path: PathBuf::from(label),
+        project: Project::default(),
+        warnings: Vec::new(),
+    };
+    let resolution = resolve(&request, index_handle.as_ref(), reporter)
+        .map_err(|error| resolve_failure(error, &loaded, &request, index_handle.as_ref()))?;
+    let environment = Some(LockEnvironment { python_version: python_full_version.to_string(), platform: None });
+    Ok(build_lock(&loaded.project, &resolution, "", "", &settings, index, environment))
+}

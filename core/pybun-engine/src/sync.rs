@@ -1,0 +1,482 @@
+//! `pybun sync` / `pybun install`: make the project's environment match the lock.
+//!
+//! 1. Lock (re-locking a stale lock unless `--locked`/`--frozen`).
+//! 2. Pick the interpreter: the existing `.venv`'s when it still satisfies
+//!    the request, else by `--python` > `.python-version` > `requires-python`.
+//! 3. Open or create the venv.
+//! 4. Plan: the lock's packages whose markers hold for this interpreter, each
+//!    with its best wheel by tag priority; compare with what is installed.
+//! 5. Fetch every wheel needed (verified, cached) *before* touching the
+//!    environment, so a hash mismatch or a failed download changes nothing.
+//! 6. Remove extraneous and outdated distributions, install the missing ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pybun_diagnostics::{Code, Diagnostic};
+use pybun_env::{Interpreter, Tags};
+use pybun_lockfile::{ExportSelection, Lock, LockedPackage, Source, reachable};
+use pybun_pep::Version;
+use pybun_ports::{
+    ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, BuildFrontend, EnvironmentError, Environments,
+    Event, FileSystem, InstalledDist, Interpreters, LinkMode, Reporter, VenvOptions, WheelToInstall,
+};
+
+use crate::build::Builder;
+use crate::interpreter::{PythonChoice, choose_interpreter};
+use crate::lock::{IndexOpener, IndexSettings, LockRequest, LockSettings, LockStatus, lock};
+use crate::project::load_project;
+use crate::{Failure, print_lock};
+
+/// How much `sync` may change the lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LockMode {
+    /// Re-lock first when the lock is missing or stale.
+    #[default]
+    Auto,
+    /// Fail when the lock is missing or stale (`--locked`).
+    Locked,
+    /// Use the lock as it is, without checking it against `pyproject.toml` (`--frozen`).
+    Frozen,
+}
+
+/// What to sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest {
+    pub directory: PathBuf,
+    pub index: IndexSettings,
+    pub settings: LockSettings,
+    /// `--python`: a version, a range or a path.
+    pub python: Option<String>,
+    pub lock_mode: LockMode,
+    /// The project's extras and groups to install (the `dev` group is in by default).
+    pub selection: ExportSelection,
+    /// `None`: detect (clone, else hardlink, else copy).
+    pub link_mode: Option<LinkMode>,
+    pub compile_bytecode: bool,
+    /// The environment directory [default: `<project>/.venv`].
+    pub venv_dir: Option<PathBuf>,
+}
+
+/// The ports `sync` (and `add`, `remove`, `install`, `venv`) need.
+pub struct SyncPorts<'a> {
+    pub fs: &'a dyn FileSystem,
+    pub open_index: IndexOpener<'a>,
+    pub interpreters: &'a dyn Interpreters,
+    pub environments: &'a dyn Environments,
+    pub artifacts: &'a dyn ArtifactCache,
+    pub build_cache: &'a dyn BuildCache,
+    pub frontend: &'a dyn BuildFrontend,
+    pub reporter: &'a dyn Reporter,
+}
+
+/// One change made to the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageChange {
+    pub name: String,
+    pub version: String,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    Installed,
+    Removed,
+    /// Replaced an installed version.
+    Updated { from: String },
+}
+
+/// What `sync` did.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    pub venv: PathBuf,
+    pub venv_created: bool,
+    pub python: PathBuf,
+    pub python_version: String,
+    /// Why this interpreter (which rule won).
+    pub python_reason: String,
+    pub lock_path: PathBuf,
+    pub lock_status: LockStatus,
+    /// Sorted by name.
+    pub changes: Vec<PackageChange>,
+    /// Distributions already as the lock wants them.
+    pub unchanged: usize,
+    /// Wheels downloaded (the rest came from the cache).
+    pub downloaded: usize,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How a wanted package gets installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WantedKind {
+    /// A compatible wheel (`filename`).
+    Wheel,
+    /// Built from the sdist `filename` (no compatible wheel).
+    Sdist,
+    /// The project itself, editable (PEP 660).
+    Editable,
+}
+
+/// A locked package chosen for this interpreter, and the file to install it from.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted<'a> {
+    pub(crate) package: &'a LockedPackage,
+    pub(crate) filename: String,
+    pub(crate) kind: WantedKind,
+}
+
+/// Sync the project's environment with its lock.
+///
+/// # Errors
+/// A [`Failure`] for an unreadable project, a failed or stale lock, no
+/// matching interpreter, an unusable venv directory, a package without a
+/// compatible wheel, a failed download or hash mismatch (the environment is
+/// then untouched), or a failed installation.
+pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome, Failure> {
+    let loaded = load_project(ports.fs, &request.directory)?;
+    let mut warnings = Vec::new();
+
+    // 1. The lock.
+    let (lock_value, lock_path, lock_status) = match request.lock_mode {
+        LockMode::Frozen => {
+            let printed = print_lock(&loaded.root, ports.fs)?;
+            (printed.lock, printed.path, LockStatus::UpToDate)
+        }
+        mode => {
+            let outcome = lock(
+                &LockRequest {
+                    directory: loaded.root.clone(),
+                    index: request.index.clone(),
+                    settings: request.settings.clone(),
+                    check: mode == LockMode::Locked,
+                    upgrade: false,
+                    format: None,
+                },
+                ports.fs,
+                ports.open_index,
+                ports.reporter,
+            )?;
+            warnings.extend(outcome.warnings);
+            (outcome.lock, outcome.path, outcome.status)
+        }
+    };
+
+    // 2. The interpreter and 3. the venv.
+    let venv_dir = request.venv_dir.clone().unwrap_or_else(|| loaded.root.join(".venv"));
+    let existing = ports.environments.open_venv(&venv_dir).map_err(environment_failure)?;
+    let requires_python = loaded.project.requires_python.as_ref().map(|r| r.value.clone());
+    let choice = choose_interpreter(
+        ports.fs,
+        ports.interpreters,
+        &loaded.root,
+        request.python.as_deref(),
+        requires_python.as_ref(),
+        existing.as_ref().map(|venv| &venv.interpreter),
+    )?;
+    let mut python_reason = String::new();
+    let (venv, venv_created) = match (existing, choice) {
+        (Some(venv), PythonChoice::Existing { .. }) => {
+            python_reason = format!(
+                "the existing environment `{}` uses Python {}, which satisfies the project",
+                venv.root.display(),
+                venv.interpreter.python_full_version
+            );
+            (venv, false)
+        }
+        (existing, choice) => {
+            if let PythonChoice::New { reason, .. } = &choice {
+                python_reason.clone_from(reason);
+            }
+            let interpreter = choice.interpreter().clone();
+            let venv = ports
+                .environments
+                .create_venv(
+                    &venv_dir,
+                    &interpreter,
+                    &VenvOptions { prompt: None, system_site_packages: false, clear: existing.is_some() },
+                )
+                .map_err(environment_failure)?;
+            ports.reporter.report(Event::VenvCreated {
+                path: venv.root.clone(),
+                python: venv.interpreter.python_full_version.clone(),
+            });
+            (venv, true)
+        }
+    };
+
+    // 4. The plan.
+    let editable_project = editable_project_name(&loaded.project, &lock_value);
+    let wanted = wanted_packages(&lock_value, &request.selection, &venv.interpreter, editable_project.as_deref())?;
+    let installed = ports.environments.installed(&venv).map_err(environment_failure)?;
+    let plan = plan_changes(&wanted, &installed);
+    ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
+
+    // 5. Fetch and build before touching the environment.
+    let (prepared, downloaded) = prepare(&plan.install, &loaded.root, &venv.interpreter, request, ports)?;
+
+    // 6. Remove, then install.
+    let mut changes = Vec::new();
+    for dist in &plan.remove {
+        ports.environments.uninstall(&venv, dist).map_err(environment_failure)?;
+        ports.reporter.report(Event::Removed { name: dist.name.clone(), version: dist.version.clone() });
+        if !plan.install.iter().any(|w| w.package.name == dist.name) {
+            changes.push(PackageChange { name: dist.name.clone(), version: dist.version.clone(), kind: ChangeKind::Removed });
+        }
+    }
+    let results = ports.environments.install(&venv, &prepared, request.link_mode, request.compile_bytecode);
+    for (result, wanted) in results.into_iter().zip(&plan.install) {
+        result.map_err(environment_failure)?;
+        let name = wanted.package.name.clone();
+        let version = wanted.package.version.clone();
+        ports.reporter.report(Event::Installed { name: name.clone(), version: version.clone() });
+        let kind = match plan.remove.iter().find(|d| d.name == name) {
+            Some(old) => ChangeKind::Updated { from: old.version.clone() },
+            None => ChangeKind::Installed,
+        };
+        changes.push(PackageChange { name, version, kind });
+    }
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
+
+    Ok(SyncOutcome {
+        python: venv.python.clone(),
+        python_version: venv.interpreter.python_full_version.clone(),
+        python_reason,
+        venv: venv.root,
+        venv_created,
+        lock_path,
+        lock_status,
+        changes,
+        unchanged: plan.unchanged,
+        downloaded,
+        warnings,
+    })
+}
+
+/// The project's normalized name when it is installed itself (it has a `[build-system]`).
+fn editable_project_name(project: &pybun_project::Project, lock: &Lock) -> Option<String> {
+    if !project.has_build_system {
+        return None;
+    }
+    lock.packages.iter().find(|p| p.source == Source::Project).map(|p| p.name.clone())
+}
+
+/// Every distribution of the plan as an unpacked wheel in the cache, in plan
+/// order: wheels fetched concurrently, sdists and the project built.
+fn prepare(
+    install: &[&Wanted<'_>],
+    root: &Path,
+    interpreter: &Interpreter,
+    request: &SyncRequest,
+    ports: &SyncPorts<'_>,
+) -> Result<(Vec<WheelToInstall>, usize), Failure> {
+    let wheel_requests: Vec<ArtifactRequest> = install
+        .iter()
+        .filter(|w| w.kind == WantedKind::Wheel)
+        .map(|w| file_request(w.package, &w.filename))
+        .collect();
+    let mut fetched = ports.artifacts.prepare_wheels(&wheel_requests).into_iter().zip(&wheel_requests);
+    let builder = Builder { ports, index: &request.index, interpreter };
+    let mut prepared = Vec::with_capacity(install.len());
+    let mut downloaded = 0;
+    for want in install {
+        let wheel = match want.kind {
+            WantedKind::Wheel => {
+                let (result, artifact) = fetched.next().expect("one result per request");
+                let wheel = result.map_err(|e| artifact_failure(e, artifact))?;
+                if wheel.downloaded {
+                    downloaded += 1;
+                    ports.reporter.report(Event::Downloaded {
+                        name: artifact.name.clone(),
+                        version: artifact.version.clone(),
+                        filename: artifact.filename.clone(),
+                    });
+                }
+                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: None }
+            }
+            WantedKind::Sdist => {
+                let sdist = want.package.files.iter().find(|f| f.filename == want.filename).expect("chosen among the files");
+                let wheel = builder.wheel_from_sdist(want.package, sdist)?;
+                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: None }
+            }
+            WantedKind::Editable => {
+                let wheel = builder.build_editable(root, &want.package.name)?;
+                WheelToInstall {
+                    filename: wheel.filename,
+                    unpacked: wheel.unpacked,
+                    direct_url: Some(editable_direct_url(root)),
+                }
+            }
+        };
+        prepared.push(wheel);
+    }
+    Ok((prepared, downloaded))
+}
+
+fn file_request(package: &LockedPackage, filename: &str) -> ArtifactRequest {
+    let file = package.files.iter().find(|f| f.filename == filename).expect("chosen among the files");
+    ArtifactRequest {
+        name: package.name.clone(),
+        version: package.version.clone(),
+        filename: file.filename.clone(),
+        url: file.url.clone(),
+        hash: file.hash.clone(),
+        size: file.size,
+    }
+}
+
+/// PEP 610 `direct_url.json` of an editable install of `root`.
+fn editable_direct_url(root: &Path) -> String {
+    let path = root.display().to_string();
+    let mut url = String::from("file://");
+    for c in path.chars() {
+        match c {
+            ' ' => url.push_str("%20"),
+            '"' => url.push_str("%22"),
+            '\\' => url.push('/'),
+            c => url.push(c),
+        }
+    }
+    format!("{{\"url\": \"{url}\", \"dir_info\": {{\"editable\": true}}}}")
+}
+
+
+/// The lock's packages needed on this interpreter, each with its best wheel
+/// (else its sdist), and the project itself when `editable_project` names it.
+pub(crate) fn wanted_packages<'a>(
+    lock: &'a Lock,
+    selection: &ExportSelection,
+    interpreter: &Interpreter,
+    editable_project: Option<&str>,
+) -> Result<Vec<Wanted<'a>>, Failure> {
+    let markers = interpreter.marker_environment();
+    let tags = Tags::for_interpreter(interpreter);
+    let mut wanted = Vec::new();
+    for reach in reachable(lock, selection) {
+        if !reach.marker.evaluate(&markers, &[]) {
+            continue;
+        }
+        let package = reach.package;
+        if package.source == Source::Project {
+            continue;
+        }
+        let wheels = package.files.iter().map(|f| f.filename.as_str()).filter(|f| f.ends_with(".whl"));
+        if let Some(filename) = tags.best_wheel(wheels) {
+            wanted.push(Wanted { package, filename: filename.to_string(), kind: WantedKind::Wheel });
+        } else if let Some(sdist) = package.files.iter().find(|f| is_sdist(&f.filename)) {
+            wanted.push(Wanted { package, filename: sdist.filename.clone(), kind: WantedKind::Sdist });
+        } else {
+            return Err(no_wheel_failure(package, interpreter));
+        }
+    }
+    if let Some(name) = editable_project
+        && let Some(project) = lock.packages.iter().find(|p| p.source == Source::Project && p.name == name)
+    {
+        wanted.push(Wanted { package: project, filename: String::new(), kind: WantedKind::Editable });
+    }
+    Ok(wanted)
+}
+
+fn is_sdist(filename: &str) -> bool {
+    filename.ends_with(".tar.gz") || filename.ends_with(".zip")
+}
+
+fn no_wheel_failure(package: &LockedPackage, interpreter: &Interpreter) -> Failure {
+    let listed: Vec<&str> = package.files.iter().map(|f| f.filename.as_str()).take(8).collect();
+    let mut diagnostic = Diagnostic::error(
+        Code::NoCompatibleWheel,
+        format!(
+            "`{}=={}` has no wheel for Python {} on {} ({})",
+            package.name,
+            package.version,
+            interpreter.python_full_version,
+            interpreter.sys_platform,
+            interpreter.platform_machine,
+        ),
+    );
+    for file in listed {
+        diagnostic = diagnostic.with_cause(format!("locked file: `{file}`"));
+    }
+    Failure::new(diagnostic.with_hint("use an interpreter the package publishes wheels for (`--python`), or pick another version of it"))
+}
+
+/// What to change in the environment.
+#[derive(Debug)]
+struct Plan<'w, 'a> {
+    install: Vec<&'w Wanted<'a>>,
+    remove: Vec<InstalledDist>,
+    unchanged: usize,
+}
+
+fn same_version(a: &str, b: &str) -> bool {
+    match (Version::from_str(a), Version::from_str(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn plan_changes<'w, 'a>(wanted: &'w [Wanted<'a>], installed: &[InstalledDist]) -> Plan<'w, 'a> {
+    let mut by_name: BTreeMap<&str, Vec<&InstalledDist>> = BTreeMap::new();
+    for dist in installed {
+        by_name.entry(dist.name.as_str()).or_default().push(dist);
+    }
+    let mut plan = Plan { install: Vec::new(), remove: Vec::new(), unchanged: 0 };
+    for want in wanted {
+        let present = by_name.remove(want.package.name.as_str()).unwrap_or_default();
+        let mut keep = false;
+        for dist in present {
+            let same = want.kind == WantedKind::Editable || same_version(&dist.version, &want.package.version);
+            if !keep && same {
+                keep = true;
+            } else {
+                plan.remove.push(dist.clone());
+            }
+        }
+        if keep {
+            plan.unchanged += 1;
+        } else {
+            plan.install.push(want);
+        }
+    }
+    // Whatever is left is not in the lock for this interpreter.
+    plan.remove.extend(by_name.into_values().flatten().cloned());
+    plan.remove.sort();
+    plan
+}
+
+pub(crate) fn environment_failure(error: EnvironmentError) -> Failure {
+    let (code, hint) = match &error {
+        EnvironmentError::NotAVenv { .. } => (
+            Code::VenvInvalid,
+            "move the directory away, or point PyBun at another environment directory",
+        ),
+        EnvironmentError::Install { .. } => (
+            Code::InstallFailed,
+            "the wheel may be broken on the index; run `pybun cache clean <package>` and try again, or report it to the package's maintainers",
+        ),
+        EnvironmentError::Io { .. } => (Code::Io, "check the permissions and free space of the environment directory"),
+    };
+    Failure::new(Diagnostic::error(code, error.to_string()).with_hint(hint))
+}
+
+pub(crate) fn artifact_failure(error: ArtifactError, request: &ArtifactRequest) -> Failure {
+    let package = format!("{}=={}", request.name, request.version);
+    let (code, hint) = match &error {
+        ArtifactError::HashMismatch { .. } => (
+            Code::HashMismatch,
+            "nothing was installed; the file changed on the index since it was locked (or was tampered with in transit): if the change is legitimate, run `pybun lock --upgrade` to record the new hash",
+        ),
+        ArtifactError::Download { .. } => (Code::DownloadFailed, "check the network and the index URL, or use `--offline` with a filled cache"),
+        ArtifactError::OfflineMiss { .. } => (Code::OfflineCacheMiss, "run once without `--offline` to fill the cache"),
+        ArtifactError::InvalidWheel { .. } => (
+            Code::InvalidWheel,
+            "nothing was installed; the wheel on the index is broken or unsafe: report it to the package's maintainers",
+        ),
+        ArtifactError::Io { .. } => (Code::Io, "check the permissions and free space of the cache directory (`pybun cache dir`)"),
+    };
+    Failure::new(
+        Diagnostic::error(code, format!("{error}"))
+            .with_cause(format!("while preparing `{package}`"))
+            .with_hint(hint),
+    )
+}
