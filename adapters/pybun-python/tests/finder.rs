@@ -267,3 +267,38 @@ fn managed_dir_comes_first() {
     assert_eq!(found[0].path, managed.join("cpython-3.11.0-linux/bin/python3"));
     assert_eq!(found.iter().filter(|p| p.prefix == Path::new("/usr")).count(), 1);
 }
+
+/// Our tag list equals `packaging.tags.sys_tags()` (pip's vendored copy), tag
+/// for tag and in order, for every discovered interpreter that has pip.
+#[test]
+fn tags_match_packaging_sys_tags() {
+    let cache = tempfile::tempdir().unwrap();
+    let finder = finder(cache.path());
+    let mut compared = 0;
+    for python in finder.discover() {
+        let output = std::process::Command::new(&python.path)
+            .args(["-c", "from pip._vendor.packaging import tags\nfor t in tags.sys_tags(): print(t)"])
+            .output()
+            .unwrap();
+        if !output.status.success() {
+            eprintln!("skipping {}: no pip with packaging.tags", python.path.display());
+            continue;
+        }
+        let theirs: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+        let mut ours: Vec<String> = Tags::for_interpreter(&python).iter().map(|(p, a, s)| format!("{p}-{a}-{s}")).collect();
+        // `packaging` before 24 has no `cpXY-none-any`.
+        if !theirs.iter().any(|tag| tag.starts_with("cp") && tag.ends_with("-none-any")) {
+            ours.retain(|tag| !(tag.starts_with("cp") && tag.ends_with("-none-any")));
+        }
+        let first_difference = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+        assert_eq!(
+            (first_difference, ours.len()),
+            (None, theirs.len()),
+            "{} ({}): first difference at {first_difference:?}",
+            python.path.display(),
+            python.python_full_version
+        );
+        compared += 1;
+    }
+    eprintln!("compared the tags of {compared} interpreters with packaging");
+}

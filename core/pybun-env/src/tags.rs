@@ -27,11 +27,12 @@ impl Tags {
     /// 3. `cpXY-none-{plat}`,
     /// 4. `cp3W-abi3-{plat}` for W from Y-1 down to 2 (not for free-threaded builds),
     /// 5. `py3Y-none-{plat}`, `py3-none-{plat}`, `py3W-none-{plat}` for W from Y-1 down to 0,
-    /// 6. `cpXY-none-any`,
+    /// 6. `cpXY-none-any` (as `packaging` 24+ does; older versions omit it),
     /// 7. `py3Y-none-any`, `py3-none-any`, `py3W-none-any` for W from Y-1 down to 0.
     ///
     /// Other implementations (PyPy, GraalPy) get their interpreter tag with
-    /// the ABI from `EXT_SUFFIX`, then `none`, then the same `py*` tags.
+    /// the ABI from `EXT_SUFFIX`, then `none`, then the same `py*` tags (PyPy
+    /// with `pp3-none-any` before the `py*-none-any` ones).
     #[must_use]
     pub fn for_interpreter(interpreter: &Interpreter) -> Self {
         let platforms = platform_tags(interpreter);
@@ -80,7 +81,12 @@ impl Tags {
         for python in &py_range {
             push(python, "none", &platforms);
         }
-        push(&interpreter_tag, "none", &any);
+        // `packaging` 24+: `cpXY-none-any` for CPython, `pp3-none-any` for PyPy.
+        match interpreter.implementation_name.as_str() {
+            "cpython" => push(&interpreter_tag, "none", &any),
+            "pypy" => push(&format!("pp{major}"), "none", &any),
+            _ => {}
+        }
         for python in &py_range {
             push(python, "none", &any);
         }
