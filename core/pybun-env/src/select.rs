@@ -377,8 +377,8 @@ impl std::error::Error for SelectionError {}
 ///    interpreters matching it count, and they must also satisfy
 ///    `requires-python` when given. A range request (`>=3.10,<3.13`) takes
 ///    the newest match; any other request the first match in discovery order.
-/// 2. Without a request but with `requires-python`, the newest interpreter
-///    that satisfies it.
+/// 2. Without a request but with `requires-python`, the first interpreter
+///    found that satisfies it (as uv does: `PATH` order is the user's preference).
 /// 3. With neither, the first interpreter found.
 ///
 /// Free-threaded builds are chosen only when asked for (`3.13t`) or by path.
@@ -416,9 +416,9 @@ pub fn select_interpreter(
             Some(requires) => {
                 let fitting: Vec<&Interpreter> =
                     candidates.iter().filter(|i| !free_threaded(i) && satisfies_requires(i)).collect();
-                pick(&fitting, true).map(|interpreter| {
+                pick(&fitting, false).map(|interpreter| {
                     let reason = format!(
-                        "`requires-python` is `{requires}`: {} (the newest that satisfies it)",
+                        "`requires-python` is `{requires}`: {} (the first found that satisfies it)",
                         describe(interpreter)
                     );
                     (interpreter, reason)
@@ -589,8 +589,8 @@ mod tests {
         type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<&'a str, &'a str>, &'a str);
         let cases: &[Case<'_>] = &[
             (None, None, Ok("3.11.7"), "no Python was requested"),
-            (None, Some(">=3.8"), Ok("3.13.0"), "the newest that satisfies it"),
-            (None, Some(">=3.10,<3.13"), Ok("3.12.1"), "`requires-python` is `>=3.10, <3.13`"),
+            (None, Some(">=3.8"), Ok("3.11.7"), "the first found that satisfies it"),
+            (None, Some(">=3.12,<3.13"), Ok("3.12.1"), "`requires-python` is `>=3.12, <3.13`"),
             (Some("3.11"), None, Ok("3.11.7"), "the first match found"),
             (Some("3.11.2"), None, Ok("3.11.2"), "asks for 3.11.2"),
             (Some("3"), None, Ok("3.11.7"), "first match"),
