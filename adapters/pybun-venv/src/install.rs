@@ -1,0 +1,155 @@
+//! Installing unpacked wheels into a venv, and compiling their bytecode.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+
+use pybun_fs_os::{InstallOptions, WheelInstallError, detect_link_mode, install_planned, plan_unpacked};
+use pybun_install::SchemePaths;
+use pybun_pep::{PackageName, WheelFilename};
+use pybun_ports::{EnvironmentError, InstalledDist, LinkMode, Venv, WheelToInstall};
+use rayon::prelude::*;
+
+use crate::dists::{parse_dist_info_name, remove_stale_staging};
+use crate::io_error;
+
+fn link_mode(mode: LinkMode) -> pybun_fs_os::LinkMode {
+    match mode {
+        LinkMode::Clone => pybun_fs_os::LinkMode::Clone,
+        LinkMode::Hardlink => pybun_fs_os::LinkMode::Hardlink,
+        LinkMode::Copy => pybun_fs_os::LinkMode::Copy,
+        LinkMode::Symlink => pybun_fs_os::LinkMode::Symlink,
+    }
+}
+
+/// The install scheme of a distribution in a venv, as pip's venv scheme:
+/// purelib = platlib = site-packages, scripts = `bin`, headers =
+/// `include/site/pythonX.Y/<name>`, data = the venv root.
+#[must_use]
+pub(crate) fn scheme_paths(venv: &Venv, name: &PackageName) -> SchemePaths {
+    let interpreter = &venv.interpreter;
+    SchemePaths {
+        purelib: venv.site_packages.clone(),
+        platlib: venv.site_packages.clone(),
+        scripts: venv.scripts.clone(),
+        headers: venv
+            .root
+            .join("include")
+            .join("site")
+            .join(format!("python{}.{}", interpreter.major, interpreter.minor))
+            .join(name.to_string()),
+        data: venv.root.clone(),
+    }
+}
+
+fn convert(wheel: &str, error: WheelInstallError) -> EnvironmentError {
+    match error {
+        WheelInstallError::Io { action, path, source } => {
+            EnvironmentError::Io { action: action.to_string(), path, reason: source.to_string() }
+        }
+        other => EnvironmentError::Install { wheel: wheel.to_string(), reason: other.to_string() },
+    }
+}
+
+/// Install one wheel; the installed distribution and its `.py` files in site-packages.
+fn install_one(
+    venv: &Venv,
+    wheel: &WheelToInstall,
+    mode: pybun_fs_os::LinkMode,
+) -> Result<(InstalledDist, Vec<PathBuf>), EnvironmentError> {
+    let filename = WheelFilename::from_str(&wheel.filename).map_err(|e| EnvironmentError::Install {
+        wheel: wheel.filename.clone(),
+        reason: e.to_string(),
+    })?;
+    let scheme = scheme_paths(venv, &filename.name);
+    let plan = plan_unpacked(&wheel.unpacked, &filename, &scheme).map_err(|e| convert(&wheel.filename, e))?;
+    let options = InstallOptions { interpreter: venv.python.clone(), direct_url: wheel.direct_url.clone() };
+    let installed = install_planned(&wheel.unpacked, &plan, mode, &options).map_err(|e| convert(&wheel.filename, e))?;
+    for warning in &installed.warnings {
+        tracing::warn!(wheel = %wheel.filename, "{warning}");
+    }
+    let (name, version) = installed
+        .dist_info
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_dist_info_name)
+        .unwrap_or_else(|| (filename.name.to_string(), filename.version.to_string()));
+    let sources = plan
+        .files
+        .iter()
+        .filter(|f| !f.in_dist_info && f.dest.extension().is_some_and(|e| e == "py"))
+        .filter(|f| f.dest.starts_with(&venv.site_packages))
+        .map(|f| f.dest.clone())
+        .collect();
+    Ok((InstalledDist { name, version, dist_info: installed.dist_info }, sources))
+}
+
+pub(crate) fn install(
+    venv: &Venv,
+    wheels: &[WheelToInstall],
+    mode: Option<LinkMode>,
+    compile_bytecode: bool,
+) -> Vec<Result<InstalledDist, EnvironmentError>> {
+    let Some(first) = wheels.first() else { return Vec::new() };
+    if let Err(e) = fs::create_dir_all(&venv.site_packages) {
+        let error = io_error("create directory", &venv.site_packages)(e);
+        return wheels.iter().map(|_| Err(error.clone())).collect();
+    }
+    remove_stale_staging(&venv.site_packages);
+    let mode = match mode {
+        Some(mode) => link_mode(mode),
+        None => detect_link_mode(&first.unpacked, &venv.site_packages),
+    };
+    let results: Vec<_> = wheels.par_iter().map(|wheel| install_one(venv, wheel, mode)).collect();
+    if compile_bytecode {
+        let sources: Vec<&Path> =
+            results.iter().flatten().flat_map(|(_, sources)| sources.iter().map(PathBuf::as_path)).collect();
+        compile(&venv.python, &sources);
+    }
+    results.into_iter().map(|result| result.map(|(dist, _)| dist)).collect()
+}
+
+/// `python -I -m compileall -q -j0 -i -` over `sources` (listed on stdin, so
+/// any number fits): one process, all cores. Failures (a file with Python 2
+/// syntax, no `compileall`) are logged, never fatal: bytecode is a cache.
+fn compile(python: &Path, sources: &[&Path]) {
+    let list: String = sources
+        .iter()
+        .filter_map(|path| path.to_str())
+        .filter(|path| !path.contains(['\n', '\r']))
+        .map(|path| format!("{path}\n"))
+        .collect();
+    if list.is_empty() {
+        return;
+    }
+    let child = Command::new(python)
+        .args(["-I", "-m", "compileall", "-q", "-j0", "-i", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            tracing::warn!(python = %python.display(), "could not run compileall: {e}");
+            return;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // compileall reads the whole list before compiling (and writing).
+        let _ = stdin.write_all(list.as_bytes());
+    }
+    match child.wait_with_output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => tracing::warn!(
+            python = %python.display(),
+            "compileall failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(e) => tracing::warn!(python = %python.display(), "compileall did not finish: {e}"),
+    }
+}
