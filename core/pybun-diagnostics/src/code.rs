@@ -46,6 +46,7 @@ codes! {
     DynamicMisuse = "PB0108": "`dynamic` lists a field that is also given statically, or misses one",
     UnknownGroup = "PB0109": "a dependency group includes a group that does not exist",
     ToolSettings = "PB0110": "`[tool.pybun]` settings are invalid",
+    DependencyNotFound = "PB0111": "a dependency to remove is not listed in `pyproject.toml`",
     // 02xx: index and network
     IndexUnreachable = "PB0200": "the package index could not be reached",
     IndexResponse = "PB0201": "the package index returned something that is not a valid Simple API page",

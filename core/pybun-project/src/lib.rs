@@ -14,9 +14,14 @@
 //! - `[tool.pybun]`: PyBun's own settings
 
 mod cx;
+mod edit;
 mod groups;
+mod init;
 mod project;
 mod tool;
+
+pub use edit::{DependencyTarget, Edit, add_requirement, remove_requirement};
+pub use init::{gitignore_template, init_pyproject, normalize_project_name};
 
 use std::collections::BTreeMap;
 
