@@ -18,7 +18,7 @@ enum Shell {
     Posix,
     Fish,
     Csh,
-    PowerShell,
+    Pwsh,
 }
 
 impl Shell {
@@ -28,7 +28,7 @@ impl Shell {
             Self::Posix => format!("'{}'", text.replace('\'', r"'\''")),
             Self::Fish => format!("'{}'", text.replace('\\', r"\\").replace('\'', r"\'")),
             Self::Csh => format!("'{}'", text.replace('\'', r"'\''").replace('!', r"\!")),
-            Self::PowerShell => format!("'{}'", text.replace('\'', "''")),
+            Self::Pwsh => format!("'{}'", text.replace('\'', "''")),
         }
     }
 
@@ -37,7 +37,7 @@ impl Shell {
             Self::Posix => BASH,
             Self::Fish => FISH,
             Self::Csh => CSH,
-            Self::PowerShell => POWERSHELL,
+            Self::Pwsh => POWERSHELL,
         }
     }
 }
@@ -51,7 +51,7 @@ pub(crate) fn scripts(venv_dir: &str, bin_name: &str, prompt: &str) -> Vec<(&'st
         ("activate", Shell::Posix),
         ("activate.fish", Shell::Fish),
         ("activate.csh", Shell::Csh),
-        ("Activate.ps1", Shell::PowerShell),
+        ("Activate.ps1", Shell::Pwsh),
     ]
     .into_iter()
     .map(|(name, shell)| {

@@ -25,11 +25,7 @@ impl PyvenvCfg {
             match key.trim().to_ascii_lowercase().as_str() {
                 "home" => cfg.home = Some(PathBuf::from(value)),
                 "version" => cfg.version = Some(value.to_string()),
-                "version_info" => {
-                    if cfg.version.is_none() {
-                        cfg.version = Some(value.to_string());
-                    }
-                }
+                "version_info" if cfg.version.is_none() => cfg.version = Some(value.to_string()),
                 "executable" | "base-executable" => cfg.executable = Some(PathBuf::from(value)),
                 "include-system-site-packages" => cfg.include_system_site_packages = value.eq_ignore_ascii_case("true"),
                 "prompt" => cfg.prompt = Some(unquote(value).to_string()),

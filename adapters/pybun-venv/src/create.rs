@@ -18,9 +18,25 @@ const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 # This file is a cache directory tag created by PyBun.\n\
 # For information about cache directory tags see https://bford.info/cachedir/\n";
 
+/// The `pyvenv.cfg` of the venv the interpreter's executable belongs to, as
+/// CPython finds it: beside the executable or one directory up. (Probes run
+/// with `-S` report `sys.prefix == sys.base_prefix` even inside a venv, so
+/// the facts alone cannot tell.)
+fn own_venv_cfg(interpreter: &Interpreter) -> Option<PyvenvCfg> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    if let Some(exe_dir) = interpreter.sys_executable.parent() {
+        dirs.push(exe_dir);
+        dirs.extend(exe_dir.parent());
+    }
+    if interpreter.prefix != interpreter.base_prefix {
+        dirs.push(&interpreter.prefix);
+    }
+    dirs.into_iter().find_map(|dir| fs::read_to_string(dir.join("pyvenv.cfg")).ok()).map(|text| PyvenvCfg::parse(&text))
+}
+
 /// Whether the interpreter runs inside a virtual environment.
 fn in_venv(interpreter: &Interpreter) -> bool {
-    interpreter.is_virtualenv || interpreter.prefix != interpreter.base_prefix
+    interpreter.is_virtualenv || interpreter.prefix != interpreter.base_prefix || own_venv_cfg(interpreter).is_some()
 }
 
 /// `python3.12`, `python3.13t`, `pypy3.10`: the name of the `lib/` (and
@@ -60,32 +76,30 @@ pub fn site_packages_dir(root: &Path, interpreter: &Interpreter) -> PathBuf {
 ///
 /// Outside a venv, `sys.executable` itself (unresolved, as CPython's `venv`
 /// does: `~/.pyenv/versions/3.12.1/bin/python3.12`, `/usr/bin/python3`).
-/// Inside one, the base: the venv's `pyvenv.cfg` `home` holding an
-/// executable of the same name (or `pythonX.Y`, `pythonX`, `python`), else
-/// such an executable in `base_prefix/bin`, else `sys.executable` with its
+/// Inside one (a `pyvenv.cfg` beside `sys.executable` or one directory up,
+/// or `prefix != base_prefix`): where the venv's symlinks lead out of its
+/// `bin/`; else `pythonX.Y` (or the same name, `pythonX`, `python`) in the
+/// venv's `home`, then in `base_prefix/bin`; else `sys.executable` with its
 /// symlinks resolved.
 #[must_use]
 pub fn base_executable(interpreter: &Interpreter) -> PathBuf {
-    if !in_venv(interpreter) {
+    let cfg = own_venv_cfg(interpreter);
+    if cfg.is_none() && !in_venv(interpreter) {
         return interpreter.sys_executable.clone();
     }
-    let mut names: Vec<String> = interpreter
-        .sys_executable
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .into_iter()
-        .collect();
+    // A venv's `bin/python` links (possibly in a chain) to the base.
+    if let Some(base) = follow_out_of_dir(&interpreter.sys_executable) {
+        return base;
+    }
+    let mut names: Vec<String> = Vec::new();
     let (major, minor) = (interpreter.major, interpreter.minor);
     if interpreter.gil_disabled {
         names.push(format!("python{major}.{minor}t"));
     }
-    names.extend([format!("python{major}.{minor}"), format!("python{major}"), "python".to_string()]);
-    let mut dirs = Vec::new();
-    if let Ok(text) = fs::read_to_string(interpreter.prefix.join("pyvenv.cfg"))
-        && let Some(home) = PyvenvCfg::parse(&text).home
-    {
-        dirs.push(home);
-    }
+    names.push(format!("python{major}.{minor}"));
+    names.extend(interpreter.sys_executable.file_name().map(|n| n.to_string_lossy().into_owned()));
+    names.extend([format!("python{major}"), "python".to_string()]);
+    let mut dirs: Vec<PathBuf> = cfg.and_then(|cfg| cfg.home).into_iter().collect();
     dirs.push(interpreter.base_prefix.join("bin"));
     for dir in &dirs {
         for name in &names {
@@ -339,20 +353,30 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Follow the symlinks from `path` until one leads out of its directory;
+/// `None` when `path` is not a symlink or the chain stays in the directory.
+fn follow_out_of_dir(path: &Path) -> Option<PathBuf> {
+    let path = normalize(path);
+    let dir = path.parent()?.to_path_buf();
+    let mut current = path;
+    for _ in 0..32 {
+        let target = fs::read_link(&current).ok()?;
+        let next = normalize(&dir.join(target));
+        if next.parent() != Some(dir.as_path()) {
+            return Some(next);
+        }
+        current = next;
+    }
+    None
+}
+
 /// The base executable a venv's `bin/python` leads to: its chain of symlinks
 /// followed until it leaves `bin/` (CPython: `python -> python3.12 ->
 /// /usr/bin/python3.12`; PyBun, uv: `python -> /usr/bin/python3.12`), or for
 /// copies, `home` joined with `pythonX.Y`, `pythonX` or `python`.
 fn venv_base_executable(root: &Path, cfg: &PyvenvCfg) -> Option<PathBuf> {
-    let bin = normalize(&root.join("bin"));
-    let mut current = bin.join("python");
-    for _ in 0..32 {
-        let Ok(target) = fs::read_link(&current) else { break };
-        let next = normalize(&current.parent().unwrap_or(&bin).join(target));
-        if next.parent() != Some(bin.as_path()) {
-            return Some(next);
-        }
-        current = next;
+    if let Some(base) = follow_out_of_dir(&root.join("bin").join("python")) {
+        return Some(base);
     }
     let home = cfg.home.as_ref()?;
     let version = cfg.version.as_deref().unwrap_or_default();
