@@ -6,6 +6,7 @@
 //! later REST and MCP) render outcomes, events and failures.
 
 mod build;
+mod edit;
 mod failure;
 mod interpreter;
 mod fingerprint;
@@ -13,8 +14,11 @@ mod lock;
 mod project;
 mod sync;
 mod tree;
+mod venv;
 mod export;
 
+pub use edit::{EditOperation, EditOutcome, EditRequest, InitOutcome, InitRequest, edit_dependencies, init};
+pub use pybun_project::DependencyTarget;
 pub use export::{ExportFormat, ExportOutcome, ExportRequest, export};
 pub use failure::Failure;
 pub use lock::{
@@ -23,6 +27,7 @@ pub use lock::{
 };
 pub use project::find_project_root;
 pub use sync::{ChangeKind, LockMode, PackageChange, SyncOutcome, SyncPorts, SyncRequest, sync};
+pub use venv::{VenvOutcome, VenvRequest, create_venv};
 pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};
 
 /// Re-exported plain-data types that outcomes carry.

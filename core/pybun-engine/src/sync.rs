@@ -25,7 +25,8 @@ use pybun_ports::{
 
 use crate::build::Builder;
 use crate::interpreter::{PythonChoice, choose_interpreter};
-use crate::lock::{IndexOpener, IndexSettings, LockRequest, LockSettings, LockStatus, lock};
+use crate::lock::{IndexOpener, IndexSettings, LockRequest, LockSettings, LockStatus, lock, read_existing};
+use pybun_resolver::{PrereleaseMode, ResolutionMode};
 use crate::project::load_project;
 use crate::{Failure, print_lock};
 
@@ -144,11 +145,16 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
             (printed.lock, printed.path, LockStatus::UpToDate)
         }
         mode => {
+            // Keep the options the lock was made with unless new ones are given.
+            let settings = match read_existing(ports.fs, &loaded.root) {
+                Ok(Some((existing, _))) if request.settings == LockSettings::default() => settings_from_lock(&existing),
+                _ => request.settings.clone(),
+            };
             let outcome = lock(
                 &LockRequest {
                     directory: loaded.root.clone(),
                     index: request.index.clone(),
-                    settings: request.settings.clone(),
+                    settings,
                     check: mode == LockMode::Locked,
                     upgrade: false,
                     format: None,
@@ -194,7 +200,12 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
                 .create_venv(
                     &venv_dir,
                     &interpreter,
-                    &VenvOptions { prompt: None, system_site_packages: false, clear: existing.is_some() },
+                    &VenvOptions {
+                        prompt: None,
+                        system_site_packages: false,
+                        // Another interpreter's venv, or one whose interpreter is gone.
+                        clear: existing.is_some() || ports.fs.exists(&venv_dir.join("pyvenv.cfg")),
+                    },
                 )
                 .map_err(environment_failure)?;
             ports.reporter.report(Event::VenvCreated {
@@ -251,6 +262,30 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
         downloaded,
         warnings,
     })
+}
+
+/// The resolution options recorded in a lock.
+pub(crate) fn settings_from_lock(lock: &Lock) -> LockSettings {
+    let resolution = match lock.options.resolution.as_str() {
+        "lowest" => ResolutionMode::Lowest,
+        "lowest-direct" => ResolutionMode::LowestDirect,
+        _ => ResolutionMode::Highest,
+    };
+    let prerelease = match lock.options.prerelease.as_str() {
+        "allow" => PrereleaseMode::Allow,
+        "explicit" => PrereleaseMode::Explicit,
+        "disallow" => PrereleaseMode::Disallow,
+        _ => PrereleaseMode::IfNecessary,
+    };
+    LockSettings {
+        resolution,
+        prerelease,
+        exclude_newer: lock.options.exclude_newer.clone(),
+        python_version: lock.environment.as_ref().map(|e| e.python_version.clone()),
+        python_platform: lock.environment.as_ref().and_then(|e| e.platform.clone()),
+        no_binary: Vec::new(),
+        no_build: Vec::new(),
+    }
 }
 
 /// The project's normalized name when it is installed itself (it has a `[build-system]`).

@@ -1,0 +1,219 @@
+//! `pybun add`, `pybun remove` and `pybun init`: edit `pyproject.toml`, lock, sync.
+//!
+//! `add`/`remove` change `pyproject.toml` (keeping its formatting), lock,
+//! and, unless told not to, sync. When the lock fails (no solution, unknown
+//! package, unreachable index), `pyproject.toml` is written back exactly as
+//! it was and the lock is untouched.
+
+use std::path::{Path, PathBuf};
+
+use pybun_diagnostics::{Code, Diagnostic};
+use pybun_ports::{FileSystem, Interpreters};
+use pybun_project::{
+    DependencyTarget, add_requirement, gitignore_template, init_pyproject, normalize_project_name,
+    remove_requirement,
+};
+
+use crate::Failure;
+use crate::interpreter::choose_interpreter;
+use crate::lock::{LockOutcome, LockRequest, lock};
+use crate::project::find_project_root;
+use crate::sync::{LockMode, SyncOutcome, SyncPorts, SyncRequest, settings_from_lock, sync};
+
+/// What to change in `pyproject.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditOperation {
+    /// Add these PEP 508 requirements.
+    Add(Vec<String>),
+    /// Remove these package names.
+    Remove(Vec<String>),
+}
+
+/// `add` / `remove`.
+#[derive(Debug, Clone)]
+pub struct EditRequest {
+    pub operation: EditOperation,
+    /// Where: `[project] dependencies` (`None` for remove means the same), an extra or a group.
+    pub target: Option<DependencyTarget>,
+    /// Then sync with these settings (its `directory` is the project's); `None`: lock only.
+    pub sync: Option<SyncRequest>,
+    /// The directory to start from, and the index to lock with.
+    pub directory: PathBuf,
+    pub index: crate::IndexSettings,
+    /// `--frozen`: edit only, neither lock nor sync.
+    pub frozen: bool,
+}
+
+/// What changed.
+#[derive(Debug, Clone)]
+pub struct EditOutcome {
+    pub pyproject: PathBuf,
+    /// The entries written (add) or removed (remove), as they appear in the file.
+    pub entries: Vec<String>,
+    /// Entries replaced by `add` (same name and marker).
+    pub replaced: Vec<String>,
+    /// Where the edit went, e.g. "`[project] dependencies`".
+    pub target: String,
+    pub lock: Option<LockOutcome>,
+    pub sync: Option<SyncOutcome>,
+}
+
+/// Add or remove requirements, then lock and (optionally) sync.
+///
+/// # Errors
+/// An invalid requirement, a name that is not there to remove, or a failed
+/// lock (then `pyproject.toml` is restored byte for byte) or sync.
+pub fn edit_dependencies(request: &EditRequest, ports: &SyncPorts<'_>) -> Result<EditOutcome, Failure> {
+    let root = find_project_root(ports.fs, &request.directory).ok_or_else(|| {
+        Failure::new(
+            Diagnostic::error(Code::PyprojectNotFound, format!("no `pyproject.toml` found in `{}` or any parent directory", request.directory.display()))
+                .with_hint("create a project first with `pybun init`"),
+        )
+    })?;
+    let path = root.join("pyproject.toml");
+    let file = path.display().to_string();
+    let original = ports.fs.read_to_string(&path).map_err(|e| Failure::io(&path, &e, "read"))?;
+    let in_file = |mut diagnostic: Diagnostic| {
+        if let Some(location) = &mut diagnostic.location {
+            location.file.clone_from(&file);
+        } else {
+            diagnostic = diagnostic.in_file(file.clone());
+        }
+        Failure::new(diagnostic)
+    };
+
+    let mut text = original.clone();
+    let mut entries = Vec::new();
+    let mut replaced = Vec::new();
+    let target = request.target.clone().unwrap_or(DependencyTarget::Main);
+    match &request.operation {
+        EditOperation::Add(requirements) => {
+            for requirement in requirements {
+                let edit = add_requirement(&text, requirement, target.clone()).map_err(in_file)?;
+                text = edit.text;
+                entries.push(requirement.clone());
+                replaced.extend(edit.replaced);
+            }
+        }
+        EditOperation::Remove(names) => {
+            for name in names {
+                let edit = remove_requirement(&text, name, request.target.clone()).map_err(in_file)?;
+                text = edit.text;
+                entries.extend(edit.removed);
+            }
+        }
+    }
+    if text != original {
+        ports.fs.write_atomic(&path, text.as_bytes()).map_err(|e| Failure::io(&path, &e, "write"))?;
+    }
+    let mut outcome = EditOutcome { pyproject: path.clone(), entries, replaced, target: target.describe(), lock: None, sync: None };
+    if request.frozen {
+        return Ok(outcome);
+    }
+
+    let settings = match crate::lock::read_existing(ports.fs, &root) {
+        Ok(Some((existing, _))) => settings_from_lock(&existing),
+        _ => crate::LockSettings::default(),
+    };
+    let locked = lock(
+        &LockRequest { directory: root.clone(), index: request.index.clone(), settings, check: false, upgrade: false, format: None },
+        ports.fs,
+        ports.open_index,
+        ports.reporter,
+    );
+    let locked = match locked {
+        Ok(locked) => locked,
+        Err(failure) => {
+            // Leave the project exactly as it was.
+            if text != original {
+                ports.fs.write_atomic(&path, original.as_bytes()).map_err(|e| Failure::io(&path, &e, "restore"))?;
+            }
+            return Err(failure);
+        }
+    };
+    outcome.lock = Some(locked);
+    if let Some(sync_request) = &request.sync {
+        let sync_request = SyncRequest { directory: root, lock_mode: LockMode::Auto, ..sync_request.clone() };
+        outcome.sync = Some(sync(&sync_request, ports)?);
+    }
+    Ok(outcome)
+}
+
+/// `pybun init`.
+#[derive(Debug, Clone, Default)]
+pub struct InitRequest {
+    /// The project directory (created if missing).
+    pub directory: PathBuf,
+    pub name: Option<String>,
+    /// The interpreter to pin (`.python-version`) [default: the one PyBun would choose].
+    pub python: Option<String>,
+    /// Add a `[build-system]` and a `src/<module>/__init__.py`.
+    pub package: bool,
+}
+
+/// What `init` wrote.
+#[derive(Debug, Clone)]
+pub struct InitOutcome {
+    pub directory: PathBuf,
+    pub name: String,
+    pub python_version: String,
+    /// The files written, relative to the directory.
+    pub files: Vec<String>,
+}
+
+/// Create a project.
+///
+/// # Errors
+/// An existing `pyproject.toml`, an unusable directory name, no interpreter.
+pub fn init(request: &InitRequest, fs: &dyn FileSystem, interpreters: &dyn Interpreters) -> Result<InitOutcome, Failure> {
+    let dir = &request.directory;
+    let pyproject = dir.join("pyproject.toml");
+    if fs.exists(&pyproject) {
+        return Err(Failure::new(
+            Diagnostic::error(Code::ProjectTable, format!("`{}` already exists", pyproject.display()))
+                .in_file(pyproject.display().to_string())
+                .with_hint("`pybun init` creates new projects; use `pybun add` to change this one"),
+        ));
+    }
+    let name = match &request.name {
+        Some(name) => normalize_project_name(name),
+        None => normalize_project_name(&dir_name(dir)),
+    }
+    .map_err(Failure::new)?;
+    let choice = choose_interpreter(fs, interpreters, dir, request.python.as_deref(), None, None)?;
+    let interpreter = choice.interpreter();
+    let minor = format!("{}.{}", interpreter.major, interpreter.minor);
+
+    let mut files = Vec::new();
+    let mut write = |relative: &str, contents: &str, only_if_missing: bool| -> Result<(), Failure> {
+        let path = dir.join(relative);
+        if only_if_missing && fs.exists(&path) {
+            return Ok(());
+        }
+        fs.write_atomic(&path, contents.as_bytes()).map_err(|e| Failure::io(&path, &e, "write"))?;
+        files.push(relative.to_string());
+        Ok(())
+    };
+    write("pyproject.toml", &init_pyproject(&name, &format!(">={minor}"), request.package), false)?;
+    write(".python-version", &format!("{minor}\n"), true)?;
+    write(".gitignore", gitignore_template(), true)?;
+    let module = name.replace('-', "_");
+    if request.package {
+        write(
+            &format!("src/{module}/__init__.py"),
+            &format!("def main() -> None:\n    print(\"Hello from {name}!\")\n"),
+            true,
+        )?;
+    } else {
+        write(
+            "main.py",
+            &format!("def main() -> None:\n    print(\"Hello from {name}!\")\n\n\nif __name__ == \"__main__\":\n    main()\n"),
+            true,
+        )?;
+    }
+    Ok(InitOutcome { directory: dir.clone(), name, python_version: minor, files })
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
