@@ -20,6 +20,7 @@ mod archive;
 mod cache;
 mod client;
 mod dns;
+mod download;
 mod html;
 mod parsed;
 mod simple;
@@ -39,6 +40,7 @@ use url::Url;
 use crate::archive::RangeFailure;
 use crate::cache::{Bucket, EntryHeader};
 use crate::client::{ClientSettings, Fetcher, PageOwner};
+pub use crate::download::{DownloadError, DownloadSink};
 
 /// Where and how [`HttpIndex`] looks for packages.
 #[derive(Debug, Clone, PartialEq, Eq)]

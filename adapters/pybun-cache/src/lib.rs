@@ -1,0 +1,40 @@
+//! The global artifact cache: wheels downloaded once, verified, and unpacked
+//! once into a content-addressed directory that environments link from.
+//!
+//! * [`ArtifactStore`] implements [`pybun_ports::ArtifactCache`]. A cached
+//!   wheel costs a stat or two and no network; a missing one is downloaded
+//!   (with [`pybun_index_http::HttpIndex`]'s client, up to
+//!   [`DEFAULT_CONCURRENCY`] at once; `file://` URLs are read from disk)
+//!   into a temporary file while hashed and counted, checked against the
+//!   locked `sha256` and size, kept as `archives-v1/<sha256>/<filename>` and
+//!   unpacked with [`pybun_fs_os::unpack_wheel`] (atomic) into
+//!   `wheels-v1/<sha256>/`.
+//! * Several PyBun processes share a cache: users hold a shared lock on
+//!   `<cache>/.lock`; [`clean`], [`clean_package`] and [`prune`] need it
+//!   exclusively and refuse ([`CacheError::Busy`]) while anyone else holds it.
+//! * [`cache_dir_default`], [`cache_info`]: where the cache is and what it holds.
+//!
+//! # Layout
+//!
+//! ```text
+//! <cache>/.lock                               shared by users, exclusive for clean / prune
+//! <cache>/wheels-v1/<sha256>/                 an unpacked wheel (the archive's sha256, hex)
+//! <cache>/wheels-v1/.tmp-unpack-*/            unpacks in progress
+//! <cache>/wheels-v1/by-url/<sha256 of url>    the archive's sha256 for an http(s) URL
+//! <cache>/wheels-v1/by-name/<name>/<sha256>   the entries of a project (JSON origin)
+//! <cache>/archives-v1/<sha256>/<filename>     the verified archive itself
+//! <cache>/archives-v1/.tmp*/                  downloads in progress
+//! <cache>/scratch-v1/                         scratch space of builds
+//! <cache>/http-v1/                            the index client's HTTP cache
+//! ```
+
+mod layout;
+mod manage;
+mod store;
+
+pub use layout::{ARCHIVES_DIR, HTTP_DIR, LOCK_FILE, SCRATCH_DIR, WHEELS_DIR};
+pub use manage::{
+    CacheDirEnv, CacheError, CacheInfo, CleanOutcome, PruneOutcome, SectionInfo, cache_dir_default, cache_info, clean,
+    clean_package, prune,
+};
+pub use store::{ArtifactStore, DEFAULT_CONCURRENCY};
