@@ -15,9 +15,7 @@ use std::str::FromStr as _;
 use pybun_fs_os::FileLock;
 use pybun_pep::{PackageName, SdistFilename, WheelFilename};
 
-use crate::layout::{
-    BY_NAME, BY_URL, HTTP_DIR, LOCK_FILE, Layout, SCRATCH_DIR, is_sha256_hex, is_temp,
-};
+use crate::layout::{BY_NAME, BY_URL, HTTP_DIR, LOCK_FILE, Layout, SCRATCH_DIR, is_sha256_hex, is_temp};
 
 /// Why a management operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -501,7 +499,10 @@ mod tests {
             home: home.map(PathBuf::from),
         };
         assert_eq!(cache_dir_default(&env(Some("/x/cache"), Some("/home/u"))), Some(PathBuf::from("/x/cache/pybun")));
-        assert_eq!(cache_dir_default(&env(Some("relative"), Some("/home/u"))), Some(PathBuf::from("/home/u/.cache/pybun")));
+        assert_eq!(
+            cache_dir_default(&env(Some("relative"), Some("/home/u"))),
+            Some(PathBuf::from("/home/u/.cache/pybun"))
+        );
         assert_eq!(cache_dir_default(&env(Some(""), Some("/home/u"))), Some(PathBuf::from("/home/u/.cache/pybun")));
         assert_eq!(cache_dir_default(&env(None, None)), None);
         assert_eq!(cache_dir_default(&env(None, Some(""))), None);

@@ -138,7 +138,9 @@ impl ArtifactStore {
                     ArtifactError::OfflineMiss { filename: filename.clone() }
                 }
                 DownloadError::Index(e) => ArtifactError::Download { url: request.url.clone(), reason: e.to_string() },
-                DownloadError::Sink { source, .. } => ArtifactError::Io { path: temp_path.clone(), reason: source.to_string() },
+                DownloadError::Sink { source, .. } => {
+                    ArtifactError::Io { path: temp_path.clone(), reason: source.to_string() }
+                }
             })
         };
         if sink.overflow {
@@ -172,10 +174,17 @@ impl ArtifactStore {
             });
         }
 
+        let unpacked = self.layout.unpacked(&hex);
+        let archive = self.layout.archive(&hex, filename);
+        if unpacked.is_dir() && archive.is_file() {
+            // Already complete (a local file read again, or a lost URL index entry).
+            drop(temp);
+            self.remember(request, &hex);
+            return Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: false });
+        }
         // The archive first, the unpacked directory last: an unpacked wheel means a complete entry.
         let archive_dir = self.layout.archive_dir(&hex);
         fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
-        let archive = self.layout.archive(&hex, filename);
         if !archive.is_file()
             && let Err(e) = fs::rename(&temp_path, &archive)
             && !archive.is_file()
@@ -183,7 +192,6 @@ impl ArtifactStore {
             return Err(io_error(&archive)(e));
         }
         drop(temp);
-        let unpacked = self.layout.unpacked(&hex);
         if let Err(e) = unpack_wheel(&archive, &unpacked) {
             let error = match e {
                 WheelInstallError::Io { action, path, source } => {
@@ -193,7 +201,10 @@ impl ArtifactStore {
                     // Keep nothing of a wheel we refuse.
                     let _ = fs::remove_file(&archive);
                     let _ = fs::remove_dir(&archive_dir);
-                    ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&invalid, filename) }
+                    ArtifactError::InvalidWheel {
+                        filename: filename.clone(),
+                        reason: invalid_reason(&invalid, filename),
+                    }
                 }
             };
             return Err(error);
