@@ -501,7 +501,7 @@ fn child_process_prepare() {
         size: None,
     };
     let wheel = prepare_one(&store, &request).unwrap();
-    println!("PREPARED {}", wheel.unpacked.display());
+    writeln!(std::io::stdout(), "PREPARED {}", wheel.unpacked.display()).unwrap();
 }
 
 #[test]
