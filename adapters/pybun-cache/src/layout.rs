@@ -8,6 +8,8 @@
 //! <cache>/archives-v1/<sha256>/<filename>     the verified archive itself
 //! <cache>/archives-v1/.tmp-*/                 downloads in progress
 //! <cache>/scratch-v1/                         scratch space of builds
+//! <cache>/built-v1/<key>                      `<sha256> <filename>` of the wheel built from a source archive
+//! <cache>/build-envs-v1/<key>/                a build environment (venv)
 //! <cache>/http-v1/                            the index client's HTTP cache (pybun-index-http)
 //! ```
 
@@ -25,6 +27,10 @@ pub const ARCHIVES_DIR: &str = "archives-v1";
 pub const HTTP_DIR: &str = "http-v1";
 /// Scratch space of builds (anything left there is removed by `prune`).
 pub const SCRATCH_DIR: &str = "scratch-v1";
+/// Wheels built from source archives: `built-v1/<key>` names the built wheel's sha256.
+pub const BUILT_DIR: &str = "built-v1";
+/// Build environments (`build-envs-v1/<key>/`, complete once their marker file exists).
+pub const BUILD_ENVS_DIR: &str = "build-envs-v1";
 /// The lock file at the cache root.
 pub const LOCK_FILE: &str = ".lock";
 /// `wheels-v1/by-url/`.

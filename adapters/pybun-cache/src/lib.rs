@@ -12,6 +12,10 @@
 //! * Several PyBun processes share a cache: users hold a shared lock on
 //!   `<cache>/.lock`; [`clean`], [`clean_package`] and [`prune`] need it
 //!   exclusively and refuse ([`CacheError::Busy`]) while anyone else holds it.
+//! * It also implements [`pybun_ports::BuildCache`]: source archives are
+//!   fetched and verified the same way (kept, not unpacked), wheels built
+//!   from them are taken in like downloaded ones and remembered under
+//!   `built-v1/<key>`, builds get scratch directories and build environments.
 //! * [`cache_dir_default`], [`cache_info`]: where the cache is and what it holds.
 //!
 //! # Layout
@@ -25,6 +29,8 @@
 //! <cache>/archives-v1/<sha256>/<filename>     the verified archive itself
 //! <cache>/archives-v1/.tmp*/                  downloads in progress
 //! <cache>/scratch-v1/                         scratch space of builds
+//! <cache>/built-v1/<key>                      `<sha256> <filename>` of a wheel built from a source archive
+//! <cache>/build-envs-v1/<key>/                a build environment (a venv)
 //! <cache>/http-v1/                            the index client's HTTP cache
 //! ```
 
@@ -32,7 +38,7 @@ mod layout;
 mod manage;
 mod store;
 
-pub use layout::{ARCHIVES_DIR, HTTP_DIR, LOCK_FILE, SCRATCH_DIR, WHEELS_DIR};
+pub use layout::{ARCHIVES_DIR, BUILD_ENVS_DIR, BUILT_DIR, HTTP_DIR, LOCK_FILE, SCRATCH_DIR, WHEELS_DIR};
 pub use manage::{
     CacheDirEnv, CacheError, CacheInfo, CleanOutcome, PruneOutcome, SectionInfo, cache_dir_default, cache_info, clean,
     clean_package, prune,

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use pybun_fs_os::{WheelInstallError, unpack_wheel, write_atomic};
 use pybun_index_http::{DownloadError, DownloadSink, HttpIndex};
 use pybun_pep::PackageName;
-use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, IndexError, PreparedWheel};
+use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, IndexError, PreparedWheel};
 use sha2::{Digest as _, Sha256};
 use tracing::debug;
 
-use crate::layout::{Layout, SharedLock, TEMP_PREFIX, is_sha256_hex};
+use crate::layout::{BUILD_ENVS_DIR, BUILT_DIR, Layout, SCRATCH_DIR, SharedLock, TEMP_PREFIX, is_sha256_hex};
 
 /// Downloads running at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -117,8 +117,9 @@ impl ArtifactStore {
         is_sha256_hex(hex).then(|| hex.to_string())
     }
 
-    /// Download (or read), verify, keep the archive, unpack.
-    fn fetch(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
+    /// Download (or read) into a temporary file and verify hash and size:
+    /// the archive's sha256 (hex), the temporary directory and the file in it.
+    fn download_verified(&self, request: &ArtifactRequest) -> Result<(String, tempfile::TempDir, PathBuf, u64), ArtifactError> {
         let filename = &request.filename;
         let expected = expected_sha256(request)?;
         let archives = self.layout.archives();
@@ -128,7 +129,6 @@ impl ArtifactStore {
         let temp_path = temp.path().join(filename);
         let file = File::create(&temp_path).map_err(io_error(&temp_path))?;
         let mut sink = HashingSink { file, hasher: Sha256::new(), bytes: 0, limit: request.size, overflow: false };
-
         let fetched = if request.url.starts_with("file:") {
             read_local(&request.url, &mut sink)
         } else {
@@ -174,6 +174,13 @@ impl ArtifactStore {
             });
         }
 
+        Ok((hex, temp, temp_path, sink.bytes))
+    }
+
+    /// Download (or read), verify, keep the archive, unpack.
+    fn fetch(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
+        let filename = &request.filename;
+        let (hex, temp, temp_path, bytes) = self.download_verified(request)?;
         let unpacked = self.layout.unpacked(&hex);
         let archive = self.layout.archive(&hex, filename);
         if unpacked.is_dir() && archive.is_file() {
@@ -210,7 +217,7 @@ impl ArtifactStore {
             return Err(error);
         }
         self.remember(request, &hex);
-        debug!(filename, sha256 = %hex, bytes = sink.bytes, "wheel cached");
+        debug!(filename, sha256 = %hex, bytes, "wheel cached");
         Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
     }
 
@@ -379,4 +386,81 @@ fn invalid_reason(error: &WheelInstallError, filename: &str) -> String {
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ArtifactError {
     let path = path.to_path_buf();
     move |e| ArtifactError::Io { path, reason: e.to_string() }
+}
+
+impl BuildCache for ArtifactStore {
+    fn fetch_archive(&self, request: &ArtifactRequest) -> Result<PathBuf, ArtifactError> {
+        self.ensure_locked()?;
+        check_filename(&request.filename)?;
+        if let Some(hex) = expected_sha256(request)? {
+            let archive = self.layout.archive(&hex, &request.filename);
+            if archive.is_file() {
+                return Ok(archive);
+            }
+        }
+        if self.offline && !request.url.starts_with("file:") {
+            return Err(ArtifactError::OfflineMiss { filename: request.filename.clone() });
+        }
+        let (hex, temp, temp_path, _) = self.download_verified(request)?;
+        let archive = self.layout.archive(&hex, &request.filename);
+        let archive_dir = self.layout.archive_dir(&hex);
+        fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
+        if !archive.is_file()
+            && let Err(e) = fs::rename(&temp_path, &archive)
+            && !archive.is_file()
+        {
+            return Err(io_error(&archive)(e));
+        }
+        drop(temp);
+        self.remember(request, &hex);
+        Ok(archive)
+    }
+
+    fn built_wheel(&self, source_sha256: &str) -> Option<PreparedWheel> {
+        let text = fs::read_to_string(self.layout.root().join(BUILT_DIR).join(source_sha256)).ok()?;
+        let (hex, filename) = text.trim().split_once(' ')?;
+        let unpacked = self.layout.unpacked(hex);
+        unpacked.is_dir().then(|| PreparedWheel {
+            filename: filename.to_string(),
+            unpacked,
+            sha256: hex.to_string(),
+            downloaded: false,
+        })
+    }
+
+    fn store_built_wheel(&self, source_sha256: Option<&str>, wheel: &Path) -> Result<PreparedWheel, ArtifactError> {
+        self.ensure_locked()?;
+        let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        check_filename(&filename)?;
+        let bytes = fs::read(wheel).map_err(io_error(wheel))?;
+        let hex = hex::encode(Sha256::digest(&bytes));
+        let archive = self.layout.archive(&hex, &filename);
+        let archive_dir = self.layout.archive_dir(&hex);
+        fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
+        if !archive.is_file() {
+            write_atomic(&archive, &bytes).map_err(io_error(&archive))?;
+        }
+        let unpacked = self.layout.unpacked(&hex);
+        if let Err(e) = unpack_wheel(&archive, &unpacked) {
+            let _ = fs::remove_file(&archive);
+            return Err(ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&e, &filename) });
+        }
+        if let Some(key) = source_sha256 {
+            let path = self.layout.root().join(BUILT_DIR).join(key);
+            write_atomic(&path, format!("{hex} {filename}\n").as_bytes()).map_err(io_error(&path))?;
+        }
+        Ok(PreparedWheel { filename, unpacked, sha256: hex, downloaded: false })
+    }
+
+    fn scratch_dir(&self) -> Result<PathBuf, ArtifactError> {
+        self.ensure_locked()?;
+        let dir = self.layout.root().join(SCRATCH_DIR);
+        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        let temp = tempfile::Builder::new().prefix("build-").tempdir_in(&dir).map_err(io_error(&dir))?;
+        Ok(temp.keep())
+    }
+
+    fn build_env_dir(&self, key: &str) -> PathBuf {
+        self.layout.root().join(BUILD_ENVS_DIR).join(key)
+    }
 }

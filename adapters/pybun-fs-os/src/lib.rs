@@ -51,6 +51,13 @@ impl FileSystem for OsFs {
         }
     }
 
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        match fs::remove_dir_all(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
         let mut entries = fs::read_dir(path)?
             .map(|entry| entry.map(|e| e.path()))

@@ -47,11 +47,14 @@ impl Builder<'_, '_> {
     /// Build the project at `source_dir` as an editable wheel (PEP 660) and take it into the cache.
     pub(crate) fn build_editable(&self, source_dir: &Path, label: &str) -> Result<PreparedWheel, Failure> {
         let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, &label_request(label)))?;
-        let wheel = self.build_tree(source_dir, true, &scratch, label)?;
-        self.ports
-            .build_cache
-            .store_built_wheel(None, &wheel)
-            .map_err(|e| artifact_failure(e, &label_request(label)))
+        let result = self.build_tree(source_dir, true, &scratch, label).and_then(|wheel| {
+            self.ports
+                .build_cache
+                .store_built_wheel(None, &wheel)
+                .map_err(|e| artifact_failure(e, &label_request(label)))
+        });
+        let _ = self.ports.fs.remove_dir_all(&scratch);
+        result
     }
 
     /// A wheel for a locked package that has only an sdist: from the cache, else built.
@@ -81,14 +84,18 @@ impl Builder<'_, '_> {
             return Ok(wheel);
         }
         let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, &request))?;
-        let source_root = self
+        let label = format!("{}=={}", package.name, package.version);
+        let result = self
             .ports
             .frontend
             .unpack_sdist(&archive, &scratch.join("src"))
-            .map_err(|e| build_failure(e, &format!("{}=={}", package.name, package.version)))?;
-        let label = format!("{}=={}", package.name, package.version);
-        let wheel = self.build_tree(&source_root, false, &scratch.join("out"), &label)?;
-        self.ports.build_cache.store_built_wheel(Some(&key), &wheel).map_err(|e| artifact_failure(e, &request))
+            .map_err(|e| build_failure(e, &label))
+            .and_then(|source_root| self.build_tree(&source_root, false, &scratch.join("out"), &label))
+            .and_then(|wheel| {
+                self.ports.build_cache.store_built_wheel(Some(&key), &wheel).map_err(|e| artifact_failure(e, &request))
+            });
+        let _ = self.ports.fs.remove_dir_all(&scratch);
+        result
     }
 
     fn build_tree(&self, source_dir: &Path, editable: bool, output_dir: &Path, label: &str) -> Result<PathBuf, Failure> {

@@ -36,6 +36,12 @@ pub trait FileSystem: Send + Sync {
     /// The OS error.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
 
+    /// Remove a directory and everything in it; an absent one is not an error.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+
     /// The entries of a directory (full paths), sorted.
     ///
     /// # Errors

@@ -66,14 +66,20 @@ pub(crate) enum Command {
     Tree(TreeArgs),
     /// Export the lock as a hashed `requirements.txt` or a PEP 751 `pylock.toml`.
     Export(ExportArgs),
-    /// Not implemented yet: install the locked packages into `.venv`.
-    Sync(PendingArgs),
-    /// Not implemented yet: lock if needed, then sync.
-    Install(PendingArgs),
-    /// Not implemented yet: add a requirement to `pyproject.toml`.
-    Add(PendingArgs),
-    /// Not implemented yet: remove a requirement from `pyproject.toml`.
-    Remove(PendingArgs),
+    /// Make the project's `.venv` match the lock exactly (locking first if the lock is stale).
+    Sync(SyncArgs),
+    /// Lock if needed, then sync (the same as `sync`).
+    Install(SyncArgs),
+    /// Add requirements to `pyproject.toml`, then lock and sync.
+    Add(AddArgs),
+    /// Remove requirements from `pyproject.toml`, then lock and sync.
+    Remove(RemoveArgs),
+    /// Create a new project: `pyproject.toml`, `.python-version`, `.gitignore`.
+    Init(InitArgs),
+    /// Create a virtual environment.
+    Venv(VenvArgs),
+    /// Inspect and clean PyBun's cache.
+    Cache(CacheArgs),
     /// Not implemented yet: run a script, module or command in the project environment.
     Run(PendingArgs),
     /// Not implemented yet: run the test suite.
@@ -184,4 +190,150 @@ pub(crate) struct ExportArgs {
 pub(crate) struct PendingArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub(crate) rest: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LinkModeArg {
+    /// Copy-on-write clone (reflink), where the filesystem supports it.
+    Clone,
+    Hardlink,
+    Copy,
+    Symlink,
+}
+
+/// What `sync`, `install`, `add` and `remove` share.
+#[derive(Debug, Args)]
+pub(crate) struct EnvArgs {
+    /// The interpreter: a version (`3.12`), a range (`>=3.10,<3.13`) or a path [default: `.python-version`, else `requires-python`].
+    #[arg(long, env = "PYBUN_PYTHON", value_name = "PYTHON")]
+    pub(crate) python: Option<String>,
+    /// Fail instead of re-locking when the lock is missing or out of date.
+    #[arg(long, conflicts_with = "frozen")]
+    pub(crate) locked: bool,
+    /// Install the lock as it is, without checking it against `pyproject.toml`.
+    #[arg(long)]
+    pub(crate) frozen: bool,
+    /// How files are placed into the environment [default: clone, else hardlink, else copy].
+    #[arg(long, value_enum, env = "PYBUN_LINK_MODE")]
+    pub(crate) link_mode: Option<LinkModeArg>,
+    /// Compile installed Python files to bytecode.
+    #[arg(long)]
+    pub(crate) compile_bytecode: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    #[command(flatten)]
+    pub(crate) env: EnvArgs,
+    /// Include this extra of the project (repeatable).
+    #[arg(long, value_name = "EXTRA")]
+    pub(crate) extra: Vec<String>,
+    /// Include every extra of the project.
+    #[arg(long)]
+    pub(crate) all_extras: bool,
+    /// Include this dependency group (repeatable); `dev` is included unless `--no-dev`.
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) group: Vec<String>,
+    /// Include every dependency group.
+    #[arg(long)]
+    pub(crate) all_groups: bool,
+    /// Leave out the `dev` group.
+    #[arg(long)]
+    pub(crate) no_dev: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Requirements to add (`requests`, `'flask[async]>=3'`).
+    #[arg(required = true, value_name = "REQUIREMENT")]
+    pub(crate) requirements: Vec<String>,
+    /// Add to the `dev` dependency group.
+    #[arg(long, conflicts_with_all = ["group", "optional"])]
+    pub(crate) dev: bool,
+    /// Add to this dependency group (PEP 735).
+    #[arg(long, value_name = "GROUP", conflicts_with = "optional")]
+    pub(crate) group: Option<String>,
+    /// Add to this extra (`[project.optional-dependencies]`).
+    #[arg(long, value_name = "EXTRA")]
+    pub(crate) optional: Option<String>,
+    /// Only edit `pyproject.toml` and lock; do not sync the environment.
+    #[arg(long)]
+    pub(crate) no_sync: bool,
+    #[command(flatten)]
+    pub(crate) env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// Package names to remove.
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub(crate) packages: Vec<String>,
+    /// Remove from the `dev` dependency group.
+    #[arg(long, conflicts_with_all = ["group", "optional"])]
+    pub(crate) dev: bool,
+    /// Remove from this dependency group.
+    #[arg(long, value_name = "GROUP", conflicts_with = "optional")]
+    pub(crate) group: Option<String>,
+    /// Remove from this extra.
+    #[arg(long, value_name = "EXTRA")]
+    pub(crate) optional: Option<String>,
+    /// Only edit `pyproject.toml` and lock; do not sync the environment.
+    #[arg(long)]
+    pub(crate) no_sync: bool,
+    #[command(flatten)]
+    pub(crate) env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The project directory [default: the current directory].
+    #[arg(value_name = "PATH")]
+    pub(crate) path: Option<PathBuf>,
+    /// The project name [default: the directory name].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// The Python version to pin in `.python-version` [default: the interpreter PyBun would choose].
+    #[arg(long, value_name = "PYTHON")]
+    pub(crate) python: Option<String>,
+    /// Make it an installable package: add a `[build-system]` (hatchling), installed editable by `sync`.
+    #[arg(long)]
+    pub(crate) package: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VenvArgs {
+    /// Where to create it [default: `.venv`].
+    #[arg(value_name = "PATH")]
+    pub(crate) path: Option<PathBuf>,
+    /// The interpreter: a version, a range or a path.
+    #[arg(long, env = "PYBUN_PYTHON", value_name = "PYTHON")]
+    pub(crate) python: Option<String>,
+    /// The prompt activation scripts show [default: the directory name].
+    #[arg(long)]
+    pub(crate) prompt: Option<String>,
+    /// Give the environment access to the interpreter's own site-packages.
+    #[arg(long)]
+    pub(crate) system_site_packages: bool,
+    /// Replace an existing environment at the path.
+    #[arg(long)]
+    pub(crate) clear: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheArgs {
+    #[command(subcommand)]
+    pub(crate) command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Print the cache directory.
+    Dir,
+    /// Remove everything from the cache, or only the given packages' entries.
+    Clean {
+        #[arg(value_name = "PACKAGE")]
+        packages: Vec<String>,
+    },
+    /// Remove what no run needs: leftovers of interrupted runs, orphaned entries.
+    Prune,
 }

@@ -30,6 +30,9 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Install(_) => "install",
         Command::Add(_) => "add",
         Command::Remove(_) => "remove",
+        Command::Init(_) => "init",
+        Command::Venv(_) => "venv",
+        Command::Cache(_) => "cache",
         Command::Run(_) => "run",
         Command::Test(_) => "test",
     }
@@ -47,14 +50,20 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
         Command::Lock(args) => lock(cli, settings, args),
         Command::Tree(args) => tree(settings, args),
         Command::Export(args) => export(settings, args),
+        Command::Sync(args) | Command::Install(args) => crate::env_commands::sync(cli, settings, args),
+        Command::Venv(args) => crate::env_commands::venv(cli, settings, args),
+        Command::Cache(args) => crate::env_commands::cache(cli, args),
+        Command::Add(args) => crate::project_commands::add(cli, settings, args),
+        Command::Remove(args) => crate::project_commands::remove(cli, settings, args),
+        Command::Init(args) => crate::project_commands::init(cli, settings, args),
         other => Err(Failure::new(
             Diagnostic::error(Code::NotImplemented, format!("`pybun {}` is not implemented yet", name(other)))
-                .with_hint("this PyBun can `lock`, `tree` and `export`; track the remaining commands in the project's issues"),
+                .with_hint("this PyBun can `lock`, `sync`, `install`, `add`, `remove`, `init`, `venv`, `cache`, `tree` and `export`; track the remaining commands in the project's issues"),
         )),
     }
 }
 
-fn cache_dir(cli: &Cli) -> PathBuf {
+pub(crate) fn cache_dir(cli: &Cli) -> PathBuf {
     if let Some(dir) = &cli.global.cache_dir {
         return dir.clone();
     }
@@ -68,7 +77,7 @@ fn cache_dir(cli: &Cli) -> PathBuf {
 }
 
 /// The composition root for the index: the only place that names the HTTP adapter.
-fn index_opener(cli: &Cli) -> impl Fn(&IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> + '_ {
+pub(crate) fn index_opener(cli: &Cli) -> impl Fn(&IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> + '_ {
     move |settings: &IndexSettings| {
         let config = IndexConfig {
             index_urls: settings.index_urls(),
@@ -86,7 +95,7 @@ fn index_opener(cli: &Cli) -> impl Fn(&IndexSettings) -> Result<Arc<dyn PackageI
     }
 }
 
-fn index_settings(cli: &Cli) -> IndexSettings {
+pub(crate) fn index_settings(cli: &Cli) -> IndexSettings {
     IndexSettings {
         index_url: cli.global.index_url.clone(),
         extra_index_urls: cli.global.extra_index_url.clone(),
@@ -193,7 +202,7 @@ fn lock(cli: &Cli, settings: &Settings, args: &LockArgs) -> Result<Rendered, Fai
     })
 }
 
-fn human_duration(duration: std::time::Duration) -> String {
+pub(crate) fn human_duration(duration: std::time::Duration) -> String {
     if duration.as_secs() >= 1 {
         format!("{:.2}s", duration.as_secs_f64())
     } else {

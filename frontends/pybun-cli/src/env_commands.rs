@@ -41,7 +41,7 @@ pub(crate) fn data_dir() -> PathBuf {
 }
 
 impl EnvAdapters {
-    pub(crate) fn new(cli: &Cli) -> Self {
+    pub(crate) fn new(cli: &Cli) -> Result<Self, Failure> {
         let cache = cache_dir(cli);
         let interpreters = Arc::new(pybun_python::PythonFinder::new(pybun_python::FinderConfig {
             cache_dir: cache.clone(),
@@ -50,8 +50,20 @@ impl EnvAdapters {
             home: std::env::var_os("HOME").map(PathBuf::from),
         }));
         let environments = pybun_venv::OsEnvironments::new(interpreters.clone() as Arc<dyn Interpreters>);
-        let store = pybun_cache::ArtifactStore::new(cache, cli.global.offline);
-        Self { interpreters, environments, cache: store, frontend: pybun_build::OsBuildFrontend::new() }
+        let http = Arc::new(
+            pybun_index_http::HttpIndex::new(pybun_index_http::IndexConfig {
+                offline: cli.global.offline,
+                ..pybun_index_http::IndexConfig::new(cache.clone())
+            })
+            .map_err(|error| {
+                Failure::new(pybun_engine::Diagnostic::error(
+                    pybun_engine::Code::Internal,
+                    format!("could not set up the download client: {error}"),
+                ))
+            })?,
+        );
+        let store = pybun_cache::ArtifactStore::new(cache, http, cli.global.offline);
+        Ok(Self { interpreters, environments, cache: store, frontend: pybun_build::OsBuildFrontend::new() })
     }
 }
 
@@ -90,7 +102,7 @@ pub(crate) fn default_selection() -> ExportSelection {
 
 /// Run `sync` with the CLI's adapters.
 pub(crate) fn run_sync(cli: &Cli, settings: &Settings, request: &SyncRequest) -> Result<(SyncOutcome, Vec<pybun_engine::Diagnostic>, std::time::Duration), Failure> {
-    let adapters = EnvAdapters::new(cli);
+    let adapters = EnvAdapters::new(cli)?;
     let reporter = CliReporter::new(settings.format == crate::cli::OutputFormat::Text && !settings.quiet);
     let opener = index_opener(cli);
     let ports = SyncPorts {
@@ -206,7 +218,7 @@ pub(crate) fn sync_text(outcome: &SyncOutcome, elapsed: std::time::Duration) -> 
 }
 
 pub(crate) fn venv(cli: &Cli, settings: &Settings, args: &VenvArgs) -> Result<Rendered, Failure> {
-    let adapters = EnvAdapters::new(cli);
+    let adapters = EnvAdapters::new(cli)?;
     let reporter = CliReporter::new(false);
     let outcome = pybun_engine::create_venv(
         &VenvRequest {

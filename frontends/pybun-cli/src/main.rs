@@ -3,6 +3,8 @@
 
 mod cli;
 mod commands;
+mod env_commands;
+mod project_commands;
 mod json;
 mod progress;
 mod text;

@@ -48,7 +48,7 @@ pub(crate) fn remove(cli: &Cli, settings: &Settings, args: &RemoveArgs) -> Resul
 }
 
 fn run_edit(cli: &Cli, settings: &Settings, request: &EditRequest, verb: &str) -> Result<Rendered, Failure> {
-    let adapters = EnvAdapters::new(cli);
+    let adapters = EnvAdapters::new(cli)?;
     let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
     let opener = index_opener(cli);
     let ports = SyncPorts {
@@ -107,7 +107,7 @@ fn edit_text(outcome: &EditOutcome, verb: &str, elapsed: std::time::Duration) ->
 }
 
 pub(crate) fn init(cli: &Cli, settings: &Settings, args: &InitArgs) -> Result<Rendered, Failure> {
-    let adapters = EnvAdapters::new(cli);
+    let adapters = EnvAdapters::new(cli)?;
     let directory = match &args.path {
         Some(path) if path.is_relative() => settings.directory.join(path),
         Some(path) => path.clone(),

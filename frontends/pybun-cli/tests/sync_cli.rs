@@ -1,0 +1,429 @@
+//! End-to-end tests of `pybun sync`, `install`, `add`, `remove`, `init`,
+//! `venv` and `cache` through the real binary, a local index
+//! (`pybun-testkit`) and real interpreters and venvs on this machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use pybun_testkit::{DistSpec, IndexServer, PublishedVersion, TestContext, Universe, build_wheel};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pybun"))
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        let mut documents = serde_json::Deserializer::from_str(&self.stdout).into_iter::<Value>();
+        let first = documents
+            .next()
+            .unwrap_or_else(|| panic!("no JSON document on stdout\n{self}"))
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"));
+        assert!(documents.next().is_none(), "more than one JSON document on stdout\n{self}");
+        first
+    }
+
+    fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\n{self}");
+        self
+    }
+
+    fn failure(&self) -> &Self {
+        assert_ne!(self.code, 0, "expected failure\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn run(mut command: Command) -> Run {
+    let output = command.output().expect("run pybun");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn pybun(ctx: &TestContext, server: &IndexServer, args: &[&str]) -> Run {
+    let mut command = ctx.command_with_index(bin(), server);
+    command.args(args);
+    run(command)
+}
+
+fn pybun_bare(ctx: &TestContext, args: &[&str]) -> Run {
+    let mut command = ctx.command(bin());
+    command.args(args);
+    run(command)
+}
+
+fn published(spec: DistSpec) -> PublishedVersion {
+    PublishedVersion::new(spec)
+}
+
+/// `app` (with a console script `app-hello`) depends on `lib`; `other` is unrelated.
+fn universe() -> Universe {
+    Universe::default()
+        .with(published(DistSpec::new("app", "1.0.0").requires(&["lib>=1"]).console_script("app-hello", "app:main")))
+        .with(published(DistSpec::new("lib", "1.0.0")))
+        .with(published(DistSpec::new("lib", "2.0.0")))
+        .with(published(DistSpec::new("other", "1.0.0")))
+        .with(published(DistSpec::new("winonly", "1.0.0")))
+}
+
+const PYPROJECT: &str = r#"[project]
+name = "demo"
+version = "0.1.0"
+requires-python = ">=3.8"
+dependencies = ["app", "winonly ; sys_platform == 'win32'"]
+"#;
+
+fn project() -> (TestContext, IndexServer) {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_pyproject(PYPROJECT);
+    (ctx, server)
+}
+
+fn venv_python(ctx: &TestContext) -> PathBuf {
+    ctx.project_dir.join(".venv/bin/python")
+}
+
+fn python_run(ctx: &TestContext, code: &str) -> Run {
+    let mut command = Command::new(venv_python(ctx));
+    command.arg("-c").arg(code).current_dir(&ctx.project_dir);
+    run(command)
+}
+
+fn site_packages(ctx: &TestContext) -> PathBuf {
+    let lib = ctx.project_dir.join(".venv/lib");
+    let entry = std::fs::read_dir(&lib).unwrap().next().unwrap().unwrap();
+    entry.path().join("site-packages")
+}
+
+/// `name==version` of every visible `.dist-info` in the venv.
+fn installed(ctx: &TestContext) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(site_packages(ctx))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".dist-info")?;
+            if stem.starts_with('.') {
+                return None;
+            }
+            let (n, v) = stem.rsplit_once('-')?;
+            Some(format!("{}=={v}", n.to_lowercase().replace('_', "-")))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every file of every installed distribution matches its `RECORD` (hash and size).
+fn verify_records(ctx: &TestContext) {
+    let site = site_packages(ctx);
+    for entry in std::fs::read_dir(&site).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".dist-info") || name.starts_with('.') {
+            continue;
+        }
+        let record = std::fs::read_to_string(path.join("RECORD")).unwrap();
+        for line in record.lines().filter(|l| !l.trim().is_empty()) {
+            let mut fields = line.rsplitn(3, ',');
+            let size = fields.next().unwrap();
+            let hash = fields.next().unwrap();
+            let file = fields.next().unwrap();
+            if hash.is_empty() {
+                continue;
+            }
+            let bytes = std::fs::read(site.join(file)).unwrap_or_else(|e| panic!("{file} of {name}: {e}"));
+            let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes));
+            assert_eq!(hash, format!("sha256={digest}"), "hash of {file} in {name}");
+            assert_eq!(size, bytes.len().to_string(), "size of {file} in {name}");
+        }
+    }
+}
+
+fn changes(json: &Value) -> BTreeMap<String, String> {
+    json["result"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let action = c["action"].as_str().unwrap().to_string();
+            (c["name"].as_str().unwrap().to_string(), format!("{action} {}", c["version"].as_str().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn fresh_sync_installs_the_locked_packages_for_this_interpreter() {
+    let (ctx, server) = project();
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    let json = out.json();
+    assert_eq!(json["command"], "sync");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["result"]["venv_created"], true, "{out}");
+    let expected: BTreeMap<String, String> =
+        [("app", "installed 1.0.0"), ("lib", "installed 2.0.0")].into_iter().map(|(a, b)| (a.into(), b.into())).collect();
+    assert_eq!(changes(&json), expected, "winonly's marker is false here\n{out}");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+    verify_records(&ctx);
+    assert!(ctx.read_file("pybun.lock").is_some(), "sync locked first");
+
+    // Importable, and the entry point runs with the venv's interpreter.
+    let imported = python_run(&ctx, "import app, lib, sys; print(app.__version__, lib.__version__, sys.prefix)");
+    imported.success();
+    assert!(imported.stdout.starts_with("1.0.0 2.0.0 "), "{imported}");
+    let script = ctx.project_dir.join(".venv/bin/app-hello");
+    let hello = run(Command::new(&script));
+    hello.success();
+    assert!(hello.stdout.contains("hello from app"), "{hello}");
+    // The launcher names the venv's interpreter.
+    let launcher = std::fs::read_to_string(&script).unwrap();
+    assert!(launcher.starts_with(&format!("#!{}", ctx.project_dir.join(".venv/bin/python").display())), "{launcher}");
+}
+
+#[test]
+fn text_output_lists_changes() {
+    let (ctx, server) = project();
+    let out = pybun(&ctx, &server, &["sync"]);
+    out.success();
+    assert!(out.stderr.contains("+ app==1.0.0"), "{out}");
+    assert!(out.stderr.contains("+ lib==2.0.0"), "{out}");
+    let again = pybun(&ctx, &server, &["sync"]);
+    again.success();
+    assert!(again.stderr.contains("already in sync"), "{again}");
+}
+
+#[test]
+fn a_no_op_sync_changes_nothing_and_downloads_nothing() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["sync"]).success();
+    let dist_info = site_packages(&ctx).join("app-1.0.0.dist-info");
+    let before = std::fs::metadata(dist_info.join("RECORD")).unwrap().modified().unwrap();
+    server.clear_requests();
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    let json = out.json();
+    assert!(changes(&json).is_empty(), "{out}");
+    assert_eq!(json["result"]["unchanged"], 2);
+    assert_eq!(json["result"]["venv_created"], false);
+    assert_eq!(server.request_count(), 0, "an up-to-date lock and env need no index: {:?}", server.requests());
+    assert_eq!(std::fs::metadata(dist_info.join("RECORD")).unwrap().modified().unwrap(), before);
+}
+
+#[test]
+fn a_second_environment_comes_from_the_cache_without_downloads() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["sync"]).success();
+    std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    server.clear_requests();
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    assert_eq!(out.json()["result"]["downloaded"], 0, "{out}");
+    assert_eq!(server.request_count(), 0, "{:?}", server.requests());
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+    verify_records(&ctx);
+}
+
+#[test]
+fn upgrade_and_removal_of_extraneous_packages() {
+    let (ctx, server) = project();
+    // Start with lib pinned to 1.0.0 and an extra package.
+    ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, r#"["app", "lib==1.0.0", "other","#));
+    pybun(&ctx, &server, &["sync"]).success();
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==1.0.0", "other==1.0.0"]);
+
+    // A newer lib is required; `other` is no longer wanted.
+    ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, r#"["app", "lib>=2","#));
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    let json = out.json();
+    let changes = changes(&json);
+    assert_eq!(changes.get("lib").map(String::as_str), Some("updated 2.0.0"), "{out}");
+    assert_eq!(changes.get("other").map(String::as_str), Some("removed 1.0.0"), "{out}");
+    let lib_change = json["result"]["changes"].as_array().unwrap().iter().find(|c| c["name"] == "lib").unwrap().clone();
+    assert_eq!(lib_change["from"], "1.0.0");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+    assert!(!site_packages(&ctx).join("other").exists(), "the removed package's files are gone");
+    verify_records(&ctx);
+}
+
+#[test]
+fn locked_and_frozen() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["lock"]).success();
+    ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, r#"["app", "other","#));
+    let stale = pybun(&ctx, &server, &["--format", "json", "sync", "--locked"]);
+    stale.failure();
+    assert_eq!(stale.json()["error"]["code"], "PB0403", "{stale}");
+    assert!(!ctx.project_dir.join(".venv").exists(), "nothing was created");
+
+    // `--frozen` installs the lock as it is.
+    pybun(&ctx, &server, &["sync", "--frozen"]).success();
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+
+    // Without a lock, `--frozen` is an error.
+    std::fs::remove_file(ctx.project_dir.join("pybun.lock")).unwrap();
+    let missing = pybun(&ctx, &server, &["--format", "json", "sync", "--frozen"]);
+    missing.failure();
+    assert_eq!(missing.json()["error"]["code"], "PB0404", "{missing}");
+}
+
+#[test]
+fn a_hash_mismatch_is_refused_and_nothing_is_installed() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["lock"]).success();
+    let lock = ctx.read_file("pybun.lock").unwrap();
+    let real = server.file_sha256("lib-2.0.0-py3-none-any.whl").unwrap();
+    let fake = "0".repeat(64);
+    assert!(lock.contains(&real));
+    ctx.write_file("pybun.lock", lock.replace(&real, &fake));
+    let out = pybun(&ctx, &server, &["--format", "json", "sync", "--frozen"]);
+    out.failure();
+    let json = out.json();
+    assert_eq!(json["error"]["code"], "PB0503", "{out}");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("lib-2.0.0-py3-none-any.whl"), "{message}");
+    assert!(message.contains(&fake) && message.contains(&real), "names expected and actual: {message}");
+    if ctx.project_dir.join(".venv").exists() {
+        assert!(installed(&ctx).is_empty(), "nothing installed: {:?}", installed(&ctx));
+    }
+    // Text mode says the same with a hint.
+    let text = pybun(&ctx, &server, &["sync", "--frozen"]);
+    text.failure();
+    assert!(text.stderr.contains("error[PB0503]") && text.stderr.contains("hint:"), "{text}");
+}
+
+/// A wheel whose archive writes outside its target (`../`).
+fn evil_wheel() -> (String, Vec<u8>) {
+    use std::io::Write as _;
+    let (filename, good) = build_wheel(&DistSpec::new("evil", "1.0"), "py3-none-any");
+    let mut reader = zip::ZipArchive::new(std::io::Cursor::new(good)).unwrap();
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let mut record = String::new();
+    for i in 0..reader.len() {
+        let mut file = reader.by_index(i).unwrap();
+        let name = file.name().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
+        if name.ends_with("RECORD") {
+            record = String::from_utf8(bytes).unwrap();
+            continue;
+        }
+        writer.start_file(name, options).unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
+    let payload = b"pwned\n";
+    writer.start_file("../../evil.txt", options).unwrap();
+    writer.write_all(payload).unwrap();
+    let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(payload));
+    record.push_str(&format!("../../evil.txt,sha256={digest},{}\n", payload.len()));
+    writer.start_file("evil-1.0.dist-info/RECORD", options).unwrap();
+    writer.write_all(record.as_bytes()).unwrap();
+    (filename, writer.finish().unwrap().into_inner())
+}
+
+#[test]
+fn a_zip_slip_wheel_is_refused() {
+    let ctx = TestContext::new();
+    let links = ctx.temp.path().join("links");
+    std::fs::create_dir_all(&links).unwrap();
+    let (filename, bytes) = evil_wheel();
+    std::fs::write(links.join(&filename), bytes).unwrap();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"evil\"]\n");
+    let empty = IndexServer::start(Universe::default());
+    let out = pybun(&ctx, &empty, &["--format", "json", "--find-links", links.to_str().unwrap(), "sync"]);
+    out.failure();
+    assert_eq!(out.json()["error"]["code"], "PB0507", "{out}");
+    assert!(!ctx.temp.path().join("evil.txt").exists());
+    assert!(!ctx.project_dir.join("evil.txt").exists());
+    if ctx.project_dir.join(".venv").exists() {
+        assert!(installed(&ctx).is_empty());
+    }
+}
+
+#[test]
+fn two_concurrent_syncs_share_one_cache() {
+    let server = IndexServer::start(universe());
+    let first = TestContext::new();
+    let second = TestContext::new();
+    first.write_pyproject(PYPROJECT);
+    second.write_pyproject(PYPROJECT);
+    let spawn = |ctx: &TestContext| {
+        // Both use the first context's cache.
+        let mut command = Command::new(bin());
+        command
+            .current_dir(&ctx.project_dir)
+            .env("PYBUN_NO_PROGRESS", "1")
+            .arg("--cache-dir")
+            .arg(&first.cache_dir)
+            .arg("--index-url")
+            .arg(server.url())
+            .arg("sync");
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let a = spawn(&first);
+    let b = spawn(&second);
+    for child in [a, b] {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(installed(&first), ["app==1.0.0", "lib==2.0.0"]);
+    assert_eq!(installed(&second), ["app==1.0.0", "lib==2.0.0"]);
+    verify_records(&first);
+    verify_records(&second);
+}
+
+#[test]
+fn an_interrupted_sync_is_repaired_by_the_next() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["lock"]).success();
+    // Kill sync at several points; each next sync must leave a complete env.
+    for delay_ms in [5_u64, 20, 60, 120, 250] {
+        let _ = std::fs::remove_dir_all(ctx.project_dir.join(".venv"));
+        let mut command = ctx.command_with_index(bin(), &server);
+        command.arg("sync").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut child = command.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        pybun(&ctx, &server, &["sync"]).success();
+        assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"], "after a kill at {delay_ms} ms");
+        verify_records(&ctx);
+        python_run(&ctx, "import app, lib").success();
+    }
+
+    // A half-installed distribution (files placed, `.dist-info` never renamed
+    // into place) does not look installed, and sync completes it.
+    let site = site_packages(&ctx);
+    std::fs::remove_dir_all(site.join("lib-2.0.0.dist-info")).unwrap();
+    // (Replaced, not written through: installed files may be hard links into the cache.)
+    std::fs::remove_file(site.join("lib/__init__.py")).unwrap();
+    std::fs::write(site.join("lib/__init__.py"), "raise ImportError('half-written')\n").unwrap();
+    std::fs::create_dir_all(site.join(".lib-2.0.0.dist-info-XXXX")).unwrap();
+    assert_eq!(installed(&ctx), ["app==1.0.0"]);
+    pybun(&ctx, &server, &["sync"]).success();
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+    verify_records(&ctx);
+    python_run(&ctx, "import lib").success();
+}
