@@ -427,3 +427,221 @@ fn an_interrupted_sync_is_repaired_by_the_next() {
     verify_records(&ctx);
     python_run(&ctx, "import lib").success();
 }
+
+/// A find-links directory holding the test build backend's wheel.
+fn backend_links(ctx: &TestContext) -> PathBuf {
+    let links = ctx.temp.path().join("backend-links");
+    std::fs::create_dir_all(&links).unwrap();
+    let (filename, bytes) = pybun_testkit::test_backend_wheel();
+    std::fs::write(links.join(filename), bytes).unwrap();
+    links
+}
+
+#[test]
+fn the_project_is_installed_editable_through_its_build_backend() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    let links = backend_links(&ctx);
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
+         [build-system]\nrequires = [\"{}\"]\nbuild-backend = \"{}\"\n",
+        pybun_testkit::TEST_BACKEND_NAME,
+        pybun_testkit::TEST_BACKEND
+    ));
+    ctx.write_file("src/demo/__init__.py", "VALUE = 1\n");
+    let links = links.to_str().unwrap();
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    out.success();
+    assert_eq!(changes(&out.json()).get("demo").map(String::as_str), Some("installed 0.1.0"), "{out}");
+    python_run(&ctx, "import demo; assert demo.VALUE == 1").success();
+    // Editable: a change to the sources shows without reinstalling.
+    ctx.write_file("src/demo/__init__.py", "VALUE = 2\n");
+    python_run(&ctx, "import demo; assert demo.VALUE == 2").success();
+    let direct_url = std::fs::read_to_string(site_packages(&ctx).join("demo-0.1.0.dist-info/direct_url.json")).unwrap();
+    let direct_url: Value = serde_json::from_str(&direct_url).unwrap();
+    assert_eq!(direct_url["dir_info"]["editable"], true);
+    assert!(direct_url["url"].as_str().unwrap().starts_with("file:///"), "{direct_url}");
+    verify_records(&ctx);
+
+    // A no-op sync does not rebuild (and reuses the build environment next time it is needed).
+    let again = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    again.success();
+    assert!(changes(&again.json()).is_empty(), "{again}");
+    let build_envs = std::fs::read_dir(ctx.cache_dir.join("build-envs-v1")).unwrap().count();
+    assert_eq!(build_envs, 1, "one cached build environment");
+}
+
+#[test]
+fn an_sdist_only_dependency_is_built_once_and_cached() {
+    let mut universe = universe();
+    let mut only_sdist = PublishedVersion::new(DistSpec::new("fromsrc", "1.5").with_test_backend());
+    only_sdist.wheel_tags.clear();
+    universe.add(only_sdist);
+    let server = IndexServer::start(universe);
+    let ctx = TestContext::new();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"fromsrc\"]\n");
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    out.success();
+    assert_eq!(changes(&out.json()).get("fromsrc").map(String::as_str), Some("installed 1.5"), "{out}");
+    python_run(&ctx, "import fromsrc; assert fromsrc.__version__ == '1.5'").success();
+    verify_records(&ctx);
+    assert_eq!(std::fs::read_dir(ctx.cache_dir.join("built-v1")).unwrap().count(), 1);
+
+    // A fresh environment takes the built wheel from the cache: no build, no download.
+    std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    server.clear_requests();
+    let again = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    again.success();
+    assert_eq!(server.request_count(), 0, "{:?}", server.requests());
+    python_run(&ctx, "import fromsrc").success();
+    assert_eq!(std::fs::read_dir(ctx.cache_dir.join("scratch-v1")).unwrap().count(), 0, "scratch space is cleaned up");
+}
+
+#[test]
+fn a_failing_build_changes_nothing_and_shows_the_backend_output() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    let links = backend_links(&ctx);
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
+         [build-system]\nrequires = [\"{}\"]\nbuild-backend = \"{}\"\n",
+        pybun_testkit::TEST_BACKEND_NAME,
+        pybun_testkit::TEST_BACKEND
+    ));
+    // No `src/demo`: the backend raises.
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links.to_str().unwrap(), "sync"]);
+    out.failure();
+    let json = out.json();
+    assert_eq!(json["error"]["code"], "PB0508", "{out}");
+    assert!(json["error"]["message"].as_str().unwrap().contains("no package directory for demo"), "{out}");
+    assert!(installed(&ctx).is_empty(), "lib was not installed either: {:?}", installed(&ctx));
+}
+
+#[test]
+fn add_then_remove_returns_pyproject_byte_identical() {
+    let (ctx, server) = project();
+    let original = "[project]\n# the demo project\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\n    \"app\",  # the app\n]\n\n[tool.other]\nkeep = true\n";
+    ctx.write_pyproject(original);
+    let added = pybun(&ctx, &server, &["--format", "json", "add", "other>=1"]);
+    added.success();
+    let json = added.json();
+    assert_eq!(json["result"]["entries"], serde_json::json!(["other>=1"]));
+    assert!(ctx.read_file("pyproject.toml").unwrap().contains("\"other>=1\""));
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0", "other==1.0.0"]);
+
+    let dev = pybun(&ctx, &server, &["add", "--dev", "winonly"]);
+    dev.success();
+    assert!(ctx.read_file("pyproject.toml").unwrap().contains("[dependency-groups]"), "{dev}");
+
+    pybun(&ctx, &server, &["remove", "--dev", "winonly"]).success();
+    let removed = pybun(&ctx, &server, &["--format", "json", "remove", "other"]);
+    removed.success();
+    assert_eq!(ctx.read_file("pyproject.toml").unwrap(), original, "byte-identical");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+}
+
+#[test]
+fn a_failed_add_leaves_pyproject_and_lock_untouched() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["lock"]).success();
+    let pyproject = ctx.read_file("pyproject.toml").unwrap();
+    let lock = ctx.read_file("pybun.lock").unwrap();
+    // No such package.
+    let missing = pybun(&ctx, &server, &["--format", "json", "add", "no-such-package"]);
+    missing.failure();
+    assert_eq!(missing.json()["error"]["code"], "PB0301", "{missing}");
+    // Unsatisfiable.
+    let conflict = pybun(&ctx, &server, &["--format", "json", "add", "lib<1"]);
+    conflict.failure();
+    assert_eq!(conflict.json()["error"]["code"], "PB0300", "{conflict}");
+    // Invalid requirement.
+    let invalid = pybun(&ctx, &server, &["--format", "json", "add", "lib>>1"]);
+    invalid.failure();
+    assert_eq!(invalid.json()["error"]["code"], "PB0103", "{invalid}");
+    assert_eq!(ctx.read_file("pyproject.toml").unwrap(), pyproject);
+    assert_eq!(ctx.read_file("pybun.lock").unwrap(), lock);
+    // Removing what is not there names what is.
+    let absent = pybun(&ctx, &server, &["remove", "nope"]);
+    absent.failure();
+    assert!(absent.stderr.contains("error[PB0111]") && absent.stderr.contains("app"), "{absent}");
+}
+
+#[test]
+fn init_creates_a_project_that_syncs() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    let dir = ctx.project_dir.join("my-app");
+    let out = pybun_bare(&ctx, &["--format", "json", "init", "my-app"]);
+    out.success();
+    let json = out.json();
+    assert_eq!(json["result"]["name"], "my-app");
+    let version = json["result"]["python_version"].as_str().unwrap().to_string();
+    assert_eq!(std::fs::read_to_string(dir.join(".python-version")).unwrap().trim(), version);
+    assert!(std::fs::read_to_string(dir.join(".gitignore")).unwrap().contains(".venv"));
+    let pyproject = std::fs::read_to_string(dir.join("pyproject.toml")).unwrap();
+    assert!(pyproject.contains("name = \"my-app\"") && pyproject.contains(&format!("requires-python = \">={version}\"")), "{pyproject}");
+    // A second init refuses to overwrite.
+    let again = pybun_bare(&ctx, &["init", "my-app"]);
+    again.failure();
+    assert!(again.stderr.contains("already exists"), "{again}");
+    // It syncs, with the pinned interpreter.
+    let mut command = ctx.command_with_index(bin(), &server);
+    command.arg("--directory").arg(&dir).args(["--format", "json", "add", "app"]);
+    let added = run(command);
+    added.success();
+    assert!(added.json()["result"]["sync"]["python_version"].as_str().unwrap().starts_with(&version), "{added}");
+}
+
+#[test]
+fn venv_command_creates_an_environment() {
+    let ctx = TestContext::new();
+    let out = pybun_bare(&ctx, &["--format", "json", "venv", "env1", "--prompt", "hello"]);
+    out.success();
+    let json = out.json();
+    let root = ctx.project_dir.join("env1");
+    assert_eq!(json["result"]["venv"], root.display().to_string());
+    assert!(root.join("pyvenv.cfg").is_file());
+    assert!(std::fs::read_to_string(root.join("pyvenv.cfg")).unwrap().contains("prompt = hello"));
+    let prefix = run({
+        let mut c = Command::new(root.join("bin/python"));
+        c.args(["-c", "import sys; print(sys.prefix)"]);
+        c
+    });
+    assert_eq!(prefix.stdout.trim(), root.display().to_string());
+    // A directory that is not a venv is refused.
+    std::fs::create_dir_all(ctx.project_dir.join("notavenv")).unwrap();
+    std::fs::write(ctx.project_dir.join("notavenv/data.txt"), "keep me").unwrap();
+    let refused = pybun_bare(&ctx, &["--format", "json", "venv", "notavenv", "--clear"]);
+    refused.failure();
+    assert_eq!(refused.json()["error"]["code"], "PB0502", "{refused}");
+    assert!(ctx.project_dir.join("notavenv/data.txt").exists());
+    // A bad --python is a clear error.
+    let bad = pybun_bare(&ctx, &["--format", "json", "venv", "env2", "--python", "2.99"]);
+    bad.failure();
+    assert_eq!(bad.json()["error"]["code"], "PB0500", "{bad}");
+}
+
+#[test]
+fn cache_commands() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["sync"]).success();
+    let dir = pybun_bare(&ctx, &["cache", "dir"]);
+    dir.success();
+    assert_eq!(dir.stdout.trim(), ctx.cache_dir.display().to_string());
+    let clean_lib = pybun_bare(&ctx, &["--format", "json", "cache", "clean", "lib"]);
+    clean_lib.success();
+    assert!(clean_lib.json()["result"]["removed_files"].as_u64().unwrap() > 0, "{clean_lib}");
+    let prune = pybun_bare(&ctx, &["--format", "json", "cache", "prune"]);
+    prune.success();
+    let clean = pybun_bare(&ctx, &["--format", "json", "cache", "clean"]);
+    clean.success();
+    assert!(std::fs::read_dir(&ctx.cache_dir).unwrap().all(|e| e.unwrap().file_name() == ".lock"));
+    // The environment still works, and the next sync of a new venv downloads again.
+    python_run(&ctx, "import app, lib").success();
+    std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    assert_eq!(out.json()["result"]["downloaded"], 2, "{out}");
+}

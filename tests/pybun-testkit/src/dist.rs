@@ -19,6 +19,8 @@ pub struct DistSpec {
     pub extras: BTreeMap<String, Vec<String>>,
     /// `(group, name, object reference)` entry points, e.g. `("console_scripts", "hello", "demo:main")`.
     pub entry_points: Vec<(String, String, String)>,
+    /// The sdist's `[build-system]`: `(requirement, build-backend)` [default: setuptools].
+    pub build_system: Option<(String, String)>,
 }
 
 impl DistSpec {
@@ -47,6 +49,13 @@ impl DistSpec {
     #[must_use]
     pub fn console_script(mut self, name: &str, reference: &str) -> Self {
         self.entry_points.push(("console_scripts".to_string(), name.to_string(), reference.to_string()));
+        self
+    }
+
+    /// Builder-style: build the sdist with [`TEST_BACKEND`] (served by [`test_backend_wheel`]).
+    #[must_use]
+    pub fn with_test_backend(mut self) -> Self {
+        self.build_system = Some((TEST_BACKEND_NAME.to_string(), TEST_BACKEND.to_string()));
         self
     }
 
@@ -300,8 +309,14 @@ pub fn build_sdist(spec: &DistSpec, dynamic_requires: bool) -> (String, Vec<u8>)
     let top = format!("{}-{}", filename_name(&spec.name), spec.version);
     let module = module_name(&spec.name);
 
-    let mut pyproject = String::from(
-        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\n",
+    let (requires, backend) = spec
+        .build_system
+        .clone()
+        .unwrap_or_else(|| ("setuptools>=61".to_string(), "setuptools.build_meta".to_string()));
+    let mut pyproject = format!(
+        "[build-system]\nrequires = [{}]\nbuild-backend = {}\n\n[project]\n",
+        toml_string(&requires),
+        toml_string(&backend)
     );
     let _ = writeln!(pyproject, "name = {}", toml_string(&spec.name));
     let _ = writeln!(pyproject, "version = {}", toml_string(&spec.version));
@@ -384,4 +399,54 @@ mod tests {
             "b ; (sys_platform == 'win32') and extra == \"x\""
         );
     }
+}
+
+/// The module name of the test build backend (PEP 517 `build-backend`).
+pub const TEST_BACKEND: &str = "pybun_test_backend";
+/// The distribution name of the test build backend (a `[build-system] requires` entry).
+pub const TEST_BACKEND_NAME: &str = "pybun-test-backend";
+
+/// A wheel of a tiny PEP 517/660 build backend (stdlib only): `build_wheel`
+/// packs `src/<module>/` (or `<module>/`) with `[project]` name, version and
+/// dependencies; `build_editable` writes a `.pth` pointing at the sources.
+/// Serve it (e.g. from a find-links directory) to test builds hermetically.
+#[must_use]
+pub fn test_backend_wheel() -> (String, Vec<u8>) {
+    let source = include_str!("backend/pybun_test_backend.py");
+    wheel_from_files(TEST_BACKEND_NAME, "1.0", &[(format!("{TEST_BACKEND}.py"), source.as_bytes().to_vec())])
+}
+
+/// A pure-Python `py3-none-any` wheel of `name` `version` holding `files`
+/// (archive path, bytes) plus its `.dist-info` (`METADATA`, `WHEEL`, `RECORD`).
+///
+/// # Panics
+/// Only if writing to memory fails.
+#[must_use]
+pub fn wheel_from_files(name: &str, version: &str, files: &[(String, Vec<u8>)]) -> (String, Vec<u8>) {
+    let spec = DistSpec::new(name, version);
+    let filename = wheel_filename(&spec, "py3-none-any");
+    let dist_info = format!("{}-{}.dist-info", filename_name(name), version);
+    let mut all: Vec<(String, Vec<u8>)> = files.to_vec();
+    all.push((format!("{dist_info}/METADATA"), wheel_metadata(&spec).into_bytes()));
+    all.push((
+        format!("{dist_info}/WHEEL"),
+        b"Wheel-Version: 1.0\nGenerator: pybun-testkit\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
+    ));
+    let mut record = String::new();
+    for (path, bytes) in &all {
+        let digest = Sha256::digest(bytes);
+        let _ = writeln!(record, "{path},sha256={},{}", urlsafe_b64_nopad(&digest), bytes.len());
+    }
+    let _ = writeln!(record, "{dist_info}/RECORD,,");
+    all.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for (path, bytes) in &all {
+        writer.start_file(path.as_str(), options).expect("zip in memory");
+        writer.write_all(bytes).expect("zip in memory");
+    }
+    (filename, writer.finish().expect("zip in memory").into_inner())
 }

@@ -20,7 +20,8 @@ pub use context::{
 };
 pub use dist::{
     DistSpec, build_sdist, build_wheel, filename_name, metadata_text, normalize_name, sdist_filename,
-    sdist_pkg_info, sha256_hex, urlsafe_b64_nopad, wheel_filename, wheel_metadata,
+    sdist_pkg_info, sha256_hex, test_backend_wheel, urlsafe_b64_nopad, wheel_filename, wheel_from_files,
+    wheel_metadata, TEST_BACKEND, TEST_BACKEND_NAME,
 };
 pub use scenario::{
     DEFAULT_PLATFORM, DEFAULT_PYTHON, Environment, Expected, IndexOptions, PACKSE_DEFAULT_REQUIRES_PYTHON, PackageDef,

@@ -316,6 +316,7 @@ impl Scenario {
                     requires_python: effective_requires_python(def.requires_python.as_ref()),
                     extras: def.extras.clone(),
                     entry_points: Vec::new(),
+                    build_system: None,
                 };
                 let wheel_tags = if !def.wheel {
                     Vec::new()
