@@ -89,8 +89,16 @@ fn dependency_direction() {
                 }
             }
             "adapters" => {
+                // Adapters build on core and on the foundational adapters
+                // (filesystem, HTTP): the cache reuses the index client's
+                // connection pool and the unpacker, the venv adapter the
+                // installer. Never on use cases, frontends or test crates.
+                let foundational = ["pybun-fs-os", "pybun-index-http"];
                 for (dep, dep_group) in &workspace_deps {
-                    assert!(dep_group.as_str() == "core", "adapter `{name}` depends on `{dep}` ({dep_group})");
+                    assert!(
+                        dep_group.as_str() == "core" || foundational.contains(&dep.as_str()),
+                        "adapter `{name}` depends on `{dep}` ({dep_group})"
+                    );
                     assert_ne!(dep.as_str(), "pybun-engine", "adapter `{name}` depends on the use cases");
                 }
             }
