@@ -228,7 +228,7 @@ fn discover_finds_pyenv_versions_and_no_shims() {
             assert!(versions.contains(&wanted), "{wanted} not in {versions:?}");
         }
         // The pure selection works on the discovered list.
-        let requires = ">=3.10,<3.13".parse().unwrap();
+        let requires = ">=3.12,<3.13".parse().unwrap();
         let selection = select_interpreter(&found, None, Some(&requires)).unwrap();
         assert_eq!(selection.interpreter.python_version, "3.12");
     }

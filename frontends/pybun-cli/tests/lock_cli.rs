@@ -518,13 +518,13 @@ fn sdist_with_dynamic_dependencies_is_pb0205() {
 #[test]
 fn pending_commands_are_pb0003() {
     let ctx = TestContext::new();
-    let out = pybun_bare(&ctx, &["sync"]);
+    let out = pybun_bare(&ctx, &["run", "x.py"]);
     assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains("error[PB0003]") && out.stderr.contains("`pybun sync` is not implemented yet"), "{out}");
-    let out = pybun_bare(&ctx, &["--format", "json", "sync"]);
+    assert!(out.stderr.contains("error[PB0003]") && out.stderr.contains("`pybun run` is not implemented yet"), "{out}");
+    let out = pybun_bare(&ctx, &["--format", "json", "test"]);
     assert_eq!(out.code, 1, "{out}");
     let document = out.json();
-    assert_eq!(document["command"], "sync");
+    assert_eq!(document["command"], "test");
     assert_eq!(document["error"]["code"], "PB0003");
 }
 

@@ -372,35 +372,6 @@ pub fn build_sdist(spec: &DistSpec, dynamic_requires: bool) -> (String, Vec<u8>)
     (filename, bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64() {
-        assert_eq!(urlsafe_b64_nopad(b""), "");
-        assert_eq!(urlsafe_b64_nopad(b"f"), "Zg");
-        assert_eq!(urlsafe_b64_nopad(b"fo"), "Zm8");
-        assert_eq!(urlsafe_b64_nopad(b"foo"), "Zm9v");
-        assert_eq!(urlsafe_b64_nopad(&[0xfb, 0xff]), "-_8");
-    }
-
-    #[test]
-    fn names() {
-        assert_eq!(normalize_name("Foo__Bar.baz"), "foo-bar-baz");
-        assert_eq!(filename_name("Foo-Bar"), "foo_bar");
-    }
-
-    #[test]
-    fn extra_markers() {
-        assert_eq!(with_extra_marker("b>1", "x"), "b>1 ; extra == \"x\"");
-        assert_eq!(
-            with_extra_marker("b ; sys_platform == 'win32'", "x"),
-            "b ; (sys_platform == 'win32') and extra == \"x\""
-        );
-    }
-}
-
 /// The module name of the test build backend (PEP 517 `build-backend`).
 pub const TEST_BACKEND: &str = "pybun_test_backend";
 /// The distribution name of the test build backend (a `[build-system] requires` entry).
@@ -449,4 +420,33 @@ pub fn wheel_from_files(name: &str, version: &str, files: &[(String, Vec<u8>)]) 
         writer.write_all(bytes).expect("zip in memory");
     }
     (filename, writer.finish().expect("zip in memory").into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64() {
+        assert_eq!(urlsafe_b64_nopad(b""), "");
+        assert_eq!(urlsafe_b64_nopad(b"f"), "Zg");
+        assert_eq!(urlsafe_b64_nopad(b"fo"), "Zm8");
+        assert_eq!(urlsafe_b64_nopad(b"foo"), "Zm9v");
+        assert_eq!(urlsafe_b64_nopad(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_name("Foo__Bar.baz"), "foo-bar-baz");
+        assert_eq!(filename_name("Foo-Bar"), "foo_bar");
+    }
+
+    #[test]
+    fn extra_markers() {
+        assert_eq!(with_extra_marker("b>1", "x"), "b>1 ; extra == \"x\"");
+        assert_eq!(
+            with_extra_marker("b ; sys_platform == 'win32'", "x"),
+            "b ; (sys_platform == 'win32') and extra == \"x\""
+        );
+    }
 }
