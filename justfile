@@ -26,3 +26,8 @@ bench-lock runs="5": build
 # pybun sync vs uv sync on ../shared/workloads: fresh venv (warm cache), no-op, cold; medians and ratios.
 bench-sync runs="5": build
     python3 scripts/bench_sync.py --runs {{runs}}
+
+# The hatchling editable-install test with hatchling's wheels downloaded from PyPI (not in the default run).
+e2e-hatchling:
+    rm -rf /tmp/pybun-hatchling-wheels && python3 -m pip download --only-binary :all: --dest /tmp/pybun-hatchling-wheels hatchling
+    PYBUN_TEST_WHEELHOUSE=/tmp/pybun-hatchling-wheels cargo test -p pybun-cli --test sync_cli hatchling -- --nocapture

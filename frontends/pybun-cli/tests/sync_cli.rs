@@ -645,3 +645,107 @@ fn cache_commands() {
     out.success();
     assert_eq!(out.json()["result"]["downloaded"], 2, "{out}");
 }
+
+/// Output of `python3 -c CODE`, if it succeeds.
+fn python3_says(python: &str, code: &str) -> Option<String> {
+    let output = Command::new(python).args(["-c", code]).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// A find-links directory with setuptools (the wheel `ensurepip` bundles) and
+/// `wheel` (repacked from an installed copy: setuptools < 70.1 needs it to
+/// build), from this machine; `None` when either is missing.
+fn setuptools_wheelhouse(dir: &Path) -> Option<PathBuf> {
+    let mut setuptools = None;
+    for python in ["python3", "/usr/bin/python3"] {
+        let bundled = python3_says(python, "import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))");
+        if let Some(found) = bundled.and_then(|d| {
+            std::fs::read_dir(d).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("setuptools-") && n.to_string_lossy().ends_with(".whl"))
+            })
+        }) {
+            setuptools = Some(found);
+            break;
+        }
+    }
+    let setuptools = setuptools?;
+    let (wheel_dir, wheel_version) = ["/usr/bin/python3", "python3"].iter().find_map(|python| {
+        let out = python3_says(python, "import os, wheel; print(os.path.dirname(wheel.__file__)); print(wheel.__version__)")?;
+        let mut lines = out.lines();
+        Some((PathBuf::from(lines.next()?), lines.next()?.to_string()))
+    })?;
+    let links = dir.join("setuptools-links");
+    std::fs::create_dir_all(&links).ok()?;
+    std::fs::copy(&setuptools, links.join(setuptools.file_name()?)).ok()?;
+    let mut files = Vec::new();
+    let mut stack = vec![wheel_dir.clone()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).ok()? {
+            let path = entry.ok()?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "__pycache__") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "py") {
+                let relative = path.strip_prefix(wheel_dir.parent()?).ok()?.to_string_lossy().replace('\\', "/");
+                files.push((relative, std::fs::read(&path).ok()?));
+            }
+        }
+    }
+    files.sort();
+    // setuptools finds `bdist_wheel` through this entry point.
+    files.push((
+        format!("wheel-{wheel_version}.dist-info/entry_points.txt"),
+        b"[distutils.commands]\nbdist_wheel = wheel.bdist_wheel:bdist_wheel\n".to_vec(),
+    ));
+    let (filename, bytes) = pybun_testkit::wheel_from_files("wheel", &wheel_version, &files);
+    std::fs::write(links.join(filename), bytes).ok()?;
+    Some(links)
+}
+
+#[test]
+fn a_setuptools_project_is_installed_editable() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    let Some(links) = setuptools_wheelhouse(ctx.temp.path()) else {
+        eprintln!("skipped: this machine has no bundled setuptools wheel or installed `wheel` package to serve");
+        return;
+    };
+    ctx.write_pyproject(
+        "[project]\nname = \"stdemo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
+         [build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    );
+    ctx.write_file("src/stdemo/__init__.py", "VALUE = 'setuptools'\n");
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links.to_str().unwrap(), "sync"]);
+    out.success();
+    assert_eq!(changes(&out.json()).get("stdemo").map(String::as_str), Some("installed 0.1.0"), "{out}");
+    python_run(&ctx, "import stdemo; assert stdemo.VALUE == 'setuptools'").success();
+    ctx.write_file("src/stdemo/__init__.py", "VALUE = 'edited'\n");
+    python_run(&ctx, "import stdemo; assert stdemo.VALUE == 'edited', stdemo.VALUE").success();
+    verify_records(&ctx);
+}
+
+/// Hatchling and its dependencies are not on this machine: this test runs
+/// when `PYBUN_TEST_WHEELHOUSE` names a directory of their wheels
+/// (`just e2e-hatchling` downloads them), and says it skipped otherwise.
+#[test]
+fn a_hatchling_project_is_installed_editable() {
+    let Some(wheelhouse) = std::env::var_os("PYBUN_TEST_WHEELHOUSE") else {
+        eprintln!("skipped: set PYBUN_TEST_WHEELHOUSE to a directory with hatchling's wheels (`just e2e-hatchling`)");
+        return;
+    };
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_pyproject(
+        "[project]\nname = \"hdemo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
+         [build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    );
+    ctx.write_file("src/hdemo/__init__.py", "VALUE = 'hatch'\n");
+    let links = PathBuf::from(wheelhouse);
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links.to_str().unwrap(), "sync"]);
+    out.success();
+    assert_eq!(changes(&out.json()).get("hdemo").map(String::as_str), Some("installed 0.1.0"), "{out}");
+    python_run(&ctx, "import hdemo; assert hdemo.VALUE == 'hatch'").success();
+    ctx.write_file("src/hdemo/__init__.py", "VALUE = 'edited'\n");
+    python_run(&ctx, "import hdemo; assert hdemo.VALUE == 'edited'").success();
+}
