@@ -29,5 +29,5 @@ bench-sync runs="5": build
 
 # The hatchling editable-install test with hatchling's wheels downloaded from PyPI (not in the default run).
 e2e-hatchling:
-    rm -rf /tmp/pybun-hatchling-wheels && python3 -m pip download --only-binary :all: --dest /tmp/pybun-hatchling-wheels hatchling
+    rm -rf /tmp/pybun-hatchling-wheels && python3 -m pip download --only-binary :all: --dest /tmp/pybun-hatchling-wheels hatchling editables
     PYBUN_TEST_WHEELHOUSE=/tmp/pybun-hatchling-wheels cargo test -p pybun-cli --test sync_cli hatchling -- --nocapture

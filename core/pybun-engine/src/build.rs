@@ -100,7 +100,7 @@ impl Builder<'_, '_> {
 
     fn build_tree(&self, source_dir: &Path, editable: bool, output_dir: &Path, label: &str) -> Result<PathBuf, Failure> {
         let system = self.build_system(source_dir)?;
-        let mut env = self.build_env(&system.requires, label)?;
+        let mut env = self.build_env(&system.requires, label, source_dir)?;
         let (requires_hook, build_hook) = if editable {
             (Hook::GetRequiresForBuildEditable, Hook::BuildEditable)
         } else {
@@ -135,7 +135,7 @@ impl Builder<'_, '_> {
             if !extra_reqs.is_empty() {
                 let mut all = system.requires.clone();
                 all.extend(extra_reqs);
-                env = self.build_env(&all, label)?;
+                env = self.build_env(&all, label, source_dir)?;
             }
         }
         match call(&env, build_hook)? {
@@ -170,9 +170,10 @@ impl Builder<'_, '_> {
     }
 
     /// A cached venv with exactly these requirements resolved for the interpreter.
-    fn build_env(&self, requires: &[Req], label: &str) -> Result<Venv, Failure> {
+    fn build_env(&self, requires: &[Req], label: &str, source_dir: &Path) -> Result<Venv, Failure> {
         let lock = lock_requirements(
             &format!("the build requirements of `{label}`"),
+            &source_dir.join("pyproject.toml"),
             requires.to_vec(),
             &self.interpreter.python_full_version,
             self.index,

@@ -654,6 +654,7 @@ fn resolve_failure(error: ResolveError, loaded: &LoadedProject, request: &Resolv
 /// As [`lock`]'s resolution errors.
 pub(crate) fn lock_requirements(
     label: &str,
+    source_file: &Path,
     requirements: Vec<Req>,
     python_full_version: &str,
     index: &IndexSettings,
@@ -681,12 +682,15 @@ pub(crate) fn lock_requirements(
     let index_handle = open_index(index)?;
     let loaded = LoadedProject {
         root: PathBuf::new(),
-        pyproject_path: PathBuf::from(label),
+        pyproject_path: source_file.to_path_buf(),
         project: Project::default(),
         warnings: Vec::new(),
     };
-    let resolution = resolve(&request, index_handle.as_ref(), reporter)
-        .map_err(|error| resolve_failure(error, &loaded, &request, index_handle.as_ref()))?;
+    let resolution = resolve(&request, index_handle.as_ref(), reporter).map_err(|error| {
+        let mut failure = resolve_failure(error, &loaded, &request, index_handle.as_ref());
+        failure.diagnostic.causes.push(format!("while resolving {label}"));
+        failure
+    })?;
     let environment = Some(LockEnvironment { python_version: python_full_version.to_string(), platform: None });
     Ok(build_lock(&loaded.project, &resolution, "", "", &settings, index, environment))
 }
