@@ -99,7 +99,7 @@ fn downloads_once_then_reuses_without_network() {
     assert_eq!(first.sha256, hex);
     assert_eq!(first.filename, request.filename);
     assert_eq!(first.unpacked, cache.path().join("wheels-v1").join(&hex));
-    assert_eq!(entries(&first.unpacked), ["demo", "demo-1.0.dist-info"]);
+    assert_eq!(entries(&first.unpacked), [".pybun-manifest", "demo", "demo-1.0.dist-info"]);
     let archive = cache.path().join("archives-v1").join(&hex).join(&request.filename);
     assert_eq!(fs::read(&archive).unwrap(), server.file_bytes(&request.filename).unwrap());
     assert_eq!(server.requests(), [format!("/files/{}", request.filename)]);
@@ -339,7 +339,7 @@ fn concurrent_prepares_of_one_wheel_share_one_copy() {
     assert_eq!(entries(&cache.path().join("wheels-v1")), ["by-name", "by-url", hex]);
     assert_eq!(entries(&cache.path().join("archives-v1")), [hex]);
     assert_eq!(entries(&cache.path().join("archives-v1").join(hex)), [request.filename.as_str()]);
-    assert_eq!(entries(&cache.path().join("wheels-v1").join(hex)), ["demo", "demo-1.0.dist-info"]);
+    assert_eq!(entries(&cache.path().join("wheels-v1").join(hex)), [".pybun-manifest", "demo", "demo-1.0.dist-info"]);
 }
 
 #[test]

@@ -23,7 +23,7 @@ mod wheel;
 
 pub use link::{LinkMode, detect_link_mode, link_file};
 pub use wheel::{
-    InstallOptions, Installed, Unpacked, WheelInstallError, install_planned, install_wheel, plan_unpacked,
+    InstallOptions, Installed, MANIFEST, Unpacked, WheelInstallError, install_planned, install_wheel, plan_unpacked,
     unpack_wheel,
 };
 

@@ -39,12 +39,21 @@ fn remove_existing(path: &Path) -> io::Result<()> {
 /// `EOPNOTSUPP` for a clone where the filesystem cannot; nothing is left at
 /// `dst` then.
 pub fn link_file(src: &Path, dst: &Path, mode: LinkMode) -> io::Result<()> {
-    remove_existing(dst)?;
-    match mode {
+    let place = || match mode {
         LinkMode::Clone => reflink(src, dst),
         LinkMode::Hardlink => fs::hard_link(src, dst),
-        LinkMode::Copy => fs::copy(src, dst).map(|_| ()),
+        // A copy writes through an existing file: always remove first.
+        LinkMode::Copy => remove_existing(dst).and_then(|()| fs::copy(src, dst).map(|_| ())),
         LinkMode::Symlink => symlink(&std::path::absolute(src)?, dst),
+    };
+    // The common case (a fresh environment) has nothing at `dst`: try first,
+    // and only on `AlreadyExists` remove the old file and try again.
+    match place() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            remove_existing(dst)?;
+            place()
+        }
+        other => other,
     }
 }
 

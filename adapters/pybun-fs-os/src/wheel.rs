@@ -122,6 +122,7 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
         .tempdir_in(parent)
         .map_err(io_error("create a temporary directory in", parent))?;
     let mut made_dirs = HashSet::new();
+    let mut manifest: Vec<(String, u64, bool)> = Vec::with_capacity(archive.len());
     let mut buffer = vec![0_u8; 64 * 1024];
     for index in 0..archive.len() {
         let mut member = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
@@ -138,7 +139,9 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
         let mut out = fs::File::create(&target).map_err(io_error("create", &target))?;
         let Some(file) = planned.get(path.as_str()) else {
             // RECORD and its signatures: not hashed.
-            io::copy(&mut (&mut member).take(MAX_METADATA_FILE), &mut out).map_err(io_error("write", &target))?;
+            let size =
+                io::copy(&mut (&mut member).take(MAX_METADATA_FILE), &mut out).map_err(io_error("write", &target))?;
+            manifest.push((path, size, false));
             continue;
         };
         let mut hasher = RecordHasher::new(file.hash.algorithm);
@@ -169,8 +172,49 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
         }
         drop(out);
         set_mode(&target, file.executable)?;
+        manifest.push((path, file.size, file.executable));
     }
+    let mut text = String::new();
+    for (path, size, executable) in &manifest {
+        text.push_str(if *executable { "x" } else { "-" });
+        text.push('\t');
+        text.push_str(&size.to_string());
+        text.push('\t');
+        text.push_str(path);
+        text.push('\n');
+    }
+    let manifest_path = temp.path().join(MANIFEST);
+    fs::write(&manifest_path, text).map_err(io_error("write", &manifest_path))?;
     Ok(temp)
+}
+
+/// The list of an unpacked wheel's files, written last by [`unpack_wheel`]:
+/// `x|-<TAB>size<TAB>path` per line (`x`: executable). Planning an install
+/// reads it instead of walking the directory.
+pub const MANIFEST: &str = ".pybun-manifest";
+
+/// The entries of an unpacked wheel: its manifest, else a directory walk.
+fn unpacked_entries(unpacked_dir: &Path) -> Result<Vec<ArchiveEntry>, WheelInstallError> {
+    if let Ok(text) = fs::read_to_string(unpacked_dir.join(MANIFEST)) {
+        let entries: Option<Vec<ArchiveEntry>> = text
+            .lines()
+            .map(|line| {
+                let mut fields = line.splitn(3, '\t');
+                let kind = fields.next()?;
+                let size = fields.next()?.parse().ok()?;
+                let path = fields.next()?;
+                let mode = if kind == "x" { 0o100_755 } else { 0o100_644 };
+                Some(ArchiveEntry { path: path.to_string(), size, is_dir: false, unix_mode: Some(mode) })
+            })
+            .collect();
+        if let Some(entries) = entries {
+            return Ok(entries);
+        }
+    }
+    let mut entries = Vec::new();
+    walk(unpacked_dir, "", &mut entries)?;
+    entries.retain(|entry| entry.path != MANIFEST);
+    Ok(entries)
 }
 
 /// Rename the finished temporary directory to `dest`, unless someone else's is there.
@@ -242,8 +286,7 @@ pub fn plan_unpacked(
     wheel_name: &WheelFilename,
     scheme: &SchemePaths,
 ) -> Result<InstallPlan, WheelInstallError> {
-    let mut entries = Vec::new();
-    walk(unpacked_dir, "", &mut entries)?;
+    let entries = unpacked_entries(unpacked_dir)?;
     let dist_info = find_dist_info(wheel_name, &entries)?;
     let dist_info_dir = unpacked_dir.join(&dist_info);
     let wheel = wheel_name.to_string();
@@ -314,6 +357,24 @@ pub fn install_planned(
         generated_files(plan, &entry_points, &options.interpreter, options.direct_url.as_deref())?;
     for script in plan.scripts_to_rewrite() {
         let source = unpacked_dir.join(&script.archive_path);
+        // Only `#!python` scripts are rewritten: look at the first bytes before
+        // reading a whole file (`.data/scripts` may hold a 30 MB binary, e.g. ruff).
+        let mut head = [0_u8; 8];
+        let read = fs::File::open(&source)
+            .and_then(|mut file| {
+                let mut filled = 0;
+                while filled < head.len() {
+                    match file.read(&mut head[filled..])? {
+                        0 => break,
+                        n => filled += n,
+                    }
+                }
+                Ok(filled)
+            })
+            .map_err(io_error("read", &source))?;
+        if !head[..read].starts_with(b"#!python") {
+            continue;
+        }
         let content = fs::read(&source).map_err(io_error("read", &source))?;
         if let Some(contents) = rewrite_shebang(&content, &options.interpreter) {
             generated.push(GeneratedFile { dest: script.dest.clone(), contents, executable: true });
@@ -333,15 +394,27 @@ pub fn install_planned(
         }
     };
 
-    let dirs: BTreeSet<PathBuf> = plan
-        .files
-        .iter()
-        .map(|f| &f.dest)
-        .chain(generated.iter().map(|g| &g.dest))
-        .filter_map(|dest| target(dest).parent().map(Path::to_path_buf))
-        .collect();
+    // Every directory to create, ancestors included, parents before children
+    // (path order): one `mkdir` each, no failed attempts and no `stat`s.
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for dest in plan.files.iter().map(|f| &f.dest).chain(generated.iter().map(|g| &g.dest)) {
+        let mut dir = target(dest).parent().map(Path::to_path_buf);
+        while let Some(current) = dir {
+            if plan.root.starts_with(&current) || current == staging.path() || !dirs.insert(current.clone()) {
+                break;
+            }
+            dir = current.parent().map(Path::to_path_buf);
+        }
+    }
     for dir in &dirs {
-        fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+        match fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Outside the plan's root (e.g. `bin/` or `include/` of a fresh env).
+                fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+            }
+            other => other.map_err(io_error("create directory", dir))?,
+        }
     }
     plan.files
         .par_iter()

@@ -423,7 +423,10 @@ fn unpack_is_atomic_under_concurrency() {
     assert_eq!(outcomes.iter().filter(|o| **o == Unpacked::Fresh).count(), 1, "{outcomes:?}");
     let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["demo-1.0-py3-none-any"], "no temporary directories are left");
-    let unpacked = tree(&dest);
+    let mut unpacked = tree(&dest);
+    // The file list `plan_unpacked` reads instead of walking the directory.
+    let manifest = unpacked.remove(pybun_fs_os::MANIFEST).expect("a manifest is written");
+    assert!(String::from_utf8(manifest.0).unwrap().contains("x\t"), "executables are marked");
     assert_eq!(unpacked.len(), demo_members().len() + 1);
     assert_eq!(unpacked["demo-1.0.data/scripts/demo-tool"].1, 0o755, "scripts become executable");
     assert_eq!(unpacked["demo/__init__.py"], (demo_members()[0].1.clone(), 0o644));
