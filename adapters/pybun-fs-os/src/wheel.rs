@@ -15,7 +15,6 @@ use pybun_install::{
     rewrite_shebang,
 };
 use pybun_pep::WheelFilename;
-use rayon::prelude::*;
 
 use crate::link::{LinkMode, link_file};
 
@@ -416,8 +415,11 @@ pub fn install_planned(
             other => other.map_err(io_error("create directory", dir))?,
         }
     }
+    // Files of one wheel are placed in order: they share directories, and
+    // threads linking into one directory only contend for its lock. Callers
+    // parallelize across wheels instead.
     plan.files
-        .par_iter()
+        .iter()
         .filter(|file| !rewritten.contains(file.dest.as_path()))
         .try_for_each(|file| {
             let dest = target(&file.dest);

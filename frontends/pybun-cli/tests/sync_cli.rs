@@ -704,6 +704,7 @@ fn setuptools_wheelhouse(dir: &Path) -> Option<PathBuf> {
 }
 
 #[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped on machines without setuptools")]
 fn a_setuptools_project_is_installed_editable() {
     let server = IndexServer::start(universe());
     let ctx = TestContext::new();
@@ -729,6 +730,7 @@ fn a_setuptools_project_is_installed_editable() {
 /// when `PYBUN_TEST_WHEELHOUSE` names a directory of their wheels
 /// (`just e2e-hatchling` downloads them), and says it skipped otherwise.
 #[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped without a wheelhouse")]
 fn a_hatchling_project_is_installed_editable() {
     let Some(wheelhouse) = std::env::var_os("PYBUN_TEST_WHEELHOUSE") else {
         eprintln!("skipped: set PYBUN_TEST_WHEELHOUSE to a directory with hatchling's wheels (`just e2e-hatchling`)");
