@@ -6,9 +6,15 @@
 //! disk under `<cache_dir>/interpreter-v1/` keyed by the executable's path and
 //! validated by its modification time and size, so asking again costs a
 //! `stat` and a read instead of a process.
+//!
+//! [`PythonInstaller`] installs python-build-standalone builds into that
+//! managed directory (`pybun python install|uninstall`), from the table in
+//! [`downloads`] (see [`install`] for the procedure).
 
 mod cache;
 mod discover;
+pub mod downloads;
+pub mod install;
 mod probe;
 
 use std::ffi::OsString;
@@ -20,6 +26,8 @@ use pybun_env::Interpreter;
 use pybun_ports::{InterpreterError, Interpreters};
 
 pub use discover::is_pyenv_shim;
+pub use downloads::{Download, DownloadsTable, GITHUB_RELEASES_PREFIX, Platform};
+pub use install::{InstalledPython, InstallerConfig, ManagedPython, PythonInstallError, PythonInstaller};
 
 /// The probe script, run as `python -I -S -c <script>`; prints one JSON object.
 pub const PROBE_SCRIPT: &str = include_str!("probe.py");
