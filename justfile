@@ -31,3 +31,7 @@ bench-sync runs="5": build
 e2e-hatchling:
     rm -rf /tmp/pybun-hatchling-wheels && python3 -m pip download --only-binary :all: --dest /tmp/pybun-hatchling-wheels hatchling editables
     PYBUN_TEST_WHEELHOUSE=/tmp/pybun-hatchling-wheels cargo test -p pybun-cli --test sync_cli hatchling -- --nocapture
+
+# Start-up overhead of `pybun run` on a PEP 723 script vs bare python and `uv run`; `pybun x` vs `uvx` (warm).
+bench-run runs="21": build
+    python3 scripts/bench_run.py --runs {{runs}}
