@@ -263,8 +263,13 @@ impl PythonInstaller {
             downloaded,
         };
         if dir.is_dir() {
-            debug!(name = %download.name, "python already installed");
-            return Ok(installed(true, false));
+            if python.is_file() {
+                debug!(name = %download.name, "python already installed");
+                return Ok(installed(true, false));
+            }
+            // Not ours, or damaged: replaced.
+            debug!(dir = %dir.display(), "python install without an interpreter: replacing it");
+            remove_dir_atomically(install_dir, &download.name, &dir)?;
         }
 
         let (archive, downloaded) = self.fetch(&download)?;
@@ -323,14 +328,8 @@ impl PythonInstaller {
         let _lock = self.lock()?;
         let mut removed = Vec::new();
         for managed in matching {
-            let trash = self.config.install_dir.join(format!("{TEMP_PREFIX}remove-{}", managed.name));
-            if trash.exists() {
-                fs::remove_dir_all(&trash).map_err(io_error(&trash))?;
-            }
-            match fs::rename(&managed.dir, &trash) {
-                Ok(()) => fs::remove_dir_all(&trash).map_err(io_error(&trash))?,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error(&managed.dir)(e)),
+            if !remove_dir_atomically(&self.config.install_dir, &managed.name, &managed.dir)? {
+                continue;
             }
             debug!(dir = %managed.dir.display(), "python uninstalled");
             removed.push(managed.dir);
@@ -431,6 +430,20 @@ impl PythonInstaller {
         }
         temp.persist(&cached).map_err(|e| io_error(&cached)(e.error))?;
         Ok((cached, !local))
+    }
+}
+
+/// Rename `dir` (named `name` in `install_dir`) away, then delete it;
+/// `false` if it was already gone.
+fn remove_dir_atomically(install_dir: &Path, name: &str, dir: &Path) -> Result<bool, PythonInstallError> {
+    let trash = install_dir.join(format!("{TEMP_PREFIX}remove-{name}"));
+    if trash.exists() {
+        fs::remove_dir_all(&trash).map_err(io_error(&trash))?;
+    }
+    match fs::rename(dir, &trash) {
+        Ok(()) => fs::remove_dir_all(&trash).map_err(io_error(&trash)).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_error(dir)(e)),
     }
 }
 

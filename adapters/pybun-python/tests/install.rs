@@ -328,6 +328,13 @@ fn offline_without_cache_is_an_error_and_with_cache_installs() {
     assert!(!installed.downloaded);
     assert!(installed.python.is_file());
 
+    // A damaged install (no interpreter) is replaced, not reused.
+    fs::remove_file(&installed.python).unwrap();
+    let repaired = installer.install(&request("3.12")).unwrap();
+    assert!(!repaired.already_installed);
+    assert!(repaired.python.is_file());
+    assert_eq!(listing(&setup.install_dir), vec![".lock".to_string(), name.clone()]);
+
     // A cached archive with the wrong hash does not count.
     let other = Setup::new();
     other.write_table(&url, &sha256(&archive));
