@@ -47,6 +47,11 @@ codes! {
     UnknownGroup = "PB0109": "a dependency group includes a group that does not exist",
     ToolSettings = "PB0110": "`[tool.pybun]` settings are invalid",
     DependencyNotFound = "PB0111": "a dependency to remove is not listed in `pyproject.toml`",
+    ScriptMetadata = "PB0112": "a script's inline metadata block (PEP 723) is malformed",
+    TaskInvalid = "PB0113": "a task in `[tool.pybun.scripts]` is invalid",
+    UnknownTask = "PB0114": "a task name does not exist in `[tool.pybun.scripts]`",
+    TaskCycle = "PB0115": "tasks depend on each other in a cycle",
+    TaskShadowsCommand = "PB0116": "a task has the name of a built-in pybun command",
     // 02xx: index and network
     IndexUnreachable = "PB0200": "the package index could not be reached",
     IndexResponse = "PB0201": "the package index returned something that is not a valid Simple API page",

@@ -18,10 +18,19 @@ mod edit;
 mod groups;
 mod init;
 mod project;
+mod script;
+mod tasks;
 mod tool;
 
 pub use edit::{DependencyTarget, Edit, add_requirement, remove_requirement};
 pub use init::{gitignore_template, init_pyproject, normalize_project_name};
+pub use script::{
+    ParsedScript, ScriptMetadata, ScriptTool, parse_script, script_fingerprint_input,
+};
+pub use tasks::{
+    BUILTIN_COMMANDS, ParsedTasks, SplitError, Task, TaskAction, TaskStep, parse_tasks,
+    split_command, task_plan,
+};
 
 use std::collections::BTreeMap;
 
