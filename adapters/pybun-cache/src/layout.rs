@@ -31,6 +31,8 @@ pub const SCRATCH_DIR: &str = "scratch-v1";
 pub const BUILT_DIR: &str = "built-v1";
 /// Build environments (`build-envs-v1/<key>/`, complete once their marker file exists).
 pub const BUILD_ENVS_DIR: &str = "build-envs-v1";
+/// Cached ephemeral environments (PEP 723 scripts, `pybun x`) and their pointers.
+pub const ENVIRONMENTS_DIR: &str = "environments-v1";
 /// The lock file at the cache root.
 pub const LOCK_FILE: &str = ".lock";
 /// `wheels-v1/by-url/`.

@@ -463,4 +463,8 @@ impl BuildCache for ArtifactStore {
     fn build_env_dir(&self, key: &str) -> PathBuf {
         self.layout.root().join(BUILD_ENVS_DIR).join(key)
     }
+
+    fn environments_dir(&self) -> PathBuf {
+        self.layout.root().join(crate::layout::ENVIRONMENTS_DIR)
+    }
 }

@@ -80,4 +80,8 @@ codes! {
     InstallFailed = "PB0506": "a distribution could not be installed or removed",
     InvalidWheel = "PB0507": "a wheel is invalid or unsafe",
     BuildFailed = "PB0508": "a PEP 517 build backend failed",
+
+    RunTargetNotFound = "PB0600": "the script, task or command to run was not found",
+    RunEnvironmentMissing = "PB0601": "the environment to run in does not exist",
+    PythonInstallFailed = "PB0602": "a Python runtime could not be installed",
 }

@@ -116,7 +116,7 @@ pub fn edit_dependencies(request: &EditRequest, ports: &SyncPorts<'_>) -> Result
         _ => crate::LockSettings::default(),
     };
     let locked = lock(
-        &LockRequest { directory: root.clone(), index: request.index.clone(), settings, check: false, upgrade: false, format: None },
+        &LockRequest { directory: root.clone(), index: request.index.clone(), settings, check: false, upgrade: false, format: None, script: None },
         ports.fs,
         ports.open_index,
         ports.reporter,

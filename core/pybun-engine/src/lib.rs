@@ -12,6 +12,7 @@ mod interpreter;
 mod fingerprint;
 mod lock;
 mod project;
+mod run;
 mod sync;
 mod tree;
 mod venv;
@@ -26,6 +27,11 @@ pub use lock::{
     print_lock,
 };
 pub use project::find_project_root;
+pub use run::{
+    EnvOutcome, ExecStep, Preparation, RunPlan, RunRequest, RunTarget, ToolRequest, cached_script_plan, cached_tool_plan,
+    prepare_run, prepare_tool, show_environment,
+};
+pub use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule};
 pub use sync::{ChangeKind, LockMode, PackageChange, SyncOutcome, SyncPorts, SyncRequest, sync};
 pub use venv::{VenvOutcome, VenvRequest, create_venv};
 pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};

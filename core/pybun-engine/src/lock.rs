@@ -107,6 +107,8 @@ pub struct LockRequest {
     pub upgrade: bool,
     /// Overrides `[tool.pybun] lockfile`.
     pub format: Option<LockFormat>,
+    /// `--script FILE.py`: lock a PEP 723 script's dependencies into `FILE.py.lock` instead.
+    pub script: Option<PathBuf>,
 }
 
 /// What happened to the lockfile.
@@ -145,7 +147,10 @@ pub fn lock(
     open_index: IndexOpener<'_>,
     reporter: &dyn Reporter,
 ) -> Result<LockOutcome, Failure> {
-    let loaded = load_project(fs, &request.directory)?;
+    let loaded = match &request.script {
+        Some(script) => crate::project::load_script(fs, &request.directory.join(script))?,
+        None => load_project(fs, &request.directory)?,
+    };
     let mut warnings = loaded.warnings.clone();
     let index_settings = request.index.resolved(&loaded.project);
     let format = request.format.unwrap_or(match loaded.project.tool.lockfile_format {
@@ -153,11 +158,19 @@ pub fn lock(
         LockfileFormat::Text => LockFormat::Text,
     });
     let inputs = Inputs::new(&loaded, &index_settings, &request.settings, &mut warnings)?;
-    let path = loaded.root.join(format.file_name());
+    let path = match &request.script {
+        Some(_) => script_lock_path(&loaded.pyproject_path),
+        None => loaded.root.join(format.file_name()),
+    };
     // A damaged `pybun.lockb` is a cache-like artifact (SPECS §6): `lock`
     // regenerates it, with a warning; `--check` still fails on it.
     let mut damaged = None;
-    let existing = match read_existing(fs, &loaded.root) {
+    let existing = if request.script.is_some() {
+        read_script_lock(fs, &path)
+    } else {
+        read_existing(fs, &loaded.root)
+    };
+    let existing = match existing {
         Ok(existing) => existing,
         Err(failure) if !request.check && failure.diagnostic.code == Code::LockCorrupt => {
             let damaged_path = loaded.root.join(LockFormat::Binary.file_name());
@@ -399,6 +412,24 @@ fn parse_platform(text: &str) -> Result<TargetPlatform, Failure> {
                 .with_hint("use `linux`, `macos`, `windows`, `x86_64-manylinux2014` or `aarch64-unknown-linux-gnu`"),
         )
     })
+}
+
+/// `FILE.py.lock` beside a script.
+pub(crate) fn script_lock_path(script: &Path) -> PathBuf {
+    let mut name = script.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    script.with_file_name(name)
+}
+
+fn read_script_lock(fs: &dyn FileSystem, path: &Path) -> Result<Option<(Lock, PathBuf)>, Failure> {
+    match fs.read(path) {
+        Ok(bytes) => {
+            let lock = pybun_lockfile::detect_and_parse(&bytes, &path.display().to_string()).map_err(Failure::from_diagnostics)?;
+            Ok(Some((lock, path.to_path_buf())))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Failure::io(path, &error, "read")),
+    }
 }
 
 /// The lock already on disk, in either encoding (the text one first).

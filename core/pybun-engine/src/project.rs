@@ -1,6 +1,7 @@
 //! Finding and reading the project.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_ports::FileSystem;
@@ -51,4 +52,34 @@ pub(crate) fn load_project(fs: &dyn FileSystem, directory: &Path) -> Result<Load
         )
     })?;
     Ok(LoadedProject { root, pyproject_path, project, warnings })
+}
+
+/// A PEP 723 script read as a project: its name from the file name, its
+/// `dependencies` and `requires-python` from the `# /// script` block.
+pub(crate) fn load_script(fs: &dyn FileSystem, script: &Path) -> Result<LoadedProject, Failure> {
+    let text = fs.read_to_string(script).map_err(|e| Failure::io(script, &e, "read"))?;
+    let file = script.display().to_string();
+    let parsed = pybun_project::parse_script(&text, &file);
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = parsed.diagnostics.into_iter().partition(Diagnostic::is_error);
+    if !errors.is_empty() {
+        return Err(Failure::from_diagnostics(errors));
+    }
+    let metadata = parsed.metadata.ok_or_else(|| {
+        Failure::new(
+            Diagnostic::error(Code::ProjectTable, format!("`{file}` has no `# /// script` metadata block (PEP 723)"))
+                .in_file(file.clone())
+                .with_hint("add a block:\n# /// script\n# dependencies = [\"requests\"]\n# ///"),
+        )
+    })?;
+    let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
+    let name = pybun_project::normalize_project_name(&stem).ok().and_then(|n| pybun_pep::PackageName::from_str(&n).ok());
+    let project = Project {
+        name: name.map(|value| pybun_project::Spanned { value, span: pybun_diagnostics::Span::in_source("", 0, 0) }),
+        requires_python: metadata.requires_python,
+        dependencies: metadata.dependencies,
+        has_project_table: true,
+        ..Project::default()
+    };
+    let root = script.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    Ok(LoadedProject { root, pyproject_path: script.to_path_buf(), project, warnings })
 }

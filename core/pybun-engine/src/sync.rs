@@ -158,6 +158,7 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
                     check: mode == LockMode::Locked,
                     upgrade: false,
                     format: None,
+                    script: None,
                 },
                 ports.fs,
                 ports.open_index,
@@ -224,7 +225,7 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
     ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
 
     // 5. Fetch and build before touching the environment.
-    let (prepared, downloaded) = prepare(&plan.install, &loaded.root, &venv.interpreter, request, ports)?;
+    let (prepared, downloaded) = prepare(&plan.install, &loaded.root, &venv.interpreter, &request.index, ports)?;
 
     // 6. Remove, then install.
     let mut changes = Vec::new();
@@ -249,6 +250,15 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
     }
     changes.sort_by(|a, b| a.name.cmp(&b.name));
 
+    // Remember what this environment was synced from, so `pybun run` can tell
+    // with two reads and a hash that nothing needs doing.
+    if let Some(stamp) = sync_stamp(ports.fs, &loaded.root, &lock_path, &request.selection) {
+        let path = venv.root.join(SYNC_STAMP);
+        if ports.fs.read(&path).ok().as_deref() != Some(stamp.as_bytes()) {
+            ports.fs.write_atomic(&path, stamp.as_bytes()).map_err(|e| Failure::io(&path, &e, "write"))?;
+        }
+    }
+
     Ok(SyncOutcome {
         python: venv.python.clone(),
         python_version: venv.interpreter.python_full_version.clone(),
@@ -262,6 +272,21 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
         downloaded,
         warnings,
     })
+}
+
+/// The file in a synced venv naming what it was synced from.
+pub(crate) const SYNC_STAMP: &str = ".pybun-sync-stamp";
+
+/// sha256 over `pyproject.toml`, the lock and the selection: equal stamps
+/// mean a sync would change nothing (the environment is PyBun's to manage).
+pub(crate) fn sync_stamp(fs: &dyn FileSystem, root: &Path, lock_path: &Path, selection: &ExportSelection) -> Option<String> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(fs.read(&root.join("pyproject.toml")).ok()?);
+    hasher.update(b"\0lock\0");
+    hasher.update(fs.read(lock_path).ok()?);
+    hasher.update(format!("\0{:?}", selection).as_bytes());
+    Some(hex::encode(hasher.finalize()))
 }
 
 /// The resolution options recorded in a lock.
@@ -298,11 +323,11 @@ fn editable_project_name(project: &pybun_project::Project, lock: &Lock) -> Optio
 
 /// Every distribution of the plan as an unpacked wheel in the cache, in plan
 /// order: wheels fetched concurrently, sdists and the project built.
-fn prepare(
+pub(crate) fn prepare(
     install: &[&Wanted<'_>],
     root: &Path,
     interpreter: &Interpreter,
-    request: &SyncRequest,
+    index: &IndexSettings,
     ports: &SyncPorts<'_>,
 ) -> Result<(Vec<WheelToInstall>, usize), Failure> {
     let wheel_requests: Vec<ArtifactRequest> = install
@@ -311,7 +336,7 @@ fn prepare(
         .map(|w| file_request(w.package, &w.filename))
         .collect();
     let mut fetched = ports.artifacts.prepare_wheels(&wheel_requests).into_iter().zip(&wheel_requests);
-    let builder = Builder { ports, index: &request.index, interpreter };
+    let builder = Builder { ports, index, interpreter };
     let mut prepared = Vec::with_capacity(install.len());
     let mut downloaded = 0;
     for want in install {

@@ -4,10 +4,12 @@
 //! the facts come from the `Interpreters` port, the layout is written by the
 //! `Environments` port.
 
+mod environment;
 mod interpreter;
 mod select;
 mod tags;
 
+pub use environment::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule, environment_python, select_environment};
 pub use interpreter::{Interpreter, Libc};
 pub use select::{
     Found, Implementation, PythonRequest, PythonRequestError, RequestSource, Selection, SelectionError,

@@ -86,4 +86,8 @@ pub trait BuildCache: Send + Sync {
 
     /// Where the build environment with this key lives (it may not exist yet).
     fn build_env_dir(&self, key: &str) -> PathBuf;
+
+    /// The directory of cached ephemeral environments (PEP 723 scripts, `pybun x`):
+    /// `<cache>/environments-v1`.
+    fn environments_dir(&self) -> PathBuf;
 }

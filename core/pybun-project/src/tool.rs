@@ -12,6 +12,7 @@ pub(crate) const TOOL_KEYS: &[&str] = &[
     "index-url",
     "extra-index-urls",
     "dev-dependencies",
+    "scripts",
 ];
 
 const T: Code = Code::ToolSettings;
@@ -57,6 +58,8 @@ pub(crate) fn read(cx: &mut Cx<'_>, item: &Item) -> ToolPybun {
                 }
             }
             "dev-dependencies" => tool.dev_dependencies = cx.requirements(&path, value),
+            // Tasks: validated by `parse_tasks` (`pybun run NAME`).
+            "scripts" => {}
             _ => {
                 let mut diagnostic = Diagnostic::warning(
                     Code::UnknownKey,

@@ -80,8 +80,12 @@ pub(crate) enum Command {
     Venv(VenvArgs),
     /// Inspect and clean PyBun's cache.
     Cache(CacheArgs),
-    /// Not implemented yet: run a script, module or command in the project environment.
-    Run(PendingArgs),
+    /// Run a script, module, code, task or command in the selected environment (PEP 723 scripts in their own).
+    Run(RunArgs),
+    /// Run a package's command in a cached ephemeral environment (like `uvx` / `bunx`).
+    X(XArgs),
+    /// Show the environment commands run in here, and which rule chose it.
+    Env(EnvShowArgs),
     /// Not implemented yet: run the test suite.
     Test(PendingArgs),
 }
@@ -146,6 +150,9 @@ pub(crate) struct LockArgs {
     /// The encoding to write [default: `[tool.pybun] lockfile`, else text].
     #[arg(long, value_enum)]
     pub(crate) lockfile_format: Option<LockfileFormatArg>,
+    /// Lock a PEP 723 script's dependencies into `FILE.py.lock` instead of the project.
+    #[arg(long, value_name = "FILE.py")]
+    pub(crate) script: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -337,3 +344,44 @@ pub(crate) enum CacheCommand {
     /// Remove what no run needs: leftovers of interrupted runs, orphaned entries.
     Prune,
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Run a module (`python -m MODULE`).
+    #[arg(short = 'm', value_name = "MODULE", conflicts_with = "code")]
+    pub(crate) module: Option<String>,
+    /// Run code (`python -c CODE`).
+    #[arg(short = 'c', value_name = "CODE")]
+    pub(crate) code: Option<String>,
+    /// Extra requirements for this run (repeatable): an ephemeral overlay environment.
+    #[arg(long = "with", value_name = "REQUIREMENT")]
+    pub(crate) with: Vec<String>,
+    /// The interpreter: a version, a range or a path.
+    #[arg(long, env = "PYBUN_PYTHON", value_name = "PYTHON")]
+    pub(crate) python: Option<String>,
+    /// Use the project's lock and environment as they are (no re-lock).
+    #[arg(long)]
+    pub(crate) frozen: bool,
+    /// A task of `[tool.pybun.scripts]`, a Python file, or a command; then its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "TARGET [ARGS]...")]
+    pub(crate) rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct XArgs {
+    /// The package providing the command when its name differs from the command's.
+    #[arg(long, value_name = "PACKAGE")]
+    pub(crate) from: Option<String>,
+    /// Extra requirements (repeatable).
+    #[arg(long = "with", value_name = "REQUIREMENT")]
+    pub(crate) with: Vec<String>,
+    /// The interpreter: a version, a range or a path.
+    #[arg(long, env = "PYBUN_PYTHON", value_name = "PYTHON")]
+    pub(crate) python: Option<String>,
+    /// `PACKAGE[@VERSION]` (or the command with `--from`), then its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "PACKAGE [ARGS]...")]
+    pub(crate) rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EnvShowArgs {}

@@ -34,6 +34,8 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Venv(_) => "venv",
         Command::Cache(_) => "cache",
         Command::Run(_) => "run",
+        Command::X(_) => "x",
+        Command::Env(_) => "env",
         Command::Test(_) => "test",
     }
 }
@@ -56,6 +58,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
         Command::Add(args) => crate::project_commands::add(cli, settings, args),
         Command::Remove(args) => crate::project_commands::remove(cli, settings, args),
         Command::Init(args) => crate::project_commands::init(cli, settings, args),
+        Command::Env(_) => crate::run_commands::env(cli, settings),
         other => Err(Failure::new(
             Diagnostic::error(Code::NotImplemented, format!("`pybun {}` is not implemented yet", name(other)))
                 .with_hint("this PyBun can `lock`, `sync`, `install`, `add`, `remove`, `init`, `venv`, `cache`, `tree` and `export`; track the remaining commands in the project's issues"),
@@ -150,6 +153,7 @@ fn lock(cli: &Cli, settings: &Settings, args: &LockArgs) -> Result<Rendered, Fai
             LockfileFormatArg::Text => LockFormat::Text,
             LockfileFormatArg::Binary => LockFormat::Binary,
         }),
+        script: args.script.clone(),
     };
     let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
     let started = Instant::now();

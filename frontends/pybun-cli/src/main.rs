@@ -7,6 +7,7 @@ mod env_commands;
 mod project_commands;
 mod json;
 mod progress;
+mod run_commands;
 mod text;
 
 use std::io::Write as _;
@@ -55,8 +56,17 @@ fn main() -> ExitCode {
     };
     let settings = Settings { format: cli.global.format, quiet: cli.global.quiet, directory };
     let command_name = commands::name(&cli.command);
-    let result = commands::run(&cli, &settings);
-    finish(command_name, &settings, result)
+    // `run` and `x` hand the process over to the program they run.
+    let handed_over = match &cli.command {
+        cli::Command::Run(args) => Some(run_commands::run(&cli, &settings, args)),
+        cli::Command::X(args) => Some(run_commands::x(&cli, &settings, args)),
+        _ => None,
+    };
+    match handed_over {
+        Some(Ok(code)) => code,
+        Some(Err(failure)) => finish(command_name, &settings, Err(failure)),
+        None => finish(command_name, &settings, commands::run(&cli, &settings)),
+    }
 }
 
 fn wants_json(args: &[String]) -> bool {
@@ -123,7 +133,7 @@ fn print_stdout(text: &str) {
     let _ = out.flush();
 }
 
-fn print_stderr(text: &str) {
+pub(crate) fn print_stderr(text: &str) {
     let mut err = anstream::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     if !text.ends_with('\n') {

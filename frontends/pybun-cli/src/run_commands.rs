@@ -1,0 +1,245 @@
+//! `run`, `x` and `env`: prepare an environment, then hand the terminal to
+//! the program (on Unix by `exec`: exit codes, signals, stdin and stdout are
+//! the program's own).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pybun_engine::{
+    EnvironmentInputs, ExecStep, Failure, Preparation, RunPlan, RunRequest, RunTarget, SyncPorts, ToolRequest,
+};
+use pybun_fs_os::OsFs;
+use serde_json::{Value, json};
+
+use crate::cli::{Cli, OutputFormat, RunArgs, XArgs};
+use crate::commands::{cache_dir, index_opener, index_settings};
+use crate::env_commands::{EnvAdapters, data_dir};
+use crate::progress::CliReporter;
+use crate::{Rendered, Settings};
+
+fn environment_inputs(settings: &Settings) -> EnvironmentInputs {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    EnvironmentInputs {
+        pybun_env: var("PYBUN_ENV").map(|p| if p.is_absolute() { p } else { settings.directory.join(p) }),
+        project_root: None,
+        virtual_env: var("VIRTUAL_ENV"),
+        global_env: data_dir().join("environments").join("default"),
+    }
+}
+
+/// `ENVIRONMENTS_DIR` of the cache, without building the adapters.
+fn environments_dir(cli: &Cli) -> PathBuf {
+    cache_dir(cli).join(pybun_cache::ENVIRONMENTS_DIR)
+}
+
+/// Run with the adapters (the slow path: something must be prepared).
+fn with_ports<T>(cli: &Cli, settings: &Settings, f: impl FnOnce(&SyncPorts<'_>) -> Result<T, Failure>) -> Result<T, Failure> {
+    let adapters = EnvAdapters::new(cli)?;
+    let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
+    let opener = index_opener(cli);
+    let ports = SyncPorts {
+        fs: &OsFs,
+        open_index: &opener,
+        interpreters: adapters.interpreters.as_ref(),
+        environments: &adapters.environments,
+        artifacts: &adapters.cache,
+        build_cache: &adapters.cache,
+        frontend: &adapters.frontend,
+        reporter: &reporter,
+    };
+    let result = f(&ports);
+    reporter.finish();
+    result
+}
+
+pub(crate) fn run(cli: &Cli, settings: &Settings, args: &RunArgs) -> Result<ExitCode, Failure> {
+    let (target, rest) = match (&args.module, &args.code) {
+        (Some(module), _) => (RunTarget::Module(module.clone()), args.rest.clone()),
+        (None, Some(code)) => (RunTarget::Code(code.clone()), args.rest.clone()),
+        (None, None) => {
+            let Some((first, rest)) = args.rest.split_first() else {
+                return Err(Failure::new(
+                    pybun_engine::Diagnostic::error(pybun_engine::Code::Usage, "nothing to run")
+                        .with_hint("`pybun run FILE.py`, `pybun run -m MODULE`, `pybun run -c CODE`, `pybun run TASK` or `pybun run COMMAND`"),
+                ));
+            };
+            (RunTarget::Name(first.clone()), rest.to_vec())
+        }
+    };
+    let request = RunRequest {
+        directory: settings.directory.clone(),
+        target,
+        args: rest,
+        with: args.with.clone(),
+        python: args.python.clone(),
+        frozen: args.frozen,
+        index: index_settings(cli),
+        environment: environment_inputs(settings),
+    };
+    // A cached PEP 723 environment needs nothing but a few reads.
+    let plan = match pybun_engine::cached_script_plan(&request, &OsFs, &environments_dir(cli)) {
+        Some(plan) => plan,
+        None => with_ports(cli, settings, |ports| pybun_engine::prepare_run(&request, ports))?,
+    };
+    execute(settings, "run", &plan)
+}
+
+pub(crate) fn x(cli: &Cli, settings: &Settings, args: &XArgs) -> Result<ExitCode, Failure> {
+    let (package, rest) = args.rest.split_first().expect("clap requires the package");
+    let request = ToolRequest {
+        directory: settings.directory.clone(),
+        package: package.clone(),
+        from: args.from.clone(),
+        args: rest.to_vec(),
+        with: args.with.clone(),
+        python: args.python.clone(),
+        index: index_settings(cli),
+    };
+    let plan = match pybun_engine::cached_tool_plan(&request, &OsFs, &environments_dir(cli)) {
+        Some(plan) => plan,
+        None => with_ports(cli, settings, |ports| pybun_engine::prepare_tool(&request, ports))?,
+    };
+    execute(settings, "x", &plan)
+}
+
+fn plan_json(plan: &RunPlan) -> Value {
+    json!({
+        "environment": plan.environment,
+        "rule": plan.rule.map(|r| r.as_str()),
+        "reason": plan.reason,
+        "prepared": plan.preparation == Preparation::Prepared,
+        "steps": plan.steps.iter().map(|s| json!({
+            "program": s.program,
+            "args": s.args,
+            "task": s.task,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Hand over to the program(s). Our own report goes to stderr (one JSON
+/// document in JSON mode), never to stdout: stdout is the program's.
+fn execute(settings: &Settings, command: &str, plan: &RunPlan) -> Result<ExitCode, Failure> {
+    if settings.format == OutputFormat::Json {
+        let document = crate::json::success_document(command, &plan_json(plan), &plan.warnings);
+        crate::print_stderr(&document.to_string());
+    } else if !settings.quiet {
+        for warning in &plan.warnings {
+            crate::print_stderr(&crate::text::diagnostic(warning));
+        }
+    }
+    let path = match std::env::var_os("PATH") {
+        Some(old) => {
+            let mut paths = vec![plan.path_prepend.clone()];
+            paths.extend(std::env::split_paths(&old));
+            std::env::join_paths(paths).unwrap_or(old)
+        }
+        None => plan.path_prepend.clone().into_os_string(),
+    };
+    let build = |step: &ExecStep| {
+        let mut command = std::process::Command::new(&step.program);
+        command
+            .args(&step.args)
+            .env("PATH", &path)
+            .env("VIRTUAL_ENV", &plan.environment)
+            .env_remove("PYTHONHOME")
+            .envs(step.env.iter().map(|(k, v)| (k, v)));
+        command
+    };
+    let not_found = |step: &ExecStep, error: &std::io::Error| {
+        Failure::new(
+            pybun_engine::Diagnostic::error(
+                pybun_engine::Code::RunTargetNotFound,
+                format!("could not run `{}`: {error}", step.program.display()),
+            )
+            .with_hint("it is not a task of `[tool.pybun.scripts]`, a file, or a command in the environment or on `PATH`"),
+        )
+    };
+    let Some((last, before)) = plan.steps.split_last() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    if !before.is_empty() {
+        // Several steps: Ctrl-C reaches the children (one process group); we
+        // only wait for them and stop at the first failure.
+        let _ = ctrlc::set_handler(|| {});
+    }
+    for step in before {
+        if let Some(task) = &step.task
+            && settings.format == OutputFormat::Text
+            && !settings.quiet
+        {
+            crate::print_stderr(&format!("$ {} ({task})", shell_words(step)));
+        }
+        let status = build(step).status().map_err(|e| not_found(step, &e))?;
+        if !status.success() {
+            return Ok(exit_code(status));
+        }
+    }
+    if let Some(task) = &last.task
+        && settings.format == OutputFormat::Text
+        && !settings.quiet
+    {
+        crate::print_stderr(&format!("$ {} ({task})", shell_words(last)));
+    }
+    #[cfg(unix)]
+    if before.is_empty() {
+        use std::os::unix::process::CommandExt as _;
+        let error = build(last).exec();
+        return Err(not_found(last, &error));
+    }
+    let status = build(last).status().map_err(|e| not_found(last, &e))?;
+    Ok(exit_code(status))
+}
+
+fn shell_words(step: &ExecStep) -> String {
+    let mut words = vec![step.program.display().to_string()];
+    words.extend(step.args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }));
+    words.join(" ")
+}
+
+/// The child's exit code; `128 + N` when killed by signal `N` (as shells report it).
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    if let Some(code) = status.code() {
+        return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return ExitCode::from(u8::try_from(128 + signal).unwrap_or(1));
+        }
+    }
+    ExitCode::from(1)
+}
+
+pub(crate) fn env(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
+    let inputs = environment_inputs(settings);
+    let outcome = with_ports(cli, settings, |ports| pybun_engine::show_environment(&settings.directory, &inputs, ports))?;
+    let choice = &outcome.choice;
+    let mut text = format!("{}\n  rule: {} ({})\n", choice.path.display(), choice.rule, choice.reason);
+    match (&outcome.python, &outcome.python_version) {
+        (Some(python), Some(version)) => text.push_str(&format!("  python: {} (Python {version})\n", python.display())),
+        _ => text.push_str("  does not exist yet\n"),
+    }
+    text.push_str(if outcome.managed {
+        "  managed: created and synced by PyBun on demand"
+    } else {
+        "  managed: no (used as it is; PyBun never changes it implicitly)"
+    });
+    let order = ["pybun-env", "project", "virtual-env", "global"];
+    Ok(Rendered {
+        json: json!({
+            "environment": choice.path,
+            "rule": choice.rule.as_str(),
+            "reason": choice.reason,
+            "exists": outcome.exists,
+            "python": outcome.python,
+            "python_version": outcome.python_version,
+            "managed": outcome.managed,
+            "order": order,
+        }),
+        stdout: text,
+        stderr: String::new(),
+        warnings: Vec::new(),
+        exit: 0,
+    })
+}

@@ -1,0 +1,314 @@
+//! End-to-end tests of `pybun run`, `pybun x` and `pybun env` through the
+//! real binary, a local index and real interpreters.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use pybun_testkit::{DistSpec, IndexServer, PublishedVersion, TestContext, Universe};
+use serde_json::Value;
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pybun"))
+}
+
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    signal: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn success(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success\n{self}");
+        self
+    }
+
+    /// The JSON document `pybun` wrote on stderr (run/x) or stdout (env).
+    fn json_in(text: &str) -> Value {
+        let start = text.find('{').unwrap_or_else(|| panic!("no JSON in {text}"));
+        let mut documents = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+        documents.next().unwrap().unwrap()
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?} signal {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.signal, self.stdout, self.stderr)
+    }
+}
+
+fn finish(output: std::process::Output) -> Run {
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&output.status);
+    #[cfg(not(unix))]
+    let signal = None;
+    Run {
+        code: output.status.code(),
+        signal,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `pybun` in the context with a private data dir and no inherited `VIRTUAL_ENV`.
+fn command(ctx: &TestContext, server: Option<&IndexServer>) -> Command {
+    let mut command = match server {
+        Some(server) => ctx.command_with_index(bin(), server),
+        None => ctx.command(bin()),
+    };
+    command.env("PYBUN_DATA_DIR", ctx.temp.path().join("data")).env_remove("VIRTUAL_ENV");
+    command
+}
+
+fn pybun(ctx: &TestContext, server: &IndexServer, args: &[&str]) -> Run {
+    let mut command = command(ctx, Some(server));
+    command.args(args);
+    finish(command.output().unwrap())
+}
+
+fn universe() -> Universe {
+    Universe::default()
+        .with(PublishedVersion::new(DistSpec::new("app", "1.0.0").requires(&["lib>=1"]).console_script("app-hello", "app:main")))
+        .with(PublishedVersion::new(DistSpec::new("lib", "1.0.0")))
+        .with(PublishedVersion::new(DistSpec::new("lib", "2.0.0")))
+        .with(PublishedVersion::new(DistSpec::new("extra-thing", "0.5")))
+}
+
+const SCRIPT: &str = r#"# /// script
+# requires-python = ">=3.8"
+# dependencies = ["app", "lib<2"]
+# ///
+import sys
+import app, lib
+print("script", app.__version__, lib.__version__, sys.argv[1:])
+"#;
+
+#[test]
+fn a_pep_723_script_runs_in_a_cached_environment() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_file("hello.py", SCRIPT);
+    let first = pybun(&ctx, &server, &["run", "hello.py", "a", "--flag"]);
+    first.success();
+    assert_eq!(first.stdout.trim(), "script 1.0.0 1.0.0 ['a', '--flag']", "{first}");
+
+    // The second run resolves nothing and asks the index nothing.
+    server.clear_requests();
+    let second = pybun(&ctx, &server, &["--format", "json", "run", "hello.py"]);
+    second.success();
+    assert_eq!(second.stdout.trim(), "script 1.0.0 1.0.0 []", "stdout is the script's alone\n{second}");
+    assert_eq!(server.request_count(), 0, "{:?}", server.requests());
+    let report = Run::json_in(&second.stderr);
+    assert_eq!(report["command"], "run");
+    assert_eq!(report["result"]["prepared"], false, "{second}");
+
+    // Even offline.
+    let offline = pybun(&ctx, &server, &["--offline", "run", "hello.py"]);
+    offline.success();
+}
+
+#[test]
+fn with_adds_requirements() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_file("hello.py", SCRIPT);
+    let out = pybun(&ctx, &server, &["run", "--with", "extra-thing", "hello.py"]);
+    out.success();
+    let check = pybun(&ctx, &server, &["run", "--with", "extra-thing", "-c", "import extra_thing; print(extra_thing.__version__)"]);
+    check.success();
+    assert_eq!(check.stdout.trim(), "0.5", "{check}");
+}
+
+#[test]
+fn malformed_script_metadata_names_the_line() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_file("bad.py", "import os\n# /// script\n# dependencies = [\"app\"\n# ///\nprint(1)\n");
+    let out = pybun(&ctx, &server, &["run", "bad.py"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("bad.py:3"), "names the line\n{out}");
+    let unclosed = {
+        ctx.write_file("unclosed.py", "# /// script\n# dependencies = []\nprint(1)\n");
+        pybun(&ctx, &server, &["--format", "json", "run", "unclosed.py"])
+    };
+    assert_eq!(unclosed.code, Some(1), "{unclosed}");
+    let document: Value = serde_json::from_str(&unclosed.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "PB0112", "{unclosed}");
+    assert_eq!(document["error"]["line"], 3, "the line that ends the block\n{unclosed}");
+    assert!(document["error"]["message"].as_str().unwrap().contains("opened at line 1"), "{unclosed}");
+}
+
+#[test]
+fn an_unsatisfiable_requires_python_is_pb0500() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_file("future.py", "# /// script\n# requires-python = \">=4.0\"\n# dependencies = []\n# ///\nprint(1)\n");
+    let out = pybun(&ctx, &server, &["--format", "json", "run", "future.py"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let document: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "PB0500", "{out}");
+}
+
+fn env_json(ctx: &TestContext, envs: &[(&str, &Path)]) -> Value {
+    let mut command = command(ctx, None);
+    command.args(["--format", "json", "env"]);
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let out = finish(command.output().unwrap());
+    out.success();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+#[test]
+fn environment_selection_follows_the_documented_order() {
+    let ctx = TestContext::new();
+    let explicit = ctx.temp.path().join("explicit-env");
+    let active = ctx.temp.path().join("active-env");
+    // No project here (the project dir has no pyproject.toml): VIRTUAL_ENV, else global.
+    let global = env_json(&ctx, &[]);
+    assert_eq!(global["result"]["rule"], "global");
+    assert!(global["result"]["environment"].as_str().unwrap().starts_with(ctx.temp.path().join("data").to_str().unwrap()));
+    let virtual_env = env_json(&ctx, &[("VIRTUAL_ENV", &active)]);
+    assert_eq!(virtual_env["result"]["rule"], "virtual-env");
+    assert_eq!(virtual_env["result"]["managed"], false);
+    // A project beats VIRTUAL_ENV; PYBUN_ENV beats both.
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n");
+    let project = env_json(&ctx, &[("VIRTUAL_ENV", &active)]);
+    assert_eq!(project["result"]["rule"], "project");
+    assert_eq!(project["result"]["environment"], ctx.project_dir.join(".venv").display().to_string());
+    let pybun_env = env_json(&ctx, &[("VIRTUAL_ENV", &active), ("PYBUN_ENV", &explicit)]);
+    assert_eq!(pybun_env["result"]["rule"], "pybun-env");
+    assert!(pybun_env["result"]["reason"].as_str().unwrap().contains("takes precedence"));
+    assert_eq!(pybun_env["result"]["exists"], false);
+    // Text mode says the same.
+    let mut text = command(&ctx, None);
+    text.arg("env").env("PYBUN_ENV", &explicit);
+    let text = finish(text.output().unwrap());
+    assert!(text.stdout.contains("rule: pybun-env"), "{text}");
+
+    // PYBUN_ENV is used as it is: a missing one is an error, not created.
+    let mut missing = command(&ctx, None);
+    missing.args(["--format", "json", "run", "-c", "print(1)"]).env("PYBUN_ENV", &explicit);
+    let missing = finish(missing.output().unwrap());
+    assert_eq!(missing.code, Some(1));
+    assert!(missing.stdout.contains("PB0601"), "{missing}");
+    assert!(!explicit.exists());
+}
+
+#[test]
+fn run_in_the_project_syncs_first_then_reuses() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_pyproject(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"app\"]\n",
+    );
+    let out = pybun(&ctx, &server, &["run", "-c", "import app, lib, sys; print(lib.__version__, sys.prefix)"]);
+    out.success();
+    assert!(out.stdout.starts_with("2.0.0 "), "{out}");
+    assert!(out.stdout.trim().ends_with(".venv"), "{out}");
+    server.clear_requests();
+    let again = pybun(&ctx, &server, &["--format", "json", "run", "app-hello"]);
+    again.success();
+    assert_eq!(again.stdout.trim(), "hello from app", "a console script of the environment\n{again}");
+    assert_eq!(Run::json_in(&again.stderr)["result"]["prepared"], false);
+    assert_eq!(server.request_count(), 0);
+    // An active VIRTUAL_ENV does not win over the project.
+    let mut command = command(&ctx, Some(&server));
+    command.args(["run", "-c", "import sys; print(sys.prefix)"]).env("VIRTUAL_ENV", "/nonexistent");
+    let out = finish(command.output().unwrap());
+    out.success();
+    assert!(out.stdout.trim().ends_with(".venv"), "{out}");
+}
+
+#[test]
+fn tasks_run_with_arguments_and_chains() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_pyproject(
+        r#"[project]
+name = "demo"
+version = "0.1.0"
+requires-python = ">=3.8"
+dependencies = []
+
+[tool.pybun.scripts]
+greet = "python -c 'import sys; print(\"hi\", *sys.argv[1:])'"
+prepare = { cmd = ["python", "-c", "import os; print('prepare', os.environ['STAGE'])"], env = { STAGE = "one" } }
+all = { cmd = "python -c 'print(\"all done\")'", depends = ["prepare"] }
+fail = "python -c 'import sys; sys.exit(7)'"
+"#,
+    );
+    let greet = pybun(&ctx, &server, &["run", "greet", "world", "--loud"]);
+    greet.success();
+    assert_eq!(greet.stdout.trim(), "hi world --loud", "{greet}");
+    let all = pybun(&ctx, &server, &["run", "all"]);
+    all.success();
+    assert_eq!(all.stdout, "prepare one\nall done\n", "dependencies first, once\n{all}");
+    let fail = pybun(&ctx, &server, &["run", "fail"]);
+    assert_eq!(fail.code, Some(7), "{fail}");
+}
+
+#[test]
+fn exit_codes_signals_and_stdin_pass_through() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    let code = pybun(&ctx, &server, &["run", "-c", "import sys; sys.exit(3)"]);
+    assert_eq!(code.code, Some(3), "{code}");
+    #[cfg(unix)]
+    {
+        let killed = pybun(&ctx, &server, &["run", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]);
+        assert_eq!(killed.signal, Some(15), "the process is the program: it dies of the signal itself\n{killed}");
+    }
+    let mut child = command(&ctx, Some(&server))
+        .args(["run", "-c", "import sys; print(sys.stdin.read().upper(), end='')"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped in").unwrap();
+    let out = finish(child.wait_with_output().unwrap());
+    out.success();
+    assert_eq!(out.stdout, "PIPED IN");
+    // Unknown commands are clear errors.
+    let missing = pybun(&ctx, &server, &["run", "no-such-command-xyz"]);
+    assert_eq!(missing.code, Some(1), "{missing}");
+    assert!(missing.stderr.contains("PB0600"), "{missing}");
+}
+
+#[test]
+fn x_runs_a_package_command_from_a_cached_environment() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    let first = pybun(&ctx, &server, &["x", "--from", "app", "app-hello"]);
+    first.success();
+    assert_eq!(first.stdout.trim(), "hello from app", "{first}");
+    server.clear_requests();
+    let again = pybun(&ctx, &server, &["x", "--from", "app@1.0.0", "app-hello"]);
+    again.success();
+    let warm = pybun(&ctx, &server, &["x", "--from", "app", "app-hello"]);
+    warm.success();
+    let requests_after_warm = server.request_count();
+    let third = pybun(&ctx, &server, &["x", "--from", "app", "app-hello"]);
+    third.success();
+    assert_eq!(server.request_count(), requests_after_warm, "a warm `x` asks the index nothing");
+    // A package without that command says which it has.
+    let wrong = pybun(&ctx, &server, &["x", "app"]);
+    assert_eq!(wrong.code, Some(1), "{wrong}");
+    assert!(wrong.stderr.contains("app-hello"), "{wrong}");
+}
+
+#[test]
+fn lock_script_writes_a_lock_beside_it() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_file("hello.py", SCRIPT);
+    let out = pybun(&ctx, &server, &["lock", "--script", "hello.py"]);
+    out.success();
+    let lock = std::fs::read_to_string(ctx.project_dir.join("hello.py.lock")).unwrap();
+    assert!(lock.contains("name = \"lib\"") && lock.contains("version = \"1.0.0\""), "{lock}");
+}
