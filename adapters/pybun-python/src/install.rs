@@ -630,6 +630,64 @@ fn symlink_target_inside(target: &Path, depth: usize) -> bool {
     ups <= depth && !target.as_os_str().is_empty()
 }
 
+impl From<PythonInstallError> for pybun_ports::RuntimeError {
+    fn from(error: PythonInstallError) -> Self {
+        match error {
+            PythonInstallError::NotAvailable { request, platform, available } => {
+                Self::NotAvailable { request, platform, available }
+            }
+            PythonInstallError::HashMismatch { url, expected, actual } => Self::HashMismatch { url, expected, actual },
+            PythonInstallError::Offline { version, .. } => Self::Offline { version },
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+fn runtime_of(managed: &ManagedPython) -> pybun_ports::ManagedRuntime {
+    pybun_ports::ManagedRuntime {
+        name: managed.name.clone(),
+        version: managed.version.clone(),
+        free_threaded: managed.free_threaded,
+        python: managed.python.clone(),
+    }
+}
+
+impl pybun_ports::PythonRuntimes for PythonInstaller {
+    fn available(&self) -> Vec<pybun_ports::RuntimeDownload> {
+        PythonInstaller::available(self)
+            .into_iter()
+            .map(|d| pybun_ports::RuntimeDownload {
+                url: d.url_with_mirror(self.config().mirror.as_deref()),
+                name: d.name,
+                version: d.version,
+                free_threaded: d.free_threaded,
+            })
+            .collect()
+    }
+
+    fn installed(&self) -> Vec<pybun_ports::ManagedRuntime> {
+        PythonInstaller::installed(self).iter().map(runtime_of).collect()
+    }
+
+    fn install(&self, request: &PythonRequest) -> Result<pybun_ports::InstalledRuntime, pybun_ports::RuntimeError> {
+        let installed = PythonInstaller::install(self, request)?;
+        Ok(pybun_ports::InstalledRuntime {
+            runtime: pybun_ports::ManagedRuntime {
+                name: installed.name,
+                version: installed.version,
+                free_threaded: installed.free_threaded,
+                python: installed.python,
+            },
+            already_installed: installed.already_installed,
+            downloaded: installed.downloaded,
+        })
+    }
+
+    fn uninstall(&self, request: &PythonRequest) -> Result<Vec<PathBuf>, pybun_ports::RuntimeError> {
+        Ok(PythonInstaller::uninstall(self, request)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

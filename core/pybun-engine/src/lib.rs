@@ -12,6 +12,7 @@ mod interpreter;
 mod fingerprint;
 mod lock;
 mod project;
+mod python;
 mod run;
 mod sync;
 mod tree;
@@ -32,6 +33,7 @@ pub use run::{
     prepare_run, prepare_tool, show_environment,
 };
 pub use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule};
+pub use python::{ListedPython, PythonListOutcome, python_find, python_install, python_list, python_pin, python_uninstall};
 pub use sync::{ChangeKind, LockMode, PackageChange, SyncOutcome, SyncPorts, SyncRequest, sync};
 pub use venv::{VenvOutcome, VenvRequest, create_venv};
 pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};

@@ -11,6 +11,7 @@ mod fs;
 mod index;
 mod process;
 mod python;
+mod runtimes;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -24,4 +25,5 @@ pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
 pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, PreparedWheel};
 pub use environment::{EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
 pub use python::{InterpreterError, Interpreters};
+pub use runtimes::{InstalledRuntime, ManagedRuntime, PythonRuntimes, RuntimeDownload, RuntimeError};
 pub use pybun_env as env;

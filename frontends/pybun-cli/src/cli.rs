@@ -86,6 +86,8 @@ pub(crate) enum Command {
     X(XArgs),
     /// Show the environment commands run in here, and which rule chose it.
     Env(EnvShowArgs),
+    /// Find, install, pin and remove Python interpreters.
+    Python(PythonArgs),
     /// Not implemented yet: run the test suite.
     Test(PendingArgs),
 }
@@ -385,3 +387,26 @@ pub(crate) struct XArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct EnvShowArgs {}
+
+#[derive(Debug, Args)]
+pub(crate) struct PythonArgs {
+    #[command(subcommand)]
+    pub(crate) command: PythonCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PythonCommand {
+    /// Interpreters found on this machine (and PyBun-managed ones); `--downloads` adds installable builds.
+    List {
+        #[arg(long)]
+        downloads: bool,
+    },
+    /// The interpreter a project command would use here (or for REQUEST), and why.
+    Find { request: Option<String> },
+    /// Download and install a Python build (`3.12`, `3.13.1`, `3.13t`) into PyBun's data directory.
+    Install { request: String },
+    /// Write `.python-version` for the project (or this directory).
+    Pin { request: String },
+    /// Remove PyBun-managed builds matching REQUEST.
+    Uninstall { request: String },
+}

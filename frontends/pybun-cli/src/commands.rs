@@ -36,6 +36,7 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Run(_) => "run",
         Command::X(_) => "x",
         Command::Env(_) => "env",
+        Command::Python(_) => "python",
         Command::Test(_) => "test",
     }
 }
@@ -59,6 +60,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
         Command::Remove(args) => crate::project_commands::remove(cli, settings, args),
         Command::Init(args) => crate::project_commands::init(cli, settings, args),
         Command::Env(_) => crate::run_commands::env(cli, settings),
+        Command::Python(args) => crate::python_commands::python(cli, settings, args),
         other => Err(Failure::new(
             Diagnostic::error(Code::NotImplemented, format!("`pybun {}` is not implemented yet", name(other)))
                 .with_hint("this PyBun can `lock`, `sync`, `install`, `add`, `remove`, `init`, `venv`, `cache`, `tree` and `export`; track the remaining commands in the project's issues"),

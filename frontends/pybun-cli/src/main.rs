@@ -7,6 +7,7 @@ mod env_commands;
 mod project_commands;
 mod json;
 mod progress;
+mod python_commands;
 mod run_commands;
 mod text;
 

@@ -312,3 +312,138 @@ fn lock_script_writes_a_lock_beside_it() {
     let lock = std::fs::read_to_string(ctx.project_dir.join("hello.py.lock")).unwrap();
     assert!(lock.contains("name = \"lib\"") && lock.contains("version = \"1.0.0\""), "{lock}");
 }
+
+/// A python-build-standalone-like archive: `python/bin/python3` runs the system's python.
+fn fake_python_archive() -> Vec<u8> {
+    let system = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+    let script = format!("#!/bin/sh\nexec {system} \"$@\"\n");
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    let mut add = |path: &str, kind: tar::EntryType, data: &[u8], mode: u32, link: Option<&str>| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        if let Some(link) = link {
+            header.set_link_name(link).unwrap();
+        }
+        builder.append_data(&mut header, path, data).unwrap();
+    };
+    add("python/", tar::EntryType::Directory, b"", 0o755, None);
+    add("python/bin/", tar::EntryType::Directory, b"", 0o755, None);
+    add("python/bin/python3.12", tar::EntryType::Regular, script.as_bytes(), 0o755, None);
+    add("python/bin/python3", tar::EntryType::Symlink, b"", 0o777, Some("python3.12"));
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// Serve `files` (path → bytes) on 127.0.0.1 until the test ends; the request count.
+fn serve(files: Vec<(String, Vec<u8>)>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = files.iter().find(|(path, _)| *path == request.url()).map(|(_, bytes)| bytes.clone());
+            let _ = match body {
+                Some(bytes) => request.respond(tiny_http::Response::from_data(bytes)),
+                None => request.respond(tiny_http::Response::empty(404)),
+            };
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn python_install_from_a_local_mirror_checks_the_hash() {
+    let ctx = TestContext::new();
+    let archive = fake_python_archive();
+    let os = if cfg!(target_os = "macos") { "macos" } else { "linux" };
+    let arch = std::env::consts::ARCH;
+    let libc = if cfg!(target_os = "macos") { "none" } else { "gnu" };
+    let filename = format!("cpython-3.12.99+20990101-{arch}-unknown-linux-gnu-install_only.tar.gz");
+    let (mirror, requests) = serve(vec![(format!("/20990101/{filename}"), archive.clone())]);
+    let write_table = |sha256: &str| {
+        let table = serde_json::json!({
+            "format": 1, "source": "test",
+            "downloads": [{
+                "name": format!("cpython-3.12.99-{os}-{arch}-{libc}"), "implementation": "cpython", "version": "3.12.99",
+                "free_threaded": false, "os": os, "arch": arch, "libc": libc, "build": "20990101",
+                "url": format!("https://github.com/astral-sh/python-build-standalone/releases/download/20990101/{filename}"),
+                "sha256": sha256,
+            }]
+        });
+        let path = ctx.temp.path().join("downloads.json");
+        std::fs::write(&path, table.to_string()).unwrap();
+        path
+    };
+    let python = |args: &[&str], table: &Path| {
+        let mut command = command(&ctx, None);
+        command.env("PYBUN_PYTHON_MIRROR", &mirror).env("PYBUN_PYTHON_DOWNLOADS_JSON", table).args(args);
+        finish(command.output().unwrap())
+    };
+    use sha2::Digest as _;
+    let good = hex::encode(sha2::Sha256::digest(&archive));
+
+    // A tampered archive (the table says otherwise) is refused; nothing installed.
+    let tampered = python(&["--format", "json", "python", "install", "3.12.99"], &write_table(&"0".repeat(64)));
+    assert_eq!(tampered.code, Some(1), "{tampered}");
+    let document: Value = serde_json::from_str(&tampered.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "PB0602", "{tampered}");
+    assert!(document["error"]["message"].as_str().unwrap().contains(&good), "names the actual hash: {tampered}");
+    assert!(!ctx.temp.path().join("data/python").join(format!("cpython-3.12.99-{os}-{arch}-{libc}")).exists());
+
+    // The right archive installs, and discovery finds it (managed first).
+    let table = write_table(&good);
+    let installed = python(&["--format", "json", "python", "install", "3.12.99"], &table);
+    installed.success();
+    let document: Value = serde_json::from_str(&installed.stdout).unwrap();
+    assert_eq!(document["result"]["downloaded"], true, "{installed}");
+    let listed = python(&["--format", "json", "python", "list"], &table);
+    listed.success();
+    let document: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert!(document["result"]["installed"].as_array().unwrap().iter().any(|p| p["managed"] == true), "{listed}");
+    // Again: reused, no download.
+    let before = requests.load(std::sync::atomic::Ordering::SeqCst);
+    let again = python(&["--format", "json", "python", "install", "3.12.99"], &table);
+    again.success();
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), before);
+    // Offline with nothing cached is a clear error.
+    let other = ctx.temp.path().join("other-cache");
+    let mut offline = command(&ctx, None);
+    offline
+        .env("PYBUN_PYTHON_MIRROR", &mirror)
+        .env("PYBUN_PYTHON_DOWNLOADS_JSON", &table)
+        .env("PYBUN_DATA_DIR", ctx.temp.path().join("other-data"))
+        .args(["--offline", "--cache-dir", other.to_str().unwrap(), "python", "install", "3.12.99"]);
+    offline.env_remove("PYBUN_CACHE_DIR");
+    let offline = finish(offline.output().unwrap());
+    assert_ne!(offline.code, Some(0), "{offline}");
+    // Uninstall removes it.
+    let removed = python(&["python", "uninstall", "3.12.99"], &table);
+    removed.success();
+    let missing = python(&["python", "uninstall", "3.12.99"], &table);
+    assert_eq!(missing.code, Some(1), "{missing}");
+}
+
+#[test]
+fn python_pin_writes_python_version_and_find_follows_it() {
+    let ctx = TestContext::new();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n");
+    let mut pin = command(&ctx, None);
+    pin.args(["python", "pin", "3.12"]);
+    let pin = finish(pin.output().unwrap());
+    if pin.code != Some(0) {
+        assert!(pin.stderr.contains("PB0500"), "only a missing 3.12 may fail: {pin}");
+        return;
+    }
+    assert_eq!(std::fs::read_to_string(ctx.project_dir.join(".python-version")).unwrap(), "3.12\n");
+    let mut find = command(&ctx, None);
+    find.args(["--format", "json", "python", "find"]);
+    let find = finish(find.output().unwrap());
+    find.success();
+    let document: Value = serde_json::from_str(&find.stdout).unwrap();
+    assert!(document["result"]["version"].as_str().unwrap().starts_with("3.12"), "{find}");
+    assert!(document["result"]["reason"].as_str().unwrap().contains(".python-version"), "{find}");
+}
