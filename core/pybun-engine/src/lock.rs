@@ -710,6 +710,8 @@ pub(crate) fn lock_requirements(
         },
         preferences: BTreeMap::new(),
     };
+    // PyPI unless the caller names an index.
+    let index = &index.resolved(&Project::default());
     let index_handle = open_index(index)?;
     let loaded = LoadedProject {
         root: PathBuf::new(),

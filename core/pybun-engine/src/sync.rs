@@ -225,7 +225,8 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
     ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
 
     // 5. Fetch and build before touching the environment.
-    let (prepared, downloaded) = prepare(&plan.install, &loaded.root, &venv.interpreter, &request.index, ports)?;
+    let index = request.index.resolved(&loaded.project);
+    let (prepared, downloaded) = prepare(&plan.install, &loaded.root, &venv.interpreter, &index, ports)?;
 
     // 6. Remove, then install.
     let mut changes = Vec::new();
