@@ -447,3 +447,24 @@ fn python_pin_writes_python_version_and_find_follows_it() {
     assert!(document["result"]["version"].as_str().unwrap().starts_with("3.12"), "{find}");
     assert!(document["result"]["reason"].as_str().unwrap().contains(".python-version"), "{find}");
 }
+
+#[test]
+fn pinning_an_interpreter_without_wheels_for_the_lock_warns() {
+    let mut universe = universe();
+    let mut native = PublishedVersion::new(DistSpec::new("natv", "1.0"));
+    // Only a wheel for an ABI no interpreter here has, and the sdist.
+    native.wheel_tags = vec!["cp36-cp36m-manylinux1_x86_64".to_string()];
+    universe.add(native);
+    let server = IndexServer::start(universe);
+    let ctx = TestContext::new();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.7\"\ndependencies = [\"natv\"]\n");
+    pybun(&ctx, &server, &["lock"]).success();
+    let out = pybun(&ctx, &server, &["--format", "json", "python", "pin", "3"]);
+    out.success();
+    let document: Value = serde_json::from_str(&out.stdout).unwrap();
+    let warnings = document["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["code"] == "PB0505" && w["message"].as_str().unwrap().contains("natv==1.0")),
+        "{out}"
+    );
+}
