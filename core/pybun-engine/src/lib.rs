@@ -15,6 +15,7 @@ mod project;
 mod python;
 mod run;
 mod sync;
+pub mod test_select;
 mod tree;
 mod venv;
 mod export;
