@@ -30,6 +30,9 @@ pub trait FileSystem: Send + Sync {
     /// Whether a file or directory exists.
     fn exists(&self, path: &Path) -> bool;
 
+    /// Whether `path` is a directory (following symlinks).
+    fn is_dir(&self, path: &Path) -> bool;
+
     /// Remove a file; removing an absent file is not an error.
     ///
     /// # Errors

@@ -51,6 +51,10 @@ impl FileSystem for MemoryFs {
         files.keys().any(|p| p == path || p.starts_with(path))
     }
 
+    fn is_dir(&self, path: &Path) -> bool {
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).keys().any(|p| p != path && p.starts_with(path))
+    }
+
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|p, _| !p.starts_with(path));
         Ok(())
