@@ -1,0 +1,182 @@
+//! Which files pytest collects, in its order, with the caller doing the IO.
+
+use crate::config::{TestConfig, is_virtualenv_dir};
+use crate::glob::{fnmatch, has_glob};
+
+/// The files a pytest run would collect from a rootdir.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Test modules in collection order (paths relative to the rootdir, `/`-separated).
+    pub test_files: Vec<String>,
+    /// Every `conftest.py` pytest would load for them, parents first.
+    pub conftests: Vec<String>,
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+}
+
+/// Walks like `pytest` run without arguments in `root` (the rootdir; `""`
+/// for the top of the listing): from `testpaths` when set (globs expanded,
+/// falling back to `root` when they match nothing), recursing as pytest does
+/// (entries sorted by name, `__init__.py` first in packages, `norecursedirs`,
+/// `__pycache__` and virtual environments skipped). `list(dir)` returns the
+/// `(name, is_dir)` entries of a directory relative to the rootdir (empty when
+/// it does not exist or is a file).
+#[must_use]
+pub fn walk(root: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String, bool)>) -> Walk {
+    let mut out = Walk::default();
+    let root = root.trim_end_matches('/');
+    let mut starts: Vec<(String, bool)> = Vec::new();
+    for testpath in &config.testpaths {
+        let testpath = testpath.trim_end_matches('/').trim_start_matches("./");
+        for path in expand(root, testpath, list) {
+            starts.push(path);
+        }
+    }
+    if starts.is_empty() {
+        starts.push((root.to_owned(), true));
+    }
+    for (path, is_dir) in starts {
+        // conftest.py files of the rootdir down to the start's directory
+        let parent_end = if is_dir { path.len() } else { path.rfind('/').unwrap_or(0) };
+        let mut dir = root.to_owned();
+        add_conftest(&mut out, &dir, list);
+        let rest = path[..parent_end].strip_prefix(root).unwrap_or(&path[..parent_end]).trim_start_matches('/');
+        for segment in rest.split('/').filter(|s| !s.is_empty()) {
+            dir = join(&dir, segment);
+            add_conftest(&mut out, &dir, list);
+        }
+        if is_dir {
+            walk_dir(&path, config, list, &mut out);
+        } else if !out.test_files.contains(&path) {
+            out.test_files.push(path);
+        }
+    }
+    out
+}
+
+fn add_conftest(out: &mut Walk, dir: &str, list: &dyn Fn(&str) -> Vec<(String, bool)>) {
+    let conftest = join(dir, "conftest.py");
+    if !out.conftests.contains(&conftest) && list(dir).iter().any(|(n, d)| n == "conftest.py" && !d) {
+        out.conftests.push(conftest);
+    }
+}
+
+fn walk_dir(dir: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String, bool)>, out: &mut Walk) {
+    let mut entries = list(dir);
+    let package = entries.iter().any(|(n, d)| n == "__init__.py" && !d);
+    entries.sort_by(|a, b| {
+        let key = |e: &(String, bool)| (package && e.0 != "__init__.py", e.0.clone());
+        key(a).cmp(&key(b))
+    });
+    if entries.iter().any(|(n, d)| n == "conftest.py" && !d) {
+        let conftest = join(dir, "conftest.py");
+        if !out.conftests.contains(&conftest) {
+            out.conftests.push(conftest);
+        }
+    }
+    for (name, is_dir) in entries {
+        let path = join(dir, &name);
+        if is_dir {
+            if !config.recurses_into(&path) {
+                continue;
+            }
+            let sub = list(&path);
+            if is_virtualenv_dir(&sub, || list(&join(&path, "conda-meta")).iter().any(|(n, d)| n == "history" && !d)) {
+                continue;
+            }
+            walk_dir(&path, config, list, out);
+        } else if config.collects_file(&path) && !out.test_files.contains(&path) {
+            out.test_files.push(path);
+        }
+    }
+}
+
+/// A testpath, with glob segments expanded against the listing (sorted).
+fn expand(root: &str, testpath: &str, list: &dyn Fn(&str) -> Vec<(String, bool)>) -> Vec<(String, bool)> {
+    let mut current: Vec<(String, bool)> = vec![(root.to_owned(), true)];
+    for segment in testpath.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        let mut next = Vec::new();
+        for (dir, is_dir) in &current {
+            if !is_dir {
+                continue;
+            }
+            let mut entries = list(dir);
+            entries.sort();
+            for (name, child_is_dir) in entries {
+                let matched = if has_glob(segment) {
+                    !name.starts_with('.') && fnmatch(&name, segment)
+                } else {
+                    name == segment
+                };
+                if matched {
+                    next.push((join(dir, &name), child_is_dir));
+                }
+            }
+        }
+        current = next;
+    }
+    if current.len() == 1 && current[0].0 == root { Vec::new() } else { current }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn tree(paths: &[&str]) -> BTreeMap<String, Vec<(String, bool)>> {
+        let mut map: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+        for path in paths {
+            let parts: Vec<&str> = path.split('/').collect();
+            for i in 0..parts.len() {
+                let dir = parts[..i].join("/");
+                let entry = (parts[i].to_owned(), i + 1 < parts.len());
+                let list = map.entry(dir).or_default();
+                if !list.contains(&entry) {
+                    list.push(entry);
+                }
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn walks_like_pytest() {
+        let map = tree(&[
+            "conftest.py",
+            "test_z.py",
+            "b/test_b.py",
+            "a_test.py",
+            "c/conftest.py",
+            "c/test_c.py",
+            "c/helper.py",
+            ".venv/lib/test_x.py",
+            "env/pyvenv.cfg",
+            "env/test_e.py",
+            "build/test_b.py",
+            "node_modules/test_n.py",
+            "pkg/__init__.py",
+            "pkg/test_p.py",
+            "__pycache__/test_q.py",
+        ]);
+        let list = |dir: &str| map.get(dir).cloned().unwrap_or_default();
+        let walk = walk("", &TestConfig::default(), &list);
+        assert_eq!(walk.test_files, ["a_test.py", "b/test_b.py", "c/test_c.py", "pkg/test_p.py", "test_z.py"]);
+        assert_eq!(walk.conftests, ["conftest.py", "c/conftest.py"]);
+    }
+
+    #[test]
+    fn testpaths() {
+        let map = tree(&["tests/unit/test_a.py", "tests/conftest.py", "other/test_o.py", "tests/check.py"]);
+        let list = |dir: &str| map.get(dir).cloned().unwrap_or_default();
+        let config = TestConfig { testpaths: vec!["tests".into(), "tests/check.py".into()], ..TestConfig::default() };
+        let walk = walk("", &config, &list);
+        assert_eq!(walk.test_files, ["tests/unit/test_a.py", "tests/check.py"]);
+        assert_eq!(walk.conftests, ["tests/conftest.py"]);
+        let config = TestConfig { testpaths: vec!["t*".into()], ..TestConfig::default() };
+        assert_eq!(super::walk("", &config, &list).test_files, ["tests/unit/test_a.py"]);
+        let config = TestConfig { testpaths: vec!["missing".into()], ..TestConfig::default() };
+        assert_eq!(super::walk("", &config, &list).test_files, ["other/test_o.py", "tests/unit/test_a.py"]);
+    }
+}
