@@ -1,0 +1,2035 @@
+"""PyBun test worker: a long-lived process that runs tests and reports results.
+
+Protocol (JSON lines). Requests arrive on the original stdin (fd 0), answers go
+to a private duplicate of the original stdout; fds 0/1/2 are re-pointed at
+/dev/null and per-worker capture files, so nothing a test prints can corrupt
+the protocol.
+
+    -> {"run": ["tests/test_a.py::test_x", ...], "engine": "native"|"pytest"}
+    <- {"start": "<id>"}                     (before each test)
+    <- {"id", "outcome", "duration", "stdout", "stderr", "longrepr", "message"}
+    <- {"done": true}
+    -> {"shutdown": true}
+
+At startup the worker prints {"ready": true, "python": "3.x.y", "pytest": "<version>"|null}.
+Python 3.8+.
+"""
+
+import ast
+import codecs
+import collections
+import contextlib
+import enum
+import importlib
+import importlib.util
+import inspect
+import io
+import json
+import linecache
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import types
+import unittest
+import warnings
+
+try:
+    import faulthandler
+except ImportError:  # pragma: no cover
+    faulthandler = None
+
+WORKER_FILE = os.path.abspath(__file__) if "__file__" in globals() else "<pybun-worker>"
+NATIVE_PREFIX = "native-engine: "
+
+
+# --------------------------------------------------------------------------
+# Protocol and capture
+# --------------------------------------------------------------------------
+
+
+class Protocol(object):
+    def __init__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.inp = os.fdopen(os.dup(0), "rb")
+        self.out = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+
+    def send(self, obj):
+        self.out.write(json.dumps(obj) + "\n")
+        self.out.flush()
+
+    def recv(self):
+        while True:
+            line = self.inp.readline()
+            if not line:
+                return None
+            line = line.strip()
+            if line:
+                return json.loads(line.decode("utf-8"))
+
+
+class Capture(object):
+    """fd 1 and fd 2 point at two append-only files, emptied before each test."""
+
+    def __init__(self, out_path, err_path):
+        self.paths = (out_path, err_path)
+        for fd, path in ((1, out_path), (2, err_path)):
+            f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
+            os.dup2(f, fd)
+            os.close(f)
+        self.sys_stdout = sys.stdout
+        self.sys_stderr = sys.stderr
+
+    def _flush(self):
+        for s in (sys.stdout, sys.stderr, self.sys_stdout, self.sys_stderr):
+            try:
+                s.flush()
+            except Exception:
+                pass
+
+    def begin(self):
+        self._flush()
+        sys.stdout = self.sys_stdout
+        sys.stderr = self.sys_stderr
+        os.ftruncate(1, 0)
+        os.ftruncate(2, 0)
+
+    def end(self):
+        self._flush()
+        sys.stdout = self.sys_stdout
+        sys.stderr = self.sys_stderr
+        res = []
+        for path in self.paths:
+            with open(path, "rb") as f:
+                res.append(f.read().decode("utf-8", "replace"))
+        return res[0], res[1]
+
+
+def relpath(path):
+    try:
+        return os.path.relpath(path, ROOTDIR)
+    except ValueError:
+        return path
+
+
+ROOTDIR = os.getcwd()
+
+
+# --------------------------------------------------------------------------
+# The pytest shim, installed only when pytest is not importable
+# --------------------------------------------------------------------------
+
+
+class OutcomeException(BaseException):
+    def __init__(self, msg=None, pytrace=True):
+        BaseException.__init__(self, msg)
+        self.msg = msg
+        self.pytrace = pytrace
+
+
+class Skipped(OutcomeException):
+    def __init__(self, msg=None, pytrace=True, allow_module_level=False):
+        OutcomeException.__init__(self, msg, pytrace)
+        self.allow_module_level = allow_module_level
+
+
+class Failed(OutcomeException):
+    pass
+
+
+class XFailed(Failed):
+    pass
+
+
+def _skip(reason="", allow_module_level=False, msg=None):
+    raise Skipped(msg if msg is not None else reason, allow_module_level=allow_module_level)
+
+
+def _fail(reason="", pytrace=True, msg=None):
+    raise Failed(msg if msg is not None else reason, pytrace)
+
+
+def _xfail(reason=""):
+    raise XFailed(reason)
+
+
+_skip.Exception = Skipped
+_fail.Exception = Failed
+_xfail.Exception = XFailed
+
+
+def _importorskip(modname, minversion=None, reason=None):
+    try:
+        mod = importlib.import_module(modname)
+    except ImportError as e:
+        raise Skipped(reason or "could not import %r: %s" % (modname, e), allow_module_level=True)
+    if minversion is not None:
+        ver = getattr(mod, "__version__", None)
+        if ver is None or _version_tuple(ver) < _version_tuple(minversion):
+            raise Skipped("module %r has __version__ %r, required is: %r" % (modname, ver, minversion),
+                          allow_module_level=True)
+    return mod
+
+
+def _version_tuple(v):
+    return tuple(int(x) if x.isdigit() else 0 for x in re.split(r"[.+-]", str(v)))
+
+
+class Mark(object):
+    def __init__(self, name, args=(), kwargs=None):
+        self.name = name
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+
+    def __repr__(self):
+        return "Mark(name=%r, args=%r, kwargs=%r)" % (self.name, self.args, self.kwargs)
+
+
+class MarkDecorator(object):
+    def __init__(self, mark):
+        self.mark = mark
+
+    name = property(lambda self: self.mark.name)
+    args = property(lambda self: self.mark.args)
+    kwargs = property(lambda self: self.mark.kwargs)
+
+    def with_args(self, *args, **kwargs):
+        return MarkDecorator(Mark(self.mark.name, self.mark.args + args, dict(self.mark.kwargs, **kwargs)))
+
+    def __call__(self, *args, **kwargs):
+        if args and not kwargs and len(args) == 1 and (inspect.isclass(args[0]) or callable(args[0])) \
+                and getattr(args[0], "__name__", "<lambda>") != "<lambda>":
+            obj = args[0]
+            marks = list(obj.__dict__.get("pytestmark", [])) if inspect.isclass(obj) else list(getattr(obj, "pytestmark", []))
+            obj.pytestmark = marks + [self.mark]
+            return obj
+        return self.with_args(*args, **kwargs)
+
+
+class MarkGenerator(object):
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return MarkDecorator(Mark(name))
+
+
+ParameterSet = collections.namedtuple("ParameterSet", ["values", "marks", "id"])
+
+
+def _param(*values, **kw):
+    marks = kw.get("marks", ())
+    if isinstance(marks, MarkDecorator):
+        marks = (marks,)
+    return ParameterSet(values, tuple(marks), kw.get("id"))
+
+
+class FixtureMarker(object):
+    def __init__(self, scope, params, autouse, ids, name):
+        self.scope = scope
+        self.params = None if params is None else list(params)
+        self.autouse = autouse
+        self.ids = ids
+        self.name = name
+
+    def __call__(self, func):
+        func._pybun_fixture = self
+        return func
+
+
+def _fixture(fixture_function=None, *args, **kw):
+    marker = FixtureMarker(kw.get("scope", "function"), kw.get("params"), kw.get("autouse", False),
+                           kw.get("ids"), kw.get("name"))
+    if fixture_function is not None and callable(fixture_function):
+        return marker(fixture_function)
+    if fixture_function is not None:  # old positional scope
+        marker.scope = fixture_function
+    return marker
+
+
+class ExceptionInfo(object):
+    def __init__(self):
+        self.type = None
+        self.value = None
+        self.tb = None
+
+    @property
+    def typename(self):
+        return self.type.__name__
+
+    def match(self, regexp):
+        value = str(self.value)
+        if not re.search(regexp, value):
+            raise AssertionError("Regex pattern did not match.\n Regex: %r\n Input: %r" % (regexp, value))
+        return True
+
+    def errisinstance(self, exc):
+        return isinstance(self.value, exc)
+
+    def __repr__(self):
+        return "<ExceptionInfo %r>" % (self.value,)
+
+
+class RaisesContext(object):
+    def __init__(self, expected, match=None):
+        self.expected = expected
+        self.match_expr = match
+        self.excinfo = ExceptionInfo()
+
+    def __enter__(self):
+        return self.excinfo
+
+    def __exit__(self, tp, val, tb):
+        __tracebackhide__ = True
+        if tp is None:
+            raise Failed("DID NOT RAISE %s" % (getattr(self.expected, "__name__", self.expected),))
+        if not issubclass(tp, self.expected):
+            return False
+        self.excinfo.type, self.excinfo.value, self.excinfo.tb = tp, val, tb
+        if self.match_expr is not None:
+            self.excinfo.match(self.match_expr)
+        return True
+
+
+def _raises(expected, *args, **kwargs):
+    match = kwargs.pop("match", None)
+    if not args:
+        return RaisesContext(expected, match)
+    ctx = RaisesContext(expected, match)
+    with ctx:
+        args[0](*args[1:], **kwargs)
+    return ctx.excinfo
+
+
+class WarningsRecorder(object):
+    def __init__(self):
+        self._list = []
+        self._cm = None
+
+    @property
+    def list(self):
+        return self._list
+
+    def __len__(self):
+        return len(self._list)
+
+    def __iter__(self):
+        return iter(self._list)
+
+    def __getitem__(self, i):
+        return self._list[i]
+
+    def pop(self, cls=Warning):
+        for i, w in enumerate(self._list):
+            if issubclass(w.category, cls):
+                return self._list.pop(i)
+        raise AssertionError("%r not found in warning list" % (cls,))
+
+    def clear(self):
+        del self._list[:]
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings(record=True)
+        self._list = self._cm.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        self._cm.__exit__(*exc)
+
+
+class WarningsChecker(WarningsRecorder):
+    def __init__(self, expected, match):
+        WarningsRecorder.__init__(self)
+        self.expected = expected if isinstance(expected, tuple) else (expected,)
+        self.match_expr = match
+
+    def __exit__(self, tp, val, tb):
+        WarningsRecorder.__exit__(self, tp, val, tb)
+        if tp is not None:
+            return False
+        for w in self._list:
+            if issubclass(w.category, self.expected):
+                if self.match_expr is None or re.search(self.match_expr, str(w.message)):
+                    return False
+        raise Failed("DID NOT WARN. No warnings of type %r%s were emitted. The list of emitted warnings is: %r."
+                     % (self.expected, "" if self.match_expr is None else " matching %r" % self.match_expr,
+                        [w.message for w in self._list]))
+
+
+def _warns(expected=Warning, *args, **kwargs):
+    match = kwargs.pop("match", None)
+    checker = WarningsChecker(expected, match)
+    if not args:
+        return checker
+    with checker:
+        return args[0](*args[1:], **kwargs)
+
+
+def _deprecated_call(*args, **kwargs):
+    return _warns((DeprecationWarning, PendingDeprecationWarning), *args, **kwargs)
+
+
+class ApproxBase(object):
+    def __init__(self, expected, rel=None, abs=None, nan_ok=False):
+        self.expected = expected
+        self.rel = rel
+        self.abs = abs
+        self.nan_ok = nan_ok
+
+    def _scalar(self, x):
+        return ApproxScalar(x, self.rel, self.abs, self.nan_ok)
+
+    def __ne__(self, other):
+        return not (self == other)
+
+    __hash__ = None
+
+
+class ApproxScalar(ApproxBase):
+    def tolerance(self):
+        abs_tol = 1e-12 if self.abs is None else self.abs
+        if self.rel is None and self.abs is not None:
+            return abs_tol
+        rel = 1e-6 if self.rel is None else self.rel
+        return max(rel * abs(self.expected), abs_tol)
+
+    def __eq__(self, actual):
+        if isinstance(actual, (list, tuple, dict, set)):
+            return False
+        try:
+            if actual == self.expected:
+                return True
+        except Exception:
+            pass
+        if not isinstance(self.expected, (int, float, complex)) or isinstance(self.expected, bool):
+            return False
+        try:
+            if math.isnan(abs(self.expected)):
+                return self.nan_ok and math.isnan(abs(actual))
+            if math.isinf(abs(self.expected)):
+                return False
+            return abs(self.expected - actual) <= self.tolerance()
+        except TypeError:
+            return False
+
+    def __repr__(self):
+        if isinstance(self.expected, (int, float)) and not isinstance(self.expected, bool) \
+                and not math.isinf(self.expected) and not math.isnan(self.expected):
+            return "%s \u00b1 %.1e" % (self.expected, self.tolerance())
+        return repr(self.expected)
+
+
+class ApproxSequence(ApproxBase):
+    def __eq__(self, actual):
+        try:
+            if len(actual) != len(self.expected):
+                return False
+        except TypeError:
+            return False
+        return all(a == self._scalar(e) for a, e in zip(actual, self.expected))
+
+    def __repr__(self):
+        return "approx(%r)" % (type(self.expected)(self._scalar(x) for x in self.expected),)
+
+
+class ApproxMapping(ApproxBase):
+    def __eq__(self, actual):
+        try:
+            if set(actual.keys()) != set(self.expected.keys()):
+                return False
+        except AttributeError:
+            return False
+        return all(actual[k] == self._scalar(v) for k, v in self.expected.items())
+
+    def __repr__(self):
+        return "approx(%r)" % ({k: self._scalar(v) for k, v in self.expected.items()},)
+
+
+def _approx(expected, rel=None, abs=None, nan_ok=False):
+    if isinstance(expected, dict):
+        return ApproxMapping(expected, rel, abs, nan_ok)
+    if isinstance(expected, (list, tuple)):
+        return ApproxSequence(expected, rel, abs, nan_ok)
+    return ApproxScalar(expected, rel, abs, nan_ok)
+
+
+def make_shim():
+    mod = types.ModuleType("pytest")
+    mod.__file__ = WORKER_FILE
+    mod.__version__ = "0.0.0+pybun-shim"
+    mod.__pybun_shim__ = True
+    mod.fixture = _fixture
+    mod.mark = MarkGenerator()
+    mod.param = _param
+    mod.raises = _raises
+    mod.warns = _warns
+    mod.deprecated_call = _deprecated_call
+    mod.approx = _approx
+    mod.skip = _skip
+    mod.fail = _fail
+    mod.xfail = _xfail
+    mod.importorskip = _importorskip
+    mod.ExceptionInfo = ExceptionInfo
+    mod.MarkDecorator = MarkDecorator
+    mod.Mark = Mark
+    mod.MonkeyPatch = MonkeyPatch
+    mod.WarningsRecorder = WarningsRecorder
+    mod.PytestWarning = type("PytestWarning", (UserWarning,), {})
+    return mod
+
+
+def ensure_pytest():
+    """Return (pytest module, version or None when the shim is used)."""
+    try:
+        import pytest  # noqa: F401
+        return sys.modules["pytest"], getattr(sys.modules["pytest"], "__version__", "unknown")
+    except Exception:
+        shim = make_shim()
+        sys.modules["pytest"] = shim
+        return shim, None
+
+
+# --------------------------------------------------------------------------
+# Reading pytest's (or the shim's) decorations
+# --------------------------------------------------------------------------
+
+
+class FixtureInfo(object):
+    def __init__(self, func, scope, params, autouse, ids, name):
+        self.func = func
+        self.scope = scope or "function"
+        self.params = params
+        self.autouse = autouse
+        self.ids = ids
+        self.name = name
+
+
+def fixture_info(obj):
+    marker = getattr(obj, "_pybun_fixture", None)
+    func = obj
+    if marker is None:
+        marker = getattr(obj, "_fixture_function_marker", None)  # pytest >= 8.4
+        if marker is not None:
+            func = obj._get_wrapped_function() if hasattr(obj, "_get_wrapped_function") else obj._fixture_function
+        else:
+            try:
+                marker = obj.__dict__.get("_pytestfixturefunction") if hasattr(obj, "__dict__") else None
+            except Exception:
+                marker = None
+            if marker is not None:  # pytest < 8.4
+                wrapped = getattr(obj, "__pytest_wrapped__", None)
+                func = wrapped.obj if wrapped is not None else obj
+    if marker is None:
+        return None
+    scope = marker.scope
+    if callable(scope):
+        raise NativeUnsupported("dynamic fixture scope")
+    params = marker.params
+    return FixtureInfo(func, scope, None if params is None else list(params), bool(marker.autouse),
+                       marker.ids, marker.name)
+
+
+def normalize_marks(seq):
+    out = []
+    if seq is None:
+        return out
+    if not isinstance(seq, (list, tuple)):
+        seq = [seq]
+    for m in seq:
+        m = getattr(m, "mark", m)
+        if hasattr(m, "name") and hasattr(m, "args"):
+            out.append(m)
+    return out
+
+
+def obj_marks(obj):
+    if inspect.isclass(obj):
+        res = []
+        for klass in obj.__mro__:
+            res.extend(normalize_marks(klass.__dict__.get("pytestmark")))
+        return res
+    return normalize_marks(getattr(obj, "pytestmark", None))
+
+
+def exc_classes(pytest):
+    skip = [unittest.SkipTest, Skipped]
+    fail = [Failed]
+    xfail = [XFailed]
+    for name, lst in (("skip", skip), ("fail", fail), ("xfail", xfail)):
+        e = getattr(getattr(pytest, name, None), "Exception", None)
+        if isinstance(e, type):
+            lst.append(e)
+    return tuple(skip), tuple(fail), tuple(xfail)
+
+
+class NativeUnsupported(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------
+# Parametrize ids as pytest computes them
+# --------------------------------------------------------------------------
+
+
+def ascii_escaped(val):
+    if isinstance(val, bytes):
+        ret = codecs.escape_encode(val)[0].decode("ascii")
+    else:
+        ret = val.encode("unicode_escape").decode("ascii")
+    return "".join(c if 32 <= ord(c) < 127 else "\\x%02x" % ord(c) for c in ret)
+
+
+def idval_from_value(val):
+    if isinstance(val, (str, bytes)):
+        return ascii_escaped(val)
+    if val is None or isinstance(val, (float, int, bool, complex)):
+        return str(val)
+    if isinstance(val, type(re.compile(""))):
+        return ascii_escaped(val.pattern)
+    if isinstance(val, enum.Enum) and type(val).__name__ != "NotSetType":
+        return str(val)
+    name = getattr(val, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return None
+
+
+def make_ids(argnames, parametersets, ids):
+    resolved = []
+    for idx, ps in enumerate(parametersets):
+        if ps.id is not None:
+            resolved.append(ascii_escaped(ps.id))
+            continue
+        if ids is not None and not callable(ids) and idx < len(ids) and ids[idx] is not None:
+            v = idval_from_value(ids[idx])
+            if v is None:
+                raise NativeUnsupported("unsupported id value")
+            resolved.append(v)
+            continue
+        parts = []
+        for val, argname in zip(ps.values, argnames):
+            v = None
+            if callable(ids):
+                v = ids(val)
+                if v is not None:
+                    v = idval_from_value(v)
+            if v is None:
+                v = idval_from_value(val)
+            if v is None:
+                v = "%s%d" % (argname, idx)
+            parts.append(v)
+        resolved.append("-".join(parts))
+    if len(resolved) != len(set(resolved)):
+        counts = collections.Counter(resolved)
+        suffixes = collections.defaultdict(int)
+        for index, id_ in enumerate(resolved):
+            if counts[id_] > 1:
+                suffix = "_" if id_ and id_[-1].isdigit() else ""
+                new_id = "%s%s%d" % (id_, suffix, suffixes[id_])
+                while new_id in set(resolved):
+                    suffixes[id_] += 1
+                    new_id = "%s%s%d" % (id_, suffix, suffixes[id_])
+                resolved[index] = new_id
+                suffixes[id_] += 1
+    return resolved
+
+
+def to_parameterset(v, nargs):
+    if hasattr(v, "values") and hasattr(v, "marks") and hasattr(v, "id") and not isinstance(v, dict):
+        return ParameterSet(tuple(v.values), tuple(normalize_marks(list(v.marks))), v.id)
+    if nargs == 1:
+        return ParameterSet((v,), (), None)
+    return ParameterSet(tuple(v), (), None)
+
+
+class CallSpec(object):
+    def __init__(self):
+        self.ids = []
+        self.funcargs = {}
+        self.params = {}
+        self.marks = []
+
+    def extend(self, id_, funcargs, params, marks):
+        c = CallSpec()
+        c.ids = self.ids + [id_]
+        c.funcargs = dict(self.funcargs, **funcargs)
+        c.params = dict(self.params, **params)
+        c.marks = self.marks + list(marks)
+        return c
+
+    @property
+    def id(self):
+        return "-".join(self.ids)
+
+
+# --------------------------------------------------------------------------
+# Assertion explanations
+# --------------------------------------------------------------------------
+
+_AST_CACHE = {}
+_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+        ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+
+
+def _saferepr(obj, maxsize=240):
+    try:
+        r = repr(obj)
+    except Exception as e:
+        r = "<[%s raised in repr()] %s object>" % (type(e).__name__, type(obj).__name__)
+    if len(r) > maxsize:
+        r = r[: maxsize // 2 - 2] + "..." + r[-(maxsize // 2 - 1):]
+    return r
+
+
+def _parse_file(filename):
+    tree = _AST_CACHE.get(filename)
+    if tree is None:
+        try:
+            with open(filename, "rb") as f:
+                src = f.read().decode("utf-8")
+            tree = (ast.parse(src), src)
+        except Exception:
+            tree = (None, None)
+        _AST_CACHE[filename] = tree
+    return tree
+
+
+def explain_assert(tb):
+    """Explanation for an AssertionError raised by a bare `assert` in the last frame of tb."""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame, lineno = tb.tb_frame, tb.tb_lineno
+    tree, src = _parse_file(frame.f_code.co_filename)
+    if tree is None:
+        return None
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.lineno <= lineno <= getattr(node, "end_lineno", node.lineno):
+            if best is None or node.lineno >= best.lineno:
+                best = node
+    if best is None:
+        return None
+    test = best.test
+    g, l = frame.f_globals, frame.f_locals
+
+    def ev(node):
+        code = compile(ast.Expression(body=node), frame.f_code.co_filename, "eval")
+        return eval(code, g, l)
+
+    try:
+        if isinstance(test, ast.Compare):
+            values = [ev(test.left)] + [ev(c) for c in test.comparators]
+            # report the first comparison that fails in a chain
+            for i, op in enumerate(test.ops):
+                left, right = values[i], values[i + 1]
+                sym = _OPS.get(type(op), "?")
+                ok = _compare(op, left, right)
+                if not ok:
+                    text = "assert %s %s %s" % (_saferepr(left), sym, _saferepr(right))
+                    extra = _compare_detail(op, left, right)
+                    return text + ("\n" + extra if extra else "")
+            return "assert " + " ".join(
+                [_saferepr(values[0])] + ["%s %s" % (_OPS.get(type(o), "?"), _saferepr(v))
+                                          for o, v in zip(test.ops, values[1:])])
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            val = ev(test.operand)
+            seg = ast.get_source_segment(src, test.operand) or "..."
+            return "assert not %s\n +  where %s = %s" % (_saferepr(val), _saferepr(val), seg)
+        val = ev(test)
+        seg = ast.get_source_segment(src, test) or "..."
+        if isinstance(test, (ast.Name, ast.Constant)) if hasattr(ast, "Constant") else isinstance(test, ast.Name):
+            return "assert %s" % (_saferepr(val),)
+        return "assert %s\n +  where %s = %s" % (_saferepr(val), _saferepr(val), seg)
+    except Exception:
+        return None
+
+
+def _compare(op, a, b):
+    try:
+        if isinstance(op, ast.Eq):
+            return a == b
+        if isinstance(op, ast.NotEq):
+            return a != b
+        if isinstance(op, ast.Lt):
+            return a < b
+        if isinstance(op, ast.LtE):
+            return a <= b
+        if isinstance(op, ast.Gt):
+            return a > b
+        if isinstance(op, ast.GtE):
+            return a >= b
+        if isinstance(op, ast.Is):
+            return a is b
+        if isinstance(op, ast.IsNot):
+            return a is not b
+        if isinstance(op, ast.In):
+            return a in b
+        if isinstance(op, ast.NotIn):
+            return a not in b
+    except Exception:
+        return False
+    return False
+
+
+def _compare_detail(op, a, b):
+    if not isinstance(op, ast.Eq):
+        return None
+    try:
+        if isinstance(a, str) and isinstance(b, str) and ("\n" in a or "\n" in b or len(a) + len(b) > 80):
+            import difflib
+            diff = difflib.ndiff(b.splitlines(True) or [""], a.splitlines(True) or [""])
+            return "  Full diff:\n" + "".join("  " + line for line in diff).rstrip("\n")
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            for i, (x, y) in enumerate(zip(a, b)):
+                if x != y:
+                    return "  At index %d diff: %s != %s" % (i, _saferepr(x), _saferepr(y))
+            if len(a) != len(b):
+                return "  %s contains %d more items" % ("Left" if len(a) > len(b) else "Right", abs(len(a) - len(b)))
+        if isinstance(a, dict) and isinstance(b, dict):
+            lines = []
+            diff = [k for k in a if k in b and a[k] != b[k]]
+            if diff:
+                lines.append("  Differing items:")
+                lines.extend("  {%r: %s} != {%r: %s}" % (k, _saferepr(a[k]), k, _saferepr(b[k])) for k in diff)
+            left = [k for k in a if k not in b]
+            right = [k for k in b if k not in a]
+            if left:
+                lines.append("  Left contains %d more items: %s" % (len(left), _saferepr({k: a[k] for k in left})))
+            if right:
+                lines.append("  Right contains %d more items: %s" % (len(right), _saferepr({k: b[k] for k in right})))
+            return "\n".join(lines) or None
+    except Exception:
+        return None
+    return None
+
+
+def _is_worker_frame(tb):
+    f = tb.tb_frame
+    return f.f_code.co_filename == WORKER_FILE or f.f_globals.get("__tracebackhide__") \
+        or f.f_locals.get("__tracebackhide__")
+
+
+def format_failure(exc_type, exc, tb, fail_classes=()):
+    """(longrepr, message) for an exception, pytest-like."""
+    entries = []
+    t = tb
+    while t is not None:
+        if not _is_worker_frame(t):
+            entries.append(t)
+        t = t.tb_next
+    explanation = None
+    if isinstance(exc, AssertionError) and tb is not None:
+        last = tb
+        while last.tb_next is not None:
+            last = last.tb_next
+        if not _is_worker_frame(last):
+            explanation = explain_assert(tb)
+    lines = []
+    for t in entries:
+        code = t.tb_frame.f_code
+        src = linecache.getline(code.co_filename, t.tb_lineno).rstrip()
+        lines.append("%s:%d: in %s" % (relpath(code.co_filename), t.tb_lineno, code.co_name))
+        if src:
+            lines.append(">   " + src.strip())
+    if isinstance(exc, fail_classes) and not isinstance(exc, AssertionError):
+        msg = "Failed: %s" % (getattr(exc, "msg", None) or exc,)
+        if not getattr(exc, "pytrace", True):
+            return msg, msg
+    elif isinstance(exc, AssertionError):
+        user = str(exc)
+        if explanation is not None:
+            msg = ("AssertionError: " + user + "\n" + explanation) if user else explanation
+        else:
+            msg = ("AssertionError: " + user) if user else "AssertionError"
+    else:
+        msg = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+    for ml in msg.splitlines() or [""]:
+        lines.append("E   " + ml)
+    if entries:
+        last = entries[-1]
+        lines.append("")
+        lines.append("%s:%d: %s" % (relpath(last.tb_frame.f_code.co_filename), last.tb_lineno, exc_type.__name__))
+    return "\n".join(lines), msg.splitlines()[0] if msg else exc_type.__name__
+
+
+# --------------------------------------------------------------------------
+# Builtin fixtures
+# --------------------------------------------------------------------------
+
+_NOTSET = object()
+
+
+class MonkeyPatch(object):
+    def __init__(self):
+        self._setattr = []
+        self._setitem = []
+        self._env = []
+        self._cwd = None
+        self._syspath = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def context(cls):
+        m = cls()
+        try:
+            yield m
+        finally:
+            m.undo()
+
+    def setattr(self, target, name, value=_NOTSET, raising=True):
+        if value is _NOTSET:
+            if not isinstance(target, str):
+                raise TypeError("use setattr(target, name, value) or setattr(target, value) with target being a dotted import string")
+            value = name
+            modpath, attr = target.rsplit(".", 1)
+            target = _resolve_dotted(modpath)
+            name = attr
+        oldval = getattr(target, name, _NOTSET)
+        if raising and oldval is _NOTSET:
+            raise AttributeError("%r has no attribute %r" % (target, name))
+        if inspect.isclass(target):
+            oldval = target.__dict__.get(name, _NOTSET)
+        self._setattr.append((target, name, oldval))
+        setattr(target, name, value)
+
+    def delattr(self, target, name=_NOTSET, raising=True):
+        if name is _NOTSET:
+            modpath, name = target.rsplit(".", 1)
+            target = _resolve_dotted(modpath)
+        if not hasattr(target, name):
+            if raising:
+                raise AttributeError(name)
+            return
+        oldval = getattr(target, name, _NOTSET)
+        if inspect.isclass(target):
+            oldval = target.__dict__.get(name, _NOTSET)
+        self._setattr.append((target, name, oldval))
+        delattr(target, name)
+
+    def setitem(self, dic, name, value):
+        self._setitem.append((dic, name, dic.get(name, _NOTSET)))
+        dic[name] = value
+
+    def delitem(self, dic, name, raising=True):
+        if name not in dic:
+            if raising:
+                raise KeyError(name)
+            return
+        self._setitem.append((dic, name, dic.get(name, _NOTSET)))
+        del dic[name]
+
+    def setenv(self, name, value, prepend=None):
+        value = str(value)
+        if prepend and name in os.environ:
+            value = value + prepend + os.environ[name]
+        self._env.append((name, os.environ.get(name)))
+        os.environ[name] = value
+
+    def delenv(self, name, raising=True):
+        if name not in os.environ:
+            if raising:
+                raise KeyError(name)
+            return
+        self._env.append((name, os.environ.get(name)))
+        del os.environ[name]
+
+    def syspath_prepend(self, path):
+        if self._syspath is None:
+            self._syspath = sys.path[:]
+        sys.path.insert(0, str(path))
+        importlib.invalidate_caches()
+
+    def chdir(self, path):
+        if self._cwd is None:
+            self._cwd = os.getcwd()
+        os.chdir(str(path))
+
+    def undo(self):
+        for obj, name, value in reversed(self._setattr):
+            if value is not _NOTSET:
+                setattr(obj, name, value)
+            else:
+                try:
+                    delattr(obj, name)
+                except AttributeError:
+                    pass
+        self._setattr[:] = []
+        for dic, name, value in reversed(self._setitem):
+            if value is _NOTSET:
+                dic.pop(name, None)
+            else:
+                dic[name] = value
+        self._setitem[:] = []
+        for name, value in reversed(self._env):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._env[:] = []
+        if self._syspath is not None:
+            sys.path[:] = self._syspath
+            self._syspath = None
+        if self._cwd is not None:
+            os.chdir(self._cwd)
+            self._cwd = None
+
+
+def _resolve_dotted(name):
+    parts = name.split(".")
+    obj = importlib.import_module(parts[0])
+    used = parts[0]
+    for part in parts[1:]:
+        used += "." + part
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(used)
+    return obj
+
+
+CaptureResult = collections.namedtuple("CaptureResult", ["out", "err"])
+
+
+class SysCapture(object):
+    def __init__(self):
+        self._saved = (sys.stdout, sys.stderr)
+        self._out = io.StringIO()
+        self._err = io.StringIO()
+        sys.stdout, sys.stderr = self._out, self._err
+
+    def readouterr(self):
+        out, err = self._out.getvalue(), self._err.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        self._err.seek(0)
+        self._err.truncate()
+        return CaptureResult(out, err)
+
+    @contextlib.contextmanager
+    def disabled(self):
+        cur = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = self._saved
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = cur
+
+    def close(self):
+        rest = self.readouterr()
+        sys.stdout, sys.stderr = self._saved
+        sys.stdout.write(rest.out)
+        sys.stderr.write(rest.err)
+
+
+class FdCapture(object):
+    def __init__(self, tmpdir):
+        for s in (sys.stdout, sys.stderr):
+            s.flush()
+        self._saved = (os.dup(1), os.dup(2))
+        self._paths = (os.path.join(tmpdir, "capfd.out"), os.path.join(tmpdir, "capfd.err"))
+        for fd, path in zip((1, 2), self._paths):
+            f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
+            os.dup2(f, fd)
+            os.close(f)
+
+    def readouterr(self):
+        for s in (sys.stdout, sys.stderr):
+            s.flush()
+        res = []
+        for fd, path in zip((1, 2), self._paths):
+            with open(path, "rb") as f:
+                res.append(f.read().decode("utf-8", "replace"))
+            os.ftruncate(fd, 0)
+        return CaptureResult(res[0], res[1])
+
+    @contextlib.contextmanager
+    def disabled(self):
+        yield
+
+    def close(self):
+        rest = self.readouterr()
+        for fd, saved in zip((1, 2), self._saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+        sys.stdout.write(rest.out)
+        sys.stderr.write(rest.err)
+
+
+class TempPathFactory(object):
+    def __init__(self):
+        self._base = None
+        self._counts = collections.defaultdict(int)
+
+    def getbasetemp(self):
+        import pathlib
+        if self._base is None:
+            self._base = tempfile.mkdtemp(prefix="pybun-test-")
+        return pathlib.Path(self._base)
+
+    def mktemp(self, basename, numbered=True):
+        base = self.getbasetemp()
+        if numbered:
+            while True:
+                n = self._counts[basename]
+                self._counts[basename] += 1
+                p = base / ("%s%d" % (basename, n))
+                if not p.exists():
+                    break
+        else:
+            p = base / basename
+        p.mkdir()
+        return p
+
+    def cleanup(self):
+        if self._base is not None:
+            shutil.rmtree(self._base, ignore_errors=True)
+            self._base = None
+
+
+# --------------------------------------------------------------------------
+# Native engine
+# --------------------------------------------------------------------------
+
+SCOPES = {"session": 0, "package": 0, "module": 1, "class": 2, "function": 3}
+
+
+class FixtureDef(object):
+    def __init__(self, name, info, layer, baseid, is_method=False):
+        self.name = name
+        self.func = info.func
+        self.scope = info.scope if info.scope in SCOPES else "function"
+        self.params = info.params
+        self.ids = info.ids
+        self.autouse = info.autouse
+        self.layer = layer
+        self.baseid = baseid
+        self.is_method = is_method
+        try:
+            sig = inspect.signature(self.func)
+            self.argnames = [p.name for p in sig.parameters.values()
+                             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
+        except (TypeError, ValueError):
+            self.argnames = []
+        if is_method and self.argnames and self.argnames[0] in ("self", "cls"):
+            self.argnames = self.argnames[1:]
+
+    def param_ids(self):
+        sets = [to_parameterset(p, 1) for p in self.params]
+        return sets, make_ids([self.name], sets, self.ids)
+
+
+class Node(object):
+    """What `request.node` offers."""
+
+    def __init__(self, nodeid, name, originalname, marks, obj=None, cls=None, module=None):
+        self.nodeid = nodeid
+        self.name = name
+        self.originalname = originalname
+        self.own_markers = list(marks)
+        self.obj = self.function = obj
+        self.cls = cls
+        self.module = module
+        self.keywords = {name: 1}
+        for m in marks:
+            self.keywords[m.name] = m
+        self.path = None
+
+    def iter_markers(self, name=None):
+        return (m for m in self.own_markers if name is None or m.name == name)
+
+    def get_closest_marker(self, name, default=None):
+        for m in self.iter_markers(name):
+            return m
+        return default
+
+    def add_marker(self, marker, append=True):
+        m = getattr(marker, "mark", marker)
+        if isinstance(m, str):
+            m = Mark(m)
+        if append:
+            self.own_markers.append(m)
+        else:
+            self.own_markers.insert(0, m)
+        self.keywords[m.name] = m
+
+    def listextrakeywords(self):
+        return set()
+
+
+class Request(object):
+    def __init__(self, item, fixturedef=None, param=_NOTSET, param_index=0):
+        self._item = item
+        self._fixturedef = fixturedef
+        self.node = item.node
+        self.fixturename = fixturedef.name if fixturedef else None
+        self.scope = fixturedef.scope if fixturedef else "function"
+        self.function = item.function
+        self.cls = item.cls
+        self.instance = item.instance
+        self.module = item.module
+        self.keywords = item.node.keywords
+        self.param_index = param_index
+        if param is not _NOTSET:
+            self.param = param
+        self.path = item.path
+        self.fspath = item.path
+
+    @property
+    def fixturenames(self):
+        return list(self._item.values.keys())
+
+    def addfinalizer(self, fn):
+        scope = self._fixturedef.scope if self._fixturedef else "function"
+        self._item.session.finalizers[SCOPES[scope]].append(fn)
+
+    def getfixturevalue(self, name):
+        return self._item.session.get_fixture(self._item, name, self._fixturedef)
+
+    def applymarker(self, marker):
+        self.node.add_marker(marker)
+
+    @property
+    def config(self):
+        raise NativeUnsupported("request.config")
+
+
+class Item(object):
+    pass
+
+
+class NativeSession(object):
+    def __init__(self, pytest_mod, capture):
+        self.pytest = pytest_mod
+        self.capture = capture
+        self.skip_exc, self.fail_exc, self.xfail_exc = exc_classes(pytest_mod)
+        self.modules = {}  # abs path -> module or exception info
+        self.conftests = {}  # abs dir -> module or None
+        self.imported_names = []
+        self.cache = [{}, {}, {}, {}]
+        self.finalizers = [[], [], [], []]
+        self.current = [None, None, None]  # (session, module key, class key)
+        self.tmp_factory = TempPathFactory()
+        self.builtin_layer = self._builtins()
+        self.tmp_counter = 0
+
+    # ---- imports ----
+
+    def _module_name(self, path):
+        d = os.path.dirname(path)
+        parts = [os.path.splitext(os.path.basename(path))[0]]
+        while os.path.isfile(os.path.join(d, "__init__.py")):
+            parts.insert(0, os.path.basename(d))
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        if parts[-1] == "__init__":
+            parts.pop()
+        return d, ".".join(parts)
+
+    def import_path(self, path, conftest=False):
+        basedir, name = self._module_name(path)
+        if basedir not in sys.path:
+            sys.path.insert(0, basedir)
+        mod = sys.modules.get(name)
+        if mod is not None:
+            f = getattr(mod, "__file__", None)
+            if f and os.path.abspath(f) == path:
+                return mod
+            if not conftest:
+                raise ImportError("import file mismatch: module %r already imported from %r, not %r"
+                                  % (name, f, path))
+            name = "_pybun_conftest_%d" % len(self.conftests)
+            spec = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            self.imported_names.append(name)
+            spec.loader.exec_module(mod)
+            return mod
+        self.imported_names.append(name)
+        return importlib.import_module(name)
+
+    def conftest_chain(self, testfile):
+        d = os.path.dirname(testfile)
+        dirs = []
+        while True:
+            dirs.insert(0, d)
+            if d == ROOTDIR or os.path.dirname(d) == d or not (d + os.sep).startswith(ROOTDIR + os.sep):
+                break
+            d = os.path.dirname(d)
+        if ROOTDIR not in dirs:
+            dirs.insert(0, ROOTDIR)
+        mods = []
+        for d in dirs:
+            if d not in self.conftests:
+                p = os.path.join(d, "conftest.py")
+                self.conftests[d] = self.import_path(p, conftest=True) if os.path.isfile(p) else None
+            if self.conftests[d] is not None:
+                mods.append(self.conftests[d])
+        return mods
+
+    # ---- fixtures ----
+
+    def _builtins(self):
+        session = self
+        layer = collections.OrderedDict()
+
+        def add(name, scope="function"):
+            def deco(func):
+                layer[name] = FixtureDef(name, FixtureInfo(func, scope, None, False, None, name), 0, "")
+                return func
+            return deco
+
+        @add("tmp_path_factory", "session")
+        def tmp_path_factory():
+            return session.tmp_factory
+
+        @add("tmp_path")
+        def tmp_path(request, tmp_path_factory):
+            name = re.sub(r"[\W]", "_", request.node.name)[:30]
+            return tmp_path_factory.mktemp(name, numbered=True)
+
+        @add("monkeypatch")
+        def monkeypatch():
+            mp = MonkeyPatch()
+            yield mp
+            mp.undo()
+
+        @add("capsys")
+        def capsys():
+            c = SysCapture()
+            yield c
+            c.close()
+
+        @add("capfd")
+        def capfd(tmp_path_factory):
+            c = FdCapture(str(tmp_path_factory.getbasetemp()))
+            yield c
+            c.close()
+
+        @add("recwarn")
+        def recwarn():
+            r = WarningsRecorder()
+            with r:
+                yield r
+
+        return layer
+
+    def _layer_from(self, obj, depth, baseid, is_class=False, instance=None):
+        layer = collections.OrderedDict()
+        items = obj.__dict__.items() if is_class else list(vars(obj).items())
+        for attr, value in items:
+            if is_class and isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            try:
+                info = fixture_info(value)
+            except NativeUnsupported:
+                raise
+            except Exception:
+                info = None
+            if info is None:
+                continue
+            if is_class and instance is not None:
+                info.func = types.MethodType(info.func, instance)
+            name = info.name or attr
+            layer[name] = FixtureDef(name, info, depth, baseid, is_method=is_class)
+        return layer
+
+    def layers_for(self, item):
+        layers = [self.builtin_layer]
+        for i, conf in enumerate(item.conftests):
+            key = ("conftest", id(conf))
+            if key not in self.cache[0]:
+                d = os.path.dirname(os.path.abspath(conf.__file__))
+                self.cache[0][key] = self._layer_from(conf, i + 1, relpath(d) if d != ROOTDIR else "")
+            layers.append(self.cache[0][key])
+        key = ("module", id(item.module))
+        if key not in self.cache[1]:
+            self.cache[1][key] = self._layer_from(item.module, len(layers), item.relfile)
+        layers.append(self.cache[1][key])
+        if item.cls is not None:
+            layers.append(self._layer_from(item.cls, len(layers), item.relfile, True, item.instance))
+        return layers
+
+    def lookup(self, item, name, below=None):
+        start = len(item.layers) - 1 if below is None else below - 1
+        for i in range(start, -1, -1):
+            fd = item.layers[i].get(name)
+            if fd is not None:
+                return fd
+        return None
+
+    def closure(self, item, initial):
+        """Fixture names needed by the test, and the FixtureDefs they use (for params)."""
+        seen = []
+        defs = []
+
+        def visit(name, below=None):
+            if name in item.callspec.funcargs or name == "request":
+                return
+            fd = self.lookup(item, name, below)
+            if fd is None:
+                return
+            if (name, fd) in seen:
+                return
+            seen.append((name, fd))
+            defs.append(fd)
+            for arg in fd.argnames:
+                visit(arg, fd.layer if arg == name else None)
+
+        for n in initial:
+            visit(n)
+        return defs
+
+    def get_fixture(self, item, name, requester=None):
+        if name == "request":
+            return Request(item, requester)
+        if name in item.callspec.funcargs:
+            return item.callspec.funcargs[name]
+        below = requester.layer if (requester is not None and requester.name == name) else None
+        if below is None and name in item.values:
+            return item.values[name]
+        fd = self.lookup(item, name, below)
+        if fd is None:
+            if name in ("pytestconfig", "cache", "tmpdir", "tmpdir_factory", "doctest_namespace",
+                        "capsysbinary", "capfdbinary", "caplog", "record_property", "testdir", "pytester"):
+                raise NativeUnsupported("builtin fixture %r" % name)
+            raise NativeUnsupported("unknown fixture %r (a plugin fixture?)" % name)
+        scope = SCOPES[fd.scope]
+        param = item.callspec.params.get(name, _NOTSET) if fd.params is not None or name in item.callspec.params else _NOTSET
+        if fd.params is not None and param is _NOTSET:
+            raise NativeUnsupported("parametrized fixture %r without a param" % name)
+        pkey = item.callspec.params_idx.get(name, None)
+        scope_key = (None, item.module_key, item.class_key, item.nodeid)[scope]
+        key = (id(fd), pkey, scope_key)
+        cache = self.cache[scope]
+        if key in cache:
+            value = cache[key]
+        else:
+            req = Request(item, fd, param, pkey or 0)
+            kwargs = {}
+            for arg in fd.argnames:
+                kwargs[arg] = req if arg == "request" else self.get_fixture(item, arg, fd)
+            func = fd.func
+            if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+                raise NativeUnsupported("async fixture %r" % name)
+            if inspect.isgeneratorfunction(func):
+                gen = func(**kwargs)
+                value = next(gen)
+
+                def fin(gen=gen, name=name):
+                    try:
+                        next(gen)
+                    except StopIteration:
+                        return
+                    raise ValueError("fixture %r yielded more than once" % name)
+                self.finalizers[scope].append(fin)
+            else:
+                value = func(**kwargs)
+            cache[key] = value
+            self.finalizers[scope].append(lambda cache=cache, key=key: cache.pop(key, None))
+        if below is None:
+            item.values[name] = value
+        return value
+
+    def finalize(self, level):
+        """Run finalizers of scope `level` and deeper; return the first error."""
+        error = None
+        for lvl in range(3, level - 1, -1):
+            fins = self.finalizers[lvl]
+            while fins:
+                fn = fins.pop()
+                try:
+                    fn()
+                except BaseException:
+                    if error is None:
+                        error = sys.exc_info()
+            self.cache[lvl] = {}
+        return error
+
+    # ---- running ----
+
+    def teardown_all(self):
+        self.finalize(0)
+        self.current = [None, None, None]
+
+    def run(self, nodeid):
+        item = Item()
+        item.nodeid = nodeid
+        item.values = {}
+        item.session = self
+        item.function = item.cls = item.instance = item.module = None
+        item.path = None
+        outcome = {"outcome": "passed", "longrepr": "", "message": ""}
+        phase = ["setup"]
+        xfail = [None]
+        try:
+            self._run(item, phase, xfail)
+        except NativeUnsupported as e:
+            outcome.update(outcome="error", message=NATIVE_PREFIX + str(e), longrepr=NATIVE_PREFIX + str(e))
+            self.finalize(3)
+            return outcome
+        except BaseException:
+            et, ev, tb = sys.exc_info()
+            self._classify(outcome, phase[0], xfail[0], et, ev, tb)
+        if phase[0] == "teardown" and outcome["outcome"] == "passed" and xfail[0] is not None:
+            m = xfail[0]
+            reason = m.kwargs.get("reason", "")
+            if m.kwargs.get("strict", False):
+                outcome.update(outcome="failed", message="[XPASS(strict)] " + reason,
+                               longrepr="[XPASS(strict)] " + reason)
+            else:
+                outcome.update(outcome="xpassed", message=reason)
+        if phase[0] in ("setup", "call", "teardown"):
+            err = self.finalize(3)
+            if err is not None:
+                if isinstance(err[1], NativeUnsupported):
+                    outcome.update(outcome="error", message=NATIVE_PREFIX + str(err[1]))
+                elif outcome["outcome"] in ("passed", "xpassed", "skipped", "xfailed"):
+                    outcome["outcome"] = "error"
+                    lr, msg = format_failure(err[0], err[1], err[2], self.fail_exc)
+                    outcome["longrepr"], outcome["message"] = lr, msg
+                else:
+                    lr, _ = format_failure(err[0], err[1], err[2], self.fail_exc)
+                    outcome["longrepr"] += "\n\nERROR at teardown:\n" + lr
+        return outcome
+
+    def _classify(self, outcome, phase, xfail, et, ev, tb):
+        if isinstance(ev, self.skip_exc):
+            msg = getattr(ev, "msg", None)
+            outcome.update(outcome="skipped", message=str(msg if msg is not None else (ev.args[0] if ev.args else "")))
+            return
+        if isinstance(ev, self.xfail_exc):
+            msg = getattr(ev, "msg", None)
+            outcome.update(outcome="xfailed", message=str(msg if msg is not None else ""))
+            return
+        if isinstance(ev, KeyboardInterrupt):
+            raise ev
+        if isinstance(ev, _UnittestFailure):
+            text = str(ev).rstrip()
+            lines = text.splitlines()
+            outcome.update(outcome="failed", longrepr=text, message=lines[-1] if lines else "")
+            return
+        lr, msg = format_failure(et, ev, tb, self.fail_exc)
+        if phase == "call" and xfail is not None:
+            raises = xfail.kwargs.get("raises")
+            if raises is None or isinstance(ev, raises):
+                outcome.update(outcome="xfailed", message=xfail.kwargs.get("reason", ""), longrepr=lr)
+                return
+        outcome.update(outcome="error" if phase != "call" else "failed", longrepr=lr, message=msg)
+
+    def _eval_condition(self, cond, item):
+        if isinstance(cond, str):
+            g = {"os": os, "sys": sys, "platform": __import__("platform")}
+            g.update(vars(item.module))
+            return bool(eval(compile(cond, "<condition>", "eval"), g))
+        return bool(cond)
+
+    def _parse_id(self, nodeid):
+        path, sep, rest = nodeid.partition("::")
+        if not sep:
+            raise NativeUnsupported("node id without a test name: %r" % nodeid)
+        paramid = None
+        if "[" in rest:
+            rest, paramid = rest.split("[", 1)
+            if not paramid.endswith("]"):
+                raise NativeUnsupported("cannot parse id")
+            paramid = paramid[:-1]
+        return path, rest.split("::"), paramid
+
+    def _enter_scopes(self, item):
+        """Tear down module/class scopes when moving to another module/class."""
+        if self.current[1] != item.module_key:
+            err = self.finalize(1)
+            self.current[1] = item.module_key
+            self.current[2] = None
+            if err is not None:
+                sys.stderr.write("".join(traceback.format_exception(*err)))
+        if self.current[2] != item.class_key:
+            err = self.finalize(2)
+            self.current[2] = item.class_key
+            if err is not None:
+                sys.stderr.write("".join(traceback.format_exception(*err)))
+
+    def _run(self, item, phase, xfail):
+        relfile, names, paramid = self._parse_id(item.nodeid)
+        path = os.path.normpath(os.path.join(ROOTDIR, relfile))
+        item.relfile = relfile
+        import pathlib
+        item.path = pathlib.Path(path)
+        item.conftests = self.conftest_chain(path)
+        mod = self.modules.get(path)
+        if mod is None:
+            try:
+                mod = self.import_path(path)
+            except BaseException as e:
+                mod = e
+            self.modules[path] = mod
+        if isinstance(mod, BaseException):
+            raise mod
+        item.module = mod
+        item.module_key = path
+        obj, parent = mod, None
+        for n in names:
+            parent = obj
+            obj = getattr(obj, n, _NOTSET)
+            if obj is _NOTSET:
+                raise NativeUnsupported("cannot find %r in %s" % (n, relfile))
+        item.cls = parent if inspect.isclass(parent) else None
+        item.class_key = (path, tuple(names[:-1])) if item.cls is not None else None
+        item.function = obj
+        self._enter_scopes(item)
+
+        if item.cls is not None and issubclass(item.cls, unittest.TestCase):
+            return self._run_unittest(item, names[-1], phase)
+
+        if not callable(obj):
+            raise NativeUnsupported("%r is not callable" % names[-1])
+        if inspect.iscoroutinefunction(obj):
+            raise NativeUnsupported("async test function")
+
+        marks = obj_marks(obj)
+        if item.cls is not None:
+            marks += obj_marks(item.cls)
+        marks += normalize_marks(getattr(mod, "pytestmark", None))
+
+        # parametrization
+        callspecs = [CallSpec()]
+        for c in callspecs:
+            c.params_idx = {}
+        for m in marks:
+            if m.name != "parametrize":
+                continue
+            argnames = m.args[0] if m.args else m.kwargs.get("argnames")
+            values = m.args[1] if len(m.args) > 1 else m.kwargs.get("argvalues")
+            if isinstance(argnames, str):
+                argnames = [a.strip() for a in argnames.split(",") if a.strip()]
+            argnames = list(argnames)
+            indirect = m.kwargs.get("indirect", False)
+            if indirect is True:
+                indirect = argnames
+            elif not indirect:
+                indirect = []
+            sets = [to_parameterset(v, len(argnames)) for v in values]
+            if not sets:
+                raise NativeUnsupported("empty parameter set")
+            ids = make_ids(argnames, sets, m.kwargs.get("ids"))
+            new = []
+            for c in callspecs:
+                for idx, (ps, id_) in enumerate(zip(sets, ids)):
+                    fa = {a: v for a, v in zip(argnames, ps.values) if a not in indirect}
+                    pa = {a: v for a, v in zip(argnames, ps.values) if a in indirect}
+                    nc = c.extend(id_, fa, pa, ps.marks)
+                    nc.params_idx = dict(c.params_idx, **{a: idx for a in pa})
+                    new.append(nc)
+            callspecs = new
+
+        try:
+            sig = inspect.signature(obj)
+            argnames = [p.name for p in sig.parameters.values()
+                        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
+        except (TypeError, ValueError):
+            argnames = []
+        if item.cls is not None and argnames and argnames[0] == "self":
+            argnames = argnames[1:]
+        if item.cls is not None:
+            if "__init__" in item.cls.__dict__:
+                raise NativeUnsupported("test class with __init__")
+            item.instance = item.cls()
+            item.function = getattr(item.instance, names[-1])
+        item.callspec = callspecs[0]
+        item.node = Node(item.nodeid, names[-1] + ("[%s]" % paramid if paramid is not None else ""),
+                         names[-1], marks, obj, item.cls, mod)
+        item.node.path = item.path
+        item.layers = self.layers_for(item)
+
+        autouse = []
+        for layer in item.layers:
+            for name, fd in layer.items():
+                if fd.autouse and name not in autouse:
+                    autouse.append(name)
+        initial = autouse + [a for a in argnames if a not in autouse]
+        # fixture params (closure order, after direct parametrization)
+        for fd in self.closure(item, initial):
+            if fd.params is None or any(fd.name in c.params for c in callspecs):
+                continue
+            sets, ids = fd.param_ids()
+            new = []
+            for c in callspecs:
+                for idx, (ps, id_) in enumerate(zip(sets, ids)):
+                    nc = c.extend(id_, {}, {fd.name: ps.values[0]}, ps.marks)
+                    nc.params_idx = dict(c.params_idx, **{fd.name: idx})
+                    new.append(nc)
+            callspecs = new
+
+        has_params = callspecs[0].ids != []
+        chosen = None
+        if paramid is None and not has_params:
+            chosen = callspecs[0]
+        elif paramid is not None and has_params:
+            for c in callspecs:
+                if c.id == paramid:
+                    chosen = c
+                    break
+        if chosen is None:
+            raise NativeUnsupported("cannot match id")
+        item.callspec = chosen
+        marks = list(chosen.marks) + marks
+        item.node.own_markers = marks + [m for m in item.node.own_markers if m not in marks]
+
+        # skip / skipif / xfail marks
+        for m in marks:
+            if m.name == "skip":
+                reason = m.kwargs.get("reason", m.args[0] if m.args else "unconditional skip")
+                raise Skipped(reason)
+            if m.name == "skipif":
+                conds = m.args or (m.kwargs.get("condition"),)
+                for cond in conds:
+                    if self._eval_condition(cond, item):
+                        raise Skipped(m.kwargs.get("reason", "condition: %s" % (cond,) if isinstance(cond, str) else ""))
+        for m in marks:
+            if m.name == "xfail":
+                conds = m.args or ((m.kwargs["condition"],) if "condition" in m.kwargs else ())
+                if conds and not any(self._eval_condition(c, item) for c in conds):
+                    continue
+                xfail[0] = m
+                if not m.kwargs.get("run", True):
+                    raise XFailed(m.kwargs.get("reason", "") and "[NOTRUN] " + m.kwargs.get("reason", ""))
+                break
+
+        # xunit-style setup
+        self._xunit(item, names[-1])
+
+        order = sorted(initial, key=lambda n: SCOPES[self.lookup(item, n).scope]
+                       if self.lookup(item, n) is not None else 3)
+        for name in order:
+            self.get_fixture(item, name)
+        kwargs = {}
+        for a in argnames:
+            kwargs[a] = self.get_fixture(item, a)
+        phase[0] = "call"
+        res = item.function(**kwargs)
+        if inspect.iscoroutine(res):
+            res.close()
+            raise NativeUnsupported("async test function")
+        phase[0] = "teardown"
+
+    def _xunit(self, item, name):
+        mod = item.module
+        if ("xunit-module", item.module_key) not in self.cache[1]:
+            self.cache[1][("xunit-module", item.module_key)] = True
+            f = getattr(mod, "setup_module", None) or getattr(mod, "setUpModule", None)
+            if f is not None:
+                f(mod) if _nargs(f) else f()
+            t = getattr(mod, "teardown_module", None) or getattr(mod, "tearDownModule", None)
+            if t is not None:
+                self.finalizers[1].append(lambda: t(mod) if _nargs(t) else t())
+        cls = item.cls
+        if cls is not None and ("xunit-class", item.class_key) not in self.cache[2]:
+            self.cache[2][("xunit-class", item.class_key)] = True
+            f = getattr(cls, "setup_class", None)
+            if f is not None:
+                f()
+            t = getattr(cls, "teardown_class", None)
+            if t is not None:
+                self.finalizers[2].append(t)
+        if cls is not None:
+            f = getattr(item.instance, "setup_method", None)
+            if f is not None:
+                f(item.function) if _nargs(f) else f()
+            t = getattr(item.instance, "teardown_method", None)
+            if t is not None:
+                self.finalizers[3].append(lambda: t(item.function) if _nargs(t) else t())
+        else:
+            f = getattr(mod, "setup_function", None)
+            if f is not None:
+                f(item.function) if _nargs(f) else f()
+            t = getattr(mod, "teardown_function", None)
+            if t is not None:
+                self.finalizers[3].append(lambda: t(item.function) if _nargs(t) else t())
+
+    def _run_unittest(self, item, method, phase):
+        cls = item.cls
+        mod = item.module
+        if ("xunit-module", item.module_key) not in self.cache[1]:
+            self.cache[1][("xunit-module", item.module_key)] = True
+            f = getattr(mod, "setUpModule", None)
+            if f is not None:
+                f()
+            t = getattr(mod, "tearDownModule", None)
+            if t is not None:
+                self.finalizers[1].append(t)
+        if ("unittest-class", item.class_key) not in self.cache[2]:
+            self.cache[2][("unittest-class", item.class_key)] = True
+            if getattr(cls, "__unittest_skip__", False):
+                raise Skipped(getattr(cls, "__unittest_skip_why__", ""))
+            cls.setUpClass()
+            self.finalizers[2].append(cls.tearDownClass)
+            if hasattr(cls, "doClassCleanups"):
+                self.finalizers[2].append(cls.doClassCleanups)
+        if not hasattr(cls, method):
+            raise NativeUnsupported("cannot find %r" % method)
+        phase[0] = "call"
+        result = unittest.TestResult()
+        case = cls(method)
+        case.run(result)
+        if result.errors or result.failures:
+            tb_text = (result.errors + result.failures)[0][1]
+            raise _UnittestFailure(tb_text)
+        if result.skipped:
+            raise Skipped(result.skipped[0][1])
+        if result.expectedFailures:
+            raise XFailed("")
+        if result.unexpectedSuccesses:
+            raise _UnittestFailure("Unexpected success")
+        phase[0] = "teardown"
+
+
+class _UnittestFailure(Exception):
+    pass
+
+
+def _nargs(f):
+    try:
+        return len([p for p in inspect.signature(f).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+    except (TypeError, ValueError):
+        return 0
+
+
+def native_result(session, nodeid):
+    res = session.run(nodeid)
+    if res["outcome"] == "failed" and not res["longrepr"]:
+        res["longrepr"] = res["message"]
+    return res
+
+
+# --------------------------------------------------------------------------
+# pytest engine
+# --------------------------------------------------------------------------
+
+
+class PytestReporter(object):
+    def __init__(self, proto, capture, ids):
+        self.proto = proto
+        self.capture = capture
+        self.ids = ids
+        self.pending = {}
+        self.reported = set()
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.proto.send({"start": nodeid})
+        self.pending[nodeid] = {"outcome": "passed", "duration": 0.0, "longrepr": "", "message": "",
+                                "stdout": "", "stderr": ""}
+
+    def _text(self, report):
+        lr = report.longrepr
+        if lr is None:
+            return ""
+        if isinstance(lr, tuple) and len(lr) == 3:
+            return str(lr[2])
+        try:
+            return str(lr)
+        except Exception:
+            return repr(lr)
+
+    def _message(self, report):
+        lr = report.longrepr
+        if isinstance(lr, tuple) and len(lr) == 3:
+            msg = str(lr[2])
+            return msg[len("Skipped: "):] if msg.startswith("Skipped: ") else msg
+        crash = getattr(lr, "reprcrash", None)
+        if crash is not None:
+            lines = str(crash.message).splitlines()
+            return lines[0] if lines else ""
+        text = self._text(report).strip().splitlines()
+        return text[-1] if text else ""
+
+    def pytest_runtest_logreport(self, report):
+        st = self.pending.setdefault(report.nodeid, {"outcome": "passed", "duration": 0.0, "longrepr": "",
+                                                     "message": "", "stdout": "", "stderr": ""})
+        st["duration"] += getattr(report, "duration", 0.0) or 0.0
+        wasxfail = getattr(report, "wasxfail", None)
+        if report.when == "setup":
+            if report.failed:
+                st.update(outcome="error", longrepr=self._text(report), message=self._message(report))
+            elif report.skipped:
+                if wasxfail is not None:
+                    st.update(outcome="xfailed", message=wasxfail)
+                else:
+                    st.update(outcome="skipped", message=self._message(report))
+        elif report.when == "call":
+            if report.passed:
+                if wasxfail is not None:
+                    st.update(outcome="xpassed", message=wasxfail)
+            elif report.skipped:
+                if wasxfail is not None:
+                    st.update(outcome="xfailed", message=wasxfail, longrepr=self._text(report))
+                else:
+                    st.update(outcome="skipped", message=self._message(report))
+            else:
+                st.update(outcome="failed", longrepr=self._text(report), message=self._message(report))
+        elif report.when == "teardown":
+            if report.failed:
+                if st["outcome"] in ("passed", "skipped", "xfailed", "xpassed"):
+                    st.update(outcome="error", longrepr=self._text(report), message=self._message(report))
+                else:
+                    st["longrepr"] += "\n\nERROR at teardown:\n" + self._text(report)
+            st["stdout"] = report.capstdout
+            st["stderr"] = report.capstderr
+            self.emit(report.nodeid, st)
+
+    def emit(self, nodeid, st):
+        if nodeid in self.reported:
+            return
+        self.reported.add(nodeid)
+        self.pending.pop(nodeid, None)
+        out = {"id": nodeid}
+        out.update(st)
+        self.proto.send(out)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            text = self._text(report)
+            msg = self._message(report)
+            base = report.nodeid
+            for i in self.ids:
+                if i not in self.reported and (base == "" or i == base or i.startswith(base + "::")
+                                               or i.startswith(base.rstrip("/") + "/")):
+                    self.emit(i, {"outcome": "error", "duration": 0.0, "longrepr": text, "message": msg,
+                                  "stdout": "", "stderr": ""})
+
+
+def run_pytest(proto, capture, ids):
+    try:
+        import pytest
+    except ImportError:
+        pytest = None
+    if pytest is None or getattr(pytest, "__pybun_shim__", False):
+        for i in ids:
+            proto.send({"id": i, "outcome": "error", "duration": 0.0, "stdout": "", "stderr": "",
+                        "longrepr": "pytest is not installed in this environment",
+                        "message": "pytest engine: pytest is not installed"})
+        return
+    reporter = PytestReporter(proto, capture, ids)
+    capture.begin()
+    args = list(ids) + ["-p", "no:cacheprovider", "-q", "--rootdir", ROOTDIR, "-o", "console_output_style=classic"]
+    code = None
+    try:
+        code = pytest.main(args, plugins=[reporter])
+    except SystemExit as e:
+        code = e.code
+    except BaseException:
+        code = traceback.format_exc()
+    out, err = capture.end()
+    if code == 4 and not reporter.reported and not reporter.pending and len(ids) > 1:
+        # a usage error (typically "not found" for one id) runs nothing: isolate the bad ids
+        for i in ids:
+            run_pytest(proto, capture, [i])
+        return
+    for nodeid, st in list(reporter.pending.items()):
+        if nodeid not in reporter.reported:
+            st = dict(st)
+            if st["outcome"] == "passed":
+                st["outcome"] = "error"
+            reporter.emit(nodeid, st)
+    for i in ids:
+        if i not in reporter.reported:
+            reporter.emit(i, {"outcome": "error", "duration": 0.0, "stdout": out, "stderr": err,
+                              "longrepr": "pytest did not run this test (exit code %s)\n%s%s" % (code, out, err),
+                              "message": "pytest engine: test not run (exit code %s)" % (code,)})
+
+
+# --------------------------------------------------------------------------
+# Main loop
+# --------------------------------------------------------------------------
+
+
+def main(argv):
+    global ROOTDIR
+    rootdir = os.getcwd()
+    capdir = None
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--rootdir":
+            rootdir = argv[i + 1]
+            i += 2
+        elif argv[i] == "--capture-prefix":
+            capdir = argv[i + 1]
+            i += 2
+        else:
+            i += 1
+    ROOTDIR = os.path.abspath(rootdir)
+    os.chdir(ROOTDIR)
+    # the script's own directory must not shadow test modules
+    if sys.path and sys.path[0] == os.path.dirname(WORKER_FILE):
+        sys.path.pop(0)
+    if ROOTDIR not in sys.path:
+        sys.path.insert(0, ROOTDIR)
+    proto = Protocol()
+    if capdir is None:
+        capdir = os.path.join(tempfile.mkdtemp(prefix="pybun-worker-"), "cap")
+    capture = Capture(capdir + ".out", capdir + ".err")
+    if faulthandler is not None:
+        try:
+            faulthandler.enable(file=sys.__stderr__)
+        except Exception:
+            pass
+    pytest_mod, pytest_version = ensure_pytest()
+    proto.send({"ready": True, "python": "%d.%d.%d" % sys.version_info[:3], "pytest": pytest_version,
+                "pid": os.getpid()})
+    native = None
+    last_engine = None
+    while True:
+        try:
+            msg = proto.recv()
+        except ValueError as e:
+            proto.send({"error": "bad request: %s" % e})
+            continue
+        if msg is None or msg.get("shutdown"):
+            break
+        ids = msg.get("run") or []
+        engine = msg.get("engine", "native")
+        if engine != last_engine and native is not None and engine == "pytest":
+            # pytest must import test modules itself (assertion rewriting, its own conftest handling)
+            native.teardown_all()
+            for name in native.imported_names:
+                sys.modules.pop(name, None)
+            native = None
+        last_engine = engine
+        if engine == "pytest":
+            run_pytest(proto, capture, ids)
+        else:
+            if native is None:
+                native = NativeSession(pytest_mod, capture)
+            for nodeid in ids:
+                proto.send({"start": nodeid})
+                capture.begin()
+                t0 = time.perf_counter()
+                try:
+                    res = native_result(native, nodeid)
+                except BaseException as e:  # internal error: never lose the protocol
+                    res = {"outcome": "error", "message": NATIVE_PREFIX + "internal error: %r" % (e,),
+                           "longrepr": traceback.format_exc()}
+                dur = time.perf_counter() - t0
+                out, err = capture.end()
+                res.update(id=nodeid, duration=dur, stdout=out, stderr=err)
+                proto.send(res)
+        proto.send({"done": True})
+    if native is not None:
+        capture.begin()
+        native.teardown_all()
+        native.tmp_factory.cleanup()
+        capture.end()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

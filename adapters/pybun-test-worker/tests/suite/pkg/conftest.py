@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture
+def pkg_fixture():
+    return "pkg"
