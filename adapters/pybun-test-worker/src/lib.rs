@@ -31,6 +31,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -455,18 +456,43 @@ impl WorkerPool {
         batches: Vec<Batch>,
         on_result: &(dyn Fn(TestResult) + Sync),
     ) -> io::Result<()> {
+        self.run_until(batches, &|r| {
+            on_result(r);
+            true
+        })
+    }
+
+    /// Like [`WorkerPool::run`], but `on_result` returning `false` stops the
+    /// run (fail fast): batches not yet started are dropped; batches in flight
+    /// finish and their results are still delivered.
+    pub fn run_until(
+        &mut self,
+        batches: Vec<Batch>,
+        on_result: &(dyn Fn(TestResult) -> bool + Sync),
+    ) -> io::Result<()> {
         let queue = Mutex::new(VecDeque::from(batches));
         let errors: Mutex<Vec<io::Error>> = Mutex::new(Vec::new());
+        let stop = AtomicBool::new(false);
         let launcher = &self.launcher;
+        let deliver = |r: TestResult| {
+            if !on_result(r) {
+                stop.store(true, Ordering::SeqCst);
+            }
+        };
         std::thread::scope(|s| {
             for (index, slot) in self.workers.iter_mut().enumerate() {
                 let queue = &queue;
                 let errors = &errors;
+                let stop = &stop;
+                let deliver = &deliver;
                 s.spawn(move || {
                     loop {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
                         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                         let Some(batch) = next else { break };
-                        if let Err(e) = run_batch(launcher, index, slot, batch, on_result) {
+                        if let Err(e) = run_batch(launcher, index, slot, batch, deliver) {
                             errors.lock().unwrap_or_else(|p| p.into_inner()).push(e);
                             break;
                         }
@@ -479,7 +505,7 @@ impl WorkerPool {
         if !errors.is_empty() {
             return Err(errors.remove(0));
         }
-        if !left.is_empty() {
+        if !left.is_empty() && !stop.load(Ordering::SeqCst) {
             return Err(io::Error::other(format!(
                 "{} batches were not run",
                 left.len()
@@ -611,4 +637,90 @@ fn run_batch(
         }
     }
     Ok(())
+}
+
+/// The [`pybun_ports::TestRunner`] port over a [`WorkerPool`] started per run.
+///
+/// Native-engine results that ask for pytest ([`TestResult::needs_fallback`])
+/// are held back and rerun with the pytest engine at the end of the run when
+/// the environment has pytest; otherwise they are reported as they are.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PoolTestRunner;
+
+fn to_port(r: TestResult) -> pybun_ports::TestResult {
+    use pybun_ports::TestOutcomeKind as K;
+    pybun_ports::TestResult {
+        outcome: match r.outcome {
+            Outcome::Passed => K::Passed,
+            Outcome::Failed => K::Failed,
+            Outcome::Skipped => K::Skipped,
+            Outcome::XFailed => K::Xfailed,
+            Outcome::XPassed => K::Xpassed,
+            Outcome::Error => K::Error,
+        },
+        id: r.id,
+        duration: r.duration,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        longrepr: r.longrepr,
+        message: r.message,
+    }
+}
+
+impl pybun_ports::TestRunner for PoolTestRunner {
+    fn run(
+        &self,
+        config: &pybun_ports::RunnerConfig,
+        batches: Vec<pybun_ports::TestBatch>,
+        on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
+    ) -> io::Result<()> {
+        let mut pool = WorkerPool::start(WorkerConfig {
+            python: config.python.clone(),
+            rootdir: config.rootdir.clone(),
+            workers: config.workers,
+            env: config.env.clone(),
+        })?;
+        let can_fallback = pool.info().pytest_version.is_some();
+        let batches = batches
+            .into_iter()
+            .map(|b| Batch {
+                ids: b.ids,
+                engine: match b.engine {
+                    pybun_ports::TestEngine::Native => Engine::Native,
+                    pybun_ports::TestEngine::Pytest => Engine::Pytest,
+                },
+            })
+            .collect();
+        let fallback: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let stopped = AtomicBool::new(false);
+        let result = pool.run_until(batches, &|r| {
+            if can_fallback && r.needs_fallback() {
+                fallback
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(r.id);
+                return true;
+            }
+            let go_on = on_result(to_port(r));
+            if !go_on {
+                stopped.store(true, Ordering::SeqCst);
+            }
+            go_on
+        });
+        let fallback = fallback.into_inner().unwrap_or_else(|p| p.into_inner());
+        let result = result.and_then(|()| {
+            if fallback.is_empty() || stopped.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            pool.run_until(
+                vec![Batch {
+                    ids: fallback,
+                    engine: Engine::Pytest,
+                }],
+                &|r| on_result(to_port(r)),
+            )
+        });
+        pool.shutdown();
+        result
+    }
 }

@@ -388,3 +388,68 @@ fn worker_info_reports_versions() {
     assert!(pool.info().python_version.starts_with("3."));
     pool.shutdown();
 }
+
+#[test]
+fn port_runner_falls_back_to_pytest_and_stops_early() {
+    use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestOutcomeKind, TestRunner};
+    use pybun_test_worker::PoolTestRunner;
+    let Some(python) = pytest_python() else {
+        return;
+    };
+    let config = RunnerConfig {
+        python,
+        rootdir: suite(),
+        workers: 2,
+        env: vec![],
+    };
+    // `test_double[9-9]` does not exist: the native engine cannot match it and asks for
+    // pytest, which then reports it (not found) itself.
+    let seen: Mutex<Vec<pybun_ports::TestResult>> = Mutex::new(Vec::new());
+    let batches = vec![TestBatch {
+        ids: vec![
+            "test_params.py::test_double[9-9]".into(),
+            "test_basic.py::test_pass".into(),
+        ],
+        engine: TestEngine::Native,
+    }];
+    PoolTestRunner
+        .run(&config, batches, &|r| {
+            seen.lock().unwrap().push(r);
+            true
+        })
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let bad = seen.iter().find(|r| r.id.contains("9-9")).unwrap();
+    assert_eq!(bad.outcome, TestOutcomeKind::Error);
+    assert!(
+        bad.message.starts_with("pytest engine"),
+        "fell back to pytest: {}",
+        bad.message
+    );
+
+    // fail fast: stop after the first failure, later batches are not started
+    let count = Mutex::new(0usize);
+    let batches: Vec<TestBatch> = [
+        "test_basic.py::test_fail_compare",
+        "test_basic.py::test_pass",
+        "test_unit.py::TestUnit::test_ok",
+    ]
+    .iter()
+    .map(|id| TestBatch {
+        ids: vec![(*id).to_string()],
+        engine: TestEngine::Native,
+    })
+    .collect();
+    let config = RunnerConfig {
+        workers: 1,
+        ..config
+    };
+    PoolTestRunner
+        .run(&config, batches, &|r| {
+            *count.lock().unwrap() += 1;
+            !r.outcome.is_failure()
+        })
+        .unwrap();
+    assert_eq!(*count.lock().unwrap(), 1);
+}
