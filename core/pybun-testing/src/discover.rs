@@ -1056,9 +1056,8 @@ impl<'a> Cx<'a> {
         let mut ids = Vec::new();
         let mut marks = Vec::new();
         if elements.is_empty() {
-            // pytest: one skipped parameter set of NOTSET values, ids `argname + index`
-            let id = argnames.iter().map(|a| format!("{a}0")).collect::<Vec<_>>().join("-");
-            ids.push(id);
+            // pytest: one skipped parameter set of NOTSET values, with the id `NOTSET`
+            ids.push("NOTSET".to_owned());
             marks.push(vec![Mark { name: "skip".into(), args_source: String::new(), line: self.line_of(call) }]);
         }
         for (index, element) in elements.iter().enumerate() {
@@ -1136,6 +1135,23 @@ impl<'a> Cx<'a> {
         let unknown = |e: &Expr| Err(format!("the parameter value `{}` cannot be evaluated statically", self.text(e.range())));
         match expr {
             Expr::StringLiteral(s) => Ok(Some(ascii_escaped_str(s.value.to_str()))),
+            Expr::FString(f) => {
+                let mut text = String::new();
+                for part in f.value.as_slice() {
+                    match part {
+                        ast::FStringPart::Literal(literal) => text.push_str(&literal.value),
+                        ast::FStringPart::FString(fstring) => {
+                            for element in &fstring.elements {
+                                match element {
+                                    ast::InterpolatedStringElement::Literal(literal) => text.push_str(&literal.value),
+                                    ast::InterpolatedStringElement::Interpolation(_) => return unknown(expr),
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(Some(ascii_escaped_str(&text)))
+            }
             Expr::BytesLiteral(b) => Ok(Some(ascii_escaped_bytes(&b.value.bytes().collect::<Vec<u8>>()))),
             Expr::NumberLiteral(n) => number_id(&n.value, false).map(Some).ok_or_else(|| "an unusual number literal".to_owned()),
             Expr::UnaryOp(u) if matches!(u.op, ast::UnaryOp::USub | ast::UnaryOp::UAdd) => match &*u.operand {
