@@ -8,12 +8,28 @@ use crate::glob::{fnmatch, fnmatch_ex, has_glob};
 
 /// The config files pytest looks for in one directory, in precedence order
 /// (pytest 9's `CONFIG_LOADERS_BY_NAME`).
-pub const CONFIG_FILES: [&str; 7] =
-    ["pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"];
+pub const CONFIG_FILES: [&str; 7] = [
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+];
 
 /// pytest's default `norecursedirs`.
-pub const DEFAULT_NORECURSEDIRS: [&str; 9] =
-    ["*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}"];
+pub const DEFAULT_NORECURSEDIRS: [&str; 9] = [
+    "*.egg",
+    ".*",
+    "_darcs",
+    "build",
+    "CVS",
+    "dist",
+    "node_modules",
+    "venv",
+    "{arch}",
+];
 
 /// The collection settings of one pytest configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +64,10 @@ impl Default for TestConfig {
             python_classes: vec!["Test".into()],
             python_functions: vec!["test".into()],
             testpaths: Vec::new(),
-            norecursedirs: DEFAULT_NORECURSEDIRS.iter().map(|s| (*s).to_owned()).collect(),
+            norecursedirs: DEFAULT_NORECURSEDIRS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             markers: Vec::new(),
             addopts: String::new(),
             usefixtures: Vec::new(),
@@ -74,21 +93,30 @@ impl TestConfig {
     pub fn from_files(files: &[(&str, &str)]) -> (TestConfig, Option<String>, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
         for name in CONFIG_FILES {
-            let Some((_, text)) = files.iter().find(|(n, _)| *n == name) else { continue };
+            let Some((_, text)) = files.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
             let found = match name {
-                "pytest.toml" | ".pytest.toml" => {
-                    Some(toml_section(name, text, &["pytest"], &mut diagnostics).unwrap_or_default())
-                }
+                "pytest.toml" | ".pytest.toml" => Some(
+                    toml_section(name, text, &["pytest"], &mut diagnostics).unwrap_or_default(),
+                ),
                 "pyproject.toml" => pyproject_section(name, text, &mut diagnostics),
-                "pytest.ini" | ".pytest.ini" => Some(ini_section(name, text, "pytest", &mut diagnostics).unwrap_or_default()),
+                "pytest.ini" | ".pytest.ini" => {
+                    Some(ini_section(name, text, "pytest", &mut diagnostics).unwrap_or_default())
+                }
                 "tox.ini" => ini_section(name, text, "pytest", &mut diagnostics),
                 _ => {
                     let found = ini_section(name, text, "tool:pytest", &mut diagnostics);
-                    if found.is_none() && ini_section(name, text, "pytest", &mut Vec::new()).is_some() {
+                    if found.is_none()
+                        && ini_section(name, text, "pytest", &mut Vec::new()).is_some()
+                    {
                         diagnostics.push(
-                            Diagnostic::error(codes::CONFIG_INVALID, "`[pytest]` in `setup.cfg` is not supported by pytest")
-                                .in_file(name)
-                                .with_hint("rename the section to `[tool:pytest]`"),
+                            Diagnostic::error(
+                                codes::CONFIG_INVALID,
+                                "`[pytest]` in `setup.cfg` is not supported by pytest",
+                            )
+                            .in_file(name)
+                            .with_hint("rename the section to `[tool:pytest]`"),
                         );
                     }
                     found
@@ -102,13 +130,21 @@ impl TestConfig {
         (TestConfig::default(), None, diagnostics)
     }
 
-    fn from_values(file: &str, values: &[(String, RawValue)], diagnostics: &mut Vec<Diagnostic>) -> Self {
+    fn from_values(
+        file: &str,
+        values: &[(String, RawValue)],
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Self {
         let mut config = TestConfig::default();
         for (key, value) in values {
             let args = match value {
                 RawValue::Text(text) => shlex_split(text).unwrap_or_else(|| {
                     diagnostics.push(
-                        Diagnostic::error(codes::CONFIG_INVALID, format!("`{key}` has an unclosed quote")).in_file(file),
+                        Diagnostic::error(
+                            codes::CONFIG_INVALID,
+                            format!("`{key}` has an unclosed quote"),
+                        )
+                        .in_file(file),
                     );
                     text.split_whitespace().map(str::to_owned).collect()
                 }),
@@ -123,9 +159,12 @@ impl TestConfig {
                 "usefixtures" => config.usefixtures = args.clone(),
                 "markers" => {
                     config.markers = match value {
-                        RawValue::Text(text) => {
-                            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
-                        }
+                        RawValue::Text(text) => text
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
                         RawValue::List(list) => list.clone(),
                     }
                 }
@@ -144,8 +183,11 @@ impl TestConfig {
                         "true" | "1" | "yes" | "on" => config.collect_imported_tests = true,
                         "false" | "0" | "no" | "off" => config.collect_imported_tests = false,
                         _ => diagnostics.push(
-                            Diagnostic::error(codes::CONFIG_INVALID, "`collect_imported_tests` is not a boolean")
-                                .in_file(file),
+                            Diagnostic::error(
+                                codes::CONFIG_INVALID,
+                                "`collect_imported_tests` is not a boolean",
+                            )
+                            .in_file(file),
                         ),
                     }
                 }
@@ -159,7 +201,11 @@ impl TestConfig {
     /// `relative_path` uses `/` separators.
     #[must_use]
     pub fn collects_file(&self, relative_path: &str) -> bool {
-        relative_path.ends_with(".py") && self.python_files.iter().any(|p| fnmatch_ex(p, relative_path))
+        relative_path.ends_with(".py")
+            && self
+                .python_files
+                .iter()
+                .any(|p| fnmatch_ex(p, relative_path))
     }
 
     /// Would pytest recurse into a directory of this name (`__pycache__` and
@@ -185,7 +231,9 @@ impl TestConfig {
 
 /// pytest's `_matches_prefix_or_glob_option`.
 fn matches_prefix_or_glob(options: &[String], name: &str) -> bool {
-    options.iter().any(|option| name.starts_with(option.as_str()) || (has_glob(option) && fnmatch(name, option)))
+    options.iter().any(|option| {
+        name.starts_with(option.as_str()) || (has_glob(option) && fnmatch(name, option))
+    })
 }
 
 /// pytest's `_in_venv`: a directory is a virtual environment when it holds a
@@ -193,9 +241,17 @@ fn matches_prefix_or_glob(options: &[String], name: &str) -> bool {
 /// are the directory's `(name, is_dir)`; `conda_meta_has_history` tells
 /// whether `conda-meta/history` exists (only asked when `conda-meta` is there).
 #[must_use]
-pub fn is_virtualenv_dir(entries: &[(String, bool)], conda_meta_has_history: impl FnOnce() -> bool) -> bool {
-    entries.iter().any(|(name, is_dir)| name == "pyvenv.cfg" && !is_dir)
-        || (entries.iter().any(|(name, is_dir)| name == "conda-meta" && *is_dir) && conda_meta_has_history())
+pub fn is_virtualenv_dir(
+    entries: &[(String, bool)],
+    conda_meta_has_history: impl FnOnce() -> bool,
+) -> bool {
+    entries
+        .iter()
+        .any(|(name, is_dir)| name == "pyvenv.cfg" && !is_dir)
+        || (entries
+            .iter()
+            .any(|(name, is_dir)| name == "conda-meta" && *is_dir)
+            && conda_meta_has_history())
 }
 
 /// Python's `shlex.split` (POSIX mode, no comments); `None` on an unclosed quote.
@@ -288,7 +344,13 @@ fn ini_section(
                 continue;
             }
             if current.as_deref() == Some(section) || current.is_none() {
-                diagnostics.push(ini_error(file, text, line_start, line, "a section header is not closed"));
+                diagnostics.push(ini_error(
+                    file,
+                    text,
+                    line_start,
+                    line,
+                    "a section header is not closed",
+                ));
             }
             continue;
         }
@@ -302,14 +364,22 @@ fn ini_section(
                         }
                         value.push_str(line.trim());
                     }
-                    None => diagnostics.push(ini_error(file, text, line_start, line, "a continuation line has no key")),
+                    None => diagnostics.push(ini_error(
+                        file,
+                        text,
+                        line_start,
+                        line,
+                        "a continuation line has no key",
+                    )),
                 }
             }
             continue;
         }
         let pair = match line.split_once('=') {
             Some((name, value)) if !name.contains(':') => Some((name, value)),
-            _ => line.split_once(": ").or_else(|| line.strip_suffix(':').map(|name| (name, ""))),
+            _ => line
+                .split_once(": ")
+                .or_else(|| line.strip_suffix(':').map(|name| (name, ""))),
         };
         match pair {
             Some((name, value)) => {
@@ -321,12 +391,23 @@ fn ini_section(
             }
             None => {
                 if in_section {
-                    diagnostics.push(ini_error(file, text, line_start, line, "a line is neither `key = value` nor a section"));
+                    diagnostics.push(ini_error(
+                        file,
+                        text,
+                        line_start,
+                        line,
+                        "a line is neither `key = value` nor a section",
+                    ));
                 }
             }
         }
     }
-    found.then(|| values.into_iter().map(|(k, v)| (k, RawValue::Text(v))).collect())
+    found.then(|| {
+        values
+            .into_iter()
+            .map(|(k, v)| (k, RawValue::Text(v)))
+            .collect()
+    })
 }
 
 fn ini_error(file: &str, text: &str, start: usize, line: &str, message: &str) -> Diagnostic {
@@ -335,7 +416,11 @@ fn ini_error(file: &str, text: &str, start: usize, line: &str, message: &str) ->
         .with_label(format!("unexpected line `{}`", line.trim()))
 }
 
-fn parse_toml(file: &str, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<toml_edit::DocumentMut> {
+fn parse_toml(
+    file: &str,
+    text: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<toml_edit::DocumentMut> {
     match text.parse::<toml_edit::DocumentMut>() {
         Ok(doc) => Some(doc),
         Err(err) => {
@@ -355,7 +440,13 @@ fn table_values(table: &dyn toml_edit::TableLike) -> Vec<(String, RawValue)> {
     for (key, item) in table.iter() {
         let value = match item.as_value() {
             Some(toml_edit::Value::Array(array)) => RawValue::List(
-                array.iter().map(|v| v.as_str().map_or_else(|| v.to_string().trim().to_owned(), str::to_owned)).collect(),
+                array
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map_or_else(|| v.to_string().trim().to_owned(), str::to_owned)
+                    })
+                    .collect(),
             ),
             Some(toml_edit::Value::String(s)) => RawValue::Text(s.value().clone()),
             Some(other) => RawValue::Text(other.to_string().trim().to_owned()),
@@ -381,11 +472,18 @@ fn toml_section(
 }
 
 /// `[tool.pytest]` (native TOML, pytest 9) or `[tool.pytest.ini_options]`.
-fn pyproject_section(file: &str, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Vec<(String, RawValue)>> {
+fn pyproject_section(
+    file: &str,
+    text: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<(String, RawValue)>> {
     let doc = parse_toml(file, text, diagnostics)?;
     let tool_pytest = doc.get("tool")?.get("pytest")?.as_table_like()?;
     let native: Vec<(String, RawValue)> = table_values(tool_pytest);
-    let ini = tool_pytest.get("ini_options").and_then(toml_edit::Item::as_table_like).map(table_values);
+    let ini = tool_pytest
+        .get("ini_options")
+        .and_then(toml_edit::Item::as_table_like)
+        .map(table_values);
     match ini {
         Some(ini) => {
             if !native.is_empty() {
@@ -439,7 +537,10 @@ mod tests {
 
         let files = [
             ("pytest.ini", "[other]\n"),
-            ("pyproject.toml", "[tool.pytest.ini_options]\npython_files = ['x_*.py']\n"),
+            (
+                "pyproject.toml",
+                "[tool.pytest.ini_options]\npython_files = ['x_*.py']\n",
+            ),
         ];
         let (config, source, _) = TestConfig::from_files(&files);
         assert_eq!(source.as_deref(), Some("pytest.ini"));
@@ -463,18 +564,22 @@ mod tests {
 
     #[test]
     fn toml_native_and_errors() {
-        let (config, source, _) =
-            TestConfig::from_files(&[("pyproject.toml", "[tool.pytest]\npython_functions = ['check_*']\n")]);
+        let (config, source, _) = TestConfig::from_files(&[(
+            "pyproject.toml",
+            "[tool.pytest]\npython_functions = ['check_*']\n",
+        )]);
         assert_eq!(source.as_deref(), Some("pyproject.toml"));
         assert_eq!(config.python_functions, ["check_*"]);
         assert!(config.matches_function("check_x") && !config.matches_function("test_x"));
 
-        let (_, source, diagnostics) = TestConfig::from_files(&[("pyproject.toml", "[tool.pytest\n")]);
+        let (_, source, diagnostics) =
+            TestConfig::from_files(&[("pyproject.toml", "[tool.pytest\n")]);
         assert!(source.is_none());
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].code, codes::TOML_SYNTAX);
 
-        let (_, _, diagnostics) = TestConfig::from_files(&[("setup.cfg", "[pytest]\naddopts = -q\n")]);
+        let (_, _, diagnostics) =
+            TestConfig::from_files(&[("setup.cfg", "[pytest]\naddopts = -q\n")]);
         assert_eq!(diagnostics.len(), 1);
     }
 
@@ -490,7 +595,10 @@ mod tests {
 
     #[test]
     fn shlex() {
-        assert_eq!(shlex_split("a 'b c' \"d\\\"e\" f\\ g").unwrap(), ["a", "b c", "d\"e", "f g"]);
+        assert_eq!(
+            shlex_split("a 'b c' \"d\\\"e\" f\\ g").unwrap(),
+            ["a", "b c", "d\"e", "f g"]
+        );
         assert!(shlex_split("'open").is_none());
     }
 }

@@ -8,7 +8,9 @@ use ruff_text_size::{Ranged, TextRange};
 
 use crate::codes;
 use crate::config::TestConfig;
-use crate::ids::{ascii_escaped_bytes, ascii_escaped_str, make_unique, py_float_repr, py_imag_repr};
+use crate::ids::{
+    ascii_escaped_bytes, ascii_escaped_str, make_unique, py_float_repr, py_imag_repr,
+};
 
 /// What discovery found in one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,14 +75,73 @@ const UNITTEST_CASES: [&str; 2] = ["TestCase", "IsolatedAsyncioTestCase"];
 
 /// Builtin names whose value has a `__name__` (ids use it).
 const BUILTIN_NAMED: &[&str] = &[
-    "int", "str", "float", "bool", "bytes", "bytearray", "complex", "list", "dict", "set", "frozenset", "tuple",
-    "object", "type", "len", "print", "repr", "abs", "min", "max", "sum", "sorted", "reversed", "iter", "next",
-    "map", "filter", "zip", "range", "enumerate", "isinstance", "callable", "id", "hash", "open", "Exception",
-    "BaseException", "ValueError", "TypeError", "KeyError", "IndexError", "RuntimeError", "AttributeError",
-    "ZeroDivisionError", "OSError", "IOError", "NotImplementedError", "AssertionError", "StopIteration",
-    "ImportError", "LookupError", "ArithmeticError", "OverflowError", "FileNotFoundError", "PermissionError",
-    "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError", "Warning", "UserWarning",
-    "DeprecationWarning", "RuntimeWarning", "memoryview", "slice", "property", "staticmethod", "classmethod",
+    "int",
+    "str",
+    "float",
+    "bool",
+    "bytes",
+    "bytearray",
+    "complex",
+    "list",
+    "dict",
+    "set",
+    "frozenset",
+    "tuple",
+    "object",
+    "type",
+    "len",
+    "print",
+    "repr",
+    "abs",
+    "min",
+    "max",
+    "sum",
+    "sorted",
+    "reversed",
+    "iter",
+    "next",
+    "map",
+    "filter",
+    "zip",
+    "range",
+    "enumerate",
+    "isinstance",
+    "callable",
+    "id",
+    "hash",
+    "open",
+    "Exception",
+    "BaseException",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "RuntimeError",
+    "AttributeError",
+    "ZeroDivisionError",
+    "OSError",
+    "IOError",
+    "NotImplementedError",
+    "AssertionError",
+    "StopIteration",
+    "ImportError",
+    "LookupError",
+    "ArithmeticError",
+    "OverflowError",
+    "FileNotFoundError",
+    "PermissionError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "UnicodeError",
+    "Warning",
+    "UserWarning",
+    "DeprecationWarning",
+    "RuntimeWarning",
+    "memoryview",
+    "slice",
+    "property",
+    "staticmethod",
+    "classmethod",
 ];
 
 /// Discovers the tests of one module. `relative_path` is the path from the
@@ -88,16 +149,22 @@ const BUILTIN_NAMED: &[&str] = &[
 #[must_use]
 pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -> ModuleTests {
     let file_name = relative_path.rsplit('/').next().unwrap_or(relative_path);
-    let mut result = ModuleTests { conftest: file_name == "conftest.py", ..ModuleTests::default() };
+    let mut result = ModuleTests {
+        conftest: file_name == "conftest.py",
+        ..ModuleTests::default()
+    };
     let parsed = match ruff_python_parser::parse_module(source) {
         Ok(parsed) => parsed,
         Err(err) => {
             let range = err.location;
             let span = Span::in_source(source, range.start().to_usize(), range.end().to_usize());
             result.errors.push(
-                Diagnostic::error(codes::PYTHON_SYNTAX, format!("`{relative_path}` has a syntax error"))
-                    .at(relative_path, span)
-                    .with_label(err.error.to_string()),
+                Diagnostic::error(
+                    codes::PYTHON_SYNTAX,
+                    format!("`{relative_path}` has a syntax error"),
+                )
+                .at(relative_path, span)
+                .with_label(err.error.to_string()),
             );
             return result;
         }
@@ -186,7 +253,8 @@ impl<'a> Cx<'a> {
                                 cx.mark_vars.insert(key.clone(), &assign.value);
                             }
                             let seen = cx.constants.contains_key(&key);
-                            cx.constants.insert(key, if seen { None } else { Some(&assign.value) });
+                            cx.constants
+                                .insert(key, if seen { None } else { Some(&assign.value) });
                         }
                     }
                 }
@@ -215,7 +283,11 @@ impl<'a> Cx<'a> {
 
     fn reason(&mut self, line: usize, reason: impl Into<String>) {
         let reason = reason.into();
-        if !self.reasons.iter().any(|r| r.line == line && r.reason == reason) {
+        if !self
+            .reasons
+            .iter()
+            .any(|r| r.line == line && r.reason == reason)
+        {
             self.reasons.push(PytestReason { line, reason });
         }
     }
@@ -242,7 +314,11 @@ impl<'a> Cx<'a> {
                     let module = import.module.as_ref().map(|m| m.id.as_str());
                     for alias in &import.names {
                         let name = alias.name.id.as_str();
-                        let bound = alias.asname.as_ref().map_or(name, |a| a.id.as_str()).to_owned();
+                        let bound = alias
+                            .asname
+                            .as_ref()
+                            .map_or(name, |a| a.id.as_str())
+                            .to_owned();
                         match (module, name) {
                             (Some("pytest" | "_pytest.mark"), "mark") => {
                                 self.mark_names.insert(bound);
@@ -253,7 +329,9 @@ impl<'a> Cx<'a> {
                             (Some("pytest" | "_pytest.fixtures"), "fixture") => {
                                 self.fixture_names.insert(bound);
                             }
-                            (Some("unittest" | "unittest.case"), n) if UNITTEST_CASES.contains(&n) => {
+                            (Some("unittest" | "unittest.case"), n)
+                                if UNITTEST_CASES.contains(&n) =>
+                            {
                                 self.testcase_names.insert(bound);
                             }
                             _ => {}
@@ -288,7 +366,10 @@ impl<'a> Cx<'a> {
                     let name = function.name.id.as_str();
                     let line = self.line_of(&function.name);
                     if name == "pytest_generate_tests" {
-                        self.reason(line, "`pytest_generate_tests` hook parametrizes tests dynamically");
+                        self.reason(
+                            line,
+                            "`pytest_generate_tests` hook parametrizes tests dynamically",
+                        );
                     } else if conftest && name.starts_with("pytest_") {
                         self.reason(line, format!("conftest hook `{name}`"));
                     }
@@ -300,7 +381,9 @@ impl<'a> Cx<'a> {
                         if let Expr::Name(name) = target {
                             let line = self.line_of(target);
                             match name.id.as_str() {
-                                "pytest_plugins" => self.reason(line, "`pytest_plugins` loads plugins"),
+                                "pytest_plugins" => {
+                                    self.reason(line, "`pytest_plugins` loads plugins")
+                                }
                                 "collect_ignore" | "collect_ignore_glob" if conftest => {
                                     self.reason(line, format!("conftest sets `{}`", name.id));
                                 }
@@ -310,11 +393,11 @@ impl<'a> Cx<'a> {
                     }
                 }
                 Stmt::AnnAssign(assign) => {
-                    if let Expr::Name(name) = &*assign.target {
-                        if name.id.as_str() == "pytest_plugins" {
-                            let line = self.line_of(&*assign.target);
-                            self.reason(line, "`pytest_plugins` loads plugins");
-                        }
+                    if let Expr::Name(name) = &*assign.target
+                        && name.id.as_str() == "pytest_plugins"
+                    {
+                        let line = self.line_of(&*assign.target);
+                        self.reason(line, "`pytest_plugins` loads plugins");
                     }
                 }
                 Stmt::If(s) => {
@@ -338,7 +421,10 @@ impl<'a> Cx<'a> {
                 Stmt::FunctionDef(function) => {
                     if function.name.id.as_str() == "pytest_generate_tests" {
                         let line = self.line_of(&function.name);
-                        self.reason(line, "`pytest_generate_tests` hook parametrizes tests dynamically");
+                        self.reason(
+                            line,
+                            "`pytest_generate_tests` hook parametrizes tests dynamically",
+                        );
                     }
                     self.check_fixture(function);
                 }
@@ -350,13 +436,22 @@ impl<'a> Cx<'a> {
 
     fn check_fixture(&mut self, function: &ast::StmtFunctionDef) {
         for decorator in &function.decorator_list {
-            if let Expr::Call(call) = &decorator.expression {
-                if self.is_fixture(&call.func) {
-                    if call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "params")) {
-                        let line = self.line_of(decorator);
-                        self.reason(line, format!("fixture `{}` is parametrized with `params=`", function.name.id));
-                    }
-                }
+            if let Expr::Call(call) = &decorator.expression
+                && self.is_fixture(&call.func)
+                && call
+                    .arguments
+                    .keywords
+                    .iter()
+                    .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "params"))
+            {
+                let line = self.line_of(decorator);
+                self.reason(
+                    line,
+                    format!(
+                        "fixture `{}` is parametrized with `params=`",
+                        function.name.id
+                    ),
+                );
             }
         }
     }
@@ -397,23 +492,34 @@ impl<'a> Cx<'a> {
             return None;
         }
         match expr {
-            Expr::Attribute(a) if self.is_mark_root(&a.value) => {
-                Some(vec![Mark { name: a.attr.id.to_string(), args_source: String::new(), line }])
-            }
+            Expr::Attribute(a) if self.is_mark_root(&a.value) => Some(vec![Mark {
+                name: a.attr.id.to_string(),
+                args_source: String::new(),
+                line,
+            }]),
             Expr::Call(call) => {
                 let func = match &*call.func {
                     Expr::Attribute(a) if a.attr.id.as_str() == "with_args" => &*a.value,
                     f => f,
                 };
                 let inner = self.marks_of(func, line, depth + 1)?;
-                let [mark] = inner.as_slice() else { return None };
+                let [mark] = inner.as_slice() else {
+                    return None;
+                };
                 if !mark.args_source.is_empty() {
                     return None;
                 }
                 let args = call.arguments.range();
                 let text = self.text(args);
-                let text = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(text);
-                Some(vec![Mark { name: mark.name.clone(), args_source: text.trim().to_owned(), line }])
+                let text = text
+                    .strip_prefix('(')
+                    .and_then(|t| t.strip_suffix(')'))
+                    .unwrap_or(text);
+                Some(vec![Mark {
+                    name: mark.name.clone(),
+                    args_source: text.trim().to_owned(),
+                    line,
+                }])
             }
             Expr::Name(n) => {
                 let value = self.mark_vars.get(n.id.as_str())?;
@@ -469,7 +575,10 @@ impl<'a> Cx<'a> {
                 },
                 _ => continue,
             };
-            if targets.iter().any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == "pytestmark")) {
+            if targets
+                .iter()
+                .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == "pytestmark"))
+            {
                 let line = self.line_of(value);
                 match self.marks_of(value, line, 0) {
                     Some(marks) => {
@@ -529,7 +638,15 @@ impl<'a> Cx<'a> {
                 Stmt::Import(i) => {
                     for alias in &i.names {
                         let bound = alias.asname.as_ref().map_or_else(
-                            || alias.name.id.split('.').next().unwrap_or_default().to_owned(),
+                            || {
+                                alias
+                                    .name
+                                    .id
+                                    .split('.')
+                                    .next()
+                                    .unwrap_or_default()
+                                    .to_owned()
+                            },
                             |a| a.id.to_string(),
                         );
                         let line = self.line_of(alias);
@@ -538,7 +655,10 @@ impl<'a> Cx<'a> {
                 }
                 Stmt::ImportFrom(i) => {
                     let module = i.module.as_ref().map_or("", |m| m.id.as_str());
-                    let ours = matches!(module, "pytest" | "unittest" | "unittest.case" | "unittest.mock" | "mock");
+                    let ours = matches!(
+                        module,
+                        "pytest" | "unittest" | "unittest.case" | "unittest.mock" | "mock"
+                    );
                     for alias in &i.names {
                         let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.to_string();
                         let line = self.line_of(alias);
@@ -549,9 +669,17 @@ impl<'a> Cx<'a> {
                         bind(bound, Binding::Other(line, false, !ours));
                     }
                 }
-                Stmt::If(_) | Stmt::Try(_) | Stmt::With(_) | Stmt::For(_) | Stmt::While(_) | Stmt::Match(_) => {
+                Stmt::If(_)
+                | Stmt::Try(_)
+                | Stmt::With(_)
+                | Stmt::For(_)
+                | Stmt::While(_)
+                | Stmt::Match(_) => {
                     if let Some(line) = self.conditional_test_def(stmt) {
-                        self.reason(line, "a test defined inside a compound statement (`if`, `try`, …)");
+                        self.reason(
+                            line,
+                            "a test defined inside a compound statement (`if`, `try`, …)",
+                        );
                     }
                 }
                 _ => {}
@@ -604,13 +732,15 @@ impl<'a> Cx<'a> {
     fn dunder_test(body: &[Stmt]) -> Option<bool> {
         let mut value = None;
         for stmt in body {
-            if let Stmt::Assign(a) = stmt {
-                if a.targets.iter().any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == "__test__")) {
-                    value = match &*a.value {
-                        Expr::BooleanLiteral(b) => Some(b.value),
-                        _ => Some(true),
-                    };
-                }
+            if let Stmt::Assign(a) = stmt
+                && a.targets
+                    .iter()
+                    .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == "__test__"))
+            {
+                value = match &*a.value {
+                    Expr::BooleanLiteral(b) => Some(b.value),
+                    _ => Some(true),
+                };
             }
         }
         value
@@ -622,13 +752,22 @@ impl<'a> Cx<'a> {
         }
         let module_marks = self.pytestmark(body);
         let bindings = self.bindings(body);
-        let scope = Scope { classes: Vec::new(), marks: module_marks };
+        let scope = Scope {
+            classes: Vec::new(),
+            marks: module_marks,
+        };
         for (name, binding) in bindings {
             self.collect_binding(&name, binding, &scope, true);
         }
     }
 
-    fn collect_binding(&mut self, name: &str, binding: Binding<'a>, scope: &Scope<'a>, module_level: bool) {
+    fn collect_binding(
+        &mut self,
+        name: &str,
+        binding: Binding<'a>,
+        scope: &Scope<'a>,
+        module_level: bool,
+    ) {
         match binding {
             Binding::Function(f) => {
                 if self.config.matches_function(name) {
@@ -641,18 +780,26 @@ impl<'a> Cx<'a> {
                     if !resolved.abstract_ {
                         self.collect_unittest(name, c, &resolved, scope);
                     }
-                } else if (self.config.matches_class(name) || Self::dunder_test(&c.body) == Some(true))
+                } else if (self.config.matches_class(name)
+                    || Self::dunder_test(&c.body) == Some(true))
                     && !resolved.abstract_
                 {
                     self.collect_class(name, c, &resolved, scope);
                 }
             }
             Binding::Other(line, callable, imported) => {
-                let test_name = self.config.matches_function(name) || self.config.matches_class(name);
+                let test_name =
+                    self.config.matches_function(name) || self.config.matches_class(name);
                 if test_name && imported && self.config.collect_imported_tests {
-                    self.reason(line, format!("`{name}` is imported and pytest collects imported tests"));
+                    self.reason(
+                        line,
+                        format!("`{name}` is imported and pytest collects imported tests"),
+                    );
                 } else if test_name && callable {
-                    self.reason(line, format!("`{name}` is bound to a value that may be a test"));
+                    self.reason(
+                        line,
+                        format!("`{name}` is bound to a value that may be a test"),
+                    );
                 }
             }
         }
@@ -661,7 +808,12 @@ impl<'a> Cx<'a> {
     /// Bases resolved in this module: the MRO (approximated depth-first,
     /// last occurrence kept) and what it implies.
     fn resolve_class(&mut self, class: &'a ast::StmtClassDef) -> ResolvedClass<'a> {
-        let mut resolved = ResolvedClass { mro: Vec::new(), unittest: false, abstract_: false, unknown_base: None };
+        let mut resolved = ResolvedClass {
+            mro: Vec::new(),
+            unittest: false,
+            abstract_: false,
+            unknown_base: None,
+        };
         let mut abc = false;
         self.walk_bases(class, &mut resolved, &mut abc, 0);
         // C3 approximation: keep the last occurrence of each class.
@@ -679,7 +831,10 @@ impl<'a> Cx<'a> {
             for c in resolved.mro.iter().rev() {
                 for stmt in &c.body {
                     if let Stmt::FunctionDef(f) = stmt {
-                        let is_abstract = f.decorator_list.iter().any(|d| decorator_name(&d.expression) == Some("abstractmethod"));
+                        let is_abstract = f
+                            .decorator_list
+                            .iter()
+                            .any(|d| decorator_name(&d.expression) == Some("abstractmethod"));
                         if is_abstract {
                             abstract_methods.insert(f.name.id.as_str());
                         } else {
@@ -691,23 +846,44 @@ impl<'a> Cx<'a> {
             resolved.abstract_ = !abstract_methods.is_empty();
         }
         if let Some((line, base)) = resolved.unknown_base.clone() {
-            self.reason(line, format!("class `{}` derives from `{base}`, which is not defined in this module", class.name.id));
+            self.reason(
+                line,
+                format!(
+                    "class `{}` derives from `{base}`, which is not defined in this module",
+                    class.name.id
+                ),
+            );
         }
         resolved
     }
 
-    fn walk_bases(&self, class: &'a ast::StmtClassDef, resolved: &mut ResolvedClass<'a>, abc: &mut bool, depth: usize) {
+    fn walk_bases(
+        &self,
+        class: &'a ast::StmtClassDef,
+        resolved: &mut ResolvedClass<'a>,
+        abc: &mut bool,
+        depth: usize,
+    ) {
         resolved.mro.push(class);
         if depth > 16 {
             return;
         }
-        let Some(arguments) = &class.arguments else { return };
+        let Some(arguments) = &class.arguments else {
+            return;
+        };
         for keyword in &arguments.keywords {
-            if keyword.arg.as_ref().is_some_and(|a| a.id.as_str() == "metaclass") {
+            if keyword
+                .arg
+                .as_ref()
+                .is_some_and(|a| a.id.as_str() == "metaclass")
+            {
                 if decorator_name(&keyword.value) == Some("ABCMeta") {
                     *abc = true;
                 } else if resolved.unknown_base.is_none() {
-                    resolved.unknown_base = Some((self.line_of(keyword), self.text(keyword.value.range()).to_owned()));
+                    resolved.unknown_base = Some((
+                        self.line_of(keyword),
+                        self.text(keyword.value.range()).to_owned(),
+                    ));
                 }
             }
         }
@@ -718,7 +894,9 @@ impl<'a> Cx<'a> {
             };
             match base {
                 Expr::Name(n) if n.id.as_str() == "object" => {}
-                Expr::Name(n) if self.testcase_names.contains(n.id.as_str()) => resolved.unittest = true,
+                Expr::Name(n) if self.testcase_names.contains(n.id.as_str()) => {
+                    resolved.unittest = true
+                }
                 Expr::Attribute(a)
                     if UNITTEST_CASES.contains(&a.attr.id.as_str())
                         && matches!(&*a.value, Expr::Name(m) if self.unittest_modules.contains(m.id.as_str())) =>
@@ -729,29 +907,38 @@ impl<'a> Cx<'a> {
                 Expr::Attribute(a) if a.attr.id.as_str() == "ABC" => *abc = true,
                 Expr::Name(n) if matches!(n.id.as_str(), "Generic" | "Protocol") => {}
                 Expr::Attribute(a) if matches!(a.attr.id.as_str(), "Generic" | "Protocol") => {}
-                Expr::Name(n) if self.classes.contains_key(n.id.as_str()) && n.id != class.name.id => {
+                Expr::Name(n)
+                    if self.classes.contains_key(n.id.as_str()) && n.id != class.name.id =>
+                {
                     let base_class = self.classes[n.id.as_str()];
                     self.walk_bases(base_class, resolved, abc, depth + 1);
                 }
                 other => {
                     if resolved.unknown_base.is_none() {
-                        resolved.unknown_base = Some((self.line_of(other), self.text(other.range()).to_owned()));
+                        resolved.unknown_base =
+                            Some((self.line_of(other), self.text(other.range()).to_owned()));
                     }
                 }
             }
         }
     }
 
-    fn collect_class(&mut self, name: &str, class: &'a ast::StmtClassDef, resolved: &ResolvedClass<'a>, scope: &Scope<'a>) {
+    fn collect_class(
+        &mut self,
+        name: &str,
+        class: &'a ast::StmtClassDef,
+        resolved: &ResolvedClass<'a>,
+        scope: &Scope<'a>,
+    ) {
         if Self::dunder_test(&class.body) == Some(false) {
             return;
         }
         for c in &resolved.mro {
             for stmt in &c.body {
-                if let Stmt::FunctionDef(f) = stmt {
-                    if matches!(f.name.id.as_str(), "__init__" | "__new__") {
-                        return; // pytest warns and does not collect the class
-                    }
+                if let Stmt::FunctionDef(f) = stmt
+                    && matches!(f.name.id.as_str(), "__init__" | "__new__")
+                {
+                    return; // pytest warns and does not collect the class
                 }
             }
         }
@@ -795,7 +982,13 @@ impl<'a> Cx<'a> {
         marks
     }
 
-    fn collect_unittest(&mut self, name: &str, class: &'a ast::StmtClassDef, resolved: &ResolvedClass<'a>, scope: &Scope<'a>) {
+    fn collect_unittest(
+        &mut self,
+        name: &str,
+        class: &'a ast::StmtClassDef,
+        resolved: &ResolvedClass<'a>,
+        scope: &Scope<'a>,
+    ) {
         if Self::dunder_test(&class.body) == Some(false) {
             return;
         }
@@ -819,7 +1012,13 @@ impl<'a> Cx<'a> {
                                 methods.remove(n.id.as_str());
                                 if n.id.starts_with("test") && !is_plain_data(&a.value) {
                                     let line = self.line_of(t);
-                                    self.reason(line, format!("`{}` is bound to a value that may be a test", n.id));
+                                    self.reason(
+                                        line,
+                                        format!(
+                                            "`{}` is bound to a value that may be a test",
+                                            n.id
+                                        ),
+                                    );
                                 }
                             }
                         }
@@ -836,10 +1035,19 @@ impl<'a> Cx<'a> {
         let mut found = false;
         for method in names {
             let f = methods[method];
-            if f.decorator_list.iter().any(|d| matches!(decorator_name(&d.expression), Some("property" | "cached_property"))) {
+            if f.decorator_list.iter().any(|d| {
+                matches!(
+                    decorator_name(&d.expression),
+                    Some("property" | "cached_property")
+                )
+            }) {
                 continue;
             }
-            let mut item_marks: Vec<Mark> = self.decorator_marks(&f.decorator_list).into_iter().map(|(m, _)| m).collect();
+            let mut item_marks: Vec<Mark> = self
+                .decorator_marks(&f.decorator_list)
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect();
             item_marks.extend(mark_list.iter().cloned());
             self.items.push(TestItem {
                 node_id: format!("{}::{class_path}::{method}", self.path),
@@ -853,23 +1061,27 @@ impl<'a> Cx<'a> {
             });
             found = true;
         }
-        if !found {
-            if let Some(f) = methods.get("runTest") {
-                self.items.push(TestItem {
-                    node_id: format!("{}::{class_path}::runTest", self.path),
-                    name: "runTest".into(),
-                    line: self.line_of(&f.name),
-                    class: Some(class_path),
-                    marks: mark_list,
-                    kind: TestKind::UnittestMethod,
-                    parametrized: false,
-                    fixtures: Vec::new(),
-                });
-            }
+        if !found && let Some(f) = methods.get("runTest") {
+            self.items.push(TestItem {
+                node_id: format!("{}::{class_path}::runTest", self.path),
+                name: "runTest".into(),
+                line: self.line_of(&f.name),
+                class: Some(class_path),
+                marks: mark_list,
+                kind: TestKind::UnittestMethod,
+                parametrized: false,
+                fixtures: Vec::new(),
+            });
         }
     }
 
-    fn collect_function(&mut self, name: &str, f: &'a ast::StmtFunctionDef, scope: &Scope<'a>, method: bool) {
+    fn collect_function(
+        &mut self,
+        name: &str,
+        f: &'a ast::StmtFunctionDef,
+        scope: &Scope<'a>,
+        method: bool,
+    ) {
         let mut is_static = false;
         let mut patches = 0usize;
         for decorator in &f.decorator_list {
@@ -886,7 +1098,10 @@ impl<'a> Cx<'a> {
         }
         let line = self.line_of(&f.name);
         if contains_yield(&f.body) {
-            self.reason(line, format!("`{name}` is a generator; pytest reports a collection error"));
+            self.reason(
+                line,
+                format!("`{name}` is a generator; pytest reports a collection error"),
+            );
         }
         let mut fixtures: Vec<String> = f
             .parameters
@@ -899,7 +1114,10 @@ impl<'a> Cx<'a> {
         if method && !is_static && !fixtures.is_empty() {
             // the first parameter is `self` (or `cls`), unless it has a default or is positional-only
             let first_regular = f.parameters.posonlyargs.is_empty()
-                && f.parameters.args.first().is_some_and(|p| p.default.is_none());
+                && f.parameters
+                    .args
+                    .first()
+                    .is_some_and(|p| p.default.is_none());
             if first_regular {
                 fixtures.remove(0);
             }
@@ -914,9 +1132,17 @@ impl<'a> Cx<'a> {
             Some(c) => format!("{}::{c}", self.path),
             None => self.path.to_owned(),
         };
-        let kind = if method { TestKind::Method } else { TestKind::Function };
+        let kind = if method {
+            TestKind::Method
+        } else {
+            TestKind::Function
+        };
         let plain_marks: Vec<Mark> = marks.iter().map(|(m, _)| m.clone()).collect();
-        let parametrizes: Vec<(Mark, &'a Expr)> = marks.iter().filter(|(m, _)| m.name == "parametrize").cloned().collect();
+        let parametrizes: Vec<(Mark, &'a Expr)> = marks
+            .iter()
+            .filter(|(m, _)| m.name == "parametrize")
+            .cloned()
+            .collect();
         if parametrizes.is_empty() {
             self.items.push(TestItem {
                 node_id: format!("{prefix}::{name}"),
@@ -934,9 +1160,11 @@ impl<'a> Cx<'a> {
         let mut calls: Vec<(Vec<String>, Vec<Mark>)> = vec![(Vec::new(), Vec::new())];
         let mut argnames_seen: HashSet<String> = HashSet::new();
         for (mark, expr) in &parametrizes {
-            let sets = match self.mark_call(expr, 0).ok_or_else(|| "parametrize without arguments".to_owned()).and_then(|call| {
-                self.param_sets(call, &fixtures, &mut argnames_seen)
-            }) {
+            let sets = match self
+                .mark_call(expr, 0)
+                .ok_or_else(|| "parametrize without arguments".to_owned())
+                .and_then(|call| self.param_sets(call, &fixtures, &mut argnames_seen))
+            {
                 Ok(sets) => sets,
                 Err(reason) => {
                     self.reason(mark.line, format!("`{name}`: {reason}"));
@@ -974,7 +1202,12 @@ impl<'a> Cx<'a> {
     }
 
     /// One `parametrize(...)` call as parameter sets with pytest's ids.
-    fn param_sets(&self, call: &'a ast::ExprCall, fixtures: &[String], seen: &mut HashSet<String>) -> Result<ParamSets, String> {
+    fn param_sets(
+        &self,
+        call: &'a ast::ExprCall,
+        fixtures: &[String],
+        seen: &mut HashSet<String>,
+    ) -> Result<ParamSets, String> {
         let args = &call.arguments;
         let mut argnames_expr = args.args.first();
         let mut argvalues_expr = args.args.get(1);
@@ -997,30 +1230,38 @@ impl<'a> Cx<'a> {
         if args.args.len() > 4 || args.args.iter().any(|a| matches!(a, Expr::Starred(_))) {
             return Err("`parametrize` arguments cannot be read statically".into());
         }
-        if let Some(indirect) = args.args.get(2) {
-            if !matches!(indirect, Expr::BooleanLiteral(b) if !b.value) {
-                return Err("`indirect=` parametrization goes through fixtures".into());
-            }
+        if let Some(indirect) = args.args.get(2)
+            && !matches!(indirect, Expr::BooleanLiteral(b) if !b.value)
+        {
+            return Err("`indirect=` parametrization goes through fixtures".into());
         }
         if ids_expr.is_none() {
             ids_expr = args.args.get(3);
         }
         let argnames = match argnames_expr.ok_or("`parametrize` without argument names")? {
-            Expr::StringLiteral(s) => {
-                s.value.to_str().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>()
+            Expr::StringLiteral(s) => s
+                .value
+                .to_str()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+            Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => {
+                elts.iter()
+                    .map(|e| match e {
+                        Expr::StringLiteral(s) => Ok(s.value.to_str().to_owned()),
+                        _ => Err("argument names are not string literals".to_owned()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
             }
-            Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => elts
-                .iter()
-                .map(|e| match e {
-                    Expr::StringLiteral(s) => Ok(s.value.to_str().to_owned()),
-                    _ => Err("argument names are not string literals".to_owned()),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
             _ => return Err("argument names are not literals".into()),
         };
         for argname in &argnames {
             if !fixtures.contains(argname) {
-                return Err(format!("parametrized argument `{argname}` is not a parameter of the function"));
+                return Err(format!(
+                    "parametrized argument `{argname}` is not a parameter of the function"
+                ));
             }
             if !seen.insert(argname.clone()) {
                 return Err(format!("argument `{argname}` is parametrized twice"));
@@ -1033,9 +1274,13 @@ impl<'a> Cx<'a> {
             Expr::Tuple(t) => &t.elts,
             _ => return Err("argument values are not a literal list or tuple".into()),
         };
-        let explicit_ids: Option<Vec<Option<String>>> = match ids_expr.map(|e| self.resolve_constant(e)) {
+        let explicit_ids: Option<Vec<Option<String>>> = match ids_expr
+            .map(|e| self.resolve_constant(e))
+        {
             None | Some(Expr::NoneLiteral(_)) => None,
-            Some(Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. })) => Some(
+            Some(
+                Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }),
+            ) => Some(
                 elts.iter()
                     .map(|e| match e {
                         Expr::NoneLiteral(_) => Ok(None),
@@ -1048,29 +1293,38 @@ impl<'a> Cx<'a> {
             ),
             Some(_) => return Err("`ids` is not a literal list (a callable or generator)".into()),
         };
-        if let Some(ids) = &explicit_ids {
-            if ids.len() != elements.len() {
-                return Err("`ids` and argument values differ in length".into());
-            }
+        if let Some(ids) = &explicit_ids
+            && ids.len() != elements.len()
+        {
+            return Err("`ids` and argument values differ in length".into());
         }
         let mut ids = Vec::new();
         let mut marks = Vec::new();
         if elements.is_empty() {
             // pytest: one skipped parameter set of NOTSET values, with the id `NOTSET`
             ids.push("NOTSET".to_owned());
-            marks.push(vec![Mark { name: "skip".into(), args_source: String::new(), line: self.line_of(call) }]);
+            marks.push(vec![Mark {
+                name: "skip".into(),
+                args_source: String::new(),
+                line: self.line_of(call),
+            }]);
         }
         for (index, element) in elements.iter().enumerate() {
-            let (values, set_id, set_marks): (Vec<&Expr>, Option<String>, Vec<Mark>) = match element {
+            let (values, set_id, set_marks): (Vec<&Expr>, Option<String>, Vec<Mark>) = match element
+            {
                 Expr::Call(c) if self.is_param(&c.func) => {
                     let mut set_id = None;
                     let mut set_marks = Vec::new();
                     for keyword in &c.arguments.keywords {
                         match keyword.arg.as_ref().map(|a| a.id.as_str()) {
                             Some("id") => match &keyword.value {
-                                Expr::StringLiteral(s) => set_id = Some(ascii_escaped_str(s.value.to_str())),
+                                Expr::StringLiteral(s) => {
+                                    set_id = Some(ascii_escaped_str(s.value.to_str()))
+                                }
                                 Expr::NoneLiteral(_) => {}
-                                _ => return Err("a `pytest.param` id is not a string literal".into()),
+                                _ => {
+                                    return Err("a `pytest.param` id is not a string literal".into());
+                                }
                             },
                             Some("marks") => {
                                 let line = self.line_of(&keyword.value);
@@ -1081,14 +1335,19 @@ impl<'a> Cx<'a> {
                             _ => return Err("unsupported `pytest.param` argument".into()),
                         }
                     }
-                    if c.arguments.args.iter().any(|a| matches!(a, Expr::Starred(_))) {
+                    if c.arguments
+                        .args
+                        .iter()
+                        .any(|a| matches!(a, Expr::Starred(_)))
+                    {
                         return Err("`pytest.param(*values)` cannot be read statically".into());
                     }
                     (c.arguments.args.iter().collect(), set_id, set_marks)
                 }
                 Expr::Starred(_) => return Err("starred argument values".into()),
                 e if argnames.len() == 1 => (vec![e], None, Vec::new()),
-                Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => {
+                Expr::List(ast::ExprList { elts, .. })
+                | Expr::Tuple(ast::ExprTuple { elts, .. }) => {
                     (elts.iter().collect(), None, Vec::new())
                 }
                 _ => return Err("a parameter set is not a literal tuple".into()),
@@ -1096,12 +1355,18 @@ impl<'a> Cx<'a> {
             if values.len() != argnames.len() {
                 return Err("a parameter set does not have one value per argument name".into());
             }
-            let id = match (set_id, explicit_ids.as_ref().and_then(|ids| ids[index].clone())) {
+            let id = match (
+                set_id,
+                explicit_ids.as_ref().and_then(|ids| ids[index].clone()),
+            ) {
                 (Some(id), _) | (None, Some(id)) => id,
                 (None, None) => {
                     let mut parts = Vec::new();
                     for (value, argname) in values.iter().zip(&argnames) {
-                        parts.push(self.value_id(value)?.unwrap_or_else(|| format!("{argname}{index}")));
+                        parts.push(
+                            self.value_id(value)?
+                                .unwrap_or_else(|| format!("{argname}{index}")),
+                        );
                     }
                     parts.join("-")
                 }
@@ -1121,10 +1386,10 @@ impl<'a> Cx<'a> {
     }
 
     fn resolve_constant(&self, expr: &'a Expr) -> &'a Expr {
-        if let Expr::Name(n) = expr {
-            if let Some(Some(value)) = self.constants.get(n.id.as_str()) {
-                return value;
-            }
+        if let Expr::Name(n) = expr
+            && let Some(Some(value)) = self.constants.get(n.id.as_str())
+        {
+            return value;
         }
         expr
     }
@@ -1132,7 +1397,12 @@ impl<'a> Cx<'a> {
     /// pytest's `_idval_from_value` for a literal: `Ok(Some(id))`, `Ok(None)`
     /// when pytest falls back to `argname + index`, `Err` when unknown statically.
     fn value_id(&self, expr: &Expr) -> Result<Option<String>, String> {
-        let unknown = |e: &Expr| Err(format!("the parameter value `{}` cannot be evaluated statically", self.text(e.range())));
+        let unknown = |e: &Expr| {
+            Err(format!(
+                "the parameter value `{}` cannot be evaluated statically",
+                self.text(e.range())
+            ))
+        };
         match expr {
             Expr::StringLiteral(s) => Ok(Some(ascii_escaped_str(s.value.to_str()))),
             Expr::FString(f) => {
@@ -1143,8 +1413,12 @@ impl<'a> Cx<'a> {
                         ast::FStringPart::FString(fstring) => {
                             for element in &fstring.elements {
                                 match element {
-                                    ast::InterpolatedStringElement::Literal(literal) => text.push_str(&literal.value),
-                                    ast::InterpolatedStringElement::Interpolation(_) => return unknown(expr),
+                                    ast::InterpolatedStringElement::Literal(literal) => {
+                                        text.push_str(&literal.value)
+                                    }
+                                    ast::InterpolatedStringElement::Interpolation(_) => {
+                                        return unknown(expr);
+                                    }
                                 }
                             }
                         }
@@ -1152,14 +1426,22 @@ impl<'a> Cx<'a> {
                 }
                 Ok(Some(ascii_escaped_str(&text)))
             }
-            Expr::BytesLiteral(b) => Ok(Some(ascii_escaped_bytes(&b.value.bytes().collect::<Vec<u8>>()))),
-            Expr::NumberLiteral(n) => number_id(&n.value, false).map(Some).ok_or_else(|| "an unusual number literal".to_owned()),
-            Expr::UnaryOp(u) if matches!(u.op, ast::UnaryOp::USub | ast::UnaryOp::UAdd) => match &*u.operand {
-                Expr::NumberLiteral(n) => number_id(&n.value, matches!(u.op, ast::UnaryOp::USub))
-                    .map(Some)
-                    .ok_or_else(|| "an unusual number literal".to_owned()),
-                e => unknown(e),
-            },
+            Expr::BytesLiteral(b) => Ok(Some(ascii_escaped_bytes(
+                &b.value.bytes().collect::<Vec<u8>>(),
+            ))),
+            Expr::NumberLiteral(n) => number_id(&n.value, false)
+                .map(Some)
+                .ok_or_else(|| "an unusual number literal".to_owned()),
+            Expr::UnaryOp(u) if matches!(u.op, ast::UnaryOp::USub | ast::UnaryOp::UAdd) => {
+                match &*u.operand {
+                    Expr::NumberLiteral(n) => {
+                        number_id(&n.value, matches!(u.op, ast::UnaryOp::USub))
+                            .map(Some)
+                            .ok_or_else(|| "an unusual number literal".to_owned())
+                    }
+                    e => unknown(e),
+                }
+            }
             Expr::BooleanLiteral(b) => Ok(Some(if b.value { "True" } else { "False" }.into())),
             Expr::NoneLiteral(_) => Ok(Some("None".into())),
             Expr::Lambda(_) => Ok(Some("<lambda>".into())),
@@ -1173,10 +1455,17 @@ impl<'a> Cx<'a> {
             | Expr::DictComp(_) => Ok(None),
             Expr::Name(n) => {
                 let id = n.id.as_str();
-                if self.functions.contains(id) || self.classes.contains_key(id) || BUILTIN_NAMED.contains(&id) {
+                if self.functions.contains(id)
+                    || self.classes.contains_key(id)
+                    || BUILTIN_NAMED.contains(&id)
+                {
                     Ok(Some(id.to_owned()))
                 } else if let Some(Some(value)) = self.constants.get(id) {
-                    if matches!(value, Expr::Name(_)) { unknown(expr) } else { self.value_id(value) }
+                    if matches!(value, Expr::Name(_)) {
+                        unknown(expr)
+                    } else {
+                        self.value_id(value)
+                    }
                 } else {
                     unknown(expr)
                 }
@@ -1195,10 +1484,16 @@ fn number_id(number: &ast::Number, negative: bool) -> Option<String> {
                 return None;
             }
             let text = text.trim_start_matches('0');
-            Some(if text.is_empty() { "0".to_owned() } else { format!("{sign}{text}") })
+            Some(if text.is_empty() {
+                "0".to_owned()
+            } else {
+                format!("{sign}{text}")
+            })
         }
         ast::Number::Float(f) => Some(py_float_repr(if negative { -f } else { *f })),
-        ast::Number::Complex { real, imag } if *real == 0.0 && !negative => Some(py_imag_repr(*imag)),
+        ast::Number::Complex { real, imag } if *real == 0.0 && !negative => {
+            Some(py_imag_repr(*imag))
+        }
         ast::Number::Complex { .. } => None,
     }
 }
@@ -1235,11 +1530,19 @@ fn is_patch(expr: &Expr) -> bool {
     let positional_max = match &*call.func {
         Expr::Name(n) if n.id.as_str() == "patch" => 1,
         Expr::Attribute(a) if a.attr.id.as_str() == "patch" => 1,
-        Expr::Attribute(a) if a.attr.id.as_str() == "object" && decorator_name(&a.value) == Some("patch") => 2,
+        Expr::Attribute(a)
+            if a.attr.id.as_str() == "object" && decorator_name(&a.value) == Some("patch") =>
+        {
+            2
+        }
         _ => return false,
     };
     call.arguments.args.len() <= positional_max
-        && !call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "new"))
+        && !call
+            .arguments
+            .keywords
+            .iter()
+            .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "new"))
 }
 
 /// Values that are never callables or classes.

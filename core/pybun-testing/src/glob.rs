@@ -106,7 +106,11 @@ fn class_match(pattern: &[char], c: char) -> Option<(bool, usize)> {
 #[must_use]
 pub fn fnmatch_ex(pattern: &str, path: &str) -> bool {
     if pattern.contains('/') {
-        let pattern = if pattern.starts_with('/') { pattern.to_owned() } else { format!("*/{pattern}") };
+        let pattern = if pattern.starts_with('/') {
+            pattern.to_owned()
+        } else {
+            format!("*/{pattern}")
+        };
         fnmatch(&format!("/{path}"), &pattern)
     } else {
         let name = path.rsplit('/').next().unwrap_or(path);

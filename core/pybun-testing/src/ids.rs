@@ -49,13 +49,21 @@ pub(crate) fn py_float_repr(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let formatted = format!("{x:e}");
     let (mantissa, exponent) = formatted.split_once('e').unwrap_or((&formatted, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.trim_start_matches('-').chars().filter(char::is_ascii_digit).collect();
+    let digits: String = mantissa
+        .trim_start_matches('-')
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     let ndigits = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     let decpt = exponent + 1;
     let mut out = String::new();
@@ -69,7 +77,11 @@ pub(crate) fn py_float_repr(x: f64) -> String {
             out.push_str(&digits[1..]);
         }
         let e = decpt - 1;
-        out.push_str(&format!("e{}{:02}", if e < 0 { '-' } else { '+' }, e.unsigned_abs()));
+        out.push_str(&format!(
+            "e{}{:02}",
+            if e < 0 { '-' } else { '+' },
+            e.unsigned_abs()
+        ));
     } else if decpt <= 0 {
         out.push_str("0.");
         for _ in 0..(-decpt) {
@@ -115,7 +127,11 @@ pub(crate) fn make_unique(ids: Vec<String>) -> Vec<String> {
     for index in 0..resolved.len() {
         let id = resolved[index].clone();
         if counts.get(&id).copied().unwrap_or(0) > 1 {
-            let sep = if id.chars().last().is_some_and(char::is_numeric) { "_" } else { "" };
+            let sep = if id.chars().last().is_some_and(char::is_numeric) {
+                "_"
+            } else {
+                ""
+            };
             let counter = suffixes.entry(id.clone()).or_default();
             let mut new_id = format!("{id}{sep}{counter}");
             while resolved.contains(&new_id) {
@@ -156,7 +172,10 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(ascii_escaped_str("a b"), "a b");
-        assert_eq!(ascii_escaped_str("é\n\\☃\u{1F600}\x01"), "\\xe9\\n\\\\\\u2603\\U0001f600\\x01");
+        assert_eq!(
+            ascii_escaped_str("é\n\\☃\u{1F600}\x01"),
+            "\\xe9\\n\\\\\\u2603\\U0001f600\\x01"
+        );
         assert_eq!(ascii_escaped_bytes(b"a\\\xff\t"), "a\\\\xff\\t");
     }
 

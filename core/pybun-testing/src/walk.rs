@@ -13,7 +13,11 @@ pub struct Walk {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// Walks like `pytest` run without arguments in `root` (the rootdir; `""`
@@ -39,10 +43,17 @@ pub fn walk(root: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String,
     }
     for (path, is_dir) in starts {
         // conftest.py files of the rootdir down to the start's directory
-        let parent_end = if is_dir { path.len() } else { path.rfind('/').unwrap_or(0) };
+        let parent_end = if is_dir {
+            path.len()
+        } else {
+            path.rfind('/').unwrap_or(0)
+        };
         let mut dir = root.to_owned();
         add_conftest(&mut out, &dir, list);
-        let rest = path[..parent_end].strip_prefix(root).unwrap_or(&path[..parent_end]).trim_start_matches('/');
+        let rest = path[..parent_end]
+            .strip_prefix(root)
+            .unwrap_or(&path[..parent_end])
+            .trim_start_matches('/');
         for segment in rest.split('/').filter(|s| !s.is_empty()) {
             dir = join(&dir, segment);
             add_conftest(&mut out, &dir, list);
@@ -58,12 +69,18 @@ pub fn walk(root: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String,
 
 fn add_conftest(out: &mut Walk, dir: &str, list: &dyn Fn(&str) -> Vec<(String, bool)>) {
     let conftest = join(dir, "conftest.py");
-    if !out.conftests.contains(&conftest) && list(dir).iter().any(|(n, d)| n == "conftest.py" && !d) {
+    if !out.conftests.contains(&conftest) && list(dir).iter().any(|(n, d)| n == "conftest.py" && !d)
+    {
         out.conftests.push(conftest);
     }
 }
 
-fn walk_dir(dir: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String, bool)>, out: &mut Walk) {
+fn walk_dir(
+    dir: &str,
+    config: &TestConfig,
+    list: &dyn Fn(&str) -> Vec<(String, bool)>,
+    out: &mut Walk,
+) {
     let mut entries = list(dir);
     let package = entries.iter().any(|(n, d)| n == "__init__.py" && !d);
     entries.sort_by(|a, b| {
@@ -83,7 +100,11 @@ fn walk_dir(dir: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String, 
                 continue;
             }
             let sub = list(&path);
-            if is_virtualenv_dir(&sub, || list(&join(&path, "conda-meta")).iter().any(|(n, d)| n == "history" && !d)) {
+            if is_virtualenv_dir(&sub, || {
+                list(&join(&path, "conda-meta"))
+                    .iter()
+                    .any(|(n, d)| n == "history" && !d)
+            }) {
                 continue;
             }
             walk_dir(&path, config, list, out);
@@ -94,7 +115,11 @@ fn walk_dir(dir: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String, 
 }
 
 /// A testpath, with glob segments expanded against the listing (sorted).
-fn expand(root: &str, testpath: &str, list: &dyn Fn(&str) -> Vec<(String, bool)>) -> Vec<(String, bool)> {
+fn expand(
+    root: &str,
+    testpath: &str,
+    list: &dyn Fn(&str) -> Vec<(String, bool)>,
+) -> Vec<(String, bool)> {
     let mut current: Vec<(String, bool)> = vec![(root.to_owned(), true)];
     for segment in testpath.split('/').filter(|s| !s.is_empty() && *s != ".") {
         let mut next = Vec::new();
@@ -117,7 +142,11 @@ fn expand(root: &str, testpath: &str, list: &dyn Fn(&str) -> Vec<(String, bool)>
         }
         current = next;
     }
-    if current.len() == 1 && current[0].0 == root { Vec::new() } else { current }
+    if current.len() == 1 && current[0].0 == root {
+        Vec::new()
+    } else {
+        current
+    }
 }
 
 #[cfg(test)]
@@ -162,21 +191,50 @@ mod tests {
         ]);
         let list = |dir: &str| map.get(dir).cloned().unwrap_or_default();
         let walk = walk("", &TestConfig::default(), &list);
-        assert_eq!(walk.test_files, ["a_test.py", "b/test_b.py", "c/test_c.py", "pkg/test_p.py", "test_z.py"]);
+        assert_eq!(
+            walk.test_files,
+            [
+                "a_test.py",
+                "b/test_b.py",
+                "c/test_c.py",
+                "pkg/test_p.py",
+                "test_z.py"
+            ]
+        );
         assert_eq!(walk.conftests, ["conftest.py", "c/conftest.py"]);
     }
 
     #[test]
     fn testpaths() {
-        let map = tree(&["tests/unit/test_a.py", "tests/conftest.py", "other/test_o.py", "tests/check.py"]);
+        let map = tree(&[
+            "tests/unit/test_a.py",
+            "tests/conftest.py",
+            "other/test_o.py",
+            "tests/check.py",
+        ]);
         let list = |dir: &str| map.get(dir).cloned().unwrap_or_default();
-        let config = TestConfig { testpaths: vec!["tests".into(), "tests/check.py".into()], ..TestConfig::default() };
+        let config = TestConfig {
+            testpaths: vec!["tests".into(), "tests/check.py".into()],
+            ..TestConfig::default()
+        };
         let walk = walk("", &config, &list);
         assert_eq!(walk.test_files, ["tests/unit/test_a.py", "tests/check.py"]);
         assert_eq!(walk.conftests, ["tests/conftest.py"]);
-        let config = TestConfig { testpaths: vec!["t*".into()], ..TestConfig::default() };
-        assert_eq!(super::walk("", &config, &list).test_files, ["tests/unit/test_a.py"]);
-        let config = TestConfig { testpaths: vec!["missing".into()], ..TestConfig::default() };
-        assert_eq!(super::walk("", &config, &list).test_files, ["other/test_o.py", "tests/unit/test_a.py"]);
+        let config = TestConfig {
+            testpaths: vec!["t*".into()],
+            ..TestConfig::default()
+        };
+        assert_eq!(
+            super::walk("", &config, &list).test_files,
+            ["tests/unit/test_a.py"]
+        );
+        let config = TestConfig {
+            testpaths: vec!["missing".into()],
+            ..TestConfig::default()
+        };
+        assert_eq!(
+            super::walk("", &config, &list).test_files,
+            ["other/test_o.py", "tests/unit/test_a.py"]
+        );
     }
 }

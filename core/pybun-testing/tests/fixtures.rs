@@ -5,7 +5,11 @@
 //! `needs_pytest.txt` lists the reasons discovery must report instead
 //! (`path:line: reason`); other cases must report none.
 
-#![allow(clippy::disallowed_methods, clippy::print_stderr, reason = "tests read their fixtures")]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::print_stderr,
+    reason = "tests read their fixtures"
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -16,11 +20,16 @@ fn fixtures() -> PathBuf {
 }
 
 fn list(root: &Path, dir: &str) -> Vec<(String, bool)> {
-    let Ok(entries) = std::fs::read_dir(root.join(dir)) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+        return Vec::new();
+    };
     entries
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().into_string().unwrap(), e.file_type().unwrap().is_dir())
+            (
+                e.file_name().into_string().unwrap(),
+                e.file_type().unwrap().is_dir(),
+            )
         })
         .collect()
 }
@@ -32,25 +41,42 @@ struct Outcome {
 
 fn run(case: &str) -> Outcome {
     let root = fixtures().join(case);
-    let texts: Vec<(&str, String)> =
-        CONFIG_FILES.iter().filter_map(|name| Some((*name, std::fs::read_to_string(root.join(name)).ok()?))).collect();
+    let texts: Vec<(&str, String)> = CONFIG_FILES
+        .iter()
+        .filter_map(|name| Some((*name, std::fs::read_to_string(root.join(name)).ok()?)))
+        .collect();
     let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let (config, _, diagnostics) = TestConfig::from_files(&files);
     assert!(diagnostics.is_empty(), "{case}: {diagnostics:?}");
     let found = walk("", &config, &|dir| list(&root, dir));
-    let mut outcome = Outcome { lines: Vec::new(), reasons: Vec::new() };
+    let mut outcome = Outcome {
+        lines: Vec::new(),
+        reasons: Vec::new(),
+    };
     for conftest in &found.conftests {
         let source = std::fs::read_to_string(root.join(conftest)).unwrap();
         let tests = discover_module(conftest, &source, &config);
         assert!(tests.conftest && tests.items.is_empty());
-        outcome.reasons.extend(tests.needs_pytest.iter().map(|r| format!("{conftest}:{}: {}", r.line, r.reason)));
+        outcome.reasons.extend(
+            tests
+                .needs_pytest
+                .iter()
+                .map(|r| format!("{conftest}:{}: {}", r.line, r.reason)),
+        );
     }
     let mut errors = Vec::new();
     for file in &found.test_files {
         let source = std::fs::read_to_string(root.join(file)).unwrap();
         let tests = discover_module(file, &source, &config);
-        outcome.lines.extend(tests.items.iter().map(|item| item.node_id.clone()));
-        outcome.reasons.extend(tests.needs_pytest.iter().map(|r| format!("{file}:{}: {}", r.line, r.reason)));
+        outcome
+            .lines
+            .extend(tests.items.iter().map(|item| item.node_id.clone()));
+        outcome.reasons.extend(
+            tests
+                .needs_pytest
+                .iter()
+                .map(|r| format!("{file}:{}: {}", r.line, r.reason)),
+        );
         if !tests.errors.is_empty() {
             errors.push(format!("ERROR {file}"));
         }
@@ -60,7 +86,12 @@ fn run(case: &str) -> Outcome {
 }
 
 fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap().lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn check(case: &str) {
@@ -68,10 +99,22 @@ fn check(case: &str) {
     let dir = fixtures().join(case);
     let reasons_file = dir.join("needs_pytest.txt");
     if reasons_file.exists() {
-        assert_eq!(outcome.reasons, read_lines(&reasons_file), "{case}: reasons");
+        assert_eq!(
+            outcome.reasons,
+            read_lines(&reasons_file),
+            "{case}: reasons"
+        );
     } else {
-        assert!(outcome.reasons.is_empty(), "{case}: unexpected reasons {:#?}", outcome.reasons);
-        assert_eq!(outcome.lines, read_lines(&dir.join("expected.txt")), "{case}: node ids");
+        assert!(
+            outcome.reasons.is_empty(),
+            "{case}: unexpected reasons {:#?}",
+            outcome.reasons
+        );
+        assert_eq!(
+            outcome.lines,
+            read_lines(&dir.join("expected.txt")),
+            "{case}: node ids"
+        );
     }
 }
 
@@ -133,11 +176,18 @@ fn syntax_error() {
 fn every_case_is_tested() {
     let mut cases: Vec<String> = std::fs::read_dir(fixtures())
         .unwrap()
-        .filter_map(|e| e.ok().filter(|e| e.path().is_dir()).map(|e| e.file_name().into_string().unwrap()))
+        .filter_map(|e| {
+            e.ok()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().into_string().unwrap())
+        })
         .collect();
     cases.sort();
     let source = include_str!("fixtures.rs");
     for case in cases {
-        assert!(source.contains(&format!("check(\"{case}\")")), "fixture case {case} has no test");
+        assert!(
+            source.contains(&format!("check(\"{case}\")")),
+            "fixture case {case} has no test"
+        );
     }
 }
