@@ -1323,7 +1323,9 @@ impl<'a> Cx<'a> {
                                 }
                                 Expr::NoneLiteral(_) => {}
                                 _ => {
-                                    return Err("a `pytest.param` id is not a string literal".into());
+                                    return Err(
+                                        "a `pytest.param` id is not a string literal".into()
+                                    );
                                 }
                             },
                             Some("marks") => {

@@ -191,3 +191,103 @@ fn every_case_is_tested() {
         );
     }
 }
+
+#[test]
+fn item_details() {
+    let source = std::fs::read_to_string(fixtures().join("marks/test_marks.py")).unwrap();
+    let tests = discover_module("test_marks.py", &source, &TestConfig::default());
+    let names = |id: &str| -> Vec<String> {
+        let item = tests.items.iter().find(|i| i.node_id == id).unwrap();
+        item.marks
+            .iter()
+            .map(|m| format!("{}({})@{}", m.name, m.args_source, m.line))
+            .collect()
+    };
+    assert_eq!(
+        names("test_marks.py::test_skip"),
+        [
+            "skip(reason=\"not today\")@11",
+            "db()@6",
+            "filterwarnings(\"ignore\")@6"
+        ]
+    );
+    assert_eq!(
+        names("test_marks.py::test_alias"),
+        ["slow()@26", "db()@6", "filterwarnings(\"ignore\")@6"]
+    );
+    assert_eq!(
+        names("test_marks.py::TestMarkedClass::test_method_xfail"),
+        [
+            "xfail()@39",
+            "db()@34",
+            "usefixtures(\"tmp_path\")@32",
+            "slow()@31",
+            "db()@6",
+            "filterwarnings(\"ignore\")@6"
+        ]
+    );
+
+    let source = std::fs::read_to_string(fixtures().join("basic/test_functions.py")).unwrap();
+    let tests = discover_module("test_functions.py", &source, &TestConfig::default());
+    let item = tests
+        .items
+        .iter()
+        .find(|i| i.name == "test_with_fixtures")
+        .unwrap();
+    assert_eq!(item.fixtures, ["number", "tmp_path", "kw"]);
+    assert_eq!(
+        (item.line, item.kind, item.class.as_deref()),
+        (16, pybun_testing::TestKind::Function, None)
+    );
+    let redefined = tests
+        .items
+        .iter()
+        .find(|i| i.name == "test_redefined")
+        .unwrap();
+    assert_eq!(
+        (redefined.line, redefined.fixtures.as_slice()),
+        (44, ["number".to_owned()].as_slice())
+    );
+
+    let source = std::fs::read_to_string(fixtures().join("basic/test_classes.py")).unwrap();
+    let tests = discover_module("test_classes.py", &source, &TestConfig::default());
+    let item = tests.items.iter().find(|i| i.name == "test_deep").unwrap();
+    assert_eq!(
+        item.class.as_deref(),
+        Some("TestOuter::TestInner::TestDeepest")
+    );
+    let item = tests
+        .items
+        .iter()
+        .find(|i| i.name == "test_static")
+        .unwrap();
+    assert_eq!(
+        (item.kind, item.fixtures.as_slice()),
+        (
+            pybun_testing::TestKind::Method,
+            ["number".to_owned()].as_slice()
+        )
+    );
+
+    let source = std::fs::read_to_string(fixtures().join("parametrize/test_params.py")).unwrap();
+    let tests = discover_module("test_params.py", &source, &TestConfig::default());
+    let item = tests
+        .items
+        .iter()
+        .find(|i| i.name == "test_param[3]")
+        .unwrap();
+    assert!(item.parametrized);
+    assert_eq!(
+        item.marks
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>(),
+        ["skip", "slow", "parametrize"]
+    );
+    let item = tests
+        .items
+        .iter()
+        .find(|i| i.name == "test_empty[NOTSET]")
+        .unwrap();
+    assert_eq!(item.marks[0].name, "skip");
+}
