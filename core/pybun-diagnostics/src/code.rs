@@ -84,4 +84,7 @@ codes! {
     RunTargetNotFound = "PB0600": "the script, task or command to run was not found",
     RunEnvironmentMissing = "PB0601": "the environment to run in does not exist",
     PythonInstallFailed = "PB0602": "a Python runtime could not be installed",
+
+    TestSyntax = "PB0700": "a test file is not valid Python",
+    TestConfigInvalid = "PB0701": "the pytest configuration is invalid",
 }

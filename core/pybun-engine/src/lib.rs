@@ -16,6 +16,7 @@ mod python;
 mod run;
 mod sync;
 pub mod test_select;
+mod test_run;
 mod tree;
 mod venv;
 mod export;
@@ -35,6 +36,8 @@ pub use run::{
 };
 pub use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule};
 pub use python::{ListedPython, PythonListOutcome, python_find, python_install, python_list, python_pin, python_uninstall};
+pub use test_run::{CompatReason, DURATIONS_FILE, EngineChoice, LAST_FAILED_FILE, PlannedTest, TestOutcome, TestRequest, run_tests};
+pub use pybun_ports::{TestEngine, TestOutcomeKind, TestResult};
 pub use sync::{ChangeKind, LockMode, PackageChange, SyncOutcome, SyncPorts, SyncRequest, sync};
 pub use venv::{VenvOutcome, VenvRequest, create_venv};
 pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};

@@ -181,10 +181,23 @@ pub fn prepare_run(request: &RunRequest, ports: &SyncPorts<'_>) -> Result<RunPla
         }
     }
 
+    let (mut plan, tasks_root) = environment_plan(request, ports)?;
+    if !request.with.is_empty() {
+        let overlay = prepare_overlay(request, &plan.environment, ports)?;
+        plan.reason = format!("{} with `--with` requirements in an overlay environment", plan.reason);
+        plan.environment.clone_from(&overlay);
+        plan.path_prepend = overlay.join("bin");
+    }
+    plan.steps = resolve_target(request, &plan.environment, tasks_root.as_deref(), ports)?;
+    Ok(plan)
+}
+
+/// The selected environment (section 16), prepared; and the project root, if any.
+pub(crate) fn environment_plan(request: &RunRequest, ports: &SyncPorts<'_>) -> Result<(RunPlan, Option<PathBuf>), Failure> {
     let project_root = find_project_root(ports.fs, &request.directory);
     let inputs = EnvironmentInputs { project_root: project_root.clone(), ..request.environment.clone() };
     let choice = select_environment(&inputs);
-    let (mut plan, tasks_root) = match choice.rule {
+    let (plan, tasks_root) = match choice.rule {
         EnvironmentRule::ProjectVenv => {
             let root = project_root.clone().expect("the project rule needs a project");
             (prepare_project_env(request, &root, &choice, ports)?, Some(root))
@@ -203,15 +216,7 @@ pub fn prepare_run(request: &RunRequest, ports: &SyncPorts<'_>) -> Result<RunPla
             (plan_in(&choice.path, Some(choice.rule), choice.reason.clone(), Preparation::Reused), project_root.clone())
         }
     };
-
-    if !request.with.is_empty() {
-        let overlay = prepare_overlay(request, &plan.environment, ports)?;
-        plan.reason = format!("{} with `--with` requirements in an overlay environment", plan.reason);
-        plan.environment.clone_from(&overlay);
-        plan.path_prepend = overlay.join("bin");
-    }
-    plan.steps = resolve_target(request, &plan.environment, tasks_root.as_deref(), ports)?;
-    Ok(plan)
+    Ok((plan, tasks_root))
 }
 
 fn plan_in(env: &Path, rule: Option<EnvironmentRule>, reason: String, preparation: Preparation) -> RunPlan {

@@ -30,11 +30,11 @@ pub mod codes {
     use pybun_diagnostics::Code;
 
     /// A test file is not valid Python (pytest: a collection error).
-    pub const PYTHON_SYNTAX: Code = Code::ScriptMetadata;
+    pub const PYTHON_SYNTAX: Code = Code::TestSyntax;
     /// A pytest configuration file is not valid TOML.
     pub const TOML_SYNTAX: Code = Code::TomlSyntax;
     /// A pytest configuration value or INI file is invalid.
-    pub const CONFIG_INVALID: Code = Code::ToolSettings;
+    pub const CONFIG_INVALID: Code = Code::TestConfigInvalid;
 }
 
 /// The SHA-256 of a file's bytes, lowercase hex: the key to cache a file's

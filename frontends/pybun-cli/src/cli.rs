@@ -88,8 +88,8 @@ pub(crate) enum Command {
     Env(EnvShowArgs),
     /// Find, install, pin and remove Python interpreters.
     Python(PythonArgs),
-    /// Not implemented yet: run the test suite.
-    Test(PendingArgs),
+    /// Run the test suite: discovery in Rust (pytest's rules), parallel Python workers.
+    Test(TestArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -195,11 +195,6 @@ pub(crate) struct ExportArgs {
     pub(crate) no_dev: bool,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub(crate) rest: Vec<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LinkModeArg {
@@ -409,4 +404,63 @@ pub(crate) enum PythonCommand {
     Pin { request: String },
     /// Remove PyBun-managed builds matching REQUEST.
     Uninstall { request: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Files, directories or node ids (`tests/test_a.py::test_x`) to run [default: all].
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<String>,
+    /// Only tests matching this keyword expression (pytest's `-k`).
+    #[arg(short = 'k', value_name = "EXPR")]
+    pub(crate) keyword: Option<String>,
+    /// Only tests with marks matching this expression (pytest's `-m`).
+    #[arg(short = 'm', value_name = "EXPR")]
+    pub(crate) marker: Option<String>,
+    /// Stop after the first failure (or after N).
+    #[arg(long, short = 'x', num_args = 0..=1, default_missing_value = "1", value_name = "N", alias = "exitfirst")]
+    pub(crate) bail: Option<usize>,
+    /// Run shard I of N (`--shard 2/4`): deterministic, balanced by recorded durations.
+    #[arg(long, value_name = "I/N")]
+    pub(crate) shard: Option<String>,
+    /// Run only the tests that failed last time (all when none did).
+    #[arg(long, alias = "lf")]
+    pub(crate) last_failed: bool,
+    /// Run the tests that failed last time first.
+    #[arg(long, alias = "ff")]
+    pub(crate) failed_first: bool,
+    /// List the tests (node ids, as pytest prints them) without running them.
+    #[arg(long)]
+    pub(crate) collect_only: bool,
+    /// Show the N slowest tests.
+    #[arg(long, value_name = "N")]
+    pub(crate) durations: Option<usize>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) junit_xml: Option<PathBuf>,
+    /// Worker processes [default: one per core].
+    #[arg(long, short = 'n', value_name = "N")]
+    pub(crate) workers: Option<usize>,
+    /// The engine: `auto` (native where possible), `native` or `pytest`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) engine: TestEngineArg,
+    /// Explain every reason a module runs under pytest instead of the native engine.
+    #[arg(long)]
+    pub(crate) pytest_compat: bool,
+    /// Rerun affected tests on file changes (not implemented yet: exits with PB0003).
+    #[arg(long)]
+    pub(crate) watch: bool,
+    /// The interpreter: a version, a range or a path.
+    #[arg(long, env = "PYBUN_PYTHON", value_name = "PYTHON")]
+    pub(crate) python: Option<String>,
+    /// Use the project's lock and environment as they are.
+    #[arg(long)]
+    pub(crate) frozen: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TestEngineArg {
+    Auto,
+    Native,
+    Pytest,
 }

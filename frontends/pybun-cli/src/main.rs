@@ -9,6 +9,7 @@ mod json;
 mod progress;
 mod python_commands;
 mod run_commands;
+mod test_commands;
 mod text;
 
 use std::io::Write as _;

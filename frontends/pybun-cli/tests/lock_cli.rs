@@ -518,10 +518,10 @@ fn sdist_with_dynamic_dependencies_is_pb0205() {
 #[test]
 fn pending_commands_are_pb0003() {
     let ctx = TestContext::new();
-    let out = pybun_bare(&ctx, &["test"]);
+    let out = pybun_bare(&ctx, &["test", "--watch"]);
     assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains("error[PB0003]") && out.stderr.contains("`pybun test` is not implemented yet"), "{out}");
-    let out = pybun_bare(&ctx, &["--format", "json", "test"]);
+    assert!(out.stderr.contains("error[PB0003]") && out.stderr.contains("`pybun test --watch` is not implemented yet"), "{out}");
+    let out = pybun_bare(&ctx, &["--format", "json", "test", "--watch"]);
     assert_eq!(out.code, 1, "{out}");
     let document = out.json();
     assert_eq!(document["command"], "test");

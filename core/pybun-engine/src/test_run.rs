@@ -1,0 +1,437 @@
+//! `pybun test`: discover in Rust (pytest's rules), select, shard, run in
+//! Python worker processes, record durations and failures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use pybun_diagnostics::{Code, Diagnostic};
+use pybun_env::EnvironmentInputs;
+use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestResult, TestRunner};
+use pybun_testing::{CONFIG_FILES, ModuleTests, TestConfig, discover_module, walk};
+
+use crate::Failure;
+use crate::lock::IndexSettings;
+use crate::run::{RunRequest, RunTarget, environment_plan};
+use crate::sync::SyncPorts;
+use crate::test_select::{Expr, batches, keyword_matches, marker_matches, parse_expr, shard};
+
+/// Which engine runs the tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// Native where the static analysis allows, pytest where a module needs it.
+    #[default]
+    Auto,
+    Native,
+    Pytest,
+}
+
+/// `pybun test`.
+#[derive(Debug, Clone, Default)]
+pub struct TestRequest {
+    pub directory: PathBuf,
+    /// Files, directories or node ids to run (prefixes of node ids); empty: all.
+    pub paths: Vec<String>,
+    pub keyword: Option<String>,
+    pub marker: Option<String>,
+    /// Stop after this many failures.
+    pub bail: Option<usize>,
+    /// `(index, count)`, 1-based index.
+    pub shard: Option<(usize, usize)>,
+    pub last_failed: bool,
+    pub failed_first: bool,
+    pub collect_only: bool,
+    pub workers: usize,
+    pub engine: EngineChoice,
+    pub python: Option<String>,
+    pub frozen: bool,
+    pub index: IndexSettings,
+    pub environment: EnvironmentInputs,
+}
+
+/// A test chosen to run, with how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTest {
+    pub node_id: String,
+    pub engine: TestEngine,
+}
+
+/// Why a module runs under pytest (`--pytest-compat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatReason {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What `pybun test` did.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub rootdir: PathBuf,
+    pub config_file: Option<String>,
+    pub collected: usize,
+    pub tests: Vec<PlannedTest>,
+    pub deselected: usize,
+    pub results: Vec<TestResult>,
+    pub compat: Vec<CompatReason>,
+    pub collection_errors: Vec<Diagnostic>,
+    /// pytest's exit code: 0 all passed, 1 failures, 2 interrupted (collection errors), 5 no tests.
+    pub exit_code: u8,
+    pub stopped_early: bool,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Where durations are recorded (committable: sorted, rounded).
+pub const DURATIONS_FILE: &str = ".pybun/test-durations.json";
+/// The last run's failures (`--last-failed`, `--failed-first`).
+pub const LAST_FAILED_FILE: &str = ".pybun/test-lastfailed.json";
+
+/// Run the project's tests.
+///
+/// # Errors
+/// An unusable environment, an invalid expression or shard.
+pub fn run_tests(
+    request: &TestRequest,
+    ports: &SyncPorts<'_>,
+    runner: &dyn TestRunner,
+    on_result: &(dyn Fn(&TestResult) + Sync),
+) -> Result<TestOutcome, Failure> {
+    let keyword = request.keyword.as_deref().map(|k| parse(k, "-k")).transpose()?;
+    let marker = request.marker.as_deref().map(|m| parse(m, "-m")).transpose()?;
+    if let Some((index, count)) = request.shard
+        && (count == 0 || index == 0 || index > count)
+    {
+        return Err(usage(format!("invalid shard `{index}/{count}`"), "give `--shard I/N` with 1 <= I <= N"));
+    }
+    let rootdir = crate::project::find_project_root(ports.fs, &request.directory).unwrap_or_else(|| request.directory.clone());
+
+    // Configuration and discovery.
+    let mut files: Vec<(&str, String)> = Vec::new();
+    for name in CONFIG_FILES {
+        let name: &str = name;
+        if let Ok(text) = ports.fs.read_to_string(&rootdir.join(name)) {
+            files.push((name, text));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let (config, config_file, mut collection_errors) = TestConfig::from_files(&refs);
+    collection_errors.retain(Diagnostic::is_error);
+    let list = |dir: &str| -> Vec<(String, bool)> {
+        let path = if dir.is_empty() { rootdir.clone() } else { rootdir.join(dir) };
+        ports
+            .fs
+            .read_dir(&path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.file_name()?.to_string_lossy().into_owned();
+                Some((name, ports.fs.is_dir(&p)))
+            })
+            .collect()
+    };
+    let walked = walk("", &config, &list);
+    let sources: Vec<(String, Option<String>)> = walked
+        .test_files
+        .iter()
+        .chain(walked.conftests.iter())
+        .map(|rel| (rel.clone(), ports.fs.read_to_string(&rootdir.join(rel)).ok()))
+        .collect();
+    let modules: BTreeMap<String, ModuleTests> = {
+        use rayon::prelude::*;
+        sources
+            .par_iter()
+            .filter_map(|(rel, text)| Some((rel.clone(), discover_module(rel, text.as_deref()?, &config))))
+            .collect()
+    };
+
+    // Which modules need pytest: their own reasons, and their conftests'.
+    let mut compat = Vec::new();
+    let mut needs_pytest: BTreeSet<String> = BTreeSet::new();
+    for rel in &walked.test_files {
+        let Some(module) = modules.get(rel) else { continue };
+        let mut reasons: Vec<CompatReason> = module
+            .needs_pytest
+            .iter()
+            .map(|r| CompatReason { file: rel.clone(), line: r.line, reason: r.reason.clone() })
+            .collect();
+        for conftest in &walked.conftests {
+            let dir = conftest.trim_end_matches("conftest.py");
+            if rel.starts_with(dir)
+                && let Some(c) = modules.get(conftest)
+            {
+                reasons.extend(c.needs_pytest.iter().map(|r| CompatReason { file: conftest.clone(), line: r.line, reason: r.reason.clone() }));
+            }
+        }
+        if !reasons.is_empty() {
+            needs_pytest.insert(rel.clone());
+            for reason in reasons {
+                if !compat.contains(&reason) {
+                    compat.push(reason);
+                }
+            }
+        }
+        collection_errors.extend(module.errors.iter().cloned());
+    }
+
+    // Selection.
+    let all: Vec<(&str, Vec<String>, &str)> = walked
+        .test_files
+        .iter()
+        .filter_map(|rel| modules.get(rel).map(|m| (rel, m)))
+        .flat_map(|(rel, m)| m.items.iter().map(move |item| (item.node_id.as_str(), item.marks.iter().map(|k| k.name.clone()).collect(), rel.as_str())))
+        .collect();
+    let collected = all.len();
+    let last_failed: BTreeSet<String> = read_json_list(ports, &rootdir.join(LAST_FAILED_FILE));
+    let durations = read_durations(ports, &rootdir.join(DURATIONS_FILE));
+    let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
+    let mut selected: Vec<(String, String)> = all
+        .iter()
+        .filter(|(id, _, _)| wanted_paths.is_empty() || wanted_paths.iter().any(|p| path_selects(p, id)))
+        .filter(|(id, marks, _)| keyword.as_ref().is_none_or(|k| keyword_matches(k, id, marks)))
+        .filter(|(_, marks, _)| marker.as_ref().is_none_or(|m| marker_matches(m, marks)))
+        .filter(|(id, _, _)| !request.last_failed || last_failed.is_empty() || last_failed.contains(*id))
+        .map(|(id, _, rel)| ((*id).to_string(), (*rel).to_string()))
+        .collect();
+    let deselected = collected - selected.len();
+    if let Some((index, count)) = request.shard {
+        let ids: Vec<String> = selected.iter().map(|(id, _)| id.clone()).collect();
+        let keep: BTreeSet<String> = shard(&ids, &durations, index - 1, count).into_iter().collect();
+        selected.retain(|(id, _)| keep.contains(id));
+    }
+    let engine_of = |rel: &str| match request.engine {
+        EngineChoice::Native => TestEngine::Native,
+        EngineChoice::Pytest => TestEngine::Pytest,
+        EngineChoice::Auto if needs_pytest.contains(rel) => TestEngine::Pytest,
+        EngineChoice::Auto => TestEngine::Native,
+    };
+    let tests: Vec<PlannedTest> = selected.iter().map(|(id, rel)| PlannedTest { node_id: id.clone(), engine: engine_of(rel) }).collect();
+    let mut outcome = TestOutcome {
+        rootdir: rootdir.clone(),
+        config_file,
+        collected,
+        tests: tests.clone(),
+        deselected,
+        results: Vec::new(),
+        compat,
+        collection_errors,
+        exit_code: 0,
+        stopped_early: false,
+        warnings: Vec::new(),
+    };
+    if request.collect_only || tests.is_empty() || !outcome.collection_errors.is_empty() {
+        outcome.exit_code = if !outcome.collection_errors.is_empty() {
+            2
+        } else if tests.is_empty() {
+            5
+        } else {
+            0
+        };
+        return Ok(outcome);
+    }
+
+    // The environment, then the workers.
+    let run_request = RunRequest {
+        directory: request.directory.clone(),
+        target: RunTarget::Code(String::new()),
+        args: Vec::new(),
+        with: Vec::new(),
+        python: request.python.clone(),
+        frozen: request.frozen,
+        index: request.index.clone(),
+        environment: request.environment.clone(),
+    };
+    let (plan, _) = environment_plan(&run_request, ports)?;
+    // Modules that need pytest run natively when the environment has no pytest.
+    let pytest_available = ports
+        .fs
+        .read_dir(&plan.environment.join("lib"))
+        .unwrap_or_default()
+        .iter()
+        .any(|lib| ports.fs.exists(&lib.join("site-packages").join("pytest").join("__init__.py")));
+    let mut tests = tests;
+    if !pytest_available && tests.iter().any(|t| t.engine == TestEngine::Pytest) {
+        let modules: BTreeSet<&str> = tests
+            .iter()
+            .filter(|t| t.engine == TestEngine::Pytest)
+            .map(|t| t.node_id.split("::").next().unwrap_or(&t.node_id))
+            .collect();
+        outcome.warnings.push(
+            Diagnostic::warning(
+                Code::NotImplemented,
+                format!(
+                    "{} module(s) use pytest features the native engine may not reproduce, but pytest is not installed in `{}`: running them natively",
+                    modules.len(),
+                    plan.environment.display()
+                ),
+            )
+            .with_hint("add pytest to the project's dev dependencies (`pybun add --dev pytest`) for exact results; `--pytest-compat` lists the reasons"),
+        );
+        for test in &mut tests {
+            test.engine = TestEngine::Native;
+        }
+        outcome.tests.clone_from(&tests);
+    }
+    let ids: Vec<String> = if request.failed_first {
+        let (first, rest): (Vec<&PlannedTest>, Vec<&PlannedTest>) = tests.iter().partition(|t| last_failed.contains(&t.node_id));
+        first.into_iter().chain(rest).map(|t| t.node_id.clone()).collect()
+    } else {
+        tests.iter().map(|t| t.node_id.clone()).collect()
+    };
+    let engines: BTreeMap<&str, TestEngine> = tests.iter().map(|t| (t.node_id.as_str(), t.engine)).collect();
+    let work: Vec<TestBatch> = if request.bail.is_some() {
+        // Fail fast stops between tests: one test per batch, in order.
+        ids.iter().map(|id| TestBatch { engine: engines[id.as_str()], ids: vec![id.clone()] }).collect()
+    } else if request.failed_first && !last_failed.is_empty() {
+        vec![TestBatch { engine: engines[ids[0].as_str()], ids: ids.clone() }]
+    } else {
+        batches(&ids, &durations)
+            .into_iter()
+            .map(|ids| TestBatch { engine: engines[ids[0].as_str()], ids })
+            .collect()
+    };
+    let results = std::sync::Mutex::new(Vec::new());
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let bail = request.bail;
+    runner
+        .run(
+            &RunnerConfig {
+                python: plan.environment.join("bin").join("python"),
+                rootdir: rootdir.clone(),
+                workers: request.workers.max(1),
+                env: vec![("VIRTUAL_ENV".into(), plan.environment.display().to_string())],
+            },
+            work,
+            &|result: TestResult| {
+                on_result(&result);
+                let failed = result.outcome.is_failure();
+                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(result);
+                if failed {
+                    let count = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    if bail.is_some_and(|limit| count >= limit) {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .map_err(|e| {
+            Failure::new(
+                Diagnostic::error(Code::RunTargetNotFound, format!("could not start the test workers: {e}"))
+                    .with_hint("check that the environment's Python works (`pybun run -c 'print(1)'`)"),
+            )
+        })?;
+    outcome.results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let failed = outcome.results.iter().filter(|r| r.outcome.is_failure()).count();
+    outcome.stopped_early = outcome.results.len() < tests.len();
+    outcome.exit_code = u8::from(failed > 0);
+
+    // Record durations (merged, committable) and the failures.
+    let mut all_durations = durations;
+    for result in &outcome.results {
+        all_durations.insert(result.id.clone(), (result.duration * 1000.0).round() / 1000.0);
+    }
+    let known: BTreeSet<&str> = all.iter().map(|(id, _, _)| *id).collect();
+    all_durations.retain(|id, _| known.contains(id.as_str()));
+    write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations);
+    let failed_ids: Vec<String> = outcome.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.id.clone()).collect();
+    let text = format!(
+        "[\n{}\n]\n",
+        failed_ids.iter().map(|id| format!("  {}", json_string(id))).collect::<Vec<_>>().join(",\n")
+    );
+    let _ = ports.fs.write_atomic(&rootdir.join(LAST_FAILED_FILE), text.as_bytes());
+    Ok(outcome)
+}
+
+fn parse(text: &str, option: &str) -> Result<Expr, Failure> {
+    parse_expr(text).map_err(|e| usage(format!("invalid `{option}` expression `{text}`: {e}"), "combine names with `and`, `or`, `not` and parentheses"))
+}
+
+fn usage(message: String, hint: &str) -> Failure {
+    Failure::new(Diagnostic::error(Code::Usage, message).with_hint(hint))
+}
+
+/// A path argument as a node-id prefix relative to the rootdir.
+fn normalize_path(arg: &str, directory: &Path, rootdir: &Path) -> String {
+    let (path, rest) = match arg.split_once("::") {
+        Some((p, r)) => (p, Some(r)),
+        None => (arg, None),
+    };
+    let absolute = if Path::new(path).is_absolute() { PathBuf::from(path) } else { directory.join(path) };
+    let mut components: Vec<String> = Vec::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                components.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => components.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    let normalized: PathBuf = components.iter().collect();
+    let relative = normalized.strip_prefix(rootdir).map_or_else(|_| path.to_string(), |r| r.to_string_lossy().replace('\\', "/"));
+    let relative = relative.trim_start_matches('/').to_string();
+    match rest {
+        Some(rest) => format!("{relative}::{rest}"),
+        None => relative,
+    }
+}
+
+/// Whether a path argument selects a node id (a directory, a file, or a node-id prefix).
+fn path_selects(arg: &str, id: &str) -> bool {
+    if arg.is_empty() {
+        return true;
+    }
+    if arg.contains("::") {
+        return id == arg || id.starts_with(&format!("{arg}::")) || id.starts_with(&format!("{arg}["));
+    }
+    let file = id.split("::").next().unwrap_or(id);
+    file == arg || file.starts_with(&format!("{}/", arg.trim_end_matches('/')))
+}
+
+fn read_json_list(ports: &SyncPorts<'_>, path: &Path) -> BTreeSet<String> {
+    let Ok(text) = ports.fs.read_to_string(path) else { return BTreeSet::new() };
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim().trim_end_matches(',');
+            line.strip_prefix('"')?.strip_suffix('"').map(unescape)
+        })
+        .collect()
+}
+
+fn read_durations(ports: &SyncPorts<'_>, path: &Path) -> BTreeMap<String, f64> {
+    let Ok(text) = ports.fs.read_to_string(path) else { return BTreeMap::new() };
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim().trim_end_matches(',');
+            let (key, value) = line.rsplit_once(':')?;
+            let key = key.trim().strip_prefix('"')?.strip_suffix('"')?;
+            Some((unescape(key), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn write_durations(ports: &SyncPorts<'_>, path: &Path, durations: &BTreeMap<String, f64>) {
+    let body: Vec<String> = durations.iter().map(|(id, seconds)| format!("  {}: {seconds:.3}", json_string(id))).collect();
+    let text = format!("{{\n{}\n}}\n", body.join(",\n"));
+    if ports.fs.read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+        let _ = ports.fs.write_atomic(path, text.as_bytes());
+    }
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\")
+}

@@ -1,0 +1,276 @@
+//! `pybun test`: rendering of the run (progress, failures, summary), JSON,
+//! JUnit XML, and exit codes as pytest's.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use pybun_engine::{
+    Code, Diagnostic, EngineChoice, Failure, SyncPorts, TestOutcome, TestOutcomeKind, TestRequest, TestResult,
+};
+use pybun_fs_os::OsFs;
+use serde_json::json;
+
+use crate::cli::{Cli, OutputFormat, TestArgs, TestEngineArg};
+use crate::commands::{index_opener, index_settings};
+use crate::env_commands::{EnvAdapters, data_dir};
+use crate::progress::CliReporter;
+use crate::{Rendered, Settings};
+
+/// AI coding agents set one of these; then only failures and the summary are printed (as Bun's runner does).
+const AGENT_VARIABLES: &[&str] = &["AGENT", "CLAUDECODE", "CURSOR_AGENT", "CODEX", "AIDER", "GEMINI_CLI", "OPENCODE"];
+
+fn agent_detected() -> bool {
+    AGENT_VARIABLES.iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty() && x != "0"))
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), Failure> {
+    let invalid = || {
+        Failure::new(
+            Diagnostic::error(Code::Usage, format!("invalid `--shard {text}`")).with_hint("give `--shard I/N` with 1 <= I <= N, e.g. `--shard 2/4`"),
+        )
+    };
+    let (i, n) = text.split_once('/').ok_or_else(invalid)?;
+    let (i, n) = (i.trim().parse::<usize>().map_err(|_| invalid())?, n.trim().parse::<usize>().map_err(|_| invalid())?);
+    if i == 0 || n == 0 || i > n {
+        return Err(invalid());
+    }
+    Ok((i, n))
+}
+
+pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Rendered, Failure> {
+    if args.watch {
+        return Err(Failure::new(
+            Diagnostic::error(Code::NotImplemented, "`pybun test --watch` is not implemented yet")
+                .with_hint("run `pybun test` again after a change, or use `--last-failed`"),
+        ));
+    }
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let request = TestRequest {
+        directory: settings.directory.clone(),
+        paths: args.paths.clone(),
+        keyword: args.keyword.clone(),
+        marker: args.marker.clone(),
+        bail: args.bail,
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        last_failed: args.last_failed,
+        failed_first: args.failed_first,
+        collect_only: args.collect_only,
+        workers: args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+        engine: match args.engine {
+            TestEngineArg::Auto => EngineChoice::Auto,
+            TestEngineArg::Native => EngineChoice::Native,
+            TestEngineArg::Pytest => EngineChoice::Pytest,
+        },
+        python: args.python.clone(),
+        frozen: args.frozen,
+        index: index_settings(cli),
+        environment: pybun_engine::EnvironmentInputs {
+            pybun_env: var("PYBUN_ENV").map(|p| if p.is_absolute() { p } else { settings.directory.join(p) }),
+            project_root: None,
+            virtual_env: var("VIRTUAL_ENV"),
+            global_env: data_dir().join("environments").join("default"),
+        },
+    };
+    let text_mode = settings.format == OutputFormat::Text;
+    let terse = settings.quiet || agent_detected();
+    let adapters = EnvAdapters::new(cli)?;
+    let reporter = CliReporter::new(text_mode && !settings.quiet);
+    let opener = index_opener(cli);
+    let ports = SyncPorts {
+        fs: &OsFs,
+        open_index: &opener,
+        interpreters: adapters.interpreters.as_ref(),
+        environments: &adapters.environments,
+        artifacts: &adapters.cache,
+        build_cache: &adapters.cache,
+        frontend: &adapters.frontend,
+        reporter: &reporter,
+    };
+    let started = Instant::now();
+    let progress = |result: &TestResult| {
+        if !text_mode || terse {
+            return;
+        }
+        let mark = match result.outcome {
+            TestOutcomeKind::Passed => ".",
+            TestOutcomeKind::Failed => "F",
+            TestOutcomeKind::Error => "E",
+            TestOutcomeKind::Skipped => "s",
+            TestOutcomeKind::Xfailed => "x",
+            TestOutcomeKind::Xpassed => "X",
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(mark.as_bytes());
+        let _ = err.flush();
+    };
+    let result = pybun_engine::run_tests(&request, &ports, &pybun_test_worker::PoolTestRunner, &progress);
+    reporter.finish();
+    let outcome = result?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if text_mode && !terse && !outcome.results.is_empty() {
+        crate::print_stderr("");
+    }
+    if let Some(path) = &args.junit_xml {
+        let path = if path.is_absolute() { path.clone() } else { settings.directory.join(path) };
+        pybun_fs_os::write_atomic(&path, junit_xml(&outcome, elapsed).as_bytes())
+            .map_err(|e| Failure::new(Diagnostic::error(Code::Io, format!("could not write `{}`: {e}", path.display()))))?;
+    }
+    let mut warnings: Vec<Diagnostic> = outcome.collection_errors.clone();
+    warnings.extend(outcome.warnings.iter().cloned());
+    if args.pytest_compat {
+        for reason in &outcome.compat {
+            warnings.push(
+                Diagnostic::info(Code::NotImplemented, format!("{}:{}: runs under pytest: {}", reason.file, reason.line, reason.reason))
+                    .with_hint("the native engine is used for modules without these; see `pybun test --engine`"),
+            );
+        }
+    }
+    let (stdout, stderr) = if args.collect_only {
+        let mut out = String::new();
+        for test in &outcome.tests {
+            let _ = writeln!(out, "{}", test.node_id);
+        }
+        let _ = write!(out, "\n{} tests collected in {elapsed:.2}s", outcome.tests.len());
+        (out, String::new())
+    } else {
+        (String::new(), text_report(&outcome, elapsed, args.durations, terse))
+    };
+    Ok(Rendered { json: json_report(&outcome, elapsed), stdout, stderr, warnings, exit: outcome.exit_code })
+}
+
+fn count(outcome: &TestOutcome, kind: TestOutcomeKind) -> usize {
+    outcome.results.iter().filter(|r| r.outcome == kind).count()
+}
+
+fn summary_line(outcome: &TestOutcome, elapsed: f64) -> String {
+    let mut parts = Vec::new();
+    for (kind, word) in [
+        (TestOutcomeKind::Failed, "failed"),
+        (TestOutcomeKind::Passed, "passed"),
+        (TestOutcomeKind::Skipped, "skipped"),
+        (TestOutcomeKind::Xfailed, "xfailed"),
+        (TestOutcomeKind::Xpassed, "xpassed"),
+        (TestOutcomeKind::Error, "errors"),
+    ] {
+        let n = count(outcome, kind);
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if outcome.deselected > 0 {
+        parts.push(format!("{} deselected", outcome.deselected));
+    }
+    if !outcome.collection_errors.is_empty() {
+        parts.push(format!("{} collection errors", outcome.collection_errors.len()));
+    }
+    if parts.is_empty() {
+        parts.push("no tests ran".to_string());
+    }
+    let stopped = if outcome.stopped_early { " (stopped early)" } else { "" };
+    format!("{} in {elapsed:.2}s{stopped}", parts.join(", "))
+}
+
+fn text_report(outcome: &TestOutcome, elapsed: f64, durations: Option<usize>, terse: bool) -> String {
+    let mut text = String::new();
+    let failures: Vec<&TestResult> = outcome.results.iter().filter(|r| r.outcome.is_failure()).collect();
+    for result in &failures {
+        let _ = writeln!(text, "___ {} ___", result.id);
+        if !result.longrepr.is_empty() {
+            let _ = writeln!(text, "{}", result.longrepr.trim_end());
+        } else if !result.message.is_empty() {
+            let _ = writeln!(text, "{}", result.message);
+        }
+        if !result.stdout.is_empty() {
+            let _ = writeln!(text, "--- captured stdout ---\n{}", result.stdout.trim_end());
+        }
+        if !result.stderr.is_empty() {
+            let _ = writeln!(text, "--- captured stderr ---\n{}", result.stderr.trim_end());
+        }
+    }
+    if let Some(n) = durations {
+        let mut slowest: Vec<&TestResult> = outcome.results.iter().collect();
+        slowest.sort_by(|a, b| b.duration.total_cmp(&a.duration));
+        let _ = writeln!(text, "slowest {n} durations:");
+        for result in slowest.into_iter().take(n) {
+            let _ = writeln!(text, "{:>8.3}s {}", result.duration, result.id);
+        }
+    }
+    if !terse || !failures.is_empty() {
+        for result in &failures {
+            let _ = writeln!(text, "FAILED {}{}", result.id, if result.message.is_empty() { String::new() } else { format!(" - {}", result.message.lines().next().unwrap_or_default()) });
+        }
+    }
+    text.push_str(&summary_line(outcome, elapsed));
+    text
+}
+
+fn json_report(outcome: &TestOutcome, elapsed: f64) -> serde_json::Value {
+    json!({
+        "rootdir": outcome.rootdir,
+        "config_file": outcome.config_file,
+        "collected": outcome.collected,
+        "selected": outcome.tests.len(),
+        "deselected": outcome.deselected,
+        "tests": outcome.results.iter().map(|r| json!({
+            "event": "test",
+            "id": r.id,
+            "outcome": r.outcome.as_str(),
+            "duration": r.duration,
+            "stdout": r.stdout,
+            "stderr": r.stderr,
+            "longrepr": r.longrepr,
+            "message": r.message,
+        })).collect::<Vec<_>>(),
+        "planned": outcome.tests.iter().map(|t| json!({
+            "id": t.node_id,
+            "engine": match t.engine { pybun_engine::TestEngine::Native => "native", pybun_engine::TestEngine::Pytest => "pytest" },
+        })).collect::<Vec<_>>(),
+        "pytest_compat": outcome.compat.iter().map(|c| json!({ "file": c.file, "line": c.line, "reason": c.reason })).collect::<Vec<_>>(),
+        "summary": {
+            "passed": count(outcome, TestOutcomeKind::Passed),
+            "failed": count(outcome, TestOutcomeKind::Failed),
+            "errors": count(outcome, TestOutcomeKind::Error),
+            "skipped": count(outcome, TestOutcomeKind::Skipped),
+            "xfailed": count(outcome, TestOutcomeKind::Xfailed),
+            "xpassed": count(outcome, TestOutcomeKind::Xpassed),
+            "collection_errors": outcome.collection_errors.len(),
+            "duration": elapsed,
+            "exit_code": outcome.exit_code,
+            "stopped_early": outcome.stopped_early,
+        },
+    })
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn junit_xml(outcome: &TestOutcome, elapsed: f64) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<testsuites><testsuite name=\"pybun\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{elapsed:.3}\">",
+        outcome.results.len(),
+        count(outcome, TestOutcomeKind::Failed),
+        count(outcome, TestOutcomeKind::Error),
+        count(outcome, TestOutcomeKind::Skipped) + count(outcome, TestOutcomeKind::Xfailed),
+    );
+    for result in &outcome.results {
+        let (file, rest) = result.id.split_once("::").unwrap_or((&result.id, ""));
+        let (class, name) = rest.rsplit_once("::").map_or_else(|| (file.trim_end_matches(".py").replace('/', "."), rest.to_string()), |(c, n)| {
+            (format!("{}.{}", file.trim_end_matches(".py").replace('/', "."), c.replace("::", ".")), n.to_string())
+        });
+        let _ = write!(xml, "<testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"", xml_escape(&class), xml_escape(&name), result.duration);
+        let body = match result.outcome {
+            TestOutcomeKind::Failed => format!("<failure message=\"{}\">{}</failure>", xml_escape(&result.message), xml_escape(&result.longrepr)),
+            TestOutcomeKind::Error => format!("<error message=\"{}\">{}</error>", xml_escape(&result.message), xml_escape(&result.longrepr)),
+            TestOutcomeKind::Skipped | TestOutcomeKind::Xfailed => format!("<skipped message=\"{}\"/>", xml_escape(&result.message)),
+            _ => String::new(),
+        };
+        let _ = writeln!(xml, ">{body}</testcase>");
+    }
+    xml.push_str("</testsuite></testsuites>\n");
+    xml
+}

@@ -1,0 +1,228 @@
+//! End-to-end tests of `pybun test` through the real binary: collection
+//! against pytest's own output, outcomes, selection, sharding, fail-fast,
+//! reports and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pybun_testkit::{TestContext, workspace_root};
+use serde_json::Value;
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pybun"))
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn pybun(ctx: &TestContext, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut command: Command = ctx.command(bin());
+    command.current_dir(dir).env("PYBUN_DATA_DIR", ctx.temp.path().join("data")).env_remove("VIRTUAL_ENV");
+    for variable in ["AGENT", "CLAUDECODE", "CURSOR_AGENT", "CODEX", "AIDER", "GEMINI_CLI", "OPENCODE"] {
+        command.env_remove(variable);
+    }
+    command.envs(envs.iter().copied()).args(args);
+    let output = command.output().unwrap();
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `--collect-only` prints exactly the node ids `pytest --collect-only -q` printed for each fixture project.
+#[test]
+fn collect_only_matches_pytest() {
+    let ctx = TestContext::new();
+    for case in ["basic", "parametrize", "marks", "config_pyproject", "config_pytest_ini", "config_tox", "config_setup_cfg"] {
+        let source = workspace_root().join("fixtures").join("testing").join(case);
+        let dir = ctx.temp.path().join("cases").join(case);
+        copy_dir(&source, &dir);
+        let expected: Vec<String> = std::fs::read_to_string(source.join("expected.txt"))
+            .unwrap()
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        let out = pybun(&ctx, &dir, &["test", "--collect-only"], &[]);
+        assert_eq!(out.code, Some(0), "{case}\n{out}");
+        let got: Vec<String> = out.stdout.lines().take_while(|l| !l.trim().is_empty()).map(str::to_string).collect();
+        assert_eq!(got, expected, "{case}");
+    }
+}
+
+const SUITE_PYPROJECT: &str = "[project]\nname = \"suite\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n\n[tool.pytest.ini_options]\nmarkers = [\"slow: slow tests\"]\n";
+
+const SUITE: &str = r#"import pytest
+
+def test_ok():
+    assert 1 + 1 == 2
+
+def test_fails():
+    a, b = 3, 4
+    assert a == b
+
+@pytest.mark.slow
+def test_slow_ok():
+    pass
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_param(n):
+    assert n < 3
+
+@pytest.mark.skip(reason="not today")
+def test_skipped():
+    pass
+
+class TestGroup:
+    def test_in_class(self):
+        print("hello from the class")
+
+def test_tmp(tmp_path):
+    (tmp_path / "f").write_text("x")
+    assert (tmp_path / "f").read_text() == "x"
+"#;
+
+fn suite(ctx: &TestContext) -> PathBuf {
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/test_suite.py", SUITE);
+    ctx.write_file("tests/test_more.py", "def test_more_one():\n    pass\n\ndef test_more_two():\n    pass\n");
+    ctx.project_dir.clone()
+}
+
+fn json(out: &Run) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"))
+}
+
+#[test]
+fn a_run_reports_outcomes_values_and_exit_codes() {
+    let ctx = TestContext::new();
+    let dir = suite(&ctx);
+    let out = pybun(&ctx, &dir, &["--format", "json", "test"], &[]);
+    assert_eq!(out.code, Some(1), "failures exit 1\n{out}");
+    let document = json(&out);
+    let summary = &document["result"]["summary"];
+    assert_eq!(summary["passed"], 8, "{out}");
+    assert_eq!(summary["failed"], 2, "{out}");
+    assert_eq!(summary["skipped"], 1, "{out}");
+    let tests = document["result"]["tests"].as_array().unwrap();
+    let failed = tests.iter().find(|t| t["id"] == "tests/test_suite.py::test_fails").unwrap();
+    assert!(failed["longrepr"].as_str().unwrap().contains("assert 3 == 4"), "both values shown: {failed}");
+    let class = tests.iter().find(|t| t["id"] == "tests/test_suite.py::TestGroup::test_in_class").unwrap();
+    assert_eq!(class["stdout"].as_str().unwrap().trim(), "hello from the class");
+    // Durations are recorded in a committable file.
+    let durations = std::fs::read_to_string(dir.join(".pybun/test-durations.json")).unwrap();
+    assert!(durations.contains("\"tests/test_suite.py::test_ok\": "), "{durations}");
+
+    // Text: failures with their values, a pytest-like summary.
+    let text = pybun(&ctx, &dir, &["test"], &[]);
+    assert_eq!(text.code, Some(1));
+    assert!(text.stderr.contains("FAILED tests/test_suite.py::test_fails"), "{text}");
+    assert!(text.stderr.contains("2 failed, 8 passed, 1 skipped"), "{text}");
+
+    // An agent sees only failures and the summary: no progress dots.
+    let agent = pybun(&ctx, &dir, &["test"], &[("CLAUDECODE", "1")]);
+    assert!(!agent.stderr.contains(".."), "{agent}");
+    assert!(agent.stderr.contains("FAILED") && agent.stderr.contains("2 failed"), "{agent}");
+}
+
+#[test]
+fn selection_bail_shards_and_last_failed() {
+    let ctx = TestContext::new();
+    let dir = suite(&ctx);
+    let count = |args: &[&str]| -> (Option<i32>, u64, u64) {
+        let mut all = vec!["--format", "json", "test"];
+        all.extend_from_slice(args);
+        let out = pybun(&ctx, &dir, &all, &[]);
+        let document = json(&out);
+        let summary = &document["result"]["summary"];
+        (out.code, summary["passed"].as_u64().unwrap(), summary["failed"].as_u64().unwrap())
+    };
+    assert_eq!(count(&["-k", "more"]), (Some(0), 2, 0));
+    assert_eq!(count(&["-k", "param and not 3"]), (Some(0), 2, 0));
+    assert_eq!(count(&["-m", "slow"]), (Some(0), 1, 0));
+    assert_eq!(count(&["tests/test_more.py::test_more_two"]), (Some(0), 1, 0));
+    // Fail fast: one failure, then stop.
+    let (code, _, failed) = count(&["--bail", "-n", "1"]);
+    assert_eq!((code, failed), (Some(1), 1));
+    // Shards: every test in exactly one.
+    let mut seen = Vec::new();
+    for i in 1..=3 {
+        let shard = format!("{i}/3");
+        let out = pybun(&ctx, &dir, &["--format", "json", "test", "--shard", &shard, "--collect-only"], &[]);
+        for test in json(&out)["result"]["planned"].as_array().unwrap() {
+            seen.push(test["id"].as_str().unwrap().to_string());
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(seen.len(), 11);
+    assert_eq!(unique.len(), 11);
+    // Last failed: only the two failures run.
+    pybun(&ctx, &dir, &["test"], &[]);
+    assert_eq!(count(&["--last-failed"]), (Some(1), 0, 2));
+    // No tests: exit 5.
+    let none = pybun(&ctx, &dir, &["test", "-k", "nothing_matches_this"], &[]);
+    assert_eq!(none.code, Some(5), "{none}");
+    // Usage errors: exit 2.
+    let bad = pybun(&ctx, &dir, &["test", "-k", "a and"], &[]);
+    assert_eq!(bad.code, Some(2), "{bad}");
+}
+
+#[test]
+fn junit_xml_and_durations() {
+    let ctx = TestContext::new();
+    let dir = suite(&ctx);
+    let out = pybun(&ctx, &dir, &["test", "--junit-xml", "report.xml", "--durations", "3"], &[]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("slowest 3 durations"), "{out}");
+    let xml = std::fs::read_to_string(dir.join("report.xml")).unwrap();
+    assert!(xml.contains("<testsuite name=\"pybun\" tests=\"11\" failures=\"2\""), "{xml}");
+    assert!(xml.contains("classname=\"tests.test_suite.TestGroup\" name=\"test_in_class\""), "{xml}");
+}
+
+/// With pytest installed in the environment (`/tmp/peers`, as the benchmarks
+/// use), the pytest engine gives the same outcomes.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn the_pytest_engine_agrees() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    let dir = suite(&ctx);
+    let peers_env = peers.to_str().unwrap();
+    let out = pybun(&ctx, &dir, &["--format", "json", "test", "--engine", "pytest"], &[("PYBUN_ENV", peers_env)]);
+    let document = json(&out);
+    let summary = &document["result"]["summary"];
+    assert_eq!((summary["passed"].as_u64(), summary["failed"].as_u64(), summary["skipped"].as_u64()), (Some(8), Some(2), Some(1)), "{out}");
+}
