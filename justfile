@@ -35,3 +35,7 @@ e2e-hatchling:
 # Start-up overhead of `pybun run` on a PEP 723 script vs bare python and `uv run`; `pybun x` vs `uvx` (warm).
 bench-run runs="21": build
     python3 scripts/bench_run.py --runs {{runs}}
+
+# pybun test vs pytest vs pytest -n 2 on a generated 5,000-test suite (needs /tmp/peers with pytest, pytest-xdist).
+bench-test runs="3": build
+    python3 scripts/bench_test.py --runs {{runs}}

@@ -1,0 +1,112 @@
+"""`just bench-test`: pybun test vs pytest vs pytest -n 2 on a generated suite.
+
+The suite: 200 files x 25 tests = 5,000 tests (plain functions, a class,
+parametrize, a conftest fixture). Timed: collection (`--collect-only`; node
+ids must be identical) and full runs (outcomes must match). Both use the same
+interpreter and environment (`/tmp/peers`, with pytest and pytest-xdist;
+`PYBUN_ENV` points pybun at it). PYTHONDONTWRITEBYTECODE=1 for all.
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import subprocess
+import tempfile
+import time
+
+from common import base_env, pybun_bin
+
+PEERS = pathlib.Path(os.environ.get("PEERS", "/tmp/peers"))
+
+CONFTEST = """import pytest
+
+@pytest.fixture
+def base():
+    return 10
+"""
+
+MODULE = """import pytest
+
+def test_plain_{i}():
+    assert {i} + 1 == {i} + 1
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+def test_param_{i}(n):
+    assert n * 2 == n + n
+
+def test_fixture_{i}(base):
+    assert base == 10
+
+class TestGroup{i}:
+{methods}
+"""
+
+
+def generate(root: pathlib.Path, files: int) -> None:
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "conftest.py").write_text(CONFTEST)
+    (root / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    methods = "\n".join(f"    def test_m{j}(self):\n        assert {j} >= 0\n" for j in range(13))
+    for i in range(files):
+        (root / "tests" / f"test_mod_{i:03}.py").write_text(MODULE.format(i=i, methods=methods))
+
+
+def timed(cmd, env, cwd) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    return time.perf_counter() - start, out.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--files", type=int, default=200)
+    args = parser.parse_args()
+    if not (PEERS / "bin" / "pytest").exists():
+        raise SystemExit("needs pytest and pytest-xdist in /tmp/peers: python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest pytest-xdist")
+    root = pathlib.Path(tempfile.mkdtemp(prefix="bench-test-"))
+    generate(root, args.files)
+    env = base_env()
+    env["PYBUN_ENV"] = str(PEERS)
+    env.pop("VIRTUAL_ENV", None)
+    for v in ("AGENT", "CLAUDECODE"):
+        env.pop(v, None)
+    pybun = [pybun_bin(), "--cache-dir", str(root / ".pybun-cache")]
+    pytest = [str(PEERS / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider"]
+
+    # Collection: identical node ids.
+    _, ours = timed(pybun + ["test", "--collect-only"], env, root)
+    _, theirs = timed(pytest + ["--collect-only", "-q"], env, root)
+    our_ids = [l for l in ours.splitlines() if "::" in l]
+    their_ids = [l for l in theirs.splitlines() if "::" in l]
+    assert our_ids == their_ids, f"node ids differ: {len(our_ids)} vs {len(their_ids)}"
+    # Same outcomes: every test passes in both.
+    _, ours_run = timed(pybun + ["--format", "json", "test"], env, root)
+    import json
+    summary = json.loads(ours_run)["result"]["summary"]
+    _, theirs_run = timed(pytest + ["-q"], env, root)
+    assert f"{summary['passed']} passed" in theirs_run and summary["failed"] == 0, (summary, theirs_run[-200:])
+    ways = {
+        "collect: pybun": pybun + ["test", "--collect-only"],
+        "collect: pytest": pytest + ["--collect-only", "-q"],
+        "run: pybun": pybun + ["test", "-q"],
+        "run: pytest": pytest + ["-q"],
+        "run: pytest -n 2": pytest + ["-q", "-n", "2"],
+    }
+    results = {name: [] for name in ways}
+    for _ in range(args.runs):
+        for name, cmd in ways.items():
+            seconds, _ = timed(cmd, env, root)
+            results[name].append(seconds)
+    medians = {name: statistics.median(v) for name, v in results.items()}
+    print(f"PYTHONDONTWRITEBYTECODE=1; {len(our_ids)} tests in {args.files} files; identical node ids; interpreter {PEERS}/bin/python")
+    print(f"{'what':<18} {'median s':>9}")
+    for name, value in medians.items():
+        print(f"{name:<18} {value:>9.3f}")
+    print(f"collection speed-up pybun vs pytest: {medians['collect: pytest'] / medians['collect: pybun']:.1f}x")
+    print(f"run speed-up pybun vs pytest: {medians['run: pytest'] / medians['run: pybun']:.1f}x; vs pytest -n 2: {medians['run: pytest -n 2'] / medians['run: pybun']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
