@@ -102,7 +102,25 @@ pub(crate) fn install(
         Some(mode) => link_mode(mode),
         None => detect_link_mode(&first.unpacked, &venv.site_packages),
     };
-    let results: Vec<_> = wheels.par_iter().map(|wheel| install_one(venv, wheel, mode)).collect();
+    // Largest first (by the size of the unpacked wheel's file list), one wheel
+    // per task: the biggest wheel starts at once instead of ending up last
+    // in one thread's half of the list.
+    let mut order: Vec<(usize, u64)> = wheels
+        .iter()
+        .enumerate()
+        .map(|(i, wheel)| {
+            let weight = fs::metadata(wheel.unpacked.join(pybun_fs_os::MANIFEST)).map_or(0, |m| m.len());
+            (i, weight)
+        })
+        .collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut indexed: Vec<(usize, Result<_, _>)> = order
+        .par_iter()
+        .with_max_len(1)
+        .map(|&(i, _)| (i, install_one(venv, &wheels[i], mode)))
+        .collect();
+    indexed.sort_by_key(|(i, _)| *i);
+    let results: Vec<_> = indexed.into_iter().map(|(_, result)| result).collect();
     if compile_bytecode {
         let sources: Vec<&Path> =
             results.iter().flatten().flat_map(|(_, sources)| sources.iter().map(PathBuf::as_path)).collect();
