@@ -226,3 +226,21 @@ fn the_pytest_engine_agrees() {
     let summary = &document["result"]["summary"];
     assert_eq!((summary["passed"].as_u64(), summary["failed"].as_u64(), summary["skipped"].as_u64()), (Some(8), Some(2), Some(1)), "{out}");
 }
+
+#[test]
+fn a_suite_with_a_hook_runs_under_pytest_with_the_reason_shown() {
+    let ctx = TestContext::new();
+    let dir = suite(&ctx);
+    ctx.write_file("tests/conftest.py", "def pytest_collection_modifyitems(items):\n    pass\n");
+    let out = pybun(&ctx, &dir, &["--format", "json", "test", "--collect-only", "--pytest-compat"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let document = json(&out);
+    let compat = document["result"]["pytest_compat"].as_array().unwrap();
+    assert!(
+        compat.iter().any(|c| c["file"] == "tests/conftest.py" && c["line"] == 1),
+        "the hook's file and line: {out}"
+    );
+    assert!(document["result"]["planned"].as_array().unwrap().iter().all(|t| t["engine"] == "pytest"), "{out}");
+    let text = pybun(&ctx, &dir, &["test", "--collect-only", "--pytest-compat"], &[]);
+    assert!(text.stderr.contains("tests/conftest.py:1: runs under pytest"), "{text}");
+}
