@@ -100,8 +100,14 @@ pub(crate) fn default_selection() -> ExportSelection {
     ExportSelection { groups: vec!["dev".to_string()], ..ExportSelection::default() }
 }
 
-/// Run `sync` with the CLI's adapters.
-pub(crate) fn run_sync(cli: &Cli, settings: &Settings, request: &SyncRequest) -> Result<(SyncOutcome, Vec<pybun_engine::Diagnostic>, std::time::Duration), Failure> {
+/// Build the adapters and the ports (the composition root for the
+/// environment commands), run `f` with them, and finish the progress display.
+/// Returns `f`'s result and the warnings reported along the way.
+pub(crate) fn with_ports<T>(
+    cli: &Cli,
+    settings: &Settings,
+    f: impl FnOnce(&SyncPorts<'_>) -> Result<T, Failure>,
+) -> Result<(T, Vec<pybun_engine::Diagnostic>), Failure> {
     let adapters = EnvAdapters::new(cli)?;
     let reporter = CliReporter::new(settings.format == crate::cli::OutputFormat::Text && !settings.quiet);
     let opener = index_opener(cli);
@@ -115,12 +121,17 @@ pub(crate) fn run_sync(cli: &Cli, settings: &Settings, request: &SyncRequest) ->
         frontend: &adapters.frontend,
         reporter: &reporter,
     };
-    let started = Instant::now();
-    let result = pybun_engine::sync(request, &ports);
+    let result = f(&ports);
     reporter.finish();
-    let outcome = result?;
+    Ok((result?, reporter.take_warnings()))
+}
+
+/// Run `sync` with the CLI's adapters.
+pub(crate) fn run_sync(cli: &Cli, settings: &Settings, request: &SyncRequest) -> Result<(SyncOutcome, Vec<pybun_engine::Diagnostic>, std::time::Duration), Failure> {
+    let started = Instant::now();
+    let (outcome, reported) = with_ports(cli, settings, |ports| pybun_engine::sync(request, ports))?;
     let mut warnings = outcome.warnings.clone();
-    warnings.extend(reporter.take_warnings());
+    warnings.extend(reported);
     Ok((outcome, warnings, started.elapsed()))
 }
 

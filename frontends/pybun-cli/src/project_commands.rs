@@ -3,14 +3,13 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use pybun_engine::{DependencyTarget, EditOperation, EditOutcome, EditRequest, Failure, InitRequest, SyncPorts};
+use pybun_engine::{DependencyTarget, EditOperation, EditOutcome, EditRequest, Failure, InitRequest};
 use pybun_fs_os::OsFs;
 use serde_json::{Value, json};
 
-use crate::cli::{AddArgs, Cli, InitArgs, OutputFormat, RemoveArgs};
-use crate::commands::{index_opener, index_settings};
-use crate::env_commands::{EnvAdapters, default_selection, sync_json, sync_request, sync_text};
-use crate::progress::CliReporter;
+use crate::cli::{AddArgs, Cli, InitArgs, RemoveArgs};
+use crate::commands::index_settings;
+use crate::env_commands::{EnvAdapters, default_selection, sync_json, sync_request, sync_text, with_ports};
 use crate::{Rendered, Settings};
 
 fn target(dev: bool, group: Option<&String>, optional: Option<&String>) -> Option<DependencyTarget> {
@@ -48,24 +47,8 @@ pub(crate) fn remove(cli: &Cli, settings: &Settings, args: &RemoveArgs) -> Resul
 }
 
 fn run_edit(cli: &Cli, settings: &Settings, request: &EditRequest, verb: &str) -> Result<Rendered, Failure> {
-    let adapters = EnvAdapters::new(cli)?;
-    let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
-    let opener = index_opener(cli);
-    let ports = SyncPorts {
-        fs: &OsFs,
-        open_index: &opener,
-        interpreters: adapters.interpreters.as_ref(),
-        environments: &adapters.environments,
-        artifacts: &adapters.cache,
-        build_cache: &adapters.cache,
-        frontend: &adapters.frontend,
-        reporter: &reporter,
-    };
     let started = Instant::now();
-    let result = pybun_engine::edit_dependencies(request, &ports);
-    reporter.finish();
-    let outcome = result?;
-    let mut warnings = reporter.take_warnings();
+    let (outcome, mut warnings) = with_ports(cli, settings, |ports| pybun_engine::edit_dependencies(request, ports))?;
     if let Some(lock) = &outcome.lock {
         warnings.extend(lock.warnings.iter().cloned());
     }

@@ -12,9 +12,8 @@ use pybun_fs_os::OsFs;
 use serde_json::{Value, json};
 
 use crate::cli::{Cli, OutputFormat, RunArgs, XArgs};
-use crate::commands::{cache_dir, index_opener, index_settings};
-use crate::env_commands::{EnvAdapters, data_dir};
-use crate::progress::CliReporter;
+use crate::commands::{cache_dir, index_settings};
+use crate::env_commands::data_dir;
 use crate::{Rendered, Settings};
 
 fn environment_inputs(settings: &Settings) -> EnvironmentInputs {
@@ -34,22 +33,7 @@ fn environments_dir(cli: &Cli) -> PathBuf {
 
 /// Run with the adapters (the slow path: something must be prepared).
 fn with_ports<T>(cli: &Cli, settings: &Settings, f: impl FnOnce(&SyncPorts<'_>) -> Result<T, Failure>) -> Result<T, Failure> {
-    let adapters = EnvAdapters::new(cli)?;
-    let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
-    let opener = index_opener(cli);
-    let ports = SyncPorts {
-        fs: &OsFs,
-        open_index: &opener,
-        interpreters: adapters.interpreters.as_ref(),
-        environments: &adapters.environments,
-        artifacts: &adapters.cache,
-        build_cache: &adapters.cache,
-        frontend: &adapters.frontend,
-        reporter: &reporter,
-    };
-    let result = f(&ports);
-    reporter.finish();
-    result
+    crate::env_commands::with_ports(cli, settings, f).map(|(value, _)| value)
 }
 
 pub(crate) fn run(cli: &Cli, settings: &Settings, args: &RunArgs) -> Result<ExitCode, Failure> {

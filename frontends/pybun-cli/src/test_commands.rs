@@ -7,15 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use pybun_engine::{
-    Code, Diagnostic, EngineChoice, Failure, SyncPorts, TestOutcome, TestOutcomeKind, TestRequest, TestResult,
+    Code, Diagnostic, EngineChoice, Failure, TestOutcome, TestOutcomeKind, TestRequest, TestResult,
 };
-use pybun_fs_os::OsFs;
 use serde_json::json;
 
 use crate::cli::{Cli, OutputFormat, TestArgs, TestEngineArg};
-use crate::commands::{index_opener, index_settings};
-use crate::env_commands::{EnvAdapters, data_dir};
-use crate::progress::CliReporter;
+use crate::commands::index_settings;
+use crate::env_commands::data_dir;
 use crate::{Rendered, Settings};
 
 /// AI coding agents set one of these; then only failures and the summary are printed (as Bun's runner does).
@@ -75,19 +73,6 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
     };
     let text_mode = settings.format == OutputFormat::Text;
     let terse = settings.quiet || agent_detected();
-    let adapters = EnvAdapters::new(cli)?;
-    let reporter = CliReporter::new(text_mode && !settings.quiet);
-    let opener = index_opener(cli);
-    let ports = SyncPorts {
-        fs: &OsFs,
-        open_index: &opener,
-        interpreters: adapters.interpreters.as_ref(),
-        environments: &adapters.environments,
-        artifacts: &adapters.cache,
-        build_cache: &adapters.cache,
-        frontend: &adapters.frontend,
-        reporter: &reporter,
-    };
     let started = Instant::now();
     let progress = |result: &TestResult| {
         if !text_mode || terse {
@@ -105,9 +90,9 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
         let _ = err.write_all(mark.as_bytes());
         let _ = err.flush();
     };
-    let result = pybun_engine::run_tests(&request, &ports, &pybun_test_worker::PoolTestRunner, &progress);
-    reporter.finish();
-    let outcome = result?;
+    let (outcome, reported) = crate::env_commands::with_ports(cli, settings, |ports| {
+        pybun_engine::run_tests(&request, ports, &pybun_test_worker::PoolTestRunner, &progress)
+    })?;
     let elapsed = started.elapsed().as_secs_f64();
     if text_mode && !terse && !outcome.results.is_empty() {
         crate::print_stderr("");
@@ -119,6 +104,7 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
     }
     let mut warnings: Vec<Diagnostic> = outcome.collection_errors.clone();
     warnings.extend(outcome.warnings.iter().cloned());
+    warnings.extend(reported);
     if args.pytest_compat {
         for reason in &outcome.compat {
             warnings.push(
