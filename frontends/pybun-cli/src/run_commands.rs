@@ -227,3 +227,42 @@ pub(crate) fn env(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
         exit: 0,
     })
 }
+
+/// `pybun run SCRIPT.py [ARGS]` with nothing else on the command line and a
+/// cached PEP 723 environment: exec without parsing the full command line
+/// or setting up logging (they cost a good part of a millisecond). `None`
+/// means "take the normal path" (any option, any setting variable, a miss).
+pub(crate) fn fast_path(args: &[String]) -> Option<ExitCode> {
+    let [_, run, script, rest @ ..] = args else { return None };
+    if run != "run" || !script.ends_with(".py") || script.starts_with('-') {
+        return None;
+    }
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if ["PYBUN_PYTHON", "PYBUN_FORMAT", "PYBUN_LOG"].iter().any(|v| set(v)) {
+        return None;
+    }
+    let cache = match std::env::var_os("PYBUN_CACHE_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join("pybun"),
+            None => PathBuf::from(std::env::var_os("HOME")?).join(".cache").join("pybun"),
+        },
+    };
+    let directory = std::env::current_dir().ok()?;
+    let settings = Settings { format: OutputFormat::Text, quiet: false, directory };
+    let request = RunRequest {
+        directory: settings.directory.clone(),
+        target: RunTarget::Name(script.clone()),
+        args: rest.to_vec(),
+        with: Vec::new(),
+        python: None,
+        frozen: false,
+        index: pybun_engine::IndexSettings {
+            index_url: std::env::var("PYBUN_INDEX_URL").ok().filter(|v| !v.is_empty()),
+            ..pybun_engine::IndexSettings::default()
+        },
+        environment: EnvironmentInputs::default(),
+    };
+    let plan = pybun_engine::cached_script_plan(&request, &OsFs, &cache.join(pybun_cache::ENVIRONMENTS_DIR))?;
+    execute(&settings, "run", &plan).ok()
+}

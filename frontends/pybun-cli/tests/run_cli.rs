@@ -108,6 +108,21 @@ fn a_pep_723_script_runs_in_a_cached_environment() {
     // Even offline.
     let offline = pybun(&ctx, &server, &["--offline", "run", "hello.py"]);
     offline.success();
+
+    // The bare form (`pybun run hello.py`, settings from the environment)
+    // takes the fast path: same environment, same output, nothing asked.
+    let mut bare = Command::new(bin());
+    bare.current_dir(&ctx.project_dir)
+        .env("PYBUN_CACHE_DIR", &ctx.cache_dir)
+        .env("PYBUN_INDEX_URL", server.url())
+        .env_remove("PYBUN_PYTHON")
+        .env_remove("PYBUN_FORMAT")
+        .env_remove("PYBUN_LOG")
+        .args(["run", "hello.py", "fast"]);
+    let bare = finish(bare.output().unwrap());
+    bare.success();
+    assert_eq!(bare.stdout.trim(), "script 1.0.0 1.0.0 ['fast']", "{bare}");
+    assert_eq!(server.request_count(), 0);
 }
 
 #[test]
