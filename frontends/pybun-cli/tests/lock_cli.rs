@@ -5,10 +5,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pybun_testkit::{
-    DistSpec, Flavor, IndexServer, PublishedVersion, ServerOptions, TestContext, Universe, build_wheel, filter_output,
+    CliRun, DistSpec, Flavor, IndexServer, PublishedVersion, ServerOptions, TestContext, Universe, build_wheel, filter_output,
 };
 use serde_json::Value;
 
@@ -16,48 +16,10 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_pybun"))
 }
 
-/// What one `pybun` run gave.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
+type Run = CliRun;
 
-impl Run {
-    /// stdout as exactly one JSON document (nothing before or after it but whitespace).
-    fn json(&self) -> Value {
-        let mut documents = serde_json::Deserializer::from_str(&self.stdout).into_iter::<Value>();
-        let first = documents
-            .next()
-            .unwrap_or_else(|| panic!("no JSON document on stdout\n{self}"))
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"));
-        assert!(documents.next().is_none(), "more than one JSON document on stdout\n{self}");
-        first
-    }
-
-    fn success(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run(mut command: Command) -> Run {
-    let started = Instant::now();
-    let output = command.output().expect("run pybun");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+fn run(command: Command) -> Run {
+    CliRun::of(command)
 }
 
 /// `pybun --index-url SERVER ARGS…` in the context.

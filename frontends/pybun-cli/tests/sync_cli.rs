@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use pybun_testkit::{DistSpec, IndexServer, PublishedVersion, TestContext, Universe, build_wheel};
+use pybun_testkit::{CliRun, DistSpec, IndexServer, PublishedVersion, TestContext, Universe, build_wheel};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -15,48 +15,10 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_pybun"))
 }
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+type Run = CliRun;
 
-impl Run {
-    fn json(&self) -> Value {
-        let mut documents = serde_json::Deserializer::from_str(&self.stdout).into_iter::<Value>();
-        let first = documents
-            .next()
-            .unwrap_or_else(|| panic!("no JSON document on stdout\n{self}"))
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"));
-        assert!(documents.next().is_none(), "more than one JSON document on stdout\n{self}");
-        first
-    }
-
-    fn success(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n{self}");
-        self
-    }
-
-    fn failure(&self) -> &Self {
-        assert_ne!(self.code, 0, "expected failure\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run(mut command: Command) -> Run {
-    let output = command.output().expect("run pybun");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+fn run(command: Command) -> Run {
+    CliRun::of(command)
 }
 
 fn pybun(ctx: &TestContext, server: &IndexServer, args: &[&str]) -> Run {

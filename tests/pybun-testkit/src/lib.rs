@@ -9,11 +9,13 @@
 //! - [`TestContext`]: a temporary project and cache with a preset `pybun`
 //!   command, and [`filter_output`] for snapshots.
 
+mod cli_run;
 mod context;
 mod dist;
 mod scenario;
 mod server;
 
+pub use cli_run::CliRun;
 pub use context::{
     ScenarioRun, TestContext, filter_durations, filter_output, fixture_scenario_files, fixtures_dir,
     packse_scenario_files, run_and_check_scenario, run_scenario, shared_dir, workspace_root,
