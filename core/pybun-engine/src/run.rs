@@ -239,7 +239,10 @@ fn prepare_project_env(
 ) -> Result<RunPlan, Failure> {
     let selection = ExportSelection { groups: vec!["dev".to_string()], ..ExportSelection::default() };
     // Two reads and a hash: is the venv already synced from this pyproject and lock?
-    if let Ok(Some((_, lock_path))) = read_existing(ports.fs, root) {
+    // (`--python` may ask for another interpreter: then sync decides.)
+    if request.python.is_none()
+        && let Ok(Some((_, lock_path))) = read_existing(ports.fs, root)
+    {
         let stamp = ports.fs.read(&choice.path.join(SYNC_STAMP)).ok();
         if let (Some(stamp), Some(now)) = (stamp, sync_stamp(ports.fs, root, &lock_path, &selection))
             && stamp == now.as_bytes()

@@ -286,6 +286,9 @@ pub(crate) fn sync_stamp(fs: &dyn FileSystem, root: &Path, lock_path: &Path, sel
     hasher.update(fs.read(&root.join("pyproject.toml")).ok()?);
     hasher.update(b"\0lock\0");
     hasher.update(fs.read(lock_path).ok()?);
+    // A changed `.python-version` may ask for another interpreter.
+    hasher.update(b"\0python-version\0");
+    hasher.update(fs.read(&root.join(".python-version")).unwrap_or_default());
     hasher.update(format!("\0{:?}", selection).as_bytes());
     Some(hex::encode(hasher.finalize()))
 }

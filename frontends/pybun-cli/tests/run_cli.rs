@@ -483,3 +483,26 @@ fn pinning_an_interpreter_without_wheels_for_the_lock_warns() {
         "{out}"
     );
 }
+
+#[test]
+fn a_changed_python_version_recreates_the_project_environment_on_run() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n");
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let versions: Vec<&str> = ["3.12", "3.13", "3.10", "3.9"]
+        .into_iter()
+        .filter(|v| {
+            std::fs::read_dir(home.join(".pyenv/versions"))
+                .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&format!("{v}."))))
+                .unwrap_or(false)
+        })
+        .collect();
+    let [first, second, ..] = versions.as_slice() else { return };
+    for version in [first, second] {
+        ctx.write_file(".python-version", format!("{version}\n"));
+        let out = pybun(&ctx, &server, &["run", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]);
+        out.success();
+        assert_eq!(out.stdout.trim(), *version, "{out}");
+    }
+}
