@@ -182,6 +182,76 @@ impl Fetcher {
         }
     }
 
+    /// GET `url` and hand the body to `sink` as it arrives (no whole-body
+    /// buffer), with the same retries as [`Fetcher::get`]: a transport error
+    /// mid-body restarts the download (`sink.restart()` first). Returns the
+    /// status and the bytes written; a status other than 200 writes nothing.
+    pub(crate) async fn get_streamed(
+        &self,
+        url: &str,
+        sink: &mut dyn crate::download::DownloadSink,
+    ) -> Result<(u16, u64), crate::download::DownloadError> {
+        use crate::download::DownloadError;
+        if self.offline {
+            return Err(DownloadError::Index(IndexError::OfflineMiss { url: url.to_string() }));
+        }
+        let client = self
+            .client()
+            .map_err(|reason| DownloadError::Index(IndexError::Unreachable { url: url.to_string(), reason }))?;
+        let sink_error = |source| DownloadError::Sink { url: url.to_string(), source };
+        let mut delay = self.backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt > self.retries;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let error = match client.get(url).send().await {
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    if is_retryable_status(status) && !last {
+                        debug!(url, status, attempt, "retrying a download after a server error");
+                        None
+                    } else if status != 200 {
+                        return Ok((status, 0));
+                    } else {
+                        sink.restart().map_err(sink_error)?;
+                        let mut written = 0_u64;
+                        let mut failed = None;
+                        loop {
+                            match response.chunk().await {
+                                Ok(Some(chunk)) => {
+                                    sink.write(&chunk).map_err(sink_error)?;
+                                    written += chunk.len() as u64;
+                                }
+                                Ok(None) => break,
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        match failed {
+                            None => {
+                                debug!(method = "GET", url, status, bytes = written, "download");
+                                return Ok((status, written));
+                            }
+                            Some(e) => Some(e),
+                        }
+                    }
+                }
+                Err(e) => Some(e),
+            };
+            if let Some(e) = error {
+                if last || !is_retryable_error(&e) {
+                    return Err(DownloadError::Index(IndexError::Unreachable { url: url.to_string(), reason: error_chain(&e) }));
+                }
+                debug!(url, error = %error_chain(&e), attempt, "retrying a download after a transport error");
+            }
+            tokio::time::sleep(delay).await;
+            delay = delay.saturating_mul(2);
+        }
+    }
+
     async fn send_once(
         &self,
         client: &reqwest::Client,

@@ -8,20 +8,15 @@
 //! download. If a download has to start over (a retry after a partial body),
 //! the sink is told with [`DownloadSink::restart`] first.
 //!
-//! Today the body is read by the shared fetcher (whole-request retries on
-//! transport errors, 429 and 5xx) and then handed to the sink in chunks of
-//! [`CHUNK`] bytes, so a file is held in memory once while it downloads;
-//! the sink interface already allows reading the body incrementally later
-//! without changing callers.
+//! The body is streamed: each chunk goes to the sink as it arrives, so a
+//! download never holds the whole file in memory. Retries (transport errors,
+//! 429 and 5xx) start the body over after `restart`.
 
 use std::io;
 
 use pybun_ports::IndexError;
 
 use crate::HttpIndex;
-
-/// The size of the chunks handed to a [`DownloadSink`].
-const CHUNK: usize = 256 * 1024;
 
 /// Where a download's bytes go.
 pub trait DownloadSink: Send {
@@ -63,15 +58,10 @@ impl HttpIndex {
     /// See [`DownloadError`]. Offline, nothing is sent.
     pub fn download(&self, url: &str, sink: &mut dyn DownloadSink) -> Result<u64, DownloadError> {
         let fetcher = &self.inner.fetcher;
-        let response = self.block_on(fetcher.get(url, &[])).map_err(DownloadError::Index)?;
-        if response.status != 200 {
-            return Err(DownloadError::Index(IndexError::HttpStatus { url: url.to_string(), status: response.status }));
+        let (status, written) = self.block_on(fetcher.get_streamed(url, sink))?;
+        if status != 200 {
+            return Err(DownloadError::Index(IndexError::HttpStatus { url: url.to_string(), status }));
         }
-        let sink_error = |source| DownloadError::Sink { url: url.to_string(), source };
-        sink.restart().map_err(sink_error)?;
-        for chunk in response.body.chunks(CHUNK) {
-            sink.write(chunk).map_err(sink_error)?;
-        }
-        Ok(response.body.len() as u64)
+        Ok(written)
     }
 }
