@@ -447,7 +447,7 @@ pub(crate) struct TestArgs {
     /// Explain every reason a module runs under pytest instead of the native engine.
     #[arg(long)]
     pub(crate) pytest_compat: bool,
-    /// Rerun affected tests on file changes (not implemented yet: exits with PB0003).
+    /// Rerun on file changes: the changed test files, or everything when other files changed (polling).
     #[arg(long)]
     pub(crate) watch: bool,
     /// The interpreter: a version, a range or a path.

@@ -10,7 +10,7 @@ mod progress;
 mod python_commands;
 mod run_commands;
 mod test_commands;
-mod text;
+pub(crate) mod text;
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -38,16 +38,89 @@ fn parse_shard(text: &str) -> Result<(usize, usize), Failure> {
 }
 
 pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Rendered, Failure> {
-    if args.watch {
+    if !args.watch {
+        return test_once(cli, settings, args, &args.paths);
+    }
+    if settings.format != OutputFormat::Text {
         return Err(Failure::new(
-            Diagnostic::error(Code::NotImplemented, "`pybun test --watch` is not implemented yet")
-                .with_hint("run `pybun test` again after a change, or use `--last-failed`"),
+            Diagnostic::error(Code::Usage, "`--watch` prints as it goes: it needs `--format text`")
+                .with_hint("run `pybun test --format json` without `--watch` for one report"),
         ));
     }
+    // Run, then wait for a change to a Python file or a configuration file
+    // under the directory and run again: the changed test files alone when
+    // only test files changed, everything otherwise. Ctrl-C ends it.
+    let root = settings.directory.clone();
+    let mut paths = args.paths.clone();
+    loop {
+        match test_once(cli, settings, args, &paths) {
+            Ok(rendered) => {
+                for warning in &rendered.warnings {
+                    crate::print_stderr(&crate::text::diagnostic(warning));
+                }
+                if !rendered.stderr.is_empty() {
+                    crate::print_stderr(&rendered.stderr);
+                }
+            }
+            Err(failure) => crate::print_stderr(&crate::text::failure(&failure)),
+        }
+        crate::print_stderr("Watching for changes (Ctrl-C to stop)…");
+        let before = snapshot(&root);
+        let changed = loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let now = snapshot(&root);
+            if now != before {
+                break now
+                    .iter()
+                    .filter(|(path, stamp)| before.get(*path) != Some(*stamp))
+                    .map(|(path, _)| path.clone())
+                    .collect::<Vec<PathBuf>>();
+            }
+        };
+        let is_test = |path: &PathBuf| {
+            path.file_name().map(|n| n.to_string_lossy()).is_some_and(|n| {
+                (n.starts_with("test_") && n.ends_with(".py")) || n.ends_with("_test.py")
+            })
+        };
+        paths = if !changed.is_empty() && changed.iter().all(is_test) {
+            changed.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect()
+        } else {
+            args.paths.clone()
+        };
+    }
+}
+
+/// Modification times of the Python and configuration files under `root`
+/// (skipping hidden directories, `__pycache__`, virtual environments).
+fn snapshot(root: &std::path::Path) -> std::collections::BTreeMap<PathBuf, std::time::SystemTime> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                if !name.starts_with('.') && name != "__pycache__" && name != "node_modules" && !path.join("pyvenv.cfg").exists() {
+                    stack.push(path);
+                }
+            } else if (name.ends_with(".py")
+                || ["pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg", "pytest.toml"].contains(&name.as_str()))
+                && let Ok(modified) = entry.metadata().and_then(|m| m.modified())
+            {
+                out.insert(path, modified);
+            }
+        }
+    }
+    out
+}
+
+fn test_once(cli: &Cli, settings: &Settings, args: &TestArgs, paths: &[String]) -> Result<Rendered, Failure> {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let request = TestRequest {
         directory: settings.directory.clone(),
-        paths: args.paths.clone(),
+        paths: paths.to_vec(),
         keyword: args.keyword.clone(),
         marker: args.marker.clone(),
         bail: args.bail,

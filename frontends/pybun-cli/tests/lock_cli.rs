@@ -478,16 +478,13 @@ fn sdist_with_dynamic_dependencies_is_pb0205() {
 }
 
 #[test]
-fn pending_commands_are_pb0003() {
+fn watch_needs_text_output() {
     let ctx = TestContext::new();
-    let out = pybun_bare(&ctx, &["test", "--watch"]);
-    assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains("error[PB0003]") && out.stderr.contains("`pybun test --watch` is not implemented yet"), "{out}");
     let out = pybun_bare(&ctx, &["--format", "json", "test", "--watch"]);
-    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(out.code, 2, "{out}");
     let document = out.json();
     assert_eq!(document["command"], "test");
-    assert_eq!(document["error"]["code"], "PB0003");
+    assert_eq!(document["error"]["code"], "PB0001");
 }
 
 // ---------------------------------------------------------------------------

@@ -244,3 +244,50 @@ fn a_suite_with_a_hook_runs_under_pytest_with_the_reason_shown() {
     let text = pybun(&ctx, &dir, &["test", "--collect-only", "--pytest-compat"], &[]);
     assert!(text.stderr.contains("tests/conftest.py:1: runs under pytest"), "{text}");
 }
+
+#[test]
+fn watch_reruns_the_changed_test_file() {
+    use std::io::BufRead as _;
+    let ctx = TestContext::new();
+    let dir = suite(&ctx);
+    let mut command: Command = ctx.command(bin());
+    command
+        .current_dir(&dir)
+        .env("PYBUN_DATA_DIR", ctx.temp.path().join("data"))
+        .env_remove("VIRTUAL_ENV")
+        .args(["test", "--watch", "tests/test_more.py"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut seen = String::new();
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(needle) {
+                    return seen;
+                }
+            }
+        }
+        panic!("`{needle}` never appeared:\n{seen}");
+    };
+    let first = wait_for("Watching for changes");
+    assert!(first.contains("2 passed"), "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ctx.write_file("tests/test_more.py", "def test_more_one():\n    assert 1 == 2\n");
+    let second = wait_for("Watching for changes");
+    assert!(second.contains("1 failed"), "{second}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
