@@ -426,15 +426,17 @@ fn python_install_from_a_local_mirror_checks_the_hash() {
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), before);
     // Offline with nothing cached is a clear error.
     let other = ctx.temp.path().join("other-cache");
-    let mut offline = command(&ctx, None);
+    let mut offline = Command::new(bin());
     offline
+        .current_dir(&ctx.project_dir)
         .env("PYBUN_PYTHON_MIRROR", &mirror)
         .env("PYBUN_PYTHON_DOWNLOADS_JSON", &table)
         .env("PYBUN_DATA_DIR", ctx.temp.path().join("other-data"))
+        .env("PYBUN_NO_PROGRESS", "1")
         .args(["--offline", "--cache-dir", other.to_str().unwrap(), "python", "install", "3.12.99"]);
-    offline.env_remove("PYBUN_CACHE_DIR");
     let offline = finish(offline.output().unwrap());
-    assert_ne!(offline.code, Some(0), "{offline}");
+    assert_eq!(offline.code, Some(1), "{offline}");
+    assert!(offline.stderr.contains("error[PB0602]") && offline.stderr.contains("offline"), "a clear error: {offline}");
     // Uninstall removes it.
     let removed = python(&["python", "uninstall", "3.12.99"], &table);
     removed.success();
