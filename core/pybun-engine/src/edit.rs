@@ -18,7 +18,7 @@ use crate::Failure;
 use crate::interpreter::choose_interpreter;
 use crate::lock::{LockOutcome, LockRequest, lock};
 use crate::project::find_project_root;
-use crate::sync::{LockMode, SyncOutcome, SyncPorts, SyncRequest, settings_from_lock, sync};
+use crate::sync::{LockMode, SyncOutcome, SyncPorts, SyncRequest, sync};
 
 /// What to change in `pyproject.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,12 +111,13 @@ pub fn edit_dependencies(request: &EditRequest, ports: &SyncPorts<'_>) -> Result
         return Ok(outcome);
     }
 
-    let settings = match crate::lock::read_existing(ports.fs, &root) {
-        Ok(Some((existing, _))) => settings_from_lock(&existing),
-        _ => crate::LockSettings::default(),
-    };
     let locked = lock(
-        &LockRequest { directory: root.clone(), index: request.index.clone(), settings, check: false, upgrade: false, format: None, script: None },
+        &LockRequest {
+            directory: root.clone(),
+            index: request.index.clone(),
+            keep_settings: true,
+            ..LockRequest::default()
+        },
         ports.fs,
         ports.open_index,
         ports.reporter,

@@ -109,6 +109,10 @@ pub struct LockRequest {
     pub format: Option<LockFormat>,
     /// `--script FILE.py`: lock a PEP 723 script's dependencies into `FILE.py.lock` instead.
     pub script: Option<PathBuf>,
+    /// Use the resolution options recorded in an existing lock instead of
+    /// `settings` (what `sync`, `add` and `remove` want: the lock keeps the
+    /// options it was made with).
+    pub keep_settings: bool,
 }
 
 /// What happened to the lockfile.
@@ -157,7 +161,6 @@ pub fn lock(
         LockfileFormat::Binary => LockFormat::Binary,
         LockfileFormat::Text => LockFormat::Text,
     });
-    let inputs = Inputs::new(&loaded, &index_settings, &request.settings, &mut warnings)?;
     let path = match &request.script {
         Some(_) => script_lock_path(&loaded.pyproject_path),
         None => loaded.root.join(format.file_name()),
@@ -183,6 +186,12 @@ pub fn lock(
         }
         Err(failure) => return Err(failure),
     };
+    // `sync`, `add`, `remove`: re-lock with the options the lock was made with.
+    let settings = match &existing {
+        Some((existing_lock, _)) if request.keep_settings => settings_from_lock(existing_lock),
+        _ => request.settings.clone(),
+    };
+    let inputs = Inputs::new(&loaded, &index_settings, &settings, &mut warnings)?;
 
     if let Some((existing_lock, existing_path)) = &existing {
         let fresh = existing_lock.fingerprint == inputs.fingerprint;
@@ -224,7 +233,7 @@ pub fn lock(
     };
     reporter.report(Event::ResolveFinished { packages: resolution.packages.len() });
 
-    let lock = build_lock(&loaded.project, &resolution, &inputs.fingerprint, &inputs.requires_python, &request.settings, &index_settings, inputs.environment);
+    let lock = build_lock(&loaded.project, &resolution, &inputs.fingerprint, &inputs.requires_python, &settings, &index_settings, inputs.environment);
     let bytes = match format {
         LockFormat::Text => pybun_lockfile::to_text(&lock).into_bytes(),
         LockFormat::Binary => pybun_lockfile::to_binary(&lock),
@@ -414,6 +423,30 @@ fn parse_platform(text: &str) -> Result<TargetPlatform, Failure> {
     })
 }
 
+/// The resolution options recorded in a lock.
+fn settings_from_lock(lock: &Lock) -> LockSettings {
+    let resolution = match lock.options.resolution.as_str() {
+        "lowest" => ResolutionMode::Lowest,
+        "lowest-direct" => ResolutionMode::LowestDirect,
+        _ => ResolutionMode::Highest,
+    };
+    let prerelease = match lock.options.prerelease.as_str() {
+        "allow" => PrereleaseMode::Allow,
+        "explicit" => PrereleaseMode::Explicit,
+        "disallow" => PrereleaseMode::Disallow,
+        _ => PrereleaseMode::IfNecessary,
+    };
+    LockSettings {
+        resolution,
+        prerelease,
+        exclude_newer: lock.options.exclude_newer.clone(),
+        python_version: lock.environment.as_ref().map(|e| e.python_version.clone()),
+        python_platform: lock.environment.as_ref().and_then(|e| e.platform.clone()),
+        no_binary: Vec::new(),
+        no_build: Vec::new(),
+    }
+}
+
 /// `FILE.py.lock` beside a script.
 pub(crate) fn script_lock_path(script: &Path) -> PathBuf {
     let mut name = script.file_name().map(|n| n.to_os_string()).unwrap_or_default();
@@ -430,6 +463,11 @@ fn read_script_lock(fs: &dyn FileSystem, path: &Path) -> Result<Option<(Lock, Pa
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(Failure::io(path, &error, "read")),
     }
+}
+
+/// The path of the lock on disk (the text one first), without reading it.
+pub(crate) fn existing_lock_path(fs: &dyn FileSystem, root: &Path) -> Option<PathBuf> {
+    [LockFormat::Text, LockFormat::Binary].into_iter().map(|format| root.join(format.file_name())).find(|path| fs.exists(path))
 }
 
 /// The lock already on disk, in either encoding (the text one first).

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Failure;
 use crate::interpreter::choose_interpreter;
-use crate::lock::{IndexSettings, lock_requirements, read_existing};
+use crate::lock::{IndexSettings, existing_lock_path, lock_requirements};
 use crate::project::find_project_root;
 use crate::sync::{
     LockMode, SYNC_STAMP, SyncPorts, SyncRequest, WantedKind, environment_failure, prepare, sync, sync_stamp,
@@ -238,10 +238,10 @@ fn prepare_project_env(
     ports: &SyncPorts<'_>,
 ) -> Result<RunPlan, Failure> {
     let selection = ExportSelection { groups: vec!["dev".to_string()], ..ExportSelection::default() };
-    // Two reads and a hash: is the venv already synced from this pyproject and lock?
+    // Two reads and a hash (the lock is not parsed): is the venv already synced from this pyproject and lock?
     // (`--python` may ask for another interpreter: then sync decides.)
     if request.python.is_none()
-        && let Ok(Some((_, lock_path))) = read_existing(ports.fs, root)
+        && let Some(lock_path) = existing_lock_path(ports.fs, root)
     {
         let stamp = ports.fs.read(&choice.path.join(SYNC_STAMP)).ok();
         if let (Some(stamp), Some(now)) = (stamp, sync_stamp(ports.fs, root, &lock_path, &selection))

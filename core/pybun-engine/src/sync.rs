@@ -25,8 +25,7 @@ use pybun_ports::{
 
 use crate::build::Builder;
 use crate::interpreter::{PythonChoice, choose_interpreter};
-use crate::lock::{IndexOpener, IndexSettings, LockRequest, LockSettings, LockStatus, lock, read_existing};
-use pybun_resolver::{PrereleaseMode, ResolutionMode};
+use crate::lock::{IndexOpener, IndexSettings, LockRequest, LockSettings, LockStatus, lock};
 use crate::project::load_project;
 use crate::{Failure, print_lock};
 
@@ -145,16 +144,13 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
             (printed.lock, printed.path, LockStatus::UpToDate)
         }
         mode => {
-            // Keep the options the lock was made with unless new ones are given.
-            let settings = match read_existing(ports.fs, &loaded.root) {
-                Ok(Some((existing, _))) if request.settings == LockSettings::default() => settings_from_lock(&existing),
-                _ => request.settings.clone(),
-            };
             let outcome = lock(
                 &LockRequest {
                     directory: loaded.root.clone(),
                     index: request.index.clone(),
-                    settings,
+                    settings: request.settings.clone(),
+                    // Keep the options the lock was made with unless new ones are given.
+                    keep_settings: request.settings == LockSettings::default(),
                     check: mode == LockMode::Locked,
                     upgrade: false,
                     format: None,
@@ -293,29 +289,6 @@ pub(crate) fn sync_stamp(fs: &dyn FileSystem, root: &Path, lock_path: &Path, sel
     Some(hex::encode(hasher.finalize()))
 }
 
-/// The resolution options recorded in a lock.
-pub(crate) fn settings_from_lock(lock: &Lock) -> LockSettings {
-    let resolution = match lock.options.resolution.as_str() {
-        "lowest" => ResolutionMode::Lowest,
-        "lowest-direct" => ResolutionMode::LowestDirect,
-        _ => ResolutionMode::Highest,
-    };
-    let prerelease = match lock.options.prerelease.as_str() {
-        "allow" => PrereleaseMode::Allow,
-        "explicit" => PrereleaseMode::Explicit,
-        "disallow" => PrereleaseMode::Disallow,
-        _ => PrereleaseMode::IfNecessary,
-    };
-    LockSettings {
-        resolution,
-        prerelease,
-        exclude_newer: lock.options.exclude_newer.clone(),
-        python_version: lock.environment.as_ref().map(|e| e.python_version.clone()),
-        python_platform: lock.environment.as_ref().and_then(|e| e.platform.clone()),
-        no_binary: Vec::new(),
-        no_build: Vec::new(),
-    }
-}
 
 /// The project's normalized name when it is installed itself (it has a `[build-system]`).
 fn editable_project_name(project: &pybun_project::Project, lock: &Lock) -> Option<String> {

@@ -157,6 +157,7 @@ fn lock(cli: &Cli, settings: &Settings, args: &LockArgs) -> Result<Rendered, Fai
             LockfileFormatArg::Binary => LockFormat::Binary,
         }),
         script: args.script.clone(),
+        keep_settings: false,
     };
     let reporter = CliReporter::new(settings.format == OutputFormat::Text && !settings.quiet);
     let started = Instant::now();

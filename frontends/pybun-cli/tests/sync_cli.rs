@@ -713,3 +713,17 @@ fn a_hatchling_project_is_installed_editable() {
     ctx.write_file("src/hdemo/__init__.py", "VALUE = 'edited'\n");
     python_run(&ctx, "import hdemo; assert hdemo.VALUE == 'edited'").success();
 }
+
+#[test]
+fn sync_and_add_keep_the_options_the_lock_was_made_with() {
+    let (ctx, server) = project();
+    pybun(&ctx, &server, &["lock", "--resolution", "lowest"]).success();
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    assert_eq!(out.json()["result"]["lock_status"], "up-to-date", "{out}");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==1.0.0"]);
+    // A re-lock after an edit still resolves lowest.
+    pybun(&ctx, &server, &["add", "other"]).success();
+    assert!(ctx.read_file("pybun.lock").unwrap().contains("resolution = \"lowest\""));
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==1.0.0", "other==1.0.0"]);
+}
