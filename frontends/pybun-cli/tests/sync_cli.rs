@@ -399,17 +399,22 @@ fn backend_links(ctx: &TestContext) -> PathBuf {
     links
 }
 
+/// A project `demo` (depending on `lib`) built by the test backend.
+fn backend_project() -> String {
+    format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
+         [build-system]\nrequires = [\"{}\"]\nbuild-backend = \"{}\"\n",
+        pybun_testkit::TEST_BACKEND_NAME,
+        pybun_testkit::TEST_BACKEND
+    )
+}
+
 #[test]
 fn the_project_is_installed_editable_through_its_build_backend() {
     let server = IndexServer::start(universe());
     let ctx = TestContext::new();
     let links = backend_links(&ctx);
-    ctx.write_pyproject(&format!(
-        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
-         [build-system]\nrequires = [\"{}\"]\nbuild-backend = \"{}\"\n",
-        pybun_testkit::TEST_BACKEND_NAME,
-        pybun_testkit::TEST_BACKEND
-    ));
+    ctx.write_pyproject(&backend_project());
     ctx.write_file("src/demo/__init__.py", "VALUE = 1\n");
     let links = links.to_str().unwrap();
     let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
@@ -466,12 +471,7 @@ fn a_failing_build_changes_nothing_and_shows_the_backend_output() {
     let server = IndexServer::start(universe());
     let ctx = TestContext::new();
     let links = backend_links(&ctx);
-    ctx.write_pyproject(&format!(
-        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib\"]\n\n\
-         [build-system]\nrequires = [\"{}\"]\nbuild-backend = \"{}\"\n",
-        pybun_testkit::TEST_BACKEND_NAME,
-        pybun_testkit::TEST_BACKEND
-    ));
+    ctx.write_pyproject(&backend_project());
     // No `src/demo`: the backend raises.
     let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links.to_str().unwrap(), "sync"]);
     out.failure();
