@@ -249,7 +249,12 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
 
     // Remember what this environment was synced from, so `pybun run` can tell
     // with two reads and a hash that nothing needs doing.
-    if let Some(stamp) = sync_stamp(ports.fs, &loaded.root, &lock_path, &request.selection) {
+    // A `--frozen` sync may have used a stale lock: no stamp then, so the
+    // next `pybun run` re-locks and syncs.
+    if request.lock_mode == LockMode::Frozen {
+        let path = venv.root.join(SYNC_STAMP);
+        ports.fs.remove_file(&path).map_err(|e| Failure::io(&path, &e, "remove"))?;
+    } else if let Some(stamp) = sync_stamp(ports.fs, &loaded.root, &lock_path, &request.selection) {
         let path = venv.root.join(SYNC_STAMP);
         if ports.fs.read(&path).ok().as_deref() != Some(stamp.as_bytes()) {
             ports.fs.write_atomic(&path, stamp.as_bytes()).map_err(|e| Failure::io(&path, &e, "write"))?;

@@ -231,6 +231,19 @@ fn run_in_the_project_syncs_first_then_reuses() {
     assert_eq!(again.stdout.trim(), "hello from app", "a console script of the environment\n{again}");
     assert_eq!(Run::json_in(&again.stderr)["result"]["prepared"], false);
     assert_eq!(server.request_count(), 0);
+    // `-m` runs a module of the environment.
+    let module = pybun(&ctx, &server, &["run", "-m", "platform"]);
+    module.success();
+    assert!(module.stdout.contains("Linux") || module.stdout.contains("macOS"), "{module}");
+    // `--frozen` uses the environment as it is, even with a changed pyproject.
+    ctx.write_pyproject(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"app\", \"extra-thing\"]\n",
+    );
+    let frozen = pybun(&ctx, &server, &["run", "--frozen", "-c", "import importlib.util as u; print(u.find_spec('extra_thing') is None)"]);
+    frozen.success();
+    assert_eq!(frozen.stdout.trim(), "True", "not re-locked or synced\n{frozen}");
+    let synced = pybun(&ctx, &server, &["run", "-c", "import extra_thing"]);
+    synced.success();
     // An active VIRTUAL_ENV does not win over the project.
     let mut command = command(&ctx, Some(&server));
     command.args(["run", "-c", "import sys; print(sys.prefix)"]).env("VIRTUAL_ENV", "/nonexistent");
