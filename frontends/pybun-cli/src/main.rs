@@ -50,6 +50,7 @@ fn main() -> ExitCode {
     if let Some(code) = run_commands::fast_path(&args) {
         return code;
     }
+    let args = run_commands::separate_program_args(args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => return usage_error(&args, &error),

@@ -266,3 +266,92 @@ pub(crate) fn fast_path(args: &[String]) -> Option<ExitCode> {
     let plan = pybun_engine::cached_script_plan(&request, &OsFs, &cache.join(pybun_cache::ENVIRONMENTS_DIR))?;
     execute(&settings, "run", &plan).ok()
 }
+
+/// `pybun run -m MODULE ARGS...` and `pybun run -c CODE ARGS...` pass every
+/// argument after the module or code to the program, like `python -m` does,
+/// even when it looks like a pybun option (`pybun run -m http.server --help`).
+/// clap cannot express "the rest after this option's value", so a `--` is
+/// inserted after the value before parsing. Nothing else is changed.
+pub(crate) fn separate_program_args(args: Vec<String>) -> Vec<String> {
+    use clap::CommandFactory as _;
+    let command = crate::cli::Cli::command();
+    let takes_value = |cmd: &clap::Command, token: &str| -> bool {
+        cmd.get_arguments().any(|arg| {
+            let matches = match token.strip_prefix("--") {
+                Some(long) => arg.get_long() == Some(long),
+                None => token.len() == 2 && arg.get_short().is_some_and(|s| token.ends_with(s)),
+            };
+            matches && arg.get_action().takes_values()
+        })
+    };
+    // Find the subcommand: the first token that is not an option or an option's value.
+    let mut index = 1;
+    while index < args.len() {
+        let token = &args[index];
+        if token == "--" || !token.starts_with('-') {
+            break;
+        }
+        index += if !token.contains('=') && takes_value(&command, token) { 2 } else { 1 };
+    }
+    if args.get(index).map(String::as_str) != Some("run") {
+        return args;
+    }
+    let Some(run) = command.find_subcommand("run") else { return args };
+    let mut position = index + 1;
+    while position < args.len() {
+        let token = &args[position];
+        if token == "--" || !token.starts_with('-') || token == "-" {
+            return args;
+        }
+        let value_end = if token == "-m" || token == "-c" {
+            Some(position + 2)
+        } else if (token.starts_with("-m") || token.starts_with("-c")) && !token.starts_with("--") {
+            Some(position + 1)
+        } else {
+            None
+        };
+        if let Some(end) = value_end {
+            if end >= args.len() || args[end] == "--" {
+                return args;
+            }
+            let mut args = args;
+            args.insert(end, "--".to_owned());
+            return args;
+        }
+        let global = takes_value(&command, token);
+        position += if !token.contains('=') && (global || takes_value(run, token)) { 2 } else { 1 };
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::separate_program_args;
+
+    fn check(input: &str, expected: &str) {
+        let args: Vec<String> = input.split(' ').map(str::to_owned).collect();
+        assert_eq!(separate_program_args(args).join(" "), expected, "for `{input}`");
+    }
+
+    #[test]
+    fn arguments_after_a_module_or_code_go_to_the_program() {
+        check("pybun run -m http.server --help", "pybun run -m http.server -- --help");
+        check("pybun run -mhttp.server -v", "pybun run -mhttp.server -- -v");
+        check("pybun run -c print(1) -x", "pybun run -c print(1) -- -x");
+        check(
+            "pybun --cache-dir /c run --with rich --python 3.12 -m rich --help",
+            "pybun --cache-dir /c run --with rich --python 3.12 -m rich -- --help",
+        );
+        check("pybun run --frozen -m pip --version", "pybun run --frozen -m pip -- --version");
+    }
+
+    #[test]
+    fn other_command_lines_are_left_alone() {
+        check("pybun run -m http.server -- --help", "pybun run -m http.server -- --help");
+        check("pybun run -m http.server", "pybun run -m http.server");
+        check("pybun run script.py -m x --help", "pybun run script.py -m x --help");
+        check("pybun x ruff -m x --help", "pybun x ruff -m x --help");
+        check("pybun --format json run -m", "pybun --format json run -m");
+        check("pybun lock -m x", "pybun lock -m x");
+    }
+}

@@ -235,6 +235,13 @@ fn run_in_the_project_syncs_first_then_reuses() {
     let module = pybun(&ctx, &server, &["run", "-m", "platform"]);
     module.success();
     assert!(module.stdout.contains("Linux") || module.stdout.contains("macOS"), "{module}");
+    // Everything after the module goes to it, options included (`python -m` rules).
+    let help = pybun(&ctx, &server, &["run", "-m", "json.tool", "--help"]);
+    help.success();
+    assert!(help.stdout.contains("usage:") && help.stdout.contains("json.tool"), "{help}");
+    let code = pybun(&ctx, &server, &["run", "-c", "import sys; print(sys.argv[1:])", "--help", "-x"]);
+    code.success();
+    assert_eq!(code.stdout.trim(), "['--help', '-x']", "{code}");
     // `--frozen` uses the environment as it is, even with a changed pyproject.
     ctx.write_pyproject(
         "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"app\", \"extra-thing\"]\n",
