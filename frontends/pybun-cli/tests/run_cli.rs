@@ -5,55 +5,17 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use pybun_testkit::{DistSpec, IndexServer, PublishedVersion, TestContext, Universe};
+use pybun_testkit::{CliRun, DistSpec, IndexServer, PublishedVersion, TestContext, Universe};
 use serde_json::Value;
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_pybun"))
 }
 
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
+fn finish(output: std::process::Output) -> CliRun {
+    CliRun::from_output(&output, std::time::Duration::ZERO)
 }
 
-impl Run {
-    fn success(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "expected success\n{self}");
-        self
-    }
-
-    /// The JSON document `pybun` wrote on stderr (run/x) or stdout (env).
-    fn json_in(text: &str) -> Value {
-        let start = text.find('{').unwrap_or_else(|| panic!("no JSON in {text}"));
-        let mut documents = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
-        documents.next().unwrap().unwrap()
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?} signal {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.signal, self.stdout, self.stderr)
-    }
-}
-
-fn finish(output: std::process::Output) -> Run {
-    #[cfg(unix)]
-    let signal = std::os::unix::process::ExitStatusExt::signal(&output.status);
-    #[cfg(not(unix))]
-    let signal = None;
-    Run {
-        code: output.status.code(),
-        signal,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// `pybun` in the context with a private data dir and no inherited `VIRTUAL_ENV`.
 fn command(ctx: &TestContext, server: Option<&IndexServer>) -> Command {
     let mut command = match server {
         Some(server) => ctx.command_with_index(bin(), server),
@@ -63,7 +25,7 @@ fn command(ctx: &TestContext, server: Option<&IndexServer>) -> Command {
     command
 }
 
-fn pybun(ctx: &TestContext, server: &IndexServer, args: &[&str]) -> Run {
+fn pybun(ctx: &TestContext, server: &IndexServer, args: &[&str]) -> CliRun {
     let mut command = command(ctx, Some(server));
     command.args(args);
     finish(command.output().unwrap())
@@ -101,7 +63,7 @@ fn a_pep_723_script_runs_in_a_cached_environment() {
     second.success();
     assert_eq!(second.stdout.trim(), "script 1.0.0 1.0.0 []", "stdout is the script's alone\n{second}");
     assert_eq!(server.request_count(), 0, "{:?}", server.requests());
-    let report = Run::json_in(&second.stderr);
+    let report = CliRun::json_in(&second.stderr);
     assert_eq!(report["command"], "run");
     assert_eq!(report["result"]["prepared"], false, "{second}");
 
@@ -143,13 +105,13 @@ fn malformed_script_metadata_names_the_line() {
     let ctx = TestContext::new();
     ctx.write_file("bad.py", "import os\n# /// script\n# dependencies = [\"app\"\n# ///\nprint(1)\n");
     let out = pybun(&ctx, &server, &["run", "bad.py"]);
-    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("bad.py:3"), "names the line\n{out}");
     let unclosed = {
         ctx.write_file("unclosed.py", "# /// script\n# dependencies = []\nprint(1)\n");
         pybun(&ctx, &server, &["--format", "json", "run", "unclosed.py"])
     };
-    assert_eq!(unclosed.code, Some(1), "{unclosed}");
+    assert_eq!(unclosed.code, 1, "{unclosed}");
     let document: Value = serde_json::from_str(&unclosed.stdout).unwrap();
     assert_eq!(document["error"]["code"], "PB0112", "{unclosed}");
     assert_eq!(document["error"]["line"], 3, "the line that ends the block\n{unclosed}");
@@ -162,7 +124,7 @@ fn an_unsatisfiable_requires_python_is_pb0500() {
     let ctx = TestContext::new();
     ctx.write_file("future.py", "# /// script\n# requires-python = \">=4.0\"\n# dependencies = []\n# ///\nprint(1)\n");
     let out = pybun(&ctx, &server, &["--format", "json", "run", "future.py"]);
-    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(out.code, 1, "{out}");
     let document: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(document["error"]["code"], "PB0500", "{out}");
 }
@@ -209,7 +171,7 @@ fn environment_selection_follows_the_documented_order() {
     let mut missing = command(&ctx, None);
     missing.args(["--format", "json", "run", "-c", "print(1)"]).env("PYBUN_ENV", &explicit);
     let missing = finish(missing.output().unwrap());
-    assert_eq!(missing.code, Some(1));
+    assert_eq!(missing.code, 1);
     assert!(missing.stdout.contains("PB0601"), "{missing}");
     assert!(!explicit.exists());
 }
@@ -229,7 +191,7 @@ fn run_in_the_project_syncs_first_then_reuses() {
     let again = pybun(&ctx, &server, &["--format", "json", "run", "app-hello"]);
     again.success();
     assert_eq!(again.stdout.trim(), "hello from app", "a console script of the environment\n{again}");
-    assert_eq!(Run::json_in(&again.stderr)["result"]["prepared"], false);
+    assert_eq!(CliRun::json_in(&again.stderr)["result"]["prepared"], false);
     assert_eq!(server.request_count(), 0);
     // `-m` runs a module of the environment.
     let module = pybun(&ctx, &server, &["run", "-m", "platform"]);
@@ -284,7 +246,7 @@ fail = "python -c 'import sys; sys.exit(7)'"
     all.success();
     assert_eq!(all.stdout, "prepare one\nall done\n", "dependencies first, once\n{all}");
     let fail = pybun(&ctx, &server, &["run", "fail"]);
-    assert_eq!(fail.code, Some(7), "{fail}");
+    assert_eq!(fail.code, 7, "{fail}");
 }
 
 #[test]
@@ -292,7 +254,7 @@ fn exit_codes_signals_and_stdin_pass_through() {
     let server = IndexServer::start(universe());
     let ctx = TestContext::new();
     let code = pybun(&ctx, &server, &["run", "-c", "import sys; sys.exit(3)"]);
-    assert_eq!(code.code, Some(3), "{code}");
+    assert_eq!(code.code, 3, "{code}");
     #[cfg(unix)]
     {
         let killed = pybun(&ctx, &server, &["run", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]);
@@ -311,7 +273,7 @@ fn exit_codes_signals_and_stdin_pass_through() {
     assert_eq!(out.stdout, "PIPED IN");
     // Unknown commands are clear errors.
     let missing = pybun(&ctx, &server, &["run", "no-such-command-xyz"]);
-    assert_eq!(missing.code, Some(1), "{missing}");
+    assert_eq!(missing.code, 1, "{missing}");
     assert!(missing.stderr.contains("PB0600"), "{missing}");
 }
 
@@ -333,7 +295,7 @@ fn x_runs_a_package_command_from_a_cached_environment() {
     assert_eq!(server.request_count(), requests_after_warm, "a warm `x` asks the index nothing");
     // A package without that command says which it has.
     let wrong = pybun(&ctx, &server, &["x", "app"]);
-    assert_eq!(wrong.code, Some(1), "{wrong}");
+    assert_eq!(wrong.code, 1, "{wrong}");
     assert!(wrong.stderr.contains("app-hello"), "{wrong}");
 }
 
@@ -423,7 +385,7 @@ fn python_install_from_a_local_mirror_checks_the_hash() {
 
     // A tampered archive (the table says otherwise) is refused; nothing installed.
     let tampered = python(&["--format", "json", "python", "install", "3.12.99"], &write_table(&"0".repeat(64)));
-    assert_eq!(tampered.code, Some(1), "{tampered}");
+    assert_eq!(tampered.code, 1, "{tampered}");
     let document: Value = serde_json::from_str(&tampered.stdout).unwrap();
     assert_eq!(document["error"]["code"], "PB0602", "{tampered}");
     assert!(document["error"]["message"].as_str().unwrap().contains(&good), "names the actual hash: {tampered}");
@@ -455,13 +417,13 @@ fn python_install_from_a_local_mirror_checks_the_hash() {
         .env("PYBUN_NO_PROGRESS", "1")
         .args(["--offline", "--cache-dir", other.to_str().unwrap(), "python", "install", "3.12.99"]);
     let offline = finish(offline.output().unwrap());
-    assert_eq!(offline.code, Some(1), "{offline}");
+    assert_eq!(offline.code, 1, "{offline}");
     assert!(offline.stderr.contains("error[PB0602]") && offline.stderr.contains("offline"), "a clear error: {offline}");
     // Uninstall removes it.
     let removed = python(&["python", "uninstall", "3.12.99"], &table);
     removed.success();
     let missing = python(&["python", "uninstall", "3.12.99"], &table);
-    assert_eq!(missing.code, Some(1), "{missing}");
+    assert_eq!(missing.code, 1, "{missing}");
 }
 
 #[test]
@@ -471,7 +433,7 @@ fn python_pin_writes_python_version_and_find_follows_it() {
     let mut pin = command(&ctx, None);
     pin.args(["python", "pin", "3.12"]);
     let pin = finish(pin.output().unwrap());
-    if pin.code != Some(0) {
+    if pin.code != 0 {
         assert!(pin.stderr.contains("PB0500"), "only a missing 3.12 may fail: {pin}");
         return;
     }
