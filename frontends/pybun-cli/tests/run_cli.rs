@@ -49,6 +49,27 @@ print("script", app.__version__, lib.__version__, sys.argv[1:])
 "#;
 
 #[test]
+fn a_scripts_tool_pybun_table_chooses_its_index() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.watch_server(&server);
+    ctx.write_file(
+        "tool.py",
+        format!(
+            "# /// script\n# dependencies = [\"app\"]\n# [tool.pybun]\n# index-url = \"{}\"\n# ///\nimport app\nprint(app.__version__)\n",
+            server.url()
+        ),
+    );
+    // No `--index-url`: the script's own `[tool.pybun] index-url` is the index.
+    let mut command = command(&ctx, None);
+    command.args(["run", "tool.py"]);
+    let out = finish(command.output().unwrap());
+    out.success();
+    assert_eq!(out.stdout.trim(), "1.0.0", "{out}");
+    assert!(server.requests().iter().any(|r| r.contains("/app/")), "{:?}", server.requests());
+}
+
+#[test]
 fn a_pep_723_script_runs_in_a_cached_environment() {
     let server = IndexServer::start(universe());
     let ctx = TestContext::new();
