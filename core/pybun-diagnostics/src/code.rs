@@ -87,4 +87,7 @@ codes! {
 
     TestSyntax = "PB0700": "a test file is not valid Python",
     TestConfigInvalid = "PB0701": "the pytest configuration is invalid",
+    // 080x: checks (`pybun check`, the language server)
+    NoMatchingRelease = "PB0800": "no release of a package matches the requirement's version specifier",
+    ChecksSkipped = "PB0801": "some checks were skipped (offline, or an earlier problem)",
 }

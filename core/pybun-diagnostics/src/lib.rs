@@ -79,6 +79,56 @@ pub struct Diagnostic {
     /// Explanation lines (e.g. the derivation of a conflict).
     pub causes: Vec<String>,
     pub hints: Vec<String>,
+    /// Machine-readable ways to fix the problem (editor code actions), best first.
+    pub fixes: Vec<Fix>,
+}
+
+/// A replacement of the text at `span` (byte offsets in the diagnostic's file) by `new_text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextEdit {
+    pub span: Span,
+    pub new_text: String,
+}
+
+/// A command a fix runs instead of (or after) editing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FixCommand {
+    /// Run the lock use case for the project the file belongs to (`pybun lock`).
+    Lock,
+}
+
+impl FixCommand {
+    /// The stable name frontends show (`lock`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lock => "lock",
+        }
+    }
+}
+
+/// One way to fix a diagnostic: text edits in its file, and/or a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// What the fix does, e.g. "Use the latest release: `requests>=2.32.3`".
+    pub title: String,
+    /// Non-overlapping edits, applied together.
+    pub edits: Vec<TextEdit>,
+    pub command: Option<FixCommand>,
+}
+
+impl Fix {
+    /// A fix replacing `span` with `new_text`.
+    #[must_use]
+    pub fn replace(title: impl Into<String>, span: Span, new_text: impl Into<String>) -> Self {
+        Self { title: title.into(), edits: vec![TextEdit { span, new_text: new_text.into() }], command: None }
+    }
+
+    /// A fix that runs `command`.
+    #[must_use]
+    pub fn command(title: impl Into<String>, command: FixCommand) -> Self {
+        Self { title: title.into(), edits: Vec::new(), command: Some(command) }
+    }
 }
 
 impl Diagnostic {
@@ -92,6 +142,7 @@ impl Diagnostic {
             label: None,
             causes: Vec::new(),
             hints: Vec::new(),
+            fixes: Vec::new(),
         }
     }
 
@@ -132,6 +183,12 @@ impl Diagnostic {
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fixes.push(fix);
         self
     }
 

@@ -14,6 +14,9 @@ pub(crate) struct Cx<'a> {
     pub(crate) text: &'a str,
     pub(crate) file: &'a str,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The document was recovered from a text with syntax errors: problems
+    /// that say something is missing are not reported (it may be on a bad line).
+    pub(crate) recovering: bool,
 }
 
 /// The hint shown with every invalid requirement.
@@ -26,6 +29,14 @@ impl<'a> Cx<'a> {
             text,
             file,
             diagnostics: Vec::new(),
+            recovering: false,
+        }
+    }
+
+    /// Record that something required is missing (skipped while recovering).
+    pub(crate) fn push_missing(&mut self, diagnostic: Diagnostic, range: Option<Range<usize>>) {
+        if !self.recovering {
+            self.push(diagnostic, range);
         }
     }
 

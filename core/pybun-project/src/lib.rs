@@ -18,6 +18,7 @@ mod edit;
 mod groups;
 mod init;
 mod project;
+mod recover;
 mod script;
 mod tasks;
 mod tool;
@@ -149,42 +150,52 @@ const TOP_LEVEL_KEYS: &[&str] = &["build-system", "project", "tool", "dependency
 /// show in diagnostics.
 ///
 /// Never fails: problems are returned as diagnostics. When the text is not
-/// valid TOML the result has no project and a single `PB0101` diagnostic.
+/// valid TOML the result has no project; its diagnostics are every syntax
+/// error (`PB0101`) plus the problems found in the parts that could be read
+/// (see [`parse_pyproject_partial`]).
 #[must_use]
 pub fn parse_pyproject(text: &str, file: &str) -> Parsed {
+    let (parsed, syntax_errors) = parse(text, file);
+    if syntax_errors {
+        return Parsed { project: None, diagnostics: parsed.diagnostics };
+    }
+    parsed
+}
+
+/// Like [`parse_pyproject`], but with syntax errors the project is still
+/// read from the recoverable parts of the file (the lines with syntax errors
+/// left out), for editors that want hover and checks while the user types.
+/// `project` is `None` only when no part could be recovered.
+#[must_use]
+pub fn parse_pyproject_partial(text: &str, file: &str) -> Parsed {
+    parse(text, file).0
+}
+
+/// The TOML syntax error `error` of `text` as a `PB0101` diagnostic.
+fn syntax_diagnostic(cx: &mut Cx<'_>, error: &recover::SyntaxError) {
+    let message = error.message.as_str();
+    let mut diagnostic = Diagnostic::error(Code::TomlSyntax, format!("invalid TOML: {message}")).with_label(message.to_owned());
+    if message == "duplicate key"
+        && let Some(key) = error.range.clone().and_then(|r| cx.text.get(r))
+    {
+        diagnostic.message = format!("invalid TOML: duplicate key `{key}`");
+        diagnostic = diagnostic.with_hint("a key can be given only once in a table");
+    }
+    cx.push(diagnostic, error.range.clone());
+}
+
+/// Parse and validate; the flag tells whether there were syntax errors.
+fn parse(text: &str, file: &str) -> (Parsed, bool) {
     let mut cx = Cx::new(text, file);
-    let document = match toml_edit::Document::parse(text) {
-        Ok(document) => document,
-        Err(err) => {
-            let message = err
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .trim_end_matches('.');
-            let range = err.span().map(|span| {
-                // Show at least one character so the error is visible.
-                if span.is_empty() && span.end < text.len() {
-                    span.start..span.end + 1
-                } else {
-                    span
-                }
-            });
-            let mut diagnostic =
-                Diagnostic::error(Code::TomlSyntax, format!("invalid TOML: {message}"))
-                    .with_label(message.to_owned());
-            if message == "duplicate key"
-                && let Some(key) = range.clone().and_then(|r| text.get(r))
-            {
-                diagnostic.message = format!("invalid TOML: duplicate key `{key}`");
-                diagnostic = diagnostic.with_hint("a key can be given only once in a table");
-            }
-            cx.push(diagnostic, range);
-            return Parsed {
-                project: None,
-                diagnostics: cx.diagnostics,
-            };
-        }
+    let recovered = recover::parse_recovering(text);
+    for error in &recovered.errors {
+        syntax_diagnostic(&mut cx, error);
+    }
+    let syntax_errors = !recovered.errors.is_empty();
+    // With syntax errors, "X is missing" may only mean X was on a bad line.
+    cx.recovering = syntax_errors;
+    let Some(document) = recovered.document else {
+        return (Parsed { project: None, diagnostics: sorted(cx.diagnostics) }, true);
     };
     let root = document.as_table();
     let mut project = Project::default();
@@ -210,7 +221,7 @@ pub fn parse_pyproject(text: &str, file: &str) -> Parsed {
             project.has_project_table = true;
             project::read(&mut cx, item, &mut project);
         }
-        None => cx.push(
+        None => cx.push_missing(
             Diagnostic::error(
                 Code::ProjectTable,
                 "`pyproject.toml` has no `[project]` table",
@@ -239,18 +250,13 @@ pub fn parse_pyproject(text: &str, file: &str) -> Parsed {
         project.tool = tool::read(&mut cx, pybun);
     }
 
-    let mut diagnostics = cx.diagnostics;
-    // File order; diagnostics without a span (whole-file problems) come first.
-    diagnostics.sort_by_key(|d| {
-        d.location
-            .as_ref()
-            .and_then(|l| l.span)
-            .map(|s| (s.start, s.end))
-    });
-    Parsed {
-        project: Some(project),
-        diagnostics,
-    }
+    (Parsed { project: Some(project), diagnostics: sorted(cx.diagnostics) }, syntax_errors)
+}
+
+/// File order; diagnostics without a span (whole-file problems) come first.
+fn sorted(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.sort_by_key(|d| d.location.as_ref().and_then(|l| l.span).map(|s| (s.start, s.end)));
+    diagnostics
 }
 
 fn read_build_system(cx: &mut Cx<'_>, item: &Item, project: &mut Project) {
@@ -261,7 +267,7 @@ fn read_build_system(cx: &mut Cx<'_>, item: &Item, project: &mut Project) {
         Some(requires) => {
             project.build_requires = cx.requirements("build-system.requires", requires)
         }
-        None => cx.push(
+        None => cx.push_missing(
             Diagnostic::error(Code::ProjectTable, "`[build-system]` has no `requires`").with_hint(
                 "list the build backend's requirements, e.g. `requires = [\"hatchling\"]`",
             ),

@@ -84,14 +84,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, item: &Item, project: &mut Project) {
 
     let header = item.span();
     if table.get("name").is_none() && !project.is_dynamic("name") {
-        cx.push(
+        cx.push_missing(
             Diagnostic::error(P, "`[project]` has no `name`")
                 .with_hint("add `name = \"...\"`; the name must be given statically"),
             header.clone(),
         );
     }
     if table.get("version").is_none() && !project.is_dynamic("version") {
-        cx.push(
+        cx.push_missing(
             Diagnostic::error(P, "`[project]` has no `version` and does not list it in `dynamic`")
                 .with_hint("add `version = \"0.1.0\"`, or `dynamic = [\"version\"]` if the build backend sets it"),
             header,

@@ -282,36 +282,25 @@ fn read_block(cx: &mut Cx<'_>, lines: &[Line<'_>], block: &Block<'_>) -> Option<
 }
 
 /// Record a TOML syntax error as `PB0101` (spans in `cx`'s text).
-pub(crate) fn push_toml_error(cx: &mut Cx<'_>, err: &toml_edit::TomlError) {
-    let message = err
-        .message()
-        .lines()
-        .next()
-        .unwrap_or("invalid TOML")
-        .trim_end_matches('.');
-    let range = err.span().map(|span| {
-        // Show at least one character so the error is visible.
-        if span.is_empty() && span.end < cx.text.len() {
-            span.start..span.end + 1
-        } else {
-            span
-        }
-    });
+pub(crate) fn push_toml_error(cx: &mut Cx<'_>, error: &crate::recover::SyntaxError) {
+    let message = error.message.as_str();
     cx.push(
         Diagnostic::error(Code::TomlSyntax, format!("invalid TOML: {message}"))
             .with_label(message.to_owned()),
-        range,
+        error.range.clone(),
     );
 }
 
 fn read_toml(cx: &mut Cx<'_>, toml: &str, block_start_line: usize) -> Option<ScriptMetadata> {
-    let document = match toml_edit::Document::parse(toml) {
-        Ok(document) => document,
-        Err(err) => {
-            push_toml_error(cx, &err);
-            return None;
-        }
-    };
+    // Every syntax error; the recoverable rest is still checked, but a block
+    // with syntax errors gives no metadata.
+    let recovered = crate::recover::parse_recovering(toml);
+    for error in &recovered.errors {
+        push_toml_error(cx, error);
+    }
+    let syntax_errors = !recovered.errors.is_empty();
+    cx.recovering = syntax_errors;
+    let document = recovered.document?;
     let root = document.as_table();
     let mut metadata = ScriptMetadata {
         block_start_line,
@@ -352,7 +341,7 @@ fn read_toml(cx: &mut Cx<'_>, toml: &str, block_start_line: usize) -> Option<Scr
             }
         }
     }
-    Some(metadata)
+    (!syntax_errors).then_some(metadata)
 }
 
 /// `[tool.pybun]` in a script: validated like the project's, but only the

@@ -226,7 +226,7 @@ pub fn parse_tasks(text: &str, file: &str) -> ParsedTasks {
     let mut cx = Cx::new(text, file);
     let mut tasks = BTreeMap::new();
     match toml_edit::Document::parse(text) {
-        Err(err) => crate::script::push_toml_error(&mut cx, &err),
+        Err(err) => crate::script::push_toml_error(&mut cx, &crate::recover::SyntaxError::new(&err, text)),
         Ok(document) => {
             if let Some(item) = document
                 .get("tool")
