@@ -7,6 +7,7 @@
 
 mod build;
 mod edit;
+pub mod editor;
 mod failure;
 mod interpreter;
 mod fingerprint;

@@ -101,4 +101,11 @@ pub trait PackageIndex: Send + Sync {
 
     /// Hint: `metadata(name, file)` will be asked soon.
     fn prefetch_metadata(&self, _name: &PackageName, _file: &DistFile) {}
+
+    /// Names of the projects this index has seen (asked in this process, or
+    /// in its on-disk cache), for an editor's completion. May be incomplete;
+    /// by default none.
+    fn known_projects(&self) -> Vec<PackageName> {
+        Vec::new()
+    }
 }
