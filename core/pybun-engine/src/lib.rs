@@ -6,6 +6,7 @@
 //! later REST and MCP) render outcomes, events and failures.
 
 mod build;
+pub mod check;
 mod edit;
 pub mod editor;
 mod failure;
@@ -44,7 +45,7 @@ pub use venv::{VenvOutcome, VenvRequest, create_venv};
 pub use tree::{TreeNode, TreeOutcome, TreeRequest, tree};
 
 /// Re-exported plain-data types that outcomes carry.
-pub use pybun_diagnostics::{Code, Diagnostic, Location, Severity, Span};
+pub use pybun_diagnostics::{Code, Diagnostic, Fix, FixCommand, Location, Severity, Span, TextEdit};
 pub use pybun_lockfile::{ExportSelection, Lock, LockedPackage, Source};
 pub use pybun_ports::LinkMode;
 pub use pybun_pep::TargetPlatform;

@@ -256,15 +256,15 @@ pub fn lock(
 }
 
 /// Everything the resolution depends on, and its fingerprint.
-struct Inputs {
-    resolve_request: ResolveRequest,
-    requires_python: String,
-    fingerprint: String,
-    environment: Option<LockEnvironment>,
+pub(crate) struct Inputs {
+    pub(crate) resolve_request: ResolveRequest,
+    pub(crate) requires_python: String,
+    pub(crate) fingerprint: String,
+    pub(crate) environment: Option<LockEnvironment>,
 }
 
 impl Inputs {
-    fn new(
+    pub(crate) fn new(
         loaded: &LoadedProject,
         index: &IndexSettings,
         settings: &LockSettings,
@@ -424,7 +424,7 @@ fn parse_platform(text: &str) -> Result<TargetPlatform, Failure> {
 }
 
 /// The resolution options recorded in a lock.
-fn settings_from_lock(lock: &Lock) -> LockSettings {
+pub(crate) fn settings_from_lock(lock: &Lock) -> LockSettings {
     let resolution = match lock.options.resolution.as_str() {
         "lowest" => ResolutionMode::Lowest,
         "lowest-direct" => ResolutionMode::LowestDirect,
@@ -454,7 +454,7 @@ pub(crate) fn script_lock_path(script: &Path) -> PathBuf {
     script.with_file_name(name)
 }
 
-fn read_script_lock(fs: &dyn FileSystem, path: &Path) -> Result<Option<(Lock, PathBuf)>, Failure> {
+pub(crate) fn read_script_lock(fs: &dyn FileSystem, path: &Path) -> Result<Option<(Lock, PathBuf)>, Failure> {
     match fs.read(path) {
         Ok(bytes) => {
             let lock = pybun_lockfile::detect_and_parse(&bytes, &path.display().to_string()).map_err(Failure::from_diagnostics)?;
@@ -616,7 +616,7 @@ fn at_requirement(diagnostic: Diagnostic, loaded: &LoadedProject, name: &Package
 }
 
 /// Close names that exist on the index, from common naming variants.
-fn suggest_names(index: &dyn PackageIndex, name: &PackageName) -> Vec<String> {
+pub(crate) fn suggest_names(index: &dyn PackageIndex, name: &PackageName) -> Vec<String> {
     let base = name.to_string();
     let mut candidates: BTreeSet<String> = BTreeSet::new();
     for prefix in ["python-", "py", "py-"] {
@@ -632,6 +632,20 @@ fn suggest_names(index: &dyn PackageIndex, name: &PackageName) -> Vec<String> {
         }
     }
     candidates.insert(base.replace('-', ""));
+    // Typos: two neighbouring characters swapped, or one character too many.
+    let chars: Vec<char> = base.chars().collect();
+    if chars.len() >= 4 {
+        for i in 0..chars.len() {
+            if i + 1 < chars.len() {
+                let mut swapped = chars.clone();
+                swapped.swap(i, i + 1);
+                candidates.insert(swapped.into_iter().collect());
+            }
+            let mut fewer = chars.clone();
+            fewer.remove(i);
+            candidates.insert(fewer.into_iter().collect());
+        }
+    }
     candidates.remove(&base);
     let names: Vec<PackageName> = candidates.iter().filter_map(|c| PackageName::from_str(c).ok()).collect();
     for candidate in &names {
@@ -646,7 +660,7 @@ fn suggest_names(index: &dyn PackageIndex, name: &PackageName) -> Vec<String> {
     found.into_iter().map(|(_, name)| name).take(3).collect()
 }
 
-fn index_failure(error: &IndexError) -> Diagnostic {
+pub(crate) fn index_failure(error: &IndexError) -> Diagnostic {
     match error {
         IndexError::NotFound { name } => Diagnostic::error(Code::PackageNotFound, format!("package `{name}` was not found on any configured index")),
         IndexError::Unreachable { url, reason } => Diagnostic::error(Code::IndexUnreachable, format!("could not reach `{url}`: {reason}"))
@@ -662,7 +676,7 @@ fn index_failure(error: &IndexError) -> Diagnostic {
     }
 }
 
-fn resolve_failure(error: ResolveError, loaded: &LoadedProject, request: &ResolveRequest, index: &dyn PackageIndex) -> Failure {
+pub(crate) fn resolve_failure(error: ResolveError, loaded: &LoadedProject, request: &ResolveRequest, index: &dyn PackageIndex) -> Failure {
     match error {
         ResolveError::NoSolution(report) => {
             let mut diagnostic = Diagnostic::error(Code::NoSolution, "no set of versions satisfies the requirements");

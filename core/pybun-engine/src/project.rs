@@ -71,15 +71,20 @@ pub(crate) fn load_script(fs: &dyn FileSystem, script: &Path) -> Result<LoadedPr
                 .with_hint("add a block:\n# /// script\n# dependencies = [\"requests\"]\n# ///"),
         )
     })?;
+    let project = script_project(script, metadata);
+    let root = script.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    Ok(LoadedProject { root, pyproject_path: script.to_path_buf(), project, warnings })
+}
+
+/// A PEP 723 script's metadata as a project: its name from the file name.
+pub(crate) fn script_project(script: &Path, metadata: pybun_project::ScriptMetadata) -> Project {
     let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
     let name = pybun_project::normalize_project_name(&stem).ok().and_then(|n| pybun_pep::PackageName::from_str(&n).ok());
-    let project = Project {
+    Project {
         name: name.map(|value| pybun_project::Spanned { value, span: pybun_diagnostics::Span::in_source("", 0, 0) }),
         requires_python: metadata.requires_python,
         dependencies: metadata.dependencies,
         has_project_table: true,
         ..Project::default()
-    };
-    let root = script.parent().map_or_else(PathBuf::new, Path::to_path_buf);
-    Ok(LoadedProject { root, pyproject_path: script.to_path_buf(), project, warnings })
+    }
 }
