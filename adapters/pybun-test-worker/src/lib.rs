@@ -36,6 +36,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub mod watch;
+
 /// The worker script, written next to nothing else in a private temp dir.
 pub const WORKER_PY: &str = include_str!("worker.py");
 
@@ -151,6 +153,8 @@ struct Launcher {
     config: WorkerConfig,
     script: PathBuf,
     dir: PathBuf,
+    /// Run each batch sequence in a forked session child ([`WorkerPool::start_warm`]).
+    sessions: bool,
 }
 
 struct Worker {
@@ -158,6 +162,8 @@ struct Worker {
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     capture_prefix: PathBuf,
+    /// A forked session child is serving this worker's requests.
+    in_session: bool,
 }
 
 enum Message {
@@ -165,6 +171,8 @@ enum Message {
     Start(String),
     Result(TestResult),
     Done,
+    SessionBegun,
+    SessionEnded,
     Other,
 }
 
@@ -208,6 +216,7 @@ impl Launcher {
             stdin,
             stdout,
             capture_prefix,
+            in_session: false,
         };
         match worker.read_message() {
             Ok(Some(Message::Ready(info))) => Ok((worker, info)),
@@ -274,6 +283,11 @@ impl Worker {
         if value.get("done").is_some() {
             return Ok(Some(Message::Done));
         }
+        match value.get("session").and_then(|v| v.as_str()) {
+            Some("begun") => return Ok(Some(Message::SessionBegun)),
+            Some("ended") => return Ok(Some(Message::SessionEnded)),
+            _ => {}
+        }
         if value.get("id").is_some() {
             let result: TestResult = serde_json::from_value(value).map_err(|e| {
                 io::Error::new(
@@ -284,6 +298,39 @@ impl Worker {
             return Ok(Some(Message::Result(result)));
         }
         Ok(Some(Message::Other))
+    }
+
+    /// Asks the worker to fork a session child and waits until it serves.
+    fn begin_session(&mut self) -> io::Result<()> {
+        self.send(&serde_json::json!({"session": "begin"}))?;
+        loop {
+            match self.read_message()? {
+                Some(Message::SessionBegun) => {
+                    self.in_session = true;
+                    return Ok(());
+                }
+                Some(_) => {}
+                None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "worker exited")),
+            }
+        }
+    }
+
+    /// Ends the session: the child tears its fixtures down and exits; the worker stays.
+    fn end_session(&mut self) -> io::Result<()> {
+        if !self.in_session {
+            return Ok(());
+        }
+        self.send(&serde_json::json!({"session": "end"}))?;
+        loop {
+            match self.read_message()? {
+                Some(Message::SessionEnded) => {
+                    self.in_session = false;
+                    return Ok(());
+                }
+                Some(_) => {}
+                None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "worker exited")),
+            }
+        }
     }
 
     fn kill(&mut self) -> Option<ExitStatus> {
@@ -379,6 +426,35 @@ impl std::fmt::Debug for WorkerPool {
 impl WorkerPool {
     /// Starts `config.workers` processes (in parallel) and waits until each is ready.
     pub fn start(config: WorkerConfig) -> io::Result<WorkerPool> {
+        Self::start_with(config, false)
+    }
+
+    /// Like [`WorkerPool::start`], for a pool kept across runs (`--watch`):
+    /// each worker becomes a zygote that never imports project code; a run's
+    /// batches go to a child it forks (the project's modules imported afresh,
+    /// so an edit is what runs) until [`WorkerPool::end_sessions`]. Unix only:
+    /// elsewhere this is a plain pool.
+    pub fn start_warm(config: WorkerConfig) -> io::Result<WorkerPool> {
+        Self::start_with(config, cfg!(unix))
+    }
+
+    /// Ends every worker's session (fixtures torn down, children exited); the
+    /// workers stay for the next run. A worker that fails to end is dropped and
+    /// restarted on demand.
+    pub fn end_sessions(&mut self) {
+        std::thread::scope(|s| {
+            for slot in &mut self.workers {
+                s.spawn(move || {
+                    let failed = slot.as_mut().is_some_and(|w| w.end_session().is_err());
+                    if failed && let Some(mut w) = slot.take() {
+                        w.kill();
+                    }
+                });
+            }
+        });
+    }
+
+    fn start_with(config: WorkerConfig, sessions: bool) -> io::Result<WorkerPool> {
         let dir = tempfile::Builder::new().prefix("pybun-test-").tempdir()?;
         let script = dir.path().join("pybun_test_worker.py");
         std::fs::write(&script, WORKER_PY)?;
@@ -388,6 +464,7 @@ impl WorkerPool {
             config: WorkerConfig { rootdir, ..config },
             script,
             dir: dir.path().to_path_buf(),
+            sessions,
         };
         let started: Vec<io::Result<(Worker, WorkerInfo)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..n)
@@ -443,6 +520,11 @@ impl WorkerPool {
     /// Number of worker processes.
     pub fn size(&self) -> usize {
         self.workers.len()
+    }
+
+    /// The configuration the pool was started with.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.launcher.config
     }
 
     /// Runs the batches (a work queue, taken front to back: order them
@@ -549,6 +631,21 @@ fn run_batch(
         let Some(worker) = slot.as_mut() else {
             continue;
         };
+        let begun = if launcher.sessions && !worker.in_session {
+            worker.begin_session()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = begun {
+            if let Some(mut w) = slot.take() {
+                w.kill();
+            }
+            send_retries += 1;
+            if send_retries > 1 {
+                return Err(e);
+            }
+            continue;
+        }
         let request = serde_json::json!({"run": remaining, "engine": batch.engine.as_str()});
         if let Err(e) = worker.send(&request) {
             // The worker died between batches: restart it (once) and resend.
@@ -575,7 +672,12 @@ fn run_batch(
                     on_result(result);
                 }
                 Ok(Some(Message::Done)) => break None,
-                Ok(Some(Message::Ready(_) | Message::Other)) => {}
+                Ok(Some(
+                    Message::Ready(_)
+                    | Message::Other
+                    | Message::SessionBegun
+                    | Message::SessionEnded,
+                )) => {}
                 Ok(None) => break Some(String::new()),
                 Err(e) => break Some(e.to_string()),
             }
@@ -667,6 +769,63 @@ fn to_port(r: TestResult) -> pybun_ports::TestResult {
     }
 }
 
+fn worker_config(config: &pybun_ports::RunnerConfig) -> WorkerConfig {
+    WorkerConfig {
+        python: config.python.clone(),
+        rootdir: config.rootdir.clone(),
+        workers: config.workers,
+        env: config.env.clone(),
+    }
+}
+
+/// Runs the batches on `pool`, then the native engine's fallbacks with pytest.
+fn run_on_pool(
+    pool: &mut WorkerPool,
+    batches: Vec<pybun_ports::TestBatch>,
+    on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
+) -> io::Result<()> {
+    let can_fallback = pool.info().pytest_version.is_some();
+    let batches = batches
+        .into_iter()
+        .map(|b| Batch {
+            ids: b.ids,
+            engine: match b.engine {
+                pybun_ports::TestEngine::Native => Engine::Native,
+                pybun_ports::TestEngine::Pytest => Engine::Pytest,
+            },
+        })
+        .collect();
+    let fallback: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let stopped = AtomicBool::new(false);
+    let result = pool.run_until(batches, &|r| {
+        if can_fallback && r.needs_fallback() {
+            fallback
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(r.id);
+            return true;
+        }
+        let go_on = on_result(to_port(r));
+        if !go_on {
+            stopped.store(true, Ordering::SeqCst);
+        }
+        go_on
+    });
+    let fallback = fallback.into_inner().unwrap_or_else(|p| p.into_inner());
+    result.and_then(|()| {
+        if fallback.is_empty() || stopped.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        pool.run_until(
+            vec![Batch {
+                ids: fallback,
+                engine: Engine::Pytest,
+            }],
+            &|r| on_result(to_port(r)),
+        )
+    })
+}
+
 impl pybun_ports::TestRunner for PoolTestRunner {
     fn run(
         &self,
@@ -674,53 +833,52 @@ impl pybun_ports::TestRunner for PoolTestRunner {
         batches: Vec<pybun_ports::TestBatch>,
         on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
     ) -> io::Result<()> {
-        let mut pool = WorkerPool::start(WorkerConfig {
-            python: config.python.clone(),
-            rootdir: config.rootdir.clone(),
-            workers: config.workers,
-            env: config.env.clone(),
-        })?;
-        let can_fallback = pool.info().pytest_version.is_some();
-        let batches = batches
-            .into_iter()
-            .map(|b| Batch {
-                ids: b.ids,
-                engine: match b.engine {
-                    pybun_ports::TestEngine::Native => Engine::Native,
-                    pybun_ports::TestEngine::Pytest => Engine::Pytest,
-                },
-            })
-            .collect();
-        let fallback: Mutex<Vec<String>> = Mutex::new(Vec::new());
-        let stopped = AtomicBool::new(false);
-        let result = pool.run_until(batches, &|r| {
-            if can_fallback && r.needs_fallback() {
-                fallback
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(r.id);
-                return true;
-            }
-            let go_on = on_result(to_port(r));
-            if !go_on {
-                stopped.store(true, Ordering::SeqCst);
-            }
-            go_on
-        });
-        let fallback = fallback.into_inner().unwrap_or_else(|p| p.into_inner());
-        let result = result.and_then(|()| {
-            if fallback.is_empty() || stopped.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            pool.run_until(
-                vec![Batch {
-                    ids: fallback,
-                    engine: Engine::Pytest,
-                }],
-                &|r| on_result(to_port(r)),
-            )
-        });
+        let mut pool = WorkerPool::start(worker_config(config))?;
+        let result = run_on_pool(&mut pool, batches, on_result);
         pool.shutdown();
+        result
+    }
+}
+
+/// The [`pybun_ports::TestRunner`] port over one pool kept warm across runs
+/// (`pybun test --watch`): started on the first run (again when the
+/// configuration changes), each run in forked session children
+/// ([`WorkerPool::start_warm`]).
+#[derive(Debug, Default)]
+pub struct WarmTestRunner {
+    pool: Mutex<Option<(pybun_ports::RunnerConfig, WorkerPool)>>,
+}
+
+impl WarmTestRunner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl pybun_ports::TestRunner for WarmTestRunner {
+    fn run(
+        &self,
+        config: &pybun_ports::RunnerConfig,
+        batches: Vec<pybun_ports::TestBatch>,
+        on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
+    ) -> io::Result<()> {
+        let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_some_and(|(c, _)| c != config)
+            && let Some((_, pool)) = guard.take()
+        {
+            pool.shutdown();
+        }
+        if guard.is_none() {
+            *guard = Some((
+                config.clone(),
+                WorkerPool::start_warm(worker_config(config))?,
+            ));
+        }
+        let Some((_, pool)) = guard.as_mut() else {
+            return Err(io::Error::other("no worker pool"));
+        };
+        let result = run_on_pool(pool, batches, on_result);
+        pool.end_sessions();
         result
     }
 }

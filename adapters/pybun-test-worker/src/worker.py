@@ -1953,6 +1953,147 @@ def run_pytest(proto, capture, ids):
 # --------------------------------------------------------------------------
 
 
+def serve(proto, capture, pytest_mod, in_session=False):
+    """Answer requests until shutdown, EOF, or (in a session child) the session's end."""
+    native = None
+    last_engine = None
+    while True:
+        try:
+            msg = proto.recv()
+        except ValueError as e:
+            proto.send({"error": "bad request: %s" % e})
+            continue
+        if msg is None or msg.get("shutdown"):
+            break
+        session = msg.get("session")
+        if session == "begin" and not in_session:
+            fork_session(proto, capture, pytest_mod)
+            continue
+        if session == "end" and in_session:
+            break
+        ids = msg.get("run") or []
+        engine = msg.get("engine", "native")
+        if engine != last_engine and native is not None and engine == "pytest":
+            # pytest must import test modules itself (assertion rewriting, its own conftest handling)
+            native.teardown_all()
+            for name in native.imported_names:
+                sys.modules.pop(name, None)
+            native = None
+        last_engine = engine
+        if engine == "pytest":
+            run_pytest(proto, capture, ids)
+        else:
+            if native is None:
+                native = NativeSession(pytest_mod, capture)
+            send = proto.send
+            begin = capture.begin
+            end = capture.end
+            clock = time.perf_counter
+            for nodeid in ids:
+                send({"start": nodeid})
+                begin()
+                t0 = clock()
+                try:
+                    res = native_result(native, nodeid)
+                except BaseException as e:  # internal error: never lose the protocol
+                    res = {"outcome": "error", "message": NATIVE_PREFIX + "internal error: %r" % (e,),
+                           "longrepr": traceback.format_exc()}
+                dur = clock() - t0
+                out, err = end()
+                res.update(id=nodeid, duration=dur, stdout=out, stderr=err)
+                send(res)
+        proto.send({"done": True})
+    if native is not None:
+        capture.begin()
+        native.teardown_all()
+        native.tmp_factory.cleanup()
+        capture.end()
+
+
+def _under_project(path):
+    """A file of the project (under the rootdir, outside virtual environments)."""
+    if not path:
+        return False
+    path = os.path.abspath(path)
+    if not (path + os.sep).startswith(ROOTDIR + os.sep):
+        return False
+    return "site-packages" not in path.split(os.sep)
+
+
+def fork_session(proto, capture, pytest_mod):
+    """One run in a forked child (`--watch`'s warm workers).
+
+    This process is the zygote: it has imported the harness, pytest and the
+    third-party modules earlier runs used, and never imports project code. Each
+    session forks a child that imports the project's modules afresh (so an
+    edit is what runs), runs the batches, tears its fixtures down and exits.
+    The child reports the third-party modules it imported; the zygote imports
+    them so the next child starts with them. A child killed by a signal or
+    exiting abnormally takes the zygote down the same way, so the pool sees
+    the crash exactly as with a plain worker.
+    """
+    before = set(sys.modules)
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        status = 0
+        try:
+            proto.send({"session": "begun", "pid": os.getpid()})
+            serve(proto, capture, pytest_mod, in_session=True)
+            warm = [name for name, mod in list(sys.modules.items())
+                    if name not in before and not name.startswith("_pybun_conftest_") and name != "__main__"
+                    and getattr(mod, "__file__", None) and not _under_project(mod.__file__)]
+            with os.fdopen(wfd, "w") as pipe:
+                pipe.write("\n".join(warm))
+            proto.send({"session": "ended"})
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            except Exception:
+                pass
+            status = 70
+        os._exit(status)
+    os.close(wfd)
+    with os.fdopen(rfd, "r") as pipe:
+        warm = pipe.read().split()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        import signal
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    if os.WEXITSTATUS(status) != 0:
+        os._exit(os.WEXITSTATUS(status))
+    warm_imports(capture, warm)
+
+
+def warm_imports(capture, names):
+    """Import (in the zygote) the third-party modules a session child used."""
+    if not names:
+        return
+    capture.begin()
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                importlib.import_module(name)
+        except BaseException:
+            pass
+    # nothing of the project may stay in the zygote
+    for name, mod in list(sys.modules.items()):
+        if _under_project(getattr(mod, "__file__", None)):
+            del sys.modules[name]
+    capture.end()
+
+
 def main(argv):
     global ROOTDIR
     rootdir = os.getcwd()
@@ -1985,50 +2126,8 @@ def main(argv):
             pass
     pytest_mod, pytest_version = ensure_pytest()
     proto.send({"ready": True, "python": "%d.%d.%d" % sys.version_info[:3], "pytest": pytest_version,
-                "pid": os.getpid()})
-    native = None
-    last_engine = None
-    while True:
-        try:
-            msg = proto.recv()
-        except ValueError as e:
-            proto.send({"error": "bad request: %s" % e})
-            continue
-        if msg is None or msg.get("shutdown"):
-            break
-        ids = msg.get("run") or []
-        engine = msg.get("engine", "native")
-        if engine != last_engine and native is not None and engine == "pytest":
-            # pytest must import test modules itself (assertion rewriting, its own conftest handling)
-            native.teardown_all()
-            for name in native.imported_names:
-                sys.modules.pop(name, None)
-            native = None
-        last_engine = engine
-        if engine == "pytest":
-            run_pytest(proto, capture, ids)
-        else:
-            if native is None:
-                native = NativeSession(pytest_mod, capture)
-            for nodeid in ids:
-                proto.send({"start": nodeid})
-                capture.begin()
-                t0 = time.perf_counter()
-                try:
-                    res = native_result(native, nodeid)
-                except BaseException as e:  # internal error: never lose the protocol
-                    res = {"outcome": "error", "message": NATIVE_PREFIX + "internal error: %r" % (e,),
-                           "longrepr": traceback.format_exc()}
-                dur = time.perf_counter() - t0
-                out, err = capture.end()
-                res.update(id=nodeid, duration=dur, stdout=out, stderr=err)
-                proto.send(res)
-        proto.send({"done": True})
-    if native is not None:
-        capture.begin()
-        native.teardown_all()
-        native.tmp_factory.cleanup()
-        capture.end()
+                "pid": os.getpid(), "fork": hasattr(os, "fork")})
+    serve(proto, capture, pytest_mod)
 
 
 if __name__ == "__main__":

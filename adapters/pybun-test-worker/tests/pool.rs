@@ -453,3 +453,87 @@ fn port_runner_falls_back_to_pytest_and_stops_early() {
         .unwrap();
     assert_eq!(*count.lock().unwrap(), 1);
 }
+
+/// `--watch`'s warm pool: each run is a forked session of the same worker, an
+/// edited module's new code is what runs, session fixtures are torn down at
+/// the end of each run, and a crash in a session costs one test and a restart.
+#[test]
+fn warm_pool_runs_edits_in_fresh_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("helper.py"), "VALUE = 1\n").unwrap();
+    std::fs::write(
+        root.join("test_warm.py"),
+        "import os\nimport helper\n\ndef test_value():\n    assert helper.VALUE == 1\n\ndef test_pid():\n    print(os.getpid())\n\ndef test_crash():\n    os._exit(3)\n",
+    )
+    .unwrap();
+    let mut pool = WorkerPool::start_warm(WorkerConfig {
+        python: python3(),
+        rootdir: root.to_path_buf(),
+        workers: 1,
+        env: Vec::new(),
+    })
+    .expect("start workers");
+    let run_once = |pool: &mut WorkerPool, ids: &[&str]| {
+        let results: Mutex<Vec<TestResult>> = Mutex::new(Vec::new());
+        pool.run(
+            vec![Batch {
+                ids: ids.iter().map(|s| (*s).to_string()).collect(),
+                engine: Engine::Native,
+            }],
+            &|r| results.lock().unwrap().push(r),
+        )
+        .expect("run");
+        pool.end_sessions();
+        results
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect::<HashMap<_, _>>()
+    };
+    let first = run_once(
+        &mut pool,
+        &["test_warm.py::test_value", "test_warm.py::test_pid"],
+    );
+    assert_eq!(first["test_warm.py::test_value"].outcome, Outcome::Passed);
+    std::fs::write(root.join("helper.py"), "VALUE = 2\n").unwrap();
+    let second = run_once(
+        &mut pool,
+        &["test_warm.py::test_value", "test_warm.py::test_pid"],
+    );
+    assert_eq!(
+        second["test_warm.py::test_value"].outcome,
+        Outcome::Failed,
+        "the edited module runs"
+    );
+    assert!(
+        second["test_warm.py::test_value"]
+            .longrepr
+            .contains("assert 2 == 1"),
+        "{:?}",
+        second["test_warm.py::test_value"]
+    );
+    // Each run is its own forked process.
+    assert_ne!(
+        first["test_warm.py::test_pid"].stdout,
+        second["test_warm.py::test_pid"].stdout
+    );
+    let third = run_once(
+        &mut pool,
+        &["test_warm.py::test_crash", "test_warm.py::test_pid"],
+    );
+    assert_eq!(third["test_warm.py::test_crash"].outcome, Outcome::Error);
+    assert!(
+        third["test_warm.py::test_crash"]
+            .message
+            .contains("exit code 3"),
+        "{:?}",
+        third["test_warm.py::test_crash"]
+    );
+    assert_eq!(third["test_warm.py::test_pid"].outcome, Outcome::Passed);
+    std::fs::write(root.join("helper.py"), "VALUE = 1\n").unwrap();
+    let fourth = run_once(&mut pool, &["test_warm.py::test_value"]);
+    assert_eq!(fourth["test_warm.py::test_value"].outcome, Outcome::Passed);
+    pool.shutdown();
+}

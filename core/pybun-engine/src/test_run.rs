@@ -46,6 +46,9 @@ pub struct TestRequest {
     pub frozen: bool,
     pub index: IndexSettings,
     pub environment: EnvironmentInputs,
+    /// `--watch`: the files that changed (absolute). Only the tests they
+    /// affect run (see [`affected_files`]); `None`: no restriction.
+    pub changed: Option<Vec<PathBuf>>,
 }
 
 /// A test chosen to run, with how.
@@ -183,8 +186,11 @@ pub fn run_tests(
     let last_failed: BTreeSet<String> = read_json_list(ports, &rootdir.join(LAST_FAILED_FILE));
     let durations = read_durations(ports, &rootdir.join(DURATIONS_FILE));
     let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
+    let affected: Option<BTreeSet<String>> =
+        request.changed.as_ref().and_then(|changed| affected_files(changed, &rootdir, &walked.test_files, &modules));
     let mut selected: Vec<(String, String)> = all
         .iter()
+        .filter(|(_, _, rel)| affected.as_ref().is_none_or(|files| files.contains(*rel)))
         .filter(|(id, _, _)| wanted_paths.is_empty() || wanted_paths.iter().any(|p| path_selects(p, id)))
         .filter(|(id, marks, _)| keyword.as_ref().is_none_or(|k| keyword_matches(k, id, marks)))
         .filter(|(_, marks, _)| marker.as_ref().is_none_or(|m| marker_matches(m, marks)))
@@ -341,6 +347,60 @@ pub fn run_tests(
     Ok(outcome)
 }
 
+/// The test files whose tests a change to `changed` may affect, or `None`
+/// for "all": a test file: itself; a `conftest.py`: the test files under its
+/// directory; another Python module: the test files that import it, and all
+/// test files under a conftest that imports it (static imports, direct only);
+/// a module nothing imports directly (it may be imported indirectly), a file
+/// outside the rootdir, or a configuration file: all.
+#[must_use]
+pub(crate) fn affected_files(
+    changed: &[PathBuf],
+    rootdir: &Path,
+    test_files: &[String],
+    modules: &BTreeMap<String, ModuleTests>,
+) -> Option<BTreeSet<String>> {
+    let mut files = BTreeSet::new();
+    for path in changed {
+        let relative = path.strip_prefix(rootdir).ok()?.to_string_lossy().replace('\\', "/");
+        let name = relative.rsplit('/').next().unwrap_or(&relative);
+        if test_files.contains(&relative) {
+            files.insert(relative.clone());
+            continue;
+        }
+        let directory_of = |rel: &str| rel.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
+        let under = |prefix: String| test_files.iter().filter(move |f| f.starts_with(&prefix)).cloned().collect::<Vec<_>>();
+        if name == "conftest.py" {
+            files.extend(under(directory_of(&relative)));
+            continue;
+        }
+        let stem = relative.strip_suffix(".py")?;
+        let dotted = stem.strip_suffix("/__init__").unwrap_or(stem).replace('/', ".");
+        // `src/pkg/util.py` is imported as `pkg.util` or `util` depending on sys.path: match suffixes.
+        let components: Vec<&str> = dotted.split('.').collect();
+        let suffixes: Vec<String> = (0..components.len()).map(|i| components[i..].join(".")).collect();
+        let imports_it = |module: &ModuleTests| {
+            module.imports.iter().any(|import| suffixes.iter().any(|s| import == s || import.starts_with(&format!("{s}."))))
+        };
+        let mut found = false;
+        for (rel, module) in modules {
+            if !imports_it(module) {
+                continue;
+            }
+            found = true;
+            if module.conftest {
+                files.extend(under(directory_of(rel)));
+            } else if test_files.contains(rel) {
+                files.insert(rel.clone());
+            }
+        }
+        if !found {
+            return None;
+        }
+    }
+    Some(files)
+}
+
 fn parse(text: &str, option: &str) -> Result<Expr, Failure> {
     parse_expr(text).map_err(|e| usage(format!("invalid `{option}` expression `{text}`: {e}"), "combine names with `and`, `or`, `not` and parentheses"))
 }
@@ -434,4 +494,41 @@ fn json_string(text: &str) -> String {
 
 fn unescape(text: &str) -> String {
     text.replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modules(files: &[(&str, &str)]) -> BTreeMap<String, ModuleTests> {
+        files.iter().map(|(rel, source)| ((*rel).to_string(), discover_module(rel, source, &TestConfig::default()))).collect()
+    }
+
+    #[test]
+    fn affected_files_follow_static_imports_and_conftests() {
+        let mods = modules(&[
+            ("tests/conftest.py", "from tests.fixtures_lib import thing\n"),
+            ("tests/unit/test_a.py", "from . import helpers\n\ndef test_a():\n    pass\n"),
+            ("tests/unit/test_b.py", "import pkg.core\n\ndef test_b():\n    from pkg import lazy\n"),
+            ("tests/test_c.py", "def test_c():\n    pass\n"),
+        ]);
+        let tests: Vec<String> = ["tests/unit/test_a.py", "tests/unit/test_b.py", "tests/test_c.py"].iter().map(|s| (*s).to_string()).collect();
+        let root = Path::new("/p");
+        let check = |changed: &[&str], expected: Option<&[&str]>| {
+            let changed: Vec<PathBuf> = changed.iter().map(|c| root.join(c)).collect();
+            let got = affected_files(&changed, root, &tests, &mods);
+            let expected = expected.map(|e| e.iter().map(|s| (*s).to_string()).collect::<BTreeSet<_>>());
+            assert_eq!(got, expected, "{changed:?}");
+        };
+        check(&["tests/test_c.py"], Some(&["tests/test_c.py"]));
+        check(&["tests/unit/helpers.py"], Some(&["tests/unit/test_a.py"]));
+        check(&["src/pkg/core.py"], Some(&["tests/unit/test_b.py"]));
+        check(&["src/pkg/lazy.py"], Some(&["tests/unit/test_b.py"]));
+        check(&["src/pkg/__init__.py"], Some(&["tests/unit/test_b.py"]));
+        check(&["tests/unit/conftest.py"], Some(&["tests/unit/test_a.py", "tests/unit/test_b.py"]));
+        check(&["tests/fixtures_lib.py"], Some(&["tests/test_c.py", "tests/unit/test_a.py", "tests/unit/test_b.py"]));
+        check(&["src/pkg/unused.py"], None);
+        check(&["pyproject.toml"], None);
+        check(&["tests/test_c.py", "tests/unit/helpers.py"], Some(&["tests/test_c.py", "tests/unit/test_a.py"]));
+    }
 }

@@ -23,6 +23,11 @@ pub struct ModuleTests {
     pub needs_pytest: Vec<PytestReason>,
     /// Collection errors (a syntax error).
     pub errors: Vec<Diagnostic>,
+    /// The modules the file imports anywhere (functions included), as
+    /// absolute dotted names; relative imports resolved against the file's
+    /// directory (`from . import helpers` in `tests/test_a.py`:
+    /// `tests.helpers`); `from a import b` gives `a` and `a.b`. Sorted, unique.
+    pub imports: Vec<String>,
 }
 
 /// Something only real pytest can collect or run faithfully, and where.
@@ -170,6 +175,7 @@ pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -
         }
     };
     let module = parsed.syntax();
+    result.imports = imports_of(relative_path, &module.body);
     let mut cx = Cx::new(relative_path, source, config, &module.body);
     cx.scan_reasons(&module.body, result.conftest);
     if !result.conftest || config.collects_file(relative_path) {
@@ -178,6 +184,57 @@ pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -
     result.items = cx.items;
     result.needs_pytest = cx.reasons;
     result
+}
+
+/// Every import statement's modules (see [`ModuleTests::imports`]).
+fn imports_of(relative_path: &str, body: &[Stmt]) -> Vec<String> {
+    use ruff_python_ast::visitor::{Visitor, walk_stmt};
+    struct Imports<'p> {
+        package: Vec<&'p str>,
+        names: std::collections::BTreeSet<String>,
+    }
+    impl<'a> Visitor<'a> for Imports<'_> {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                Stmt::Import(import) => {
+                    for alias in &import.names {
+                        self.names.insert(alias.name.id.to_string());
+                    }
+                }
+                Stmt::ImportFrom(import) => {
+                    let level = import.level as usize;
+                    let mut base: Vec<String> = if level == 0 {
+                        Vec::new()
+                    } else {
+                        let keep = self.package.len().saturating_sub(level - 1);
+                        self.package[..keep].iter().map(|s| (*s).to_string()).collect()
+                    };
+                    if let Some(module) = &import.module {
+                        base.extend(module.id.split('.').map(str::to_string));
+                    }
+                    if !base.is_empty() {
+                        self.names.insert(base.join("."));
+                    }
+                    for alias in &import.names {
+                        if alias.name.id.as_str() != "*" {
+                            let mut full = base.clone();
+                            full.push(alias.name.id.to_string());
+                            self.names.insert(full.join("."));
+                        }
+                    }
+                }
+                _ => walk_stmt(self, stmt),
+            }
+        }
+        fn visit_expr(&mut self, _expr: &'a ruff_python_ast::Expr) {}
+    }
+    let mut package: Vec<&str> = relative_path.split('/').collect();
+    package.pop();
+    let mut visitor = Imports { package, names: std::collections::BTreeSet::new() };
+    for stmt in body {
+        visitor.visit_stmt(stmt);
+    }
+    visitor.names.into_iter().collect()
 }
 
 /// A binding in a namespace (module or class `__dict__`), in first-binding order.

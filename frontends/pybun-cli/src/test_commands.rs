@@ -39,7 +39,7 @@ fn parse_shard(text: &str) -> Result<(usize, usize), Failure> {
 
 pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Rendered, Failure> {
     if !args.watch {
-        return test_once(cli, settings, args, &args.paths);
+        return test_once(cli, settings, args, &pybun_test_worker::PoolTestRunner, None);
     }
     if settings.format != OutputFormat::Text {
         return Err(Failure::new(
@@ -48,12 +48,17 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
         ));
     }
     // Run, then wait for a change to a Python file or a configuration file
-    // under the directory and run again: the changed test files alone when
-    // only test files changed, everything otherwise. Ctrl-C ends it.
-    let root = settings.directory.clone();
-    let mut paths = args.paths.clone();
+    // under the directory and run the tests it affects, on workers kept warm
+    // between runs. Ctrl-C ends it.
+    let root = std::path::absolute(&settings.directory).unwrap_or_else(|_| settings.directory.clone());
+    let mut watcher = pybun_test_worker::watch::FileWatcher::new(&root).map_err(|e| {
+        Failure::new(Diagnostic::error(Code::Io, format!("cannot watch `{}`: {e}", root.display())))
+    })?;
+    let runner = pybun_test_worker::WarmTestRunner::new();
+    let mut changed: Option<Vec<PathBuf>> = None;
+    let mut first_seen: Option<Instant> = None;
     loop {
-        match test_once(cli, settings, args, &paths) {
+        match test_once(cli, settings, args, &runner, changed.clone()) {
             Ok(rendered) => {
                 for warning in &rendered.warnings {
                     crate::print_stderr(&crate::text::diagnostic(warning));
@@ -61,66 +66,37 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
                 if !rendered.stderr.is_empty() {
                     crate::print_stderr(&rendered.stderr);
                 }
+                if let Some(seen) = first_seen {
+                    let ran = rendered.json["tests"].as_array().map_or(0, Vec::len);
+                    crate::print_stderr(&format!(
+                        "re-ran {ran} test{} in {} ms (from the change seen to the results)",
+                        if ran == 1 { "" } else { "s" },
+                        seen.elapsed().as_millis()
+                    ));
+                }
             }
             Err(failure) => crate::print_stderr(&crate::text::failure(&failure)),
         }
         crate::print_stderr("Watching for changes (Ctrl-C to stop)…");
-        let before = snapshot(&root);
-        let changed = loop {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            let now = snapshot(&root);
-            if now != before {
-                break now
-                    .iter()
-                    .filter(|(path, stamp)| before.get(*path) != Some(*stamp))
-                    .map(|(path, _)| path.clone())
-                    .collect::<Vec<PathBuf>>();
-            }
-        };
-        let is_test = |path: &PathBuf| {
-            path.file_name().map(|n| n.to_string_lossy()).is_some_and(|n| {
-                (n.starts_with("test_") && n.ends_with(".py")) || n.ends_with("_test.py")
-            })
-        };
-        paths = if !changed.is_empty() && changed.iter().all(is_test) {
-            changed.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect()
-        } else {
-            args.paths.clone()
-        };
+        let changes = watcher.next_changes(&root, std::time::Duration::from_millis(10)).map_err(|e| {
+            Failure::new(Diagnostic::error(Code::Io, format!("watching `{}` stopped: {e}", root.display())))
+        })?;
+        first_seen = Some(changes.first_seen);
+        changed = Some(changes.paths);
     }
 }
 
-/// Modification times of the Python and configuration files under `root`
-/// (skipping hidden directories, `__pycache__`, virtual environments).
-fn snapshot(root: &std::path::Path) -> std::collections::BTreeMap<PathBuf, std::time::SystemTime> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(kind) = entry.file_type() else { continue };
-            if kind.is_dir() {
-                if !name.starts_with('.') && name != "__pycache__" && name != "node_modules" && !path.join("pyvenv.cfg").exists() {
-                    stack.push(path);
-                }
-            } else if (name.ends_with(".py")
-                || ["pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg", "pytest.toml"].contains(&name.as_str()))
-                && let Ok(modified) = entry.metadata().and_then(|m| m.modified())
-            {
-                out.insert(path, modified);
-            }
-        }
-    }
-    out
-}
-
-fn test_once(cli: &Cli, settings: &Settings, args: &TestArgs, paths: &[String]) -> Result<Rendered, Failure> {
+fn test_once(
+    cli: &Cli,
+    settings: &Settings,
+    args: &TestArgs,
+    runner: &dyn pybun_ports::TestRunner,
+    changed: Option<Vec<PathBuf>>,
+) -> Result<Rendered, Failure> {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let request = TestRequest {
         directory: settings.directory.clone(),
-        paths: paths.to_vec(),
+        paths: args.paths.clone(),
         keyword: args.keyword.clone(),
         marker: args.marker.clone(),
         bail: args.bail,
@@ -143,6 +119,7 @@ fn test_once(cli: &Cli, settings: &Settings, args: &TestArgs, paths: &[String]) 
             virtual_env: var("VIRTUAL_ENV"),
             global_env: data_dir().join("environments").join("default"),
         },
+        changed,
     };
     let text_mode = settings.format == OutputFormat::Text;
     let terse = settings.quiet || agent_detected();
@@ -164,7 +141,7 @@ fn test_once(cli: &Cli, settings: &Settings, args: &TestArgs, paths: &[String]) 
         let _ = err.flush();
     };
     let (outcome, reported) = crate::env_commands::with_ports(cli, settings, |ports| {
-        pybun_engine::run_tests(&request, ports, &pybun_test_worker::PoolTestRunner, &progress)
+        pybun_engine::run_tests(&request, ports, runner, &progress)
     })?;
     let elapsed = started.elapsed().as_secs_f64();
     if text_mode && !terse && !outcome.results.is_empty() {

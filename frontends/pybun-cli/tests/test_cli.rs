@@ -245,19 +245,29 @@ fn a_suite_with_a_hook_runs_under_pytest_with_the_reason_shown() {
     assert!(text.stderr.contains("tests/conftest.py:1: runs under pytest"), "{text}");
 }
 
+/// `--watch` on warm workers: an edited test file reruns its tests, an edited
+/// helper module the tests that import it (with its new code), a conftest
+/// everything under it; each rerun prints its timing line.
 #[test]
-fn watch_reruns_the_changed_test_file() {
+fn watch_reruns_the_affected_tests() {
     use std::io::BufRead as _;
     let ctx = TestContext::new();
-    let dir = suite(&ctx);
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/helper.py", "def value():\n    return 1\n");
+    ctx.write_file("tests/test_uses.py", "from helper import value\n\ndef test_value():\n    assert value() == 1\n");
+    ctx.write_file("tests/test_other.py", "def test_other_one():\n    pass\n\ndef test_other_two():\n    pass\n");
+    ctx.write_file("tests/conftest.py", "");
     let mut command: Command = ctx.command(bin());
     command
-        .current_dir(&dir)
+        .current_dir(&ctx.project_dir)
         .env("PYBUN_DATA_DIR", ctx.temp.path().join("data"))
         .env_remove("VIRTUAL_ENV")
-        .args(["test", "--watch", "tests/test_more.py"])
+        .args(["test", "--watch"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
+    for variable in ["AGENT", "CLAUDECODE", "CURSOR_AGENT", "CODEX", "AIDER", "GEMINI_CLI", "OPENCODE"] {
+        command.env_remove(variable);
+    }
     let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -283,11 +293,23 @@ fn watch_reruns_the_changed_test_file() {
         panic!("`{needle}` never appeared:\n{seen}");
     };
     let first = wait_for("Watching for changes");
-    assert!(first.contains("2 passed"), "{first}");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    ctx.write_file("tests/test_more.py", "def test_more_one():\n    assert 1 == 2\n");
+    assert!(first.contains("3 passed"), "{first}");
+    // A helper module: only the test file importing it reruns, with the new code.
+    ctx.write_file("tests/helper.py", "def value():\n    return 2\n");
     let second = wait_for("Watching for changes");
-    assert!(second.contains("1 failed"), "{second}");
+    assert!(second.contains("1 failed, 2 deselected"), "{second}");
+    assert!(second.contains("assert 2 == 1"), "{second}");
+    assert!(second.contains("re-ran 1 test in "), "{second}");
+    // A test file: its tests.
+    ctx.write_file("tests/test_other.py", "def test_other_one():\n    assert 1 == 2\n");
+    let third = wait_for("Watching for changes");
+    assert!(third.contains("1 failed, 1 deselected"), "{third}");
+    assert!(third.contains("test_other.py::test_other_one"), "{third}");
+    // A conftest: everything under it.
+    ctx.write_file("tests/conftest.py", "# changed\n");
+    let fourth = wait_for("Watching for changes");
+    assert!(fourth.contains("2 failed in"), "{fourth}");
+    assert!(fourth.contains("re-ran 2 tests in "), "{fourth}");
     let _ = child.kill();
     let _ = child.wait();
 }
