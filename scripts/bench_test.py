@@ -58,10 +58,66 @@ def timed(cmd, env, cwd) -> tuple[float, str]:
     return time.perf_counter() - start, out.stdout
 
 
+def bench_watch(pybun, env, root, edits: int) -> tuple[list[float], list[float]]:
+    """`pybun test --watch` on one test: edit its file `edits` times; per edit,
+    the seconds from the write to the result line (measured here) and the
+    milliseconds pybun reports (from the change it saw to the results)."""
+    import queue
+    import threading
+
+    target = root / "tests" / "test_mod_000.py"
+    original = target.read_text()
+    proc = subprocess.Popen(
+        pybun + ["test", "--watch", "tests/test_mod_000.py::test_plain_0"],
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    lines: "queue.Queue[tuple[float, str]]" = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put((time.perf_counter(), line))
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def wait_for(needle: str) -> tuple[float, str]:
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            try:
+                at, line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if needle in line:
+                return at, line
+        proc.kill()
+        raise SystemExit(f"watch bench: `{needle}` never appeared")
+
+    outside, inside = [], []
+    try:
+        wait_for("Watching for changes")
+        for n in range(edits):
+            time.sleep(0.3)
+            text = original.replace("assert 0 + 1 == 0 + 1", f"assert 0 + 1 == 0 + 1  # edit {n}")
+            start = time.perf_counter()
+            target.write_text(text)
+            at, line = wait_for("re-ran ")
+            outside.append(at - start)
+            inside.append(float(line.split(" in ")[1].split(" ms")[0]) / 1000)
+            if "re-ran 1 test " not in line:
+                raise SystemExit(f"watch bench: expected one test, got: {line}")
+            wait_for("Watching for changes")
+    finally:
+        proc.kill()
+        proc.wait()
+        target.write_text(original)
+    return outside, inside
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--edits", type=int, default=20, help="edits for the --watch re-run measurement")
     args = parser.parse_args()
     if not (PEERS / "bin" / "pytest").exists():
         raise SystemExit("needs pytest and pytest-xdist in /tmp/peers: python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest pytest-xdist")
@@ -106,6 +162,12 @@ def main() -> None:
         print(f"{name:<18} {value:>9.3f}")
     print(f"collection speed-up pybun vs pytest: {medians['collect: pytest'] / medians['collect: pybun']:.1f}x")
     print(f"run speed-up pybun vs pytest: {medians['run: pytest'] / medians['run: pybun']:.1f}x; vs pytest -n 2: {medians['run: pytest -n 2'] / medians['run: pybun']:.1f}x")
+    outside, inside = bench_watch(pybun, env, root, args.edits)
+    print(
+        f"warm re-run (--watch, one test, {args.edits} edits of its file): write -> result line median "
+        f"{statistics.median(outside) * 1000:.1f} ms (min {min(outside) * 1000:.1f}, max {max(outside) * 1000:.1f}); "
+        f"pybun's own figure (change seen -> results) median {statistics.median(inside) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":
