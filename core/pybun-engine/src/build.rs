@@ -59,16 +59,21 @@ impl Builder<'_, '_> {
 
     /// A wheel for a locked package that has only an sdist: from the cache, else built.
     pub(crate) fn wheel_from_sdist(&self, package: &LockedPackage, sdist: &LockedFile) -> Result<PreparedWheel, Failure> {
-        let request = ArtifactRequest {
+        self.wheel_from_archive(&ArtifactRequest {
             name: package.name.clone(),
             version: package.version.clone(),
             filename: sdist.filename.clone(),
             url: sdist.url.clone(),
             hash: sdist.hash.clone(),
             size: sdist.size,
-        };
-        let archive = self.ports.build_cache.fetch_archive(&request).map_err(|e| artifact_failure(e, &request))?;
-        let source_hash = match &sdist.hash {
+        })
+    }
+
+    /// A wheel built from the sdist `request` names: from the cache (keyed by
+    /// the sdist's sha256 and the interpreter), else built.
+    pub(crate) fn wheel_from_archive(&self, request: &ArtifactRequest) -> Result<PreparedWheel, Failure> {
+        let archive = self.ports.build_cache.fetch_archive(request).map_err(|e| artifact_failure(e, request))?;
+        let source_hash = match &request.hash {
             Some(hash) => hash.trim_start_matches("sha256:").to_string(),
             None => {
                 let bytes = self.ports.fs.read(&archive).map_err(|e| Failure::io(&archive, &e, "read"))?;
@@ -83,8 +88,12 @@ impl Builder<'_, '_> {
         if let Some(wheel) = self.ports.build_cache.built_wheel(&key) {
             return Ok(wheel);
         }
-        let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, &request))?;
-        let label = format!("{}=={}", package.name, package.version);
+        let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, request))?;
+        let label = if request.version.is_empty() {
+            request.filename.clone()
+        } else {
+            format!("{}=={}", request.name, request.version)
+        };
         let result = self
             .ports
             .frontend
@@ -92,7 +101,7 @@ impl Builder<'_, '_> {
             .map_err(|e| build_failure(e, &label))
             .and_then(|source_root| self.build_tree(&source_root, false, &scratch.join("out"), &label))
             .and_then(|wheel| {
-                self.ports.build_cache.store_built_wheel(Some(&key), &wheel).map_err(|e| artifact_failure(e, &request))
+                self.ports.build_cache.store_built_wheel(Some(&key), &wheel).map_err(|e| artifact_failure(e, request))
             });
         let _ = self.ports.fs.remove_dir_all(&scratch);
         result

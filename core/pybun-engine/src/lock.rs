@@ -671,6 +671,9 @@ pub(crate) fn index_failure(error: &IndexError) -> Diagnostic {
             .with_hint("`--index-url` must point at a PEP 503/691 Simple API root such as `https://pypi.org/simple`"),
         IndexError::OfflineMiss { url } => Diagnostic::error(Code::OfflineCacheMiss, format!("`{url}` is not in the cache and `--offline` forbids the network"))
             .with_hint("run once without `--offline` to fill the cache"),
+        IndexError::BuildFailed { filename, reason, .. } => Diagnostic::error(Code::DynamicSdistMetadata, format!("`{filename}` has dynamic dependencies and could not be built to read them"))
+            .with_cause(reason.clone())
+            .with_hint("fix the build, or require a version that has wheels"),
         IndexError::InvalidArchive { filename, reason } => Diagnostic::error(Code::InvalidMetadata, format!("could not read `{filename}`: {reason}"))
             .with_hint("the file on the index is damaged or not a valid distribution; try another version"),
     }
@@ -702,6 +705,16 @@ pub(crate) fn resolve_failure(error: ResolveError, loaded: &LoadedProject, reque
             }
             Failure::new(at_requirement(diagnostic, loaded, &name))
         }
+        ResolveError::Index(IndexError::BuildFailed { name, filename, reason }) => Failure::new(at_requirement(
+            Diagnostic::error(
+                Code::DynamicSdistMetadata,
+                format!("`{filename}` has dynamic dependencies and could not be built to read them"),
+            )
+            .with_cause(reason)
+            .with_hint(format!("fix the build (its output is shown with this error), or require a version of `{name}` that has wheels")),
+            loaded,
+            &name,
+        )),
         ResolveError::Index(error) => Failure::new(index_failure(&error)),
         ResolveError::InvalidMetadata { name, version, filename, reason } => Failure::new(
             Diagnostic::error(Code::InvalidMetadata, format!("invalid metadata in `{filename}` ({name} {version}): {reason}"))

@@ -80,6 +80,9 @@ pub enum IndexError {
     /// A distribution archive could not be read (bad zip, no METADATA, ...).
     #[error("could not read `{filename}`: {reason}")]
     InvalidArchive { filename: String, reason: String },
+    /// An sdist whose metadata needs a build could not be built.
+    #[error("`{filename}` has dynamic dependencies and could not be built to read them: {reason}")]
+    BuildFailed { name: PackageName, filename: String, reason: String },
 }
 
 /// A Simple-API package index (or several, or a find-links directory).

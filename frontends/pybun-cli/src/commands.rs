@@ -82,26 +82,41 @@ pub(crate) fn cache_dir(cli: &Cli) -> PathBuf {
     }
 }
 
-/// The composition root for the index: the only place that names the HTTP adapter.
+/// The composition root for the index: the only place that names the HTTP
+/// adapter. The index builds sdists whose `PKG-INFO` cannot be trusted for
+/// their metadata (`pybun_engine::with_sdist_builds`).
 pub(crate) fn index_opener(cli: &Cli) -> impl Fn(&IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> + '_ {
     move |settings: &IndexSettings| {
-        let config = IndexConfig {
-            index_urls: settings.index_urls(),
-            find_links: settings.find_links.clone(),
+        let plain = plain_index(settings, cache_dir(cli), cli.global.offline)?;
+        let builder = crate::env_commands::SdistBuilder {
+            cache: cache_dir(cli),
             offline: cli.global.offline,
-            ..IndexConfig::new(cache_dir(cli))
+            directory: cli.global.directory.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default()),
+            index: settings.clone(),
         };
-        let index = HttpIndex::new(config).map_err(|error| {
-            Failure::new(
-                Diagnostic::error(Code::Usage, format!("could not set up the index client: {error}"))
-                    .with_hint("`--index-url` must be an absolute `http(s)` or `file` URL"),
-            )
-        })?;
-        Ok(Arc::new(index) as Arc<dyn PackageIndex>)
+        Ok(pybun_engine::with_sdist_builds(plain, Arc::new(builder)))
     }
 }
 
 pub(crate) fn index_settings(cli: &Cli) -> IndexSettings {
+/// The HTTP index alone, without sdist builds (what a build environment's
+/// own requirements are resolved with).
+pub(crate) fn plain_index(settings: &IndexSettings, cache: PathBuf, offline: bool) -> Result<Arc<dyn PackageIndex>, Failure> {
+    let config = IndexConfig {
+        index_urls: settings.index_urls(),
+        find_links: settings.find_links.clone(),
+        offline,
+        ..IndexConfig::new(cache)
+    };
+    let index = HttpIndex::new(config).map_err(|error| {
+        Failure::new(
+            Diagnostic::error(Code::Usage, format!("could not set up the index client: {error}"))
+                .with_hint("`--index-url` must be an absolute `http(s)` or `file` URL"),
+        )
+    })?;
+    Ok(Arc::new(index) as Arc<dyn PackageIndex>)
+}
+
     IndexSettings {
         index_url: cli.global.index_url.clone(),
         extra_index_urls: cli.global.extra_index_url.clone(),

@@ -42,7 +42,10 @@ pub(crate) fn data_dir() -> PathBuf {
 
 impl EnvAdapters {
     pub(crate) fn new(cli: &Cli) -> Result<Self, Failure> {
-        let cache = cache_dir(cli);
+        Self::with_cache(cache_dir(cli), cli.global.offline)
+    }
+
+    pub(crate) fn with_cache(cache: PathBuf, offline: bool) -> Result<Self, Failure> {
         let interpreters = Arc::new(pybun_python::PythonFinder::new(pybun_python::FinderConfig {
             cache_dir: cache.clone(),
             managed_dir: Some(data_dir().join("python")),
@@ -52,7 +55,7 @@ impl EnvAdapters {
         let environments = pybun_venv::OsEnvironments::new(interpreters.clone() as Arc<dyn Interpreters>);
         let http = Arc::new(
             pybun_index_http::HttpIndex::new(pybun_index_http::IndexConfig {
-                offline: cli.global.offline,
+                offline,
                 ..pybun_index_http::IndexConfig::new(cache.clone())
             })
             .map_err(|error| {
@@ -62,8 +65,37 @@ impl EnvAdapters {
                 ))
             })?,
         );
-        let store = pybun_cache::ArtifactStore::new(cache, http, cli.global.offline);
+        let store = pybun_cache::ArtifactStore::new(cache, http, offline);
         Ok(Self { interpreters, environments, cache: store, frontend: pybun_build::OsBuildFrontend::new() })
+    }
+}
+
+/// Builds sdists for their metadata while resolving (the index's
+/// [`pybun_engine::SdistMetadataBuilder`]); the adapters are set up on the
+/// first build only, so resolutions that need none pay nothing.
+pub(crate) struct SdistBuilder {
+    pub(crate) cache: PathBuf,
+    pub(crate) offline: bool,
+    pub(crate) directory: PathBuf,
+    pub(crate) index: pybun_engine::IndexSettings,
+}
+
+impl pybun_engine::SdistMetadataBuilder for SdistBuilder {
+    fn build_metadata(&self, name: &pybun_engine::PackageName, file: &pybun_ports::DistFile) -> Result<Vec<u8>, Failure> {
+        let adapters = EnvAdapters::with_cache(self.cache.clone(), self.offline)?;
+        let (cache, offline) = (self.cache.clone(), self.offline);
+        let opener = move |settings: &pybun_engine::IndexSettings| crate::commands::plain_index(settings, cache.clone(), offline);
+        let ports = SyncPorts {
+            fs: &OsFs,
+            open_index: &opener,
+            interpreters: adapters.interpreters.as_ref(),
+            environments: &adapters.environments,
+            artifacts: &adapters.cache,
+            build_cache: &adapters.cache,
+            frontend: &adapters.frontend,
+            reporter: &pybun_ports::NullReporter,
+        };
+        pybun_engine::build_sdist_metadata(&ports, &self.index, &self.directory, name, file)
     }
 }
 

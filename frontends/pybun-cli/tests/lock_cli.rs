@@ -460,7 +460,7 @@ fn http_errors_are_retried_then_pb0202() {
 }
 
 #[test]
-fn sdist_with_dynamic_dependencies_is_pb0205() {
+fn sdist_with_dynamic_dependencies_that_cannot_be_built_names_the_file() {
     let mut universe = small_universe();
     let mut only_sdist = published(version("dyn", "1.0.0").requires(&["b"]));
     only_sdist.wheel_tags.clear();
@@ -472,8 +472,11 @@ fn sdist_with_dynamic_dependencies_is_pb0205() {
     pybun(&ctx, &server, &["lock"]).success();
 
     let bad = SMALL_PYPROJECT.replace(r#"["a>=1"]"#, r#"["a>=1", "dyn"]"#);
+    // Its PKG-INFO cannot be trusted, so it is built for its metadata; the
+    // build needs setuptools, which this index does not have.
     let (text, document) = check_failure(&ctx, &server.url(), Some(&bad), &["lock"], "PB0205");
     assert!(text.stderr.contains("dyn-1.0.0.tar.gz"), "names the file\n{text}");
+    assert!(text.stderr.contains("could not be built") && text.stderr.contains("setuptools"), "says why\n{text}");
     assert_eq!(document["error"]["line"], 5, "points at the requirement: {document}");
 }
 

@@ -467,6 +467,40 @@ fn an_sdist_only_dependency_is_built_once_and_cached() {
 }
 
 #[test]
+fn an_sdist_with_dynamic_dependencies_is_built_to_lock_it() {
+    let mut universe = universe();
+    let mut dynamic = PublishedVersion::new(DistSpec::new("oldstyle", "2.0").requires(&["lib>=1"]).with_test_backend());
+    dynamic.wheel_tags.clear();
+    dynamic.dynamic_requires = true;
+    universe.add(dynamic);
+    let server = IndexServer::start(universe);
+    let ctx = TestContext::new();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"oldstyle\"]\n");
+    // PKG-INFO says the dependencies are dynamic: the lock builds the sdist
+    // and takes them from the built wheel's METADATA.
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "lock"]);
+    out.success();
+    let lock = ctx.read_file("pybun.lock").unwrap();
+    assert!(lock.contains("name = \"lib\""), "the built metadata's dependency is locked\n{lock}");
+    assert_eq!(std::fs::read_dir(ctx.cache_dir.join("built-v1")).unwrap().count(), 1);
+    // Sync installs the wheel built for the lock: no second build.
+    let synced = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    synced.success();
+    let changes = changes(&synced.json());
+    assert_eq!(changes.get("oldstyle").map(String::as_str), Some("installed 2.0"), "{synced}");
+    assert!(changes.contains_key("lib"), "{synced}");
+    assert_eq!(std::fs::read_dir(ctx.cache_dir.join("built-v1")).unwrap().count(), 1);
+    python_run(&ctx, "import oldstyle, lib").success();
+    // A re-lock from scratch, offline, reads the built metadata from the cache.
+    std::fs::remove_file(ctx.project_dir.join("pybun.lock")).unwrap();
+    let offline = pybun(&ctx, &server, &["--offline", "--find-links", links, "lock"]);
+    offline.success();
+    assert_eq!(ctx.read_file("pybun.lock").unwrap(), lock, "{offline}");
+}
+
+#[test]
 fn a_failing_build_changes_nothing_and_shows_the_backend_output() {
     let server = IndexServer::start(universe());
     let ctx = TestContext::new();

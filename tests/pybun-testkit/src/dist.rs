@@ -299,7 +299,8 @@ fn toml_array(items: &[String]) -> String {
 /// Build an sdist: `(filename, bytes)` of a `.tar.gz` holding
 /// `{name}-{version}/PKG-INFO`, a setuptools `pyproject.toml` and the package
 /// source. With `dynamic_requires`, the dependencies are declared dynamic
-/// (`Dynamic: Requires-Dist` in `PKG-INFO`) and given by a `setup.py`.
+/// (`Dynamic: Requires-Dist` in `PKG-INFO`) and given by a `setup.py` (for
+/// setuptools) and a `requirements.txt` (for the test build backend).
 ///
 /// # Panics
 /// Only if writing to memory fails.
@@ -340,6 +341,9 @@ pub fn build_sdist(spec: &DistSpec, dynamic_requires: bool) -> (String, Vec<u8>)
         }
         setup.push_str("    },\n)\n");
         files.push((format!("{top}/setup.py"), setup.into_bytes()));
+        // The test build backend reads dynamic dependencies from here.
+        let requirements: String = spec.requires_dist.iter().map(|r| format!("{r}\n")).collect();
+        files.push((format!("{top}/requirements.txt"), requirements.into_bytes()));
     } else {
         let _ = writeln!(pyproject, "dependencies = {}", toml_array(&spec.requires_dist));
         if !spec.extras.is_empty() {

@@ -1,7 +1,9 @@
 """A tiny PEP 517 / PEP 660 build backend for PyBun's tests (stdlib only).
 
 It reads `name`, `version` and `dependencies` from `[project]` with a small
-line-based reader (enough for the test projects, which write them simply),
+line-based reader (enough for the test projects, which write them simply);
+when `dependencies` is dynamic it reads them from `requirements.txt`, one per
+line, so tests have an sdist whose dependencies only a build reveals. It
 packs `src/<module>/` or `<module>/` into a wheel, and for editable builds
 writes a `.pth` file pointing at the source directory.
 """
@@ -39,6 +41,9 @@ def _project():
                 deps = re.findall(r'"([^"]*)"', m.group(1))
     if not name or not version:
         raise RuntimeError("pybun_test_backend: [project] needs name and version")
+    if os.path.exists("requirements.txt"):
+        with open("requirements.txt", encoding="utf-8") as f:
+            deps = [line.strip() for line in f if line.strip() and not line.startswith("#")]
     return name, version, deps
 
 
