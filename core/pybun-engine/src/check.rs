@@ -368,8 +368,8 @@ pub fn check_index(text: &str, project: &Project, file: &str, index: &dyn Packag
                 ),
             });
         }
-        let allows_latest = matching.contains(&latest);
-        if !allows_latest {
+        // Only upwards: a pre-release the specifier asks for may be newer than the latest final release.
+        if matching.last().is_some_and(|best| *best < latest) {
             let new = bumped_specifier(&requirement.value, latest);
             out.actions.push(RequirementAction {
                 span: requirement.span,
