@@ -588,8 +588,9 @@ fn script_anchor(text: &str) -> Range<usize> {
 pub struct CheckRequest {
     /// Where the command runs; the project is found from here.
     pub directory: PathBuf,
-    /// The file to check, relative to `directory`: a `pyproject.toml` or a
-    /// `.py` script (its PEP 723 block). `None`: the project's `pyproject.toml`.
+    /// The file to check, relative to `directory`: a `pyproject.toml` (or a
+    /// directory holding one) or a `.py` script (its PEP 723 block). `None`:
+    /// the `pyproject.toml` of the project `directory` is in.
     pub path: Option<PathBuf>,
     pub index: IndexSettings,
     /// Resolution options; `None`: those recorded in the lock, else the defaults.
@@ -603,6 +604,8 @@ pub struct CheckRequest {
 pub struct CheckOutcome {
     /// The file checked.
     pub file: PathBuf,
+    /// Its text, as checked (the diagnostics' spans point into it).
+    pub text: String,
     /// Every diagnostic of every layer, in file order (those without a span first).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -628,6 +631,7 @@ pub fn check(
     reporter: &dyn Reporter,
 ) -> Result<CheckOutcome, Failure> {
     let path = match &request.path {
+        Some(path) if fs.is_dir(&request.directory.join(path)) => request.directory.join(path).join("pyproject.toml"),
         Some(path) => request.directory.join(path),
         None => {
             let root = crate::find_project_root(fs, &request.directory).ok_or_else(|| {
@@ -675,7 +679,7 @@ pub fn check(
         }
     }
     diagnostics.sort_by_key(position);
-    Ok(CheckOutcome { file: path, diagnostics })
+    Ok(CheckOutcome { file: path, text, diagnostics })
 }
 
 /// The options recorded in the file's lock, else the defaults.

@@ -90,6 +90,8 @@ pub(crate) enum Command {
     Python(PythonArgs),
     /// Run the test suite: discovery in Rust (pytest's rules), parallel Python workers.
     Test(TestArgs),
+    /// Check `pyproject.toml` (or a PEP 723 script): syntax, metadata, requirements against the index, conflicts, lock freshness.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -463,4 +465,11 @@ pub(crate) enum TestEngineArg {
     Auto,
     Native,
     Pytest,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The file to check: a `pyproject.toml` (or its directory) or a `.py` script with a `# /// script` block [default: the project's `pyproject.toml`].
+    #[arg(value_name = "PATH")]
+    pub(crate) path: Option<PathBuf>,
 }

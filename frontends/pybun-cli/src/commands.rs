@@ -38,6 +38,7 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Env(_) => "env",
         Command::Python(_) => "python",
         Command::Test(_) => "test",
+        Command::Check(_) => "check",
     }
 }
 
@@ -62,6 +63,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
         Command::Env(_) => crate::run_commands::env(cli, settings),
         Command::Python(args) => crate::python_commands::python(cli, settings, args),
         Command::Test(args) => crate::test_commands::test(cli, settings, args),
+        Command::Check(args) => crate::check_command::check(cli, settings, args),
         other => Err(Failure::new(
             Diagnostic::error(Code::NotImplemented, format!("`pybun {}` is not implemented yet", name(other)))
                 .with_hint("this PyBun can `lock`, `sync`, `install`, `add`, `remove`, `init`, `venv`, `cache`, `tree` and `export`; track the remaining commands in the project's issues"),

@@ -1,6 +1,7 @@
 //! The `pybun` binary: argument parsing, the composition root (the one place
 //! that names adapters), and rendering of outcomes as text or JSON.
 
+mod check_command;
 mod cli;
 mod commands;
 mod env_commands;
