@@ -1,5 +1,6 @@
-//! Editor use cases (the language server's): plain data for hover, completion
-//! and the code actions on a requirement that are not diagnostic fixes.
+//! Editor use cases (the language server's): plain data for hover and
+//! completion. (Code actions come from the check layers: the diagnostics'
+//! fixes and [`crate::check::IndexCheck::actions`].)
 //!
 //! Everything works on the text of an open document (which may be unsaved and
 //! half-typed) and byte offsets into it; frontends convert offsets to their
@@ -11,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use pybun_lockfile::{Lock, Source};
-use pybun_pep::{CoreMetadata, DistFilename, Operator, PackageName, Req, Version, VersionOrUrl, VersionSpecifier};
+use pybun_pep::{CoreMetadata, DistFilename, PackageName, Req, Version, VersionOrUrl};
 use pybun_ports::{FileSystem, IndexError, PackageIndex};
-use pybun_project::{Project, Spanned, ToolPybun, parse_pyproject, parse_script};
+use pybun_project::{Project, Spanned};
 
 /// What kind of file a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,26 +40,14 @@ impl DocumentKind {
     }
 }
 
-/// The project a document describes (invalid parts left out), or `None` when
-/// it is not valid TOML or (a script) has no usable metadata block.
+/// The project a document describes (from the recoverable parts when there
+/// are syntax errors), or `None` when nothing could be read (a script:
+/// no usable metadata block). The static check layer's project.
 #[must_use]
 pub fn document_project(text: &str, file: &str, kind: DocumentKind) -> Option<Project> {
     match kind {
-        DocumentKind::Pyproject => parse_pyproject(text, file).project,
-        DocumentKind::Script => {
-            let metadata = parse_script(text, file).metadata?;
-            Some(Project {
-                requires_python: metadata.requires_python,
-                dependencies: metadata.dependencies,
-                has_project_table: true,
-                tool: ToolPybun {
-                    index_url: metadata.tool_pybun.index_url,
-                    extra_index_urls: metadata.tool_pybun.extra_index_urls,
-                    ..ToolPybun::default()
-                },
-                ..Project::default()
-            })
-        }
+        DocumentKind::Pyproject => crate::check::check_static(text, file).project,
+        DocumentKind::Script => crate::check::check_script_static(text, file).project,
     }
 }
 
@@ -161,6 +150,13 @@ pub fn document_lock(fs: &dyn FileSystem, path: &Path, kind: DocumentKind) -> Op
         let bytes = fs.read(candidate).ok()?;
         pybun_lockfile::detect_and_parse(&bytes, &candidate.display().to_string()).ok()
     })
+}
+
+/// The resolution options recorded in the document's lock (what `pybun
+/// lock` re-locks with), else the defaults.
+#[must_use]
+pub fn recorded_lock_settings(fs: &dyn FileSystem, path: &Path, kind: DocumentKind) -> crate::LockSettings {
+    document_lock(fs, path, kind).map(|lock| crate::lock::settings_from_lock(&lock)).unwrap_or_default()
 }
 
 /// The versions of `name` the lock pins (one, or several for forked locks).
@@ -410,165 +406,6 @@ pub fn complete_versions(index: &dyn PackageIndex, name: &PackageName, prefix: &
     Ok(facts.versions.into_iter().filter(|v| v.to_string().starts_with(prefix)).collect())
 }
 
-/// Which editor action a [`RequirementAction`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequirementActionKind {
-    /// Raise the lower bound (or the pin) to the latest release.
-    BumpToLatest,
-    /// Write the name in its normalized form (PEP 503).
-    NormalizeName,
-    /// Add `>=VERSION` (the locked version, else the latest) to a requirement without a lower bound.
-    AddLowerBound,
-}
-
-/// A text edit on a requirement the editor can offer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequirementAction {
-    pub kind: RequirementActionKind,
-    pub title: String,
-    /// Byte range to replace.
-    pub start: usize,
-    pub end: usize,
-    pub new_text: String,
-}
-
-/// The parts of a requirement literal, as byte ranges in the document.
-struct LiteralParts {
-    name: (usize, usize),
-    /// Where the specifiers are written (empty at the insertion point when there are none).
-    specifiers: (usize, usize),
-}
-
-fn literal_parts(text: &str, requirement: &Spanned<Req>) -> Option<LiteralParts> {
-    let literal = text.get(requirement.span.start..requirement.span.end)?;
-    let quote = literal.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    if literal.len() < 2 || !literal.ends_with(quote) || literal.starts_with("\"\"\"") || literal.starts_with("'''") {
-        return None;
-    }
-    let inner_start = requirement.span.start + 1;
-    let inner = &literal[1..literal.len() - 1];
-    let leading = inner.len() - inner.trim_start().len();
-    let name_len = inner[leading..].find(|c: char| !is_name_char(c)).unwrap_or(inner.len() - leading);
-    let name = (inner_start + leading, inner_start + leading + name_len);
-    let mut cursor = leading + name_len;
-    let after_name = &inner[cursor..];
-    if after_name.trim_start().starts_with('[') {
-        cursor += after_name.find(']')? + 1;
-    }
-    let spec_end = inner.find(';').unwrap_or(inner.len());
-    if spec_end < cursor || inner[cursor..spec_end].contains('@') {
-        return None;
-    }
-    let region = &inner[cursor..spec_end];
-    let region_start = cursor + (region.len() - region.trim_start().len());
-    let region_end = cursor + region.trim_end().len();
-    let specifiers = if region_start >= region_end { (inner_start + cursor, inner_start + cursor) } else { (inner_start + region_start, inner_start + region_end) };
-    Some(LiteralParts { name, specifiers })
-}
-
-fn is_lower_bound(operator: Operator) -> bool {
-    matches!(
-        operator,
-        Operator::GreaterThanEqual | Operator::GreaterThan | Operator::Equal | Operator::ExactEqual | Operator::TildeEqual | Operator::EqualStar
-    )
-}
-
-fn join_specifiers(specifiers: &[VersionSpecifier]) -> String {
-    specifiers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-}
-
-/// The editor actions for the requirements whose literals overlap bytes
-/// `start..end`. `index` (when given) supplies the latest release; `lock`
-/// the locked version for a new lower bound.
-#[must_use]
-pub fn requirement_actions(
-    text: &str,
-    project: &Project,
-    start: usize,
-    end: usize,
-    index: Option<&dyn PackageIndex>,
-    lock: Option<&Lock>,
-) -> Vec<RequirementAction> {
-    let mut actions = Vec::new();
-    for requirement in all_requirements(project).filter(|r| r.span.start <= end && start <= r.span.end) {
-        let Some(parts) = literal_parts(text, requirement) else { continue };
-        let written = &text[parts.name.0..parts.name.1];
-        let normalized = requirement.value.name.to_string();
-        if written != normalized {
-            actions.push(RequirementAction {
-                kind: RequirementActionKind::NormalizeName,
-                title: format!("Normalize `{written}` to `{normalized}`"),
-                start: parts.name.0,
-                end: parts.name.1,
-                new_text: normalized.clone(),
-            });
-        }
-        let specifiers: Vec<VersionSpecifier> = match &requirement.value.version_or_url {
-            Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.iter().cloned().collect(),
-            Some(VersionOrUrl::Url(_)) => continue,
-            None => Vec::new(),
-        };
-        let facts = index.and_then(|index| package_facts(index, &requirement.value.name, false).ok());
-        let latest = facts.as_ref().and_then(|facts| facts.latest.clone());
-        let has_lower = specifiers.iter().any(|s| is_lower_bound(*s.operator()));
-        if !has_lower {
-            let locked = lock.and_then(|lock| locked_versions(lock, &requirement.value.name).into_iter().next());
-            // The newest final release the requirement allows.
-            let newest_allowed = facts
-                .as_ref()
-                .and_then(|facts| facts.versions.iter().find(|v| !v.any_prerelease() && allows(&requirement.value, v)).cloned());
-            let (floor, why) = match (&locked, newest_allowed) {
-                (Some(locked), _) => (Version::from_str(locked).ok(), "the locked version"),
-                (None, Some(newest)) => (Some(newest), "the newest allowed release"),
-                (None, None) => (None, ""),
-            };
-            if let Some(floor) = floor
-                && let Ok(bound) = VersionSpecifier::from_version(Operator::GreaterThanEqual, floor)
-            {
-                let mut new = vec![bound.clone()];
-                new.extend(specifiers.iter().cloned());
-                actions.push(RequirementAction {
-                    kind: RequirementActionKind::AddLowerBound,
-                    title: format!("Add lower bound `{bound}` ({why})"),
-                    start: parts.specifiers.0,
-                    end: parts.specifiers.1,
-                    new_text: join_specifiers(&new),
-                });
-            }
-        }
-        if let Some(latest) = latest
-            && has_lower
-        {
-            let mut new: Vec<VersionSpecifier> = Vec::new();
-            for specifier in &specifiers {
-                let operator = *specifier.operator();
-                let bumped = match operator {
-                    Operator::Equal | Operator::ExactEqual | Operator::EqualStar => VersionSpecifier::from_version(Operator::Equal, latest.clone()).ok(),
-                    _ if is_lower_bound(operator) => VersionSpecifier::from_version(Operator::GreaterThanEqual, latest.clone()).ok(),
-                    // Upper bounds and exclusions stay while they allow the latest release.
-                    _ => specifier.contains(&latest).then(|| specifier.clone()),
-                };
-                if let Some(bumped) = bumped
-                    && !new.contains(&bumped)
-                {
-                    new.push(bumped);
-                }
-            }
-            if new != specifiers {
-                let new_text = join_specifiers(&new);
-                actions.push(RequirementAction {
-                    kind: RequirementActionKind::BumpToLatest,
-                    title: format!("Bump `{normalized}` to the latest release ({latest}): `{new_text}`"),
-                    start: parts.specifiers.0,
-                    end: parts.specifiers.1,
-                    new_text,
-                });
-            }
-        }
-    }
-    actions
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,29 +489,5 @@ mod tests {
     fn versions_complete_by_prefix() {
         let versions = complete_versions(&index(), &name("requests"), "2.").unwrap();
         assert_eq!(versions.iter().map(ToString::to_string).collect::<Vec<_>>(), ["2.1.0", "2.0.0"]);
-    }
-
-    #[test]
-    fn actions_bump_normalize_and_add_bounds() {
-        let project = document_project(PYPROJECT, "pyproject.toml", DocumentKind::Pyproject).unwrap();
-        let apply = |action: &RequirementAction| {
-            let mut text = PYPROJECT.to_string();
-            text.replace_range(action.start..action.end, &action.new_text);
-            text
-        };
-        let at = |needle: &str| {
-            let start = PYPROJECT.find(needle).unwrap();
-            requirement_actions(PYPROJECT, &project, start, start, Some(&index()), None)
-        };
-        let first = at("Requests_X");
-        assert_eq!(first[0].kind, RequirementActionKind::NormalizeName);
-        assert!(apply(&first[0]).contains("\"requests-x >= 1.0 ; python"));
-        let second = at("requests>=2.0");
-        assert_eq!(second.len(), 1, "{second:?}");
-        assert_eq!(second[0].kind, RequirementActionKind::BumpToLatest);
-        assert!(apply(&second[0]).contains("\"requests>=2.1.0,<3\""), "{}", apply(&second[0]));
-        let third = at("requests<2.1");
-        assert_eq!(third[0].kind, RequirementActionKind::AddLowerBound);
-        assert!(apply(&third[0]).contains("\"requests>=2.0.0,<2.1\""), "{}", apply(&third[0]));
     }
 }

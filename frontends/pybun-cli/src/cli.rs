@@ -92,6 +92,15 @@ pub(crate) enum Command {
     Test(TestArgs),
     /// Check `pyproject.toml` (or a PEP 723 script): syntax, metadata, requirements against the index, conflicts, lock freshness.
     Check(CheckArgs),
+    /// Serve the Language Server Protocol on stdin/stdout: diagnostics, hover, completion and code actions for `pyproject.toml`.
+    Lsp(LspArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LspArgs {
+    /// Speak LSP on stdin/stdout (the only transport; accepted for editors that pass it).
+    #[arg(long)]
+    pub(crate) stdio: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

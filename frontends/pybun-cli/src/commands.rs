@@ -39,6 +39,7 @@ pub(crate) fn name(command: &Command) -> &'static str {
         Command::Python(_) => "python",
         Command::Test(_) => "test",
         Command::Check(_) => "check",
+        Command::Lsp(_) => "lsp",
     }
 }
 
@@ -100,7 +101,6 @@ pub(crate) fn index_opener(cli: &Cli) -> impl Fn(&IndexSettings) -> Result<Arc<d
     }
 }
 
-pub(crate) fn index_settings(cli: &Cli) -> IndexSettings {
 /// The HTTP index alone, without sdist builds (what a build environment's
 /// own requirements are resolved with).
 pub(crate) fn plain_index(settings: &IndexSettings, cache: PathBuf, offline: bool) -> Result<Arc<dyn PackageIndex>, Failure> {
@@ -119,6 +119,7 @@ pub(crate) fn plain_index(settings: &IndexSettings, cache: PathBuf, offline: boo
     Ok(Arc::new(index) as Arc<dyn PackageIndex>)
 }
 
+pub(crate) fn index_settings(cli: &Cli) -> IndexSettings {
     IndexSettings {
         index_url: cli.global.index_url.clone(),
         extra_index_urls: cli.global.extra_index_url.clone(),

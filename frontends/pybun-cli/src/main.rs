@@ -7,6 +7,7 @@ mod commands;
 mod env_commands;
 mod project_commands;
 mod json;
+mod lsp_command;
 mod progress;
 mod python_commands;
 mod run_commands;
@@ -63,6 +64,11 @@ fn main() -> ExitCode {
     };
     let settings = Settings { format: cli.global.format, quiet: cli.global.quiet, directory };
     let command_name = commands::name(&cli.command);
+    if matches!(cli.command, cli::Command::Lsp(_)) {
+        // The server runs until the process ends; its index opener borrows the arguments that long.
+        let cli: &'static Cli = Box::leak(Box::new(cli));
+        return lsp_command::lsp(cli).unwrap_or_else(|failure| finish(command_name, &settings, Err(failure)));
+    }
     // `run` and `x` hand the process over to the program they run.
     let handed_over = match &cli.command {
         cli::Command::Run(args) => Some(run_commands::run(&cli, &settings, args)),

@@ -105,6 +105,15 @@ fn dependency_direction() {
             "frontends" => {
                 for (dep, dep_group) in &workspace_deps {
                     assert_ne!(dep_group.as_str(), "tests", "frontend `{name}` depends on test crate `{dep}`");
+                    // Only the CLI's composition root names adapters; other
+                    // frontends (the language server) get their ports injected.
+                    if name != "pybun-cli" {
+                        assert_eq!(dep_group.as_str(), "core", "frontend `{name}` depends on `{dep}` ({dep_group}): it must take its ports from the CLI");
+                    }
+                    // The CLI hosts the language server; no other frontend-to-frontend edges.
+                    if dep_group.as_str() == "frontends" {
+                        assert_eq!((name.as_str(), dep.as_str()), ("pybun-cli", "pybun-lsp"), "frontend `{name}` depends on frontend `{dep}`");
+                    }
                 }
             }
             "tests" => {

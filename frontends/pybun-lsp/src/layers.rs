@@ -1,0 +1,128 @@
+//! The diagnostic layers: what is checked per keystroke (no IO) and what
+//! runs in the background (index, resolver, lock), all from the engine's
+//! check use cases (`pybun_engine::check`), the code `pybun check` and
+//! `pybun lock` run.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pybun_diagnostics::{Code, Diagnostic};
+use pybun_engine::check::{self, StaticCheck};
+use pybun_engine::editor::{self, DocumentKind};
+use pybun_engine::{Failure, IndexSettings};
+use pybun_ports::{FileSystem, NullReporter, PackageIndex};
+use pybun_project::Project;
+
+use crate::LspConfig;
+
+/// The static layer: syntax, `[project]` (PEP 621), requirement strings (PEP 508). No IO.
+///
+/// A Python file without a `# /// script` block is not a script: nothing to report.
+#[must_use]
+pub fn static_layer(text: &str, file: &str, kind: DocumentKind) -> StaticCheck {
+    match kind {
+        DocumentKind::Pyproject => check::check_static(text, file),
+        DocumentKind::Script if !has_script_block(text) => StaticCheck { project: None, diagnostics: Vec::new() },
+        DocumentKind::Script => check::check_script_static(text, file),
+    }
+}
+
+fn has_script_block(text: &str) -> bool {
+    text.lines().any(|line| line.trim_end() == "# /// script")
+}
+
+/// Index handles by settings, opened once and kept: their in-memory
+/// memoization and the on-disk cache make later checks fast.
+pub(crate) struct Indexes {
+    config: Arc<LspConfig>,
+    open: Mutex<HashMap<String, Arc<dyn PackageIndex>>>,
+}
+
+impl Indexes {
+    pub(crate) fn new(config: Arc<LspConfig>) -> Self {
+        Self { config, open: Mutex::new(HashMap::new()) }
+    }
+
+    /// The index for a project's settings (the configured options win over `[tool.pybun]`).
+    pub(crate) fn for_project(&self, project: &Project) -> Result<Arc<dyn PackageIndex>, Failure> {
+        self.open(&self.config.index.resolved(project))
+    }
+
+    /// The index for resolved settings. Blocking (the adapter may start its own runtime).
+    pub(crate) fn open(&self, settings: &IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> {
+        let key = format!("{settings:?}");
+        if let Some(index) = self.open.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(index.clone());
+        }
+        let index = (self.config.open_index)(settings)?;
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).insert(key, index.clone());
+        Ok(index)
+    }
+}
+
+/// Codes meaning the index could not answer at all (rather than answering "no").
+fn is_index_failure(code: Code) -> bool {
+    matches!(code, Code::IndexUnreachable | Code::IndexHttpStatus | Code::IndexResponse | Code::OfflineCacheMiss)
+}
+
+/// One informational note in place of the index-based checks.
+fn skipped(file: &str, why: &str) -> Diagnostic {
+    Diagnostic::info(Code::ChecksSkipped, format!("index checks skipped: {why}"))
+        .in_file(file.to_string())
+        .with_hint("unknown packages, versions that match no release and conflicts are checked when the index can be reached")
+}
+
+/// What the background layer found.
+#[derive(Debug, Default)]
+pub struct Background {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Refactorings on requirements (bump to the latest release, …).
+    pub actions: Vec<check::RequirementAction>,
+}
+
+/// The background layer: index look-ups (unknown names, specifiers matching
+/// no release), the resolver (conflicts), the lock (stale). Blocking. The
+/// same rules as `pybun check`: offline, the index and resolution checks are
+/// skipped with one note (so is an index that cannot be reached); the
+/// resolution runs only when nothing else found an error; the lock check
+/// only when the text has no error.
+pub(crate) fn background_layer(indexes: &Indexes, fs: &dyn FileSystem, text: &str, path: &Path, kind: DocumentKind) -> Background {
+    let file = path.display().to_string();
+    let checked = static_layer(text, &file, kind);
+    let Some(project) = &checked.project else {
+        return Background::default();
+    };
+    let static_errors = checked.has_errors();
+    let mut out = Background::default();
+    if indexes.config.offline {
+        out.diagnostics.push(skipped(&file, "offline (`--offline`)"));
+    } else {
+        match indexes.for_project(project) {
+            Err(failure) => out.diagnostics.push(skipped(&file, &failure.diagnostic.message)),
+            Ok(index) => {
+                let found = check::check_index(text, project, &file, index.as_ref());
+                if let Some(failure) = found.diagnostics.iter().find(|d| is_index_failure(d.code)) {
+                    out.diagnostics.push(skipped(&file, &failure.message));
+                } else {
+                    let index_errors = found.diagnostics.iter().any(Diagnostic::is_error);
+                    out.diagnostics.extend(found.diagnostics);
+                    out.actions = found.actions;
+                    if !static_errors && !index_errors {
+                        let lock = editor::recorded_lock_settings(fs, path, kind);
+                        let settings = check::ResolutionSettings { index: indexes.config.index.clone(), lock };
+                        let resolved = check::check_resolution(project, path, index.as_ref(), &settings, &NullReporter);
+                        match resolved.iter().find(|d| is_index_failure(d.code)) {
+                            Some(failure) => out.diagnostics.push(skipped(&file, &failure.message)),
+                            None => out.diagnostics.extend(resolved),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !static_errors && let Some(stale) = check::check_lock(text, path, fs, &indexes.config.index) {
+        out.diagnostics.push(stale);
+    }
+    out
+}
