@@ -39,3 +39,7 @@ bench-run runs="21": build
 # pybun test vs pytest vs pytest -n 2 on a generated 5,000-test suite (needs /tmp/peers with pytest, pytest-xdist).
 bench-test runs="3": build
     python3 scripts/bench_test.py --runs {{runs}}
+
+# Neovim from this machine's Debian packages, without root (for the `pybun lsp` editor test, tests/lsp_nvim.rs).
+fetch-nvim:
+    scripts/fetch-nvim.sh
