@@ -48,9 +48,10 @@ dependencies = [
 "#;
 
 #[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped, and what Neovim received")]
 fn neovim_shows_pybun_diagnostics() {
     let Some(nvim) = find_nvim() else {
-        println!("skipped: nvim not found (run scripts/fetch-nvim.sh)");
+        eprintln!("skipped: nvim not found (run scripts/fetch-nvim.sh)");
         return;
     };
     let server = IndexServer::start(
@@ -101,7 +102,7 @@ fn neovim_shows_pybun_diagnostics() {
     };
     assert!(status.success(), "nvim exited with {status}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("nvim wrote the diagnostics")).expect("JSON");
-    println!("nvim {}: {report:#}", report["nvim"]);
+    eprintln!("nvim {}: {report:#}", report["nvim"]);
     assert_eq!(report["waited"], true, "the index diagnostics arrived: {report:#}");
     let diagnostics = report["diagnostics"].as_array().expect("diagnostics");
     let find = |code: &str| {
