@@ -33,6 +33,8 @@ pub const BUILT_DIR: &str = "built-v1";
 pub const BUILD_ENVS_DIR: &str = "build-envs-v1";
 /// Cached ephemeral environments (PEP 723 scripts, `pybun x`) and their pointers.
 pub const ENVIRONMENTS_DIR: &str = "environments-v1";
+/// Per-file test discovery results of `pybun test` (`test-discovery-v1/<rootdir hash>.idx`, a line per file keyed by content hash).
+pub const TEST_DISCOVERY_DIR: &str = "test-discovery-v1";
 /// The lock file at the cache root.
 pub const LOCK_FILE: &str = ".lock";
 /// `wheels-v1/by-url/`.

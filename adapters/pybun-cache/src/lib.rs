@@ -38,7 +38,7 @@ mod layout;
 mod manage;
 mod store;
 
-pub use layout::{ARCHIVES_DIR, BUILD_ENVS_DIR, BUILT_DIR, ENVIRONMENTS_DIR, HTTP_DIR, LOCK_FILE, SCRATCH_DIR, WHEELS_DIR};
+pub use layout::{ARCHIVES_DIR, BUILD_ENVS_DIR, BUILT_DIR, ENVIRONMENTS_DIR, HTTP_DIR, LOCK_FILE, SCRATCH_DIR, TEST_DISCOVERY_DIR, WHEELS_DIR};
 pub use manage::{
     CacheDirEnv, CacheError, CacheInfo, CleanOutcome, PruneOutcome, SectionInfo, cache_dir_default, cache_info, clean,
     clean_package, prune,

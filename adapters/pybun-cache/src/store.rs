@@ -467,4 +467,8 @@ impl BuildCache for ArtifactStore {
     fn environments_dir(&self) -> PathBuf {
         self.layout.root().join(crate::layout::ENVIRONMENTS_DIR)
     }
+
+    fn test_discovery_dir(&self) -> PathBuf {
+        self.layout.root().join(crate::layout::TEST_DISCOVERY_DIR)
+    }
 }

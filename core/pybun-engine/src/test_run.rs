@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::EnvironmentInputs;
 use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestResult, TestRunner};
-use pybun_testing::{CONFIG_FILES, ModuleTests, TestConfig, discover_module, walk};
+use pybun_testing::{CONFIG_FILES, ModuleTests, TestConfig, decode_cached, discover_module, discovery_cache_key, encode_cached, walk};
 
 use crate::Failure;
 use crate::lock::IndexSettings;
@@ -132,19 +132,7 @@ pub fn run_tests(
             .collect()
     };
     let walked = walk("", &config, &list);
-    let sources: Vec<(String, Option<String>)> = walked
-        .test_files
-        .iter()
-        .chain(walked.conftests.iter())
-        .map(|rel| (rel.clone(), ports.fs.read_to_string(&rootdir.join(rel)).ok()))
-        .collect();
-    let modules: BTreeMap<String, ModuleTests> = {
-        use rayon::prelude::*;
-        sources
-            .par_iter()
-            .filter_map(|(rel, text)| Some((rel.clone(), discover_module(rel, text.as_deref()?, &config))))
-            .collect()
-    };
+    let modules = discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
 
     // Which modules need pytest: their own reasons, and their conftests'.
     let mut compat = Vec::new();
@@ -399,6 +387,55 @@ pub(crate) fn affected_files(
         }
     }
     Some(files)
+}
+
+/// Reads and discovers the files in parallel, through the per-file discovery
+/// cache: one index per rootdir in the cache's `test-discovery-v1`, a line
+/// `<key> <json>` per file, the key hashing the file's path and bytes with the
+/// configuration and the parser version ([`discovery_cache_key`]). The index
+/// is rewritten (atomically) only when a file missed, keeping the entries of
+/// this run's files.
+fn discover_files<'a>(
+    ports: &SyncPorts<'_>,
+    rootdir: &Path,
+    config: &TestConfig,
+    files: impl Iterator<Item = &'a String>,
+) -> BTreeMap<String, ModuleTests> {
+    use rayon::prelude::*;
+    let files: Vec<&String> = files.collect();
+    let index_path = ports
+        .build_cache
+        .test_discovery_dir()
+        .join(format!("{}.idx", &pybun_testing::cache_key(rootdir.to_string_lossy().as_bytes())[..32]));
+    let index_text = ports.fs.read_to_string(&index_path).unwrap_or_default();
+    let index: std::collections::HashMap<&str, &str> = index_text.lines().filter_map(|line| line.split_once(' ')).collect();
+    let found: Vec<(String, ModuleTests, String, Option<String>)> = files
+        .par_iter()
+        .filter_map(|rel| {
+            let text = ports.fs.read_to_string(&rootdir.join(rel.as_str())).ok()?;
+            let key = discovery_cache_key(rel, &text, config);
+            if let Some(module) = index.get(key.as_str()).and_then(|json| decode_cached(json)) {
+                let json = (*index.get(key.as_str())?).to_string();
+                return Some(((*rel).clone(), module, key, Some(json)));
+            }
+            let module = discover_module(rel, &text, config);
+            Some(((*rel).clone(), module, key, None))
+        })
+        .collect();
+    let missed = found.iter().any(|(_, _, _, hit)| hit.is_none());
+    if missed || found.len() != index.len() {
+        let mut lines: Vec<String> = found
+            .iter()
+            .filter_map(|(_, module, key, hit)| {
+                let json = hit.clone().or_else(|| encode_cached(module))?;
+                Some(format!("{key} {json}\n"))
+            })
+            .collect();
+        lines.sort();
+        lines.dedup();
+        let _ = ports.fs.write_atomic(&index_path, lines.concat().as_bytes());
+    }
+    found.into_iter().map(|(rel, module, _, _)| (rel, module)).collect()
 }
 
 fn parse(text: &str, option: &str) -> Result<Expr, Failure> {

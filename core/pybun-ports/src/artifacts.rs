@@ -90,4 +90,10 @@ pub trait BuildCache: Send + Sync {
     /// The directory of cached ephemeral environments (PEP 723 scripts, `pybun x`):
     /// `<cache>/environments-v1`.
     fn environments_dir(&self) -> PathBuf;
+
+    /// The directory of cached per-file test discovery results (`pybun test`):
+    /// `<cache>/test-discovery-v1` (one index per project rootdir, entries keyed by content hash).
+    fn test_discovery_dir(&self) -> PathBuf {
+        self.environments_dir().with_file_name("test-discovery-v1")
+    }
 }

@@ -13,7 +13,7 @@ use crate::ids::{
 };
 
 /// What discovery found in one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleTests {
     /// The test items, in pytest's order.
     pub items: Vec<TestItem>,
@@ -21,7 +21,8 @@ pub struct ModuleTests {
     pub conftest: bool,
     /// Why the static result may differ from pytest's (the runner then uses pytest).
     pub needs_pytest: Vec<PytestReason>,
-    /// Collection errors (a syntax error).
+    /// Collection errors (a syntax error). Not cached: a file with errors is rediscovered.
+    #[serde(skip)]
     pub errors: Vec<Diagnostic>,
     /// The modules the file imports anywhere (functions included), as
     /// absolute dotted names; relative imports resolved against the file's
@@ -31,7 +32,7 @@ pub struct ModuleTests {
 }
 
 /// Something only real pytest can collect or run faithfully, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PytestReason {
     /// 1-based line in the file.
     pub line: usize,
@@ -39,7 +40,7 @@ pub struct PytestReason {
 }
 
 /// A `@pytest.mark.NAME(...)` applied to a test.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mark {
     pub name: String,
     /// The source text between the call's parentheses (empty without a call).
@@ -49,7 +50,7 @@ pub struct Mark {
 }
 
 /// How a test is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TestKind {
     Function,
     Method,
@@ -57,7 +58,7 @@ pub enum TestKind {
 }
 
 /// One collected test.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TestItem {
     /// As `pytest --collect-only -q` prints it: `tests/test_a.py::TestX::test_y[1-2]`.
     pub node_id: String,
