@@ -48,11 +48,22 @@ pub(crate) enum SkipReason {
 
 type Deps = BTreeMap<Node, Ranges<Version>>;
 
+/// What every fork of one resolution reads alike, computed once: the version
+/// maps (they depend only on the index and the options, not on the fork's
+/// Python range) and the parsed metadata.
+#[derive(Default)]
+pub(crate) struct SharedCache {
+    /// `None`: on no index.
+    versions: RefCell<FxHashMap<PackageName, Option<Rc<VersionMap>>>>,
+    metadata: RefCell<FxHashMap<(PackageName, Version), Rc<CoreMetadata>>>,
+}
+
 /// A requirement as written, its edge marker, and who made it.
 type SeenRequirement = (String, MarkerTree, String);
 
 pub(crate) struct Provider<'a> {
     request: &'a ResolveRequest,
+    shared: &'a SharedCache,
     index: &'a dyn PackageIndex,
     reporter: &'a dyn Reporter,
     /// The Python version every candidate is checked against: the target's,
@@ -69,8 +80,8 @@ pub(crate) struct Provider<'a> {
     direct: FxHashSet<PackageName>,
     pinned: FxHashSet<(PackageName, Version)>,
     explicit_pre: RefCell<FxHashSet<PackageName>>,
+    /// The version maps this fork used (a view of `shared`).
     versions: RefCell<FxHashMap<PackageName, Rc<VersionMap>>>,
-    metadata: RefCell<FxHashMap<(PackageName, Version), Rc<CoreMetadata>>>,
     edges: RefCell<FxHashMap<(Node, Version), Vec<Edge>>>,
     /// Requirement strings seen per dependency name, with who required them (for split diagnostics).
     requirements_seen: RefCell<FxHashMap<PackageName, Vec<SeenRequirement>>>,
@@ -82,6 +93,7 @@ pub(crate) struct Provider<'a> {
 impl<'a> Provider<'a> {
     pub(crate) fn new(
         request: &'a ResolveRequest,
+        shared: &'a SharedCache,
         index: &'a dyn PackageIndex,
         reporter: &'a dyn Reporter,
         fork: Option<&PythonFork>,
@@ -132,6 +144,7 @@ impl<'a> Provider<'a> {
         }
         Self {
             request,
+            shared,
             index,
             reporter,
             python,
@@ -144,7 +157,6 @@ impl<'a> Provider<'a> {
             pinned,
             explicit_pre: RefCell::new(explicit_pre),
             versions: RefCell::default(),
-            metadata: RefCell::default(),
             edges: RefCell::default(),
             requirements_seen: RefCell::default(),
             skipped: RefCell::default(),
@@ -171,10 +183,23 @@ impl<'a> Provider<'a> {
         if self.not_found.borrow().contains(name) {
             return Ok(None);
         }
+        let cached = self.shared.versions.borrow().get(name).cloned();
+        if let Some(cached) = cached {
+            match &cached {
+                Some(map) => {
+                    self.versions.borrow_mut().insert(name.clone(), map.clone());
+                }
+                None => {
+                    self.not_found.borrow_mut().insert(name.clone());
+                }
+            }
+            return Ok(cached);
+        }
         let project = match self.index.project(name) {
             Ok(project) => project,
             Err(IndexError::NotFound { .. }) => {
                 self.not_found.borrow_mut().insert(name.clone());
+                self.shared.versions.borrow_mut().insert(name.clone(), None);
                 return Ok(None);
             }
             Err(error) => return Err(error.into()),
@@ -182,8 +207,33 @@ impl<'a> Provider<'a> {
         self.reporter.report(Event::ProjectFetched { name: name.clone(), files: project.files.len() });
         let options = &self.request.options;
         let mut map = VersionMap::default();
+        // Files grouped by version. A project lists thousands of wheels for a
+        // few hundred versions: each version text is parsed once, and the
+        // groups go into the ordered map at the end.
+        let mut groups: Vec<(Version, VersionFiles)> = Vec::new();
+        let mut group_of_text: FxHashMap<&str, usize> = FxHashMap::default();
         for (position, file) in project.files.iter().enumerate() {
-            let Some((version, wheel)) = file_version(&file.filename, name) else { continue };
+            let Some((text, wheel)) = file_version_text(&file.filename, name) else { continue };
+            let group = match text {
+                VersionText::Wheel(text) => match group_of_text.get(text) {
+                    Some(&group) => Some(group),
+                    None => {
+                        let Ok(version) = Version::from_str(text) else { continue };
+                        groups.push((version, VersionFiles::default()));
+                        group_of_text.insert(text, groups.len() - 1);
+                        Some(groups.len() - 1)
+                    }
+                },
+                VersionText::Sdist => None,
+            };
+            let group = match group {
+                Some(group) => group,
+                None => {
+                    let Ok(sdist) = pybun_pep::SdistFilename::parse(&file.filename, name) else { continue };
+                    groups.push((sdist.version, VersionFiles::default()));
+                    groups.len() - 1
+                }
+            };
             if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, &file.upload_time) {
                 match jiff::Timestamp::from_str(uploaded) {
                     Ok(uploaded) if uploaded > cutoff => continue,
@@ -206,7 +256,7 @@ impl<'a> Provider<'a> {
             if map.index.is_empty() {
                 map.index.clone_from(&file.index);
             }
-            let entry = map.versions.entry(version).or_default();
+            let entry = &mut groups[group].1;
             let position = u32::try_from(position).unwrap_or(u32::MAX);
             if file.yanked.is_some() {
                 entry.yanked.push(position);
@@ -214,9 +264,28 @@ impl<'a> Provider<'a> {
                 entry.usable.push(position);
             }
         }
+        for (version, files) in groups {
+            if files.usable.is_empty() && files.yanked.is_empty() {
+                continue;
+            }
+            match map.versions.entry(version) {
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    entry.insert(files);
+                }
+                // Two spellings of one version (`1.0` and `1.0.0`): file order, as listed.
+                std::collections::btree_map::Entry::Occupied(mut entry) => {
+                    let entry = entry.get_mut();
+                    entry.usable.extend(files.usable);
+                    entry.usable.sort_unstable();
+                    entry.yanked.extend(files.yanked);
+                    entry.yanked.sort_unstable();
+                }
+            }
+        }
         map.project = Some(project);
         let map = Rc::new(map);
         self.versions.borrow_mut().insert(name.clone(), map.clone());
+        self.shared.versions.borrow_mut().insert(name.clone(), Some(map.clone()));
         Ok(Some(map))
     }
 
@@ -325,7 +394,7 @@ impl<'a> Provider<'a> {
 
     fn core_metadata(&self, name: &PackageName, version: &Version) -> Result<Option<Rc<CoreMetadata>>, ResolveError> {
         let key = (name.clone(), version.clone());
-        if let Some(metadata) = self.metadata.borrow().get(&key) {
+        if let Some(metadata) = self.shared.metadata.borrow().get(&key) {
             return Ok(Some(metadata.clone()));
         }
         let Some(file) = self.metadata_file(name, version) else { return Ok(None) };
@@ -345,7 +414,7 @@ impl<'a> Provider<'a> {
         }
         self.reporter.report(Event::MetadataFetched { name: name.clone(), version: version.clone() });
         let metadata = Rc::new(metadata);
-        self.metadata.borrow_mut().insert(key, metadata.clone());
+        self.shared.metadata.borrow_mut().insert(key, metadata.clone());
         Ok(Some(metadata))
     }
 
@@ -618,26 +687,41 @@ impl<'a> Provider<'a> {
     }
 }
 
+/// Where a distribution file's version is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionText<'f> {
+    /// A wheel of the package: its version field, not yet parsed.
+    Wheel(&'f str),
+    /// Not a wheel: parse it as an sdist of the package.
+    Sdist,
+}
+
+/// The version text of a wheel of package `name` (`None` for a wheel of
+/// another package or a malformed wheel name), and whether it is a wheel.
+/// Read without allocating (this runs for every file of every project).
+fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(VersionText<'f>, bool)> {
+    let Some(stem) = filename.strip_suffix(".whl") else { return Some((VersionText::Sdist, false)) };
+    let mut parts = stem.split('-');
+    let (project, version) = (parts.next()?, parts.next()?);
+    if !same_name(project, name.as_ref()) {
+        return None;
+    }
+    // name-version-[build-]python-abi-platform
+    let rest = parts.count();
+    if !(3..=4).contains(&rest) {
+        return None;
+    }
+    Some((VersionText::Wheel(version), true))
+}
+
 /// The version in a distribution filename of package `name`, and whether it is a
 /// wheel; `None` for files of another package or names that do not parse.
-/// Wheels are read without allocating for the name (this runs for every file
-/// of every project).
+#[cfg(test)]
 fn file_version(filename: &str, name: &PackageName) -> Option<(Version, bool)> {
-    if let Some(stem) = filename.strip_suffix(".whl") {
-        let mut parts = stem.split('-');
-        let (project, version) = (parts.next()?, parts.next()?);
-        if !same_name(project, name.as_ref()) {
-            return None;
-        }
-        // name-version-[build-]python-abi-platform
-        let rest = parts.count();
-        if !(3..=4).contains(&rest) {
-            return None;
-        }
-        return Some((Version::from_str(version).ok()?, true));
+    match file_version_text(filename, name)? {
+        (VersionText::Wheel(text), wheel) => Some((Version::from_str(text).ok()?, wheel)),
+        (VersionText::Sdist, wheel) => Some((pybun_pep::SdistFilename::parse(filename, name).ok()?.version, wheel)),
     }
-    let sdist = pybun_pep::SdistFilename::parse(filename, name).ok()?;
-    Some((sdist.version, false))
 }
 
 /// Whether `text` normalizes (PEP 503) to the already normalized `normalized`.

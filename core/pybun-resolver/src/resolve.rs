@@ -9,7 +9,7 @@ use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 use crate::fork::{self, ForkResult, PythonFork};
 use crate::options::ResolveOptions;
 use crate::package::Node;
-use crate::provider::Provider;
+use crate::provider::{Provider, SharedCache};
 use crate::report::{ConflictReport, build_report};
 
 /// What to resolve.
@@ -122,8 +122,9 @@ pub fn resolve(
 ) -> Result<Resolution, ResolveError> {
     let requirements = request.all_requirements().count();
     reporter.report(Event::ResolveStarted { requirements });
+    let shared = SharedCache::default();
     if request.options.environment.is_some() {
-        let result = resolve_fork(request, index, reporter, None)?;
+        let result = resolve_fork(request, &shared, index, reporter, None)?;
         return Ok(fork::merge(&[result], None));
     }
     let floor = request.requires_python.as_ref().and_then(pybun_pep::requires_python_floor);
@@ -135,7 +136,7 @@ pub fn resolve(
         }
     });
     let mut forks = vec![PythonFork { lower: floor.clone().unwrap_or_else(|| Version::new([0])), upper: ceiling }];
-    let mut results = vec![resolve_fork(request, index, reporter, forks.first())?];
+    let mut results = vec![resolve_fork(request, &shared, index, reporter, forks.first())?];
     // Split where a newer version needs a newer Python, a few rounds at most.
     for _ in 0..4 {
         let points: BTreeSet<Version> = results.iter().flat_map(fork::split_points).collect();
@@ -144,7 +145,7 @@ pub fn resolve(
         }
         let split = fork::split(&forks, &points);
         let attempt: Result<Vec<ForkResult>, ResolveError> =
-            split.iter().map(|f| resolve_fork(request, index, reporter, Some(f))).collect();
+            split.iter().map(|f| resolve_fork(request, &shared, index, reporter, Some(f))).collect();
         match attempt {
             Ok(split_results) => {
                 tracing::debug!(forks = split.len(), "split resolution by Python version");
@@ -163,11 +164,12 @@ const MAX_FORKS: usize = 8;
 
 fn resolve_fork(
     request: &ResolveRequest,
+    shared: &SharedCache,
     index: &dyn PackageIndex,
     reporter: &dyn Reporter,
     fork: Option<&PythonFork>,
 ) -> Result<ForkResult, ResolveError> {
-    let provider = Provider::new(request, index, reporter, fork);
+    let provider = Provider::new(request, shared, index, reporter, fork);
     provider.prefetch_roots();
     let root = Node::Root(request.project.clone());
     match pubgrub::resolve(&provider, root, Version::new([0])) {
