@@ -89,5 +89,5 @@ codes! {
     TestConfigInvalid = "PB0701": "the pytest configuration is invalid",
     // 080x: checks (`pybun check`, the language server)
     NoMatchingRelease = "PB0800": "no release of a package matches the requirement's version specifier",
-    ChecksSkipped = "PB0801": "some checks were skipped (offline, or an earlier problem)",
+    ChecksSkipped = "PB0801": "offline: the checks that need the package index were skipped",
 }

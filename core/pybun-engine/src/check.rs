@@ -68,20 +68,13 @@ pub fn check_static(text: &str, file: &str) -> StaticCheck {
 /// The static layer for a PEP 723 script: the `# /// script` block of the
 /// Python source `text`, spans in `text`. The project is the block's
 /// `dependencies` and `requires-python`, named after the file; `None` when
-/// the block is absent or not valid TOML.
+/// the block is absent (not a problem here: most Python files have none;
+/// [`check`] reports it for `pybun check FILE.py`) or not valid TOML.
 #[must_use]
 pub fn check_script_static(text: &str, file: &str) -> StaticCheck {
     let parsed = pybun_project::parse_script(text, file);
-    let mut diagnostics = parsed.diagnostics;
-    if parsed.metadata.is_none() && diagnostics.is_empty() {
-        diagnostics.push(
-            Diagnostic::error(Code::ProjectTable, format!("`{file}` has no `# /// script` metadata block (PEP 723)"))
-                .in_file(file)
-                .with_hint("add a block:\n# /// script\n# dependencies = [\"requests\"]\n# ///"),
-        );
-    }
     let project = parsed.metadata.map(|metadata| crate::project::script_project(Path::new(file), metadata));
-    StaticCheck { project, diagnostics }
+    StaticCheck { project, diagnostics: parsed.diagnostics }
 }
 
 /// A refactoring offered on a requirement that is not a problem (e.g. "bump
@@ -490,7 +483,8 @@ pub fn check_resolution(
     diagnostics
 }
 
-/// The packages the project's own requirements name in a derivation tree.
+/// The packages the project's own requirements name in a derivation tree,
+/// and whether the project's Python range is part of it.
 fn root_dependencies(node: &ConflictNode, root: &str, names: &mut BTreeSet<PackageName>, python: &mut bool) {
     match node {
         ConflictNode::Dependency { package, dependency, .. } if package == root => {
@@ -503,6 +497,8 @@ fn root_dependencies(node: &ConflictNode, root: &str, names: &mut BTreeSet<Packa
                 }
             }
         }
+        // A package needing another Python than the project allows: `requires-python` is involved.
+        ConflictNode::Dependency { dependency, .. } if dependency == "Python" => *python = true,
         ConflictNode::Derived { causes, .. } => {
             for cause in causes {
                 root_dependencies(cause, root, names, python);
@@ -650,8 +646,15 @@ pub fn check(
     let file = path.display().to_string();
     let is_script = path.extension().is_some_and(|e| e == "py");
     let checked = if is_script { check_script_static(&text, &file) } else { check_static(&text, &file) };
-    let static_errors = checked.has_errors();
     let mut diagnostics = checked.diagnostics;
+    if is_script && checked.project.is_none() && diagnostics.is_empty() {
+        diagnostics.push(
+            Diagnostic::error(Code::ProjectTable, format!("`{file}` has no `# /// script` metadata block (PEP 723)"))
+                .in_file(file.clone())
+                .with_hint("add a block:\n# /// script\n# dependencies = [\"requests\"]\n# ///"),
+        );
+    }
+    let static_errors = diagnostics.iter().any(Diagnostic::is_error);
     if let Some(project) = &checked.project {
         if request.offline {
             diagnostics.push(
