@@ -321,31 +321,7 @@ pub fn check_index(text: &str, project: &Project, file: &str, index: &dyn Packag
         };
         let matching = releases.matching(&requirement.value);
         if matching.is_empty() {
-            let specifiers = match &requirement.value.version_or_url {
-                Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.to_string(),
-                _ => String::new(),
-            };
-            let underline = parts
-                .as_ref()
-                .filter(|p| !p.specifiers.is_empty())
-                .map_or(requirement.span, |p| Span::in_source(text, p.specifiers.start, p.specifiers.end));
-            let mut diagnostic = Diagnostic::error(Code::NoMatchingRelease, format!("no release of `{name}` matches `{specifiers}`"))
-                .with_label(format!("the latest release is {latest}"))
-                .with_hint(format!("the latest release of `{name}` is {latest}"))
-                .at(file, underline);
-            if releases.versions.iter().any(|(v, usable)| !usable && specifiers_match(&requirement.value, v)) {
-                diagnostic = diagnostic.with_hint("a yanked release matches; a yanked release is used only when pinned exactly (`==`)");
-            }
-            if let Some(parts) = &parts {
-                let new = bumped_specifier(&requirement.value, latest);
-                diagnostic = diagnostic.with_fix(specifier_fix(
-                    format!("Use the latest release: `{}`", with_specifiers(text, parts, &new)),
-                    text,
-                    parts,
-                    &new,
-                ));
-            }
-            out.diagnostics.push(diagnostic);
+            out.diagnostics.push(no_matching_release(requirement, releases, latest, Some(text), file));
             continue;
         }
         let Some(parts) = parts else { continue };
@@ -393,6 +369,59 @@ pub fn check_index(text: &str, project: &Project, file: &str, index: &dyn Packag
     out
 }
 
+/// `PB0800` for a requirement no release matches: underlined on the
+/// specifier, with the latest release and (given the file's `text`) a fix to it.
+fn no_matching_release(requirement: &Spanned<Req>, releases: &Releases, latest: &Version, text: Option<&str>, file: &str) -> Diagnostic {
+    let name = &requirement.value.name;
+    let specifiers = match &requirement.value.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.to_string(),
+        _ => String::new(),
+    };
+    let parts = text.and_then(|text| requirement_parts(text, requirement.span).map(|parts| (text, parts)));
+    let underline = parts
+        .as_ref()
+        .filter(|(_, p)| !p.specifiers.is_empty())
+        .map_or(requirement.span, |(text, p)| Span::in_source(text, p.specifiers.start, p.specifiers.end));
+    let mut diagnostic = Diagnostic::error(Code::NoMatchingRelease, format!("no release of `{name}` matches `{specifiers}`"))
+        .with_label(format!("the latest release is {latest}"))
+        .with_hint(format!("the latest release of `{name}` is {latest}"))
+        .at(file, underline);
+    if releases.versions.iter().any(|(v, usable)| !usable && specifiers_match(&requirement.value, v)) {
+        diagnostic = diagnostic.with_hint("a yanked release matches; a yanked release is used only when pinned exactly (`==`)");
+    }
+    if let Some((text, parts)) = &parts {
+        let new = bumped_specifier(&requirement.value, latest);
+        diagnostic = diagnostic.with_fix(specifier_fix(
+            format!("Use the latest release: `{}`", with_specifiers(text, parts, &new)),
+            text,
+            parts,
+            &new,
+        ));
+    }
+    diagnostic
+}
+
+/// For `pybun lock`'s failure: `PB0800` for each of the project's
+/// requirements that no release on the index matches (the same diagnostic
+/// `pybun check` gives; without `text`, on the whole string and without a fix).
+/// Index errors are skipped: this only adds detail to a resolution failure.
+pub(crate) fn unmatched_requirements(project: &Project, text: Option<&str>, file: &str, index: &dyn PackageIndex) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for requirement in written_requirements(project) {
+        if !matches!(requirement.value.version_or_url, Some(VersionOrUrl::VersionSpecifier(_))) {
+            continue;
+        }
+        let Ok(files) = index.project(&requirement.value.name) else { continue };
+        let releases = Releases::new(&requirement.value.name, &files.files);
+        if let Some(latest) = releases.latest()
+            && releases.matching(&requirement.value).is_empty()
+        {
+            out.push(no_matching_release(requirement, &releases, latest, text, file));
+        }
+    }
+    out
+}
+
 fn specifiers_match(requirement: &Req, version: &Version) -> bool {
     match &requirement.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_to_ranges(specifiers).contains(version),
@@ -429,6 +458,7 @@ pub fn check_resolution(
         pyproject_path: pyproject_path.to_path_buf(),
         project: project.clone(),
         warnings: Vec::new(),
+        text: String::new(),
     };
     let file = pyproject_path.display().to_string();
     let index_settings = settings.index.resolved(project);
@@ -540,7 +570,7 @@ pub fn check_lock(text: &str, path: &Path, fs: &dyn FileSystem, index: &IndexSet
         Ok(None) => return None,
         Err(failure) => return Some(*failure.diagnostic),
     };
-    let loaded = LoadedProject { root, pyproject_path: path.to_path_buf(), project, warnings: Vec::new() };
+    let loaded = LoadedProject { root, pyproject_path: path.to_path_buf(), project, warnings: Vec::new(), text: text.to_string() };
     let settings = crate::lock::settings_from_lock(&lock);
     let index_settings = index.resolved(&loaded.project);
     let inputs = Inputs::new(&loaded, &index_settings, &settings, &mut Vec::new()).ok()?;

@@ -685,8 +685,12 @@ pub(crate) fn resolve_failure(error: ResolveError, loaded: &LoadedProject, reque
             let mut diagnostic = Diagnostic::error(Code::NoSolution, "no set of versions satisfies the requirements");
             diagnostic.causes.clone_from(&report.explanation);
             diagnostic.hints.clone_from(&report.hints);
-            diagnostic = diagnostic.in_file(loaded.pyproject_path.display().to_string());
-            Failure { diagnostic: Box::new(diagnostic), related: Vec::new(), conflict: Some(report) }
+            let file = loaded.pyproject_path.display().to_string();
+            diagnostic = diagnostic.in_file(file.clone());
+            // The requirements no release matches, at their specifiers (what `pybun check` reports).
+            let text = Some(loaded.text.as_str()).filter(|t| !t.is_empty());
+            let related = crate::check::unmatched_requirements(&loaded.project, text, &file, index);
+            Failure { diagnostic: Box::new(diagnostic), related, conflict: Some(report) }
         }
         ResolveError::NotFound { name, required_by } => {
             let direct = request.all_names().contains(&name);
@@ -783,6 +787,7 @@ pub(crate) fn lock_requirements(
         pyproject_path: source_file.to_path_buf(),
         project: Project::default(),
         warnings: Vec::new(),
+        text: String::new(),
     };
     let resolution = resolve(&request, index_handle.as_ref(), reporter).map_err(|error| {
         let mut failure = resolve_failure(error, &loaded, &request, index_handle.as_ref());

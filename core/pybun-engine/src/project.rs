@@ -21,6 +21,8 @@ pub(crate) struct LoadedProject {
     pub(crate) pyproject_path: PathBuf,
     pub(crate) project: Project,
     pub(crate) warnings: Vec<Diagnostic>,
+    /// The file's text (spans point into it), when it was read.
+    pub(crate) text: String,
 }
 
 pub(crate) fn load_project(fs: &dyn FileSystem, directory: &Path) -> Result<LoadedProject, Failure> {
@@ -51,7 +53,7 @@ pub(crate) fn load_project(fs: &dyn FileSystem, directory: &Path) -> Result<Load
                 .with_hint("add a `[project]` table with `name`, `version` and `dependencies`"),
         )
     })?;
-    Ok(LoadedProject { root, pyproject_path, project, warnings })
+    Ok(LoadedProject { root, pyproject_path, project, warnings, text })
 }
 
 /// A PEP 723 script read as a project: its name from the file name, its
@@ -73,7 +75,7 @@ pub(crate) fn load_script(fs: &dyn FileSystem, script: &Path) -> Result<LoadedPr
     })?;
     let project = script_project(script, metadata);
     let root = script.parent().map_or_else(PathBuf::new, Path::to_path_buf);
-    Ok(LoadedProject { root, pyproject_path: script.to_path_buf(), project, warnings })
+    Ok(LoadedProject { root, pyproject_path: script.to_path_buf(), project, warnings, text })
 }
 
 /// A PEP 723 script's metadata as a project: its name from the file name.

@@ -149,6 +149,11 @@ fn specifier_matching_no_release() {
     assert_eq!((none["line"].as_u64(), none["column"].as_u64(), none["end_column"].as_u64()), (Some(5), Some(26), Some(29)));
     assert_eq!(none["fixes"][0]["title"], "Use the latest release: `requests>=2.32.3`");
     assert_eq!(none["fixes"][0]["edits"][0]["new_text"], ">=2.32.3");
+    // `pybun lock` fails on the resolution (`PB0300`) and names the same problem, at the same place.
+    let lock = pybun(&ctx, &server, &["--format", "json", "lock"]).json();
+    assert_eq!(lock["error"]["code"], "PB0300", "{lock}");
+    let related = &lock["related"][0];
+    assert_eq!((&related["code"], &related["message"], &related["span"]), (&none["code"], &none["message"], &none["span"]), "{lock}");
 }
 
 #[test]
