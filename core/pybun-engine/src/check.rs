@@ -8,7 +8,7 @@
 //!
 //! | layer | function | needs | what |
 //! |---|---|---|---|
-//! | static | [`check_static`], [`check_script_static`] | the text | every TOML syntax error, `[project]` (PEP 621), PEP 508 / PEP 440 strings, `[dependency-groups]`, `[tool.pybun]`: exactly what `pybun lock` reports (`pybun_project::parse_pyproject_partial`) |
+//! | static | [`check_static`], [`check_script_static`] | the text | every TOML syntax error, `[project]` (PEP 621), PEP 508 / PEP 440 strings, `[dependency-groups]`, `[tool.pybun]`: exactly what `pybun lock` reports (`pybun_project::parse_pyproject_partial`); plus `[tool.pybun.scripts]` tasks (what `pybun run` reports) |
 //! | index | [`check_index`] | a [`PackageIndex`] (blocking) | unknown packages (`PB0301`, "did you mean"), specifiers that match no release (`PB0800`); code actions (bump to the latest release, normalize a name, add a lower bound) |
 //! | resolution | [`check_resolution`] | a [`PackageIndex`] (blocking) | the resolver of `pybun lock` on the same inputs; a conflict (`PB0300`) is reported on *each* requirement involved |
 //! | lock | [`check_lock`] | a [`FileSystem`] | a lock beside the file that is stale for this text (`PB0403`, info, fix: run `pybun lock`) |
@@ -62,7 +62,13 @@ impl StaticCheck {
 #[must_use]
 pub fn check_static(text: &str, file: &str) -> StaticCheck {
     let parsed = pybun_project::parse_pyproject_partial(text, file);
-    StaticCheck { project: parsed.project, diagnostics: parsed.diagnostics }
+    let mut diagnostics = parsed.diagnostics;
+    // `[tool.pybun.scripts]` (what `pybun run TASK` reads), when the TOML is valid.
+    if !diagnostics.iter().any(|d| d.code == Code::TomlSyntax) {
+        diagnostics.extend(pybun_project::parse_tasks(text, file).diagnostics);
+        diagnostics.sort_by_key(position);
+    }
+    StaticCheck { project: parsed.project, diagnostics }
 }
 
 /// The static layer for a PEP 723 script: the `# /// script` block of the
