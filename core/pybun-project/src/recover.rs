@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use toml_edit::{Document, TomlError};
 
+
 /// Stop after this many syntax errors (and give up recovering).
 pub(crate) const MAX_ERRORS: usize = 50;
 
@@ -45,15 +46,40 @@ pub(crate) struct Recovered {
     pub(crate) errors: Vec<SyntaxError>,
 }
 
+/// `toml_edit`'s parse, but a panic inside it (it has `expect`s that some
+/// invalid texts reach, e.g. `",\n==a\n.="`) becomes a syntax error on the
+/// first line whose prefix of the text makes it panic. The error's range, if
+/// any, is in `text`.
+pub(crate) fn parse_document(text: &str) -> Result<Document<String>, SyntaxError> {
+    let owned = text.to_owned();
+    match std::panic::catch_unwind(move || Document::parse(owned)) {
+        Ok(Ok(document)) => Ok(document),
+        Ok(Err(err)) => Err(SyntaxError::new(&err, text)),
+        Err(_) => {
+            let mut end = 0;
+            let line = loop {
+                let next = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+                let prefix = text[..next].to_owned();
+                if next >= text.len() || std::panic::catch_unwind(move || Document::parse(prefix)).is_err() {
+                    break end..next;
+                }
+                end = next;
+            };
+            let line = line.start..line.end.max(line.start + 1).min(text.len());
+            Err(SyntaxError { message: "invalid TOML the parser cannot read".to_owned(), range: Some(line) })
+        }
+    }
+}
+
 /// Parse `text`, collecting every syntax error (see the module doc).
 pub(crate) fn parse_recovering(text: &str) -> Recovered {
-    let first = match Document::parse(text.to_owned()) {
+    let first = match parse_document(text) {
         Ok(document) => return Recovered { document: Some(document), errors: Vec::new() },
-        Err(err) => err,
+        Err(error) => error,
     };
-    let mut errors = vec![SyntaxError::new(&first, text)];
+    let mut position = first.range.as_ref().map_or(text.len(), |r| r.start);
+    let mut errors = vec![first];
     let mut current = text.as_bytes().to_vec();
-    let mut position = first.span().map_or(text.len(), |s| s.start);
     loop {
         if !blank_around(&mut current, position) {
             return Recovered { document: None, errors };
@@ -61,11 +87,10 @@ pub(crate) fn parse_recovering(text: &str) -> Recovered {
         let Ok(candidate) = String::from_utf8(current.clone()) else {
             return Recovered { document: None, errors };
         };
-        match Document::parse(candidate) {
+        match parse_document(&candidate) {
             Ok(document) => return Recovered { document: Some(document), errors },
-            Err(err) => {
-                let error = SyntaxError::new(&err, text);
-                position = err.span().map_or(text.len(), |s| s.start);
+            Err(error) => {
+                position = error.range.as_ref().map_or(text.len(), |r| r.start);
                 // A blanked line's error can show again at the same place; report it once.
                 if !errors.iter().any(|e| e.range == error.range) {
                     errors.push(error);
@@ -127,6 +152,15 @@ mod tests {
         let recovered = parse_recovering(text);
         assert_eq!(recovered.errors.len(), 1, "{:?}", recovered.errors);
         assert!(recovered.document.is_some());
+    }
+
+    #[test]
+    fn a_panic_inside_the_parser_is_a_syntax_error() {
+        // `toml_edit` 0.23 panics ("all items have spans") on this text.
+        let text = ",\n==a\n.=";
+        let recovered = parse_recovering(text);
+        assert!(!recovered.errors.is_empty());
+        assert!(recovered.errors.iter().all(|e| e.range.as_ref().is_none_or(|r| r.end <= text.len())));
     }
 
     #[test]

@@ -225,8 +225,8 @@ const SHELL_OPERATORS: &[&str] = &["|", "||", "&", "&&", ";", "<", ">", ">>", "2
 pub fn parse_tasks(text: &str, file: &str) -> ParsedTasks {
     let mut cx = Cx::new(text, file);
     let mut tasks = BTreeMap::new();
-    match toml_edit::Document::parse(text) {
-        Err(err) => crate::script::push_toml_error(&mut cx, &crate::recover::SyntaxError::new(&err, text)),
+    match crate::recover::parse_document(text) {
+        Err(error) => crate::script::push_toml_error(&mut cx, &error),
         Ok(document) => {
             if let Some(item) = document
                 .get("tool")
