@@ -333,6 +333,17 @@ impl<'a> Source<'a> {
     }
 
     fn parse(&self) -> Result<DocumentMut, Diagnostic> {
+        // First the panic-safe parse (`toml_edit` panics on some invalid texts).
+        if let Err(error) = crate::recover::parse_document(&self.lf) {
+            let message = error.message;
+            let diagnostic = Diagnostic::error(Code::TomlSyntax, format!("invalid TOML: {message}"))
+                .with_label(message)
+                .with_hint("fix the file first; `pybun` edits only valid TOML");
+            return Err(match error.range {
+                Some(range) => diagnostic.at(FILE, self.span(range)),
+                None => diagnostic.in_file(FILE),
+            });
+        }
         self.lf.parse::<DocumentMut>().map_err(|err| {
             let message = err
                 .message()
@@ -366,7 +377,7 @@ impl<'a> Source<'a> {
 
     /// The span of the value at `path` (keys from the root), if any.
     fn span_of(&self, path: &[&str]) -> Option<Span> {
-        let document = toml_edit::Document::parse(self.lf.as_ref()).ok()?;
+        let document = crate::recover::parse_document(&self.lf).ok()?;
         let mut item = document.as_item();
         for key in path {
             item = item.as_table_like()?.get(key)?;
