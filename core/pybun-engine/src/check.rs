@@ -21,7 +21,20 @@
 //!
 //! Every check reuses the code `pybun lock` runs (the parser, the resolver,
 //! the fingerprint, the failure messages), so `pybun lock` and `pybun check`
-//! report the same problems with the same codes.
+//! report the same problems with the same codes (`pybun lock`'s `PB0300`
+//! lists the `PB0800`s of [`check_index`] as related diagnostics).
+//!
+//! The API (SPECS.md section 20 has the rules in full):
+//!
+//! ```text
+//! check_static(text, file) -> StaticCheck { project: Option<Project>, diagnostics }
+//! check_script_static(text, file) -> StaticCheck
+//! check_index(text, &project, file, &dyn PackageIndex) -> IndexCheck { diagnostics, actions: Vec<RequirementAction { span, fix }> }
+//! check_resolution(&project, pyproject_path, &dyn PackageIndex, &ResolutionSettings { index, lock }, &dyn Reporter) -> Vec<Diagnostic>
+//! check_lock(text, path, &dyn FileSystem, &IndexSettings) -> Option<Diagnostic>
+//! check(&CheckRequest { directory, path, index, lock, offline }, &dyn FileSystem, IndexOpener, &dyn Reporter)
+//!     -> Result<CheckOutcome { file, text, diagnostics }, Failure>
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
