@@ -254,3 +254,19 @@ fn json_document_is_golden() {
     let pretty = serde_json::to_string_pretty(&run.json()).expect("serialize");
     insta::assert_snapshot!("check_json", filter_output(&pretty, &ctx));
 }
+
+#[test]
+fn text_output_is_golden() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"a>=1\", \"b<2\", \"reqeusts\"]\n");
+    let run = pybun(&ctx, &server, &["check"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    insta::assert_snapshot!("check_text", filter_output(&run.stderr, &ctx));
+    // Fix the name: the conflict is found next, on both requirements.
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"a>=1\", \"b<2\", \"requests\"]\n");
+    let run = pybun(&ctx, &server, &["check"]);
+    assert_eq!(run.code, 1, "{run}");
+    insta::assert_snapshot!("check_text_conflict", filter_output(&run.stderr, &ctx));
+}
