@@ -220,7 +220,24 @@ impl Drop for HttpIndex {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+        if KEEP_CACHES_AT_DROP.load(std::sync::atomic::Ordering::Relaxed) {
+            let projects = std::mem::take(&mut *self.inner.projects.lock().unwrap_or_else(PoisonError::into_inner));
+            let metadata = std::mem::take(&mut *self.inner.metadata.lock().unwrap_or_else(PoisonError::into_inner));
+            std::mem::forget((projects, metadata));
+        }
     }
+}
+
+static KEEP_CACHES_AT_DROP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For short-lived processes only: from now on, a dropped [`HttpIndex`]
+/// leaves its in-memory caches (the files of every project page it read:
+/// tens of thousands of strings in a big resolution) to the operating system
+/// at exit instead of freeing them one by one, which took a sixth of a warm
+/// `pybun lock`. A long-lived process (an editor server) must not call this:
+/// every index it drops would leak.
+pub fn keep_caches_at_drop() {
+    KEEP_CACHES_AT_DROP.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn find_links_of(raw: &str) -> Result<FindLinks, SetupError> {

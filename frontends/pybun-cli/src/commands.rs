@@ -51,6 +51,10 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<Rendered, Failure> {
                 .with_hint("use `--format text` or `--format json`"),
         ));
     }
+    if matches!(cli.command, Command::Lock(_) | Command::Sync(_) | Command::Install(_) | Command::Add(_) | Command::Remove(_)) {
+        // Short-lived: exit without freeing the index's page caches one by one.
+        pybun_index_http::keep_caches_at_drop();
+    }
     match &cli.command {
         Command::Lock(args) => lock(cli, settings, args),
         Command::Tree(args) => tree(settings, args),
