@@ -78,7 +78,8 @@ pub(crate) fn load_script(fs: &dyn FileSystem, script: &Path) -> Result<LoadedPr
     Ok(LoadedProject { root, pyproject_path: script.to_path_buf(), project, warnings, text })
 }
 
-/// A PEP 723 script's metadata as a project: its name from the file name.
+/// A PEP 723 script's metadata as a project: its name from the file name,
+/// its `[tool.pybun]` index settings (what `pybun run` uses) as the project's.
 pub(crate) fn script_project(script: &Path, metadata: pybun_project::ScriptMetadata) -> Project {
     let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
     let name = pybun_project::normalize_project_name(&stem).ok().and_then(|n| pybun_pep::PackageName::from_str(&n).ok());
@@ -87,6 +88,12 @@ pub(crate) fn script_project(script: &Path, metadata: pybun_project::ScriptMetad
         requires_python: metadata.requires_python,
         dependencies: metadata.dependencies,
         has_project_table: true,
+        // The block's `[tool.pybun]` index settings, as `pybun run` uses them.
+        tool: pybun_project::ToolPybun {
+            index_url: metadata.tool_pybun.index_url,
+            extra_index_urls: metadata.tool_pybun.extra_index_urls,
+            ..pybun_project::ToolPybun::default()
+        },
         ..Project::default()
     }
 }

@@ -270,3 +270,20 @@ fn text_output_is_golden() {
     assert_eq!(run.code, 1, "{run}");
     insta::assert_snapshot!("check_text_conflict", filter_output(&run.stderr, &ctx));
 }
+
+#[test]
+fn a_script_is_checked_against_the_index_its_block_names() {
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new();
+    ctx.watch_server(&server);
+    ctx.write_file(
+        "tool.py",
+        &format!("# /// script\n# dependencies = [\"rich>=99\"]\n# [tool.pybun]\n# index-url = \"{}\"\n# ///\n", server.url()),
+    );
+    // No `--index-url`: the block's index is asked (PyPI would not be reachable here).
+    let mut command = ctx.command(bin());
+    command.args(["--format", "json", "check", "tool.py"]);
+    let run = CliRun::of(command);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(diagnostic(&run.json(), "PB0800")["message"], "no release of `rich` matches `>=99`", "{run}");
+}
