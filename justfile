@@ -40,6 +40,10 @@ bench-run runs="21": build
 bench-test runs="3": build
     python3 scripts/bench_test.py --runs {{runs}}
 
+# The compute cost of each `pybun check` layer (static, index, resolution, lock) on a 60-dependency pyproject, with in-memory fakes (no IO): core's share of pybun lsp's latency.
+bench-check:
+    cargo run --release -q -p pybun-engine --example check_timing
+
 # Neovim from this machine's Debian packages, without root (for the `pybun lsp` editor test, tests/lsp_nvim.rs).
 fetch-nvim:
     scripts/fetch-nvim.sh
