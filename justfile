@@ -47,3 +47,7 @@ bench-check:
 # Neovim from this machine's Debian packages, without root (for the `pybun lsp` editor test, tests/lsp_nvim.rs).
 fetch-nvim:
     scripts/fetch-nvim.sh
+
+# pybun lsp on a 60-dependency pyproject (warm cache, public index): didOpen/didChange -> publishDiagnostics latency, RSS after 1,000 edits.
+bench-lsp runs="20": build
+    python3 scripts/bench_lsp.py --runs {{runs}}

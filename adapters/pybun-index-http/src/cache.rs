@@ -198,6 +198,29 @@ impl HttpCache {
         self.write_file(bucket, key, &[&line, body])
     }
 
+    /// The requested URLs of the project pages in the cache (each entry's
+    /// header line), for listing the projects known here.
+    pub(crate) fn cached_page_urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        let Ok(shards) = std::fs::read_dir(self.root.join(Bucket::Simple.dir())) else {
+            return urls;
+        };
+        for shard in shards.flatten() {
+            let Ok(entries) = std::fs::read_dir(shard.path()) else { continue };
+            for entry in entries.flatten() {
+                let Ok(file) = std::fs::File::open(entry.path()) else { continue };
+                let mut line = String::new();
+                let mut reader = io::BufReader::new(io::Read::take(file, 4096));
+                if io::BufRead::read_line(&mut reader, &mut line).is_ok()
+                    && let Ok(header) = serde_json::from_str::<EntryHeader>(line.trim_end())
+                {
+                    urls.push(header.url);
+                }
+            }
+        }
+        urls
+    }
+
     /// The raw bytes of an entry file (`None` when absent or unreadable).
     pub(crate) fn read_file(&self, bucket: Bucket, key: &str) -> Option<Vec<u8>> {
         let path = self.path(bucket, key);

@@ -111,6 +111,8 @@ struct Inner {
     find_links_files: Vec<OnceCell<Result<Arc<Vec<DistFile>>, IndexError>>>,
     projects: Mutex<HashMap<PackageName, Memo<ProjectFiles>>>,
     metadata: Mutex<HashMap<String, Memo<RawMetadata>>>,
+    /// Project names with a page in the on-disk cache, listed once (editor completion).
+    cached_names: std::sync::OnceLock<Vec<PackageName>>,
 }
 
 /// A [`PackageIndex`] over HTTP (see the crate documentation).
@@ -179,6 +181,7 @@ impl HttpIndex {
             find_links,
             projects: Mutex::new(HashMap::new()),
             metadata: Mutex::new(HashMap::new()),
+            cached_names: std::sync::OnceLock::new(),
         });
         Ok(Self { inner, handle: runtime.handle().clone(), runtime: Some(runtime) })
     }
@@ -255,6 +258,33 @@ fn find_links_of(raw: &str) -> Result<FindLinks, SetupError> {
 }
 
 impl PackageIndex for HttpIndex {
+    /// Projects asked in this process (and found) plus those of this index
+    /// with a page in the on-disk cache (scanned once).
+    fn known_projects(&self) -> Vec<PackageName> {
+        let mut names: std::collections::BTreeSet<PackageName> = self
+            .inner
+            .projects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, memo)| memo.get().is_some_and(Result::is_ok))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let cached = self.inner.cached_names.get_or_init(|| {
+            let prefixes: Vec<String> = self.inner.index_urls.iter().map(|url| format!("{url}/")).collect();
+            self.inner
+                .fetcher
+                .cache
+                .cached_page_urls()
+                .iter()
+                .filter(|url| prefixes.iter().any(|prefix| url.starts_with(prefix.as_str())))
+                .filter_map(|url| url.trim_end_matches('/').rsplit('/').next().and_then(|n| n.parse().ok()))
+                .collect()
+        });
+        names.extend(cached.iter().cloned());
+        names.into_iter().collect()
+    }
+
     fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
         let memo = self.project_memo(name);
         let inner = Arc::clone(&self.inner);

@@ -92,6 +92,10 @@ impl PackageIndex for BuildingIndex {
     fn prefetch_metadata(&self, name: &PackageName, file: &DistFile) {
         self.inner.prefetch_metadata(name, file);
     }
+
+    fn known_projects(&self) -> Vec<PackageName> {
+        self.inner.known_projects()
+    }
 }
 
 /// The port error has room for one reason: the failure's message and causes.

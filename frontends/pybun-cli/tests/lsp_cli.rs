@@ -401,10 +401,18 @@ fn hover_completion_and_requirement_actions() {
     let completion = client.request("textDocument/completion", json!({ "textDocument": { "uri": uri }, "position": cursor }));
     let labels: Vec<&str> = completion["result"].as_array().expect("items").iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert!(labels.is_empty() || labels.iter().all(|l| l.starts_with("fl")), "{labels:?}");
+    // `werkzeug` was asked by the background checks of this session.
+    let typing_name = text.replace("\"Attrs\"", "\"Attrs\", \"Wer");
+    client.change(&uri, 5, json!([{ "text": typing_name }]));
+    let cursor = range_at(&typing_name, typing_name.len() - 2, typing_name.len() - 2)["start"].clone();
+    let completion = client.request("textDocument/completion", json!({ "textDocument": { "uri": uri }, "position": cursor }));
+    let items = completion["result"].as_array().expect("items");
+    assert_eq!(items.iter().map(|i| i["label"].as_str().unwrap()).collect::<Vec<_>>(), ["werkzeug"], "{completion:#}");
+    assert_eq!(items[0]["textEdit"]["range"], range_at(&typing_name, typing_name.len() - 5, typing_name.len() - 2));
 
     // Back to the file; the background layer offers bump / normalize / lower bound.
-    client.change(&uri, 4, json!([{ "text": text }]));
-    client.diagnostics_until(&uri, |p| p["version"] == 4 && !codes(p).contains(&"PB0801".to_string()));
+    client.change(&uri, 6, json!([{ "text": text }]));
+    client.diagnostics_until(&uri, |p| p["version"] == 6);
     std::thread::sleep(Duration::from_millis(300));
     let actions_at = |client: &mut Client, needle: &str| -> Vec<Value> {
         let range = range_of(text, needle);
@@ -459,6 +467,15 @@ fn stale_lock_info_and_the_lock_command() {
 
     let mut client = Client::start(&ctx, Some(&server), &[]);
     client.initialize(json!({}));
+    // Names complete from the on-disk cache `pybun lock` filled, before this server asked anything.
+    let script = "# /// script\n# dependencies = [\"at";
+    let script_uri = uri_of(&ctx.project_dir.join("tool.py"));
+    client.open(&script_uri, script);
+    let cursor = range_at(script, script.len(), script.len())["start"].clone();
+    let completion = client.request("textDocument/completion", json!({ "textDocument": { "uri": script_uri }, "position": cursor }));
+    let labels: Vec<&str> = completion["result"].as_array().expect("items").iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["attrs"], "{completion:#}");
+
     let uri = uri_of(&ctx.project_dir.join("pyproject.toml"));
     client.open(&uri, text);
     let fresh = client.diagnostics_until(&uri, |p| p["version"] == 1);

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_engine::check::{self, StaticCheck};
@@ -32,11 +33,17 @@ fn has_script_block(text: &str) -> bool {
     text.lines().any(|line| line.trim_end() == "# /// script")
 }
 
-/// Index handles by settings, opened once and kept: their in-memory
-/// memoization and the on-disk cache make later checks fast.
+/// An open index handle and when it was last used.
+type OpenIndex = (Arc<dyn PackageIndex>, Instant);
+
+/// Index handles by settings, opened once and kept while they are used:
+/// their in-memory memo (project pages, metadata) makes the next checks fast
+/// (a warm re-resolution needs no IO). A handle unused for a while is
+/// released ([`Indexes::release_idle`]) to give its memory back; the next
+/// check reads the on-disk cache again.
 pub(crate) struct Indexes {
     config: Arc<LspConfig>,
-    open: Mutex<HashMap<String, Arc<dyn PackageIndex>>>,
+    open: Mutex<HashMap<String, OpenIndex>>,
 }
 
 impl Indexes {
@@ -52,12 +59,23 @@ impl Indexes {
     /// The index for resolved settings. Blocking (the adapter may start its own runtime).
     pub(crate) fn open(&self, settings: &IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> {
         let key = format!("{settings:?}");
-        if let Some(index) = self.open.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        if let Some((index, used)) = self.open.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&key) {
+            *used = Instant::now();
             return Ok(index.clone());
         }
         let index = (self.config.open_index)(settings)?;
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).insert(key, index.clone());
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (index.clone(), Instant::now()));
         Ok(index)
+    }
+
+    /// Release the handles not used for `idle`; how many were released. Blocking (drops adapters).
+    pub(crate) fn release_idle(&self, idle: Duration) -> usize {
+        let released: Vec<Arc<dyn PackageIndex>> = {
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            let stale: Vec<String> = open.iter().filter(|(_, (_, used))| used.elapsed() >= idle).map(|(key, _)| key.clone()).collect();
+            stale.iter().filter_map(|key| open.remove(key)).map(|(index, _)| index).collect()
+        };
+        released.len()
     }
 }
 
@@ -101,7 +119,9 @@ pub(crate) fn background_layer(indexes: &Indexes, fs: &dyn FileSystem, text: &st
         match indexes.for_project(project) {
             Err(failure) => out.diagnostics.push(skipped(&file, &failure.diagnostic.message)),
             Ok(index) => {
+                let started = std::time::Instant::now();
                 let found = check::check_index(text, project, &file, index.as_ref());
+                tracing::debug!(elapsed = ?started.elapsed(), "index layer");
                 if let Some(failure) = found.diagnostics.iter().find(|d| is_index_failure(d.code)) {
                     out.diagnostics.push(skipped(&file, &failure.message));
                 } else {
@@ -111,7 +131,9 @@ pub(crate) fn background_layer(indexes: &Indexes, fs: &dyn FileSystem, text: &st
                     if !static_errors && !index_errors {
                         let lock = editor::recorded_lock_settings(fs, path, kind);
                         let settings = check::ResolutionSettings { index: indexes.config.index.clone(), lock };
+                        let started = std::time::Instant::now();
                         let resolved = check::check_resolution(project, path, index.as_ref(), &settings, &NullReporter);
+                        tracing::debug!(elapsed = ?started.elapsed(), "resolution layer");
                         match resolved.iter().find(|d| is_index_failure(d.code)) {
                             Some(failure) => out.diagnostics.push(skipped(&file, &failure.message)),
                             None => out.diagnostics.extend(resolved),

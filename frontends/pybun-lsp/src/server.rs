@@ -29,6 +29,9 @@ use crate::convert;
 use crate::layers::{self, Indexes};
 use crate::position::{self, Encoding};
 
+/// How long an index handle (and its in-memory memo) is kept unused.
+const INDEX_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The command that runs the lock use case for a document's project.
 pub const LOCK_COMMAND: &str = "pybun.lock";
 
@@ -336,7 +339,17 @@ impl LanguageServer for Backend {
         })
     }
 
-    async fn initialized(&self, _: InitializedParams) {}
+    async fn initialized(&self, _: InitializedParams) {
+        // Give the index's memory back after a pause in editing.
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(INDEX_IDLE / 4).await;
+                let worker = state.clone();
+                let _ = tokio::task::spawn_blocking(move || worker.indexes.release_idle(INDEX_IDLE)).await;
+            }
+        });
+    }
 
     async fn shutdown(&self) -> Result<()> {
         Ok(())
