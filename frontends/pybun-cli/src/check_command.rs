@@ -1,7 +1,8 @@
 //! `pybun check [PATH]`: every diagnostic of the check use case, for CI.
 //!
 //! Text: each diagnostic as the other commands render theirs (source snippet,
-//! causes, hints; `--quiet` shows errors only) on stderr, then a summary line.
+//! causes, hints), then a `fix:` line per fix, on stderr (`--quiet`: errors
+//! only), then a summary line.
 //! JSON: `result` is `{ file, diagnostics: [...], summary: { errors, warnings, infos } }`.
 //! Exit 1 when there is an error, else 0.
 
@@ -34,7 +35,11 @@ pub(crate) fn check(cli: &Cli, settings: &Settings, args: &CheckArgs) -> Result<
     if text_mode {
         for diagnostic in &outcome.diagnostics {
             if !settings.quiet || diagnostic.is_error() {
-                crate::print_stderr(&format!("{}\n\n", crate::text::diagnostic(diagnostic)));
+                let mut text = crate::text::diagnostic(diagnostic);
+                for fix in &diagnostic.fixes {
+                    text.push_str(&format!("\n\nfix: {}", fix.title));
+                }
+                crate::print_stderr(&format!("{text}\n\n"));
             }
         }
     }
