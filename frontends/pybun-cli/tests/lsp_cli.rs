@@ -508,6 +508,25 @@ fn stale_lock_info_and_the_lock_command() {
 }
 
 #[test]
+fn an_unreachable_index_gives_one_note() {
+    let ctx = TestContext::new();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/simple");
+    let mut client = Client::start(&ctx, None, &["--index-url", &url]);
+    client.initialize(json!({}));
+    let uri = uri_of(&ctx.project_dir.join("pyproject.toml"));
+    let text = "[project]\nname = \"demo\"\nversion = \"0.1.0\"\ndependencies = [\"attrs\", \"werkzeug\"]\n";
+    client.open(&uri, text);
+    let params = client.diagnostics_until(&uri, |p| !codes(p).is_empty());
+    assert_eq!(codes(&params), ["PB0801"], "{params:#}");
+    let note = &params["diagnostics"][0];
+    assert_eq!(note["severity"], 3);
+    assert!(note["message"].as_str().unwrap().starts_with("index checks skipped: could not reach"), "{note:#}");
+    client.shutdown();
+}
+
+#[test]
 fn pep723_script_blocks_are_checked() {
     let ctx = TestContext::new();
     let mut client = Client::start(&ctx, None, &["--offline"]);
