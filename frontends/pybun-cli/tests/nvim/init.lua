@@ -1,6 +1,6 @@
 -- Neovim configuration for the `pybun lsp` end-to-end test (lsp_nvim.rs).
--- Works with Neovim 0.7 (Debian bookworm) and later: start_client +
--- buf_attach_client rather than vim.lsp.start (0.8+).
+-- Works with Neovim 0.7 (Debian bookworm: start_client + buf_attach_client)
+-- and later (vim.lsp.start, 0.8+).
 --
 -- Environment:
 --   PYBUN_LSP_CMD    JSON array: the command that starts the server
@@ -14,12 +14,14 @@ local client_id = nil
 vim.api.nvim_create_autocmd({ "BufRead", "BufNewFile" }, {
   pattern = "pyproject.toml",
   callback = function(args)
+    local config = { name = "pybun", cmd = cmd, root_dir = vim.fn.fnamemodify(args.file, ":p:h") }
+    if vim.lsp.start then
+      -- 0.8+
+      vim.lsp.start(config, { bufnr = args.buf })
+      return
+    end
     if client_id == nil then
-      client_id = vim.lsp.start_client({
-        name = "pybun",
-        cmd = cmd,
-        root_dir = vim.fn.fnamemodify(args.file, ":p:h"),
-      })
+      client_id = vim.lsp.start_client(config)
     end
     vim.lsp.buf_attach_client(args.buf, client_id)
   end,
