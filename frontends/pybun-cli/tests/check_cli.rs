@@ -278,7 +278,7 @@ fn a_script_is_checked_against_the_index_its_block_names() {
     ctx.watch_server(&server);
     ctx.write_file(
         "tool.py",
-        &format!("# /// script\n# dependencies = [\"rich>=99\"]\n# [tool.pybun]\n# index-url = \"{}\"\n# ///\n", server.url()),
+        format!("# /// script\n# dependencies = [\"rich>=99\"]\n# [tool.pybun]\n# index-url = \"{}\"\n# ///\n", server.url()),
     );
     // No `--index-url`: the block's index is asked (PyPI would not be reachable here).
     let mut command = ctx.command(bin());
