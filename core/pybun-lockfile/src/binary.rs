@@ -53,11 +53,18 @@ const CHECKSUM_LEN: usize = 4;
 /// canonical order first.
 #[must_use]
 pub fn to_binary(lock: &Lock) -> Vec<u8> {
-    let mut lock = lock.clone();
-    lock.canonicalize();
+    let sorted;
+    let lock = if lock.is_canonical() {
+        lock
+    } else {
+        let mut copy = lock.clone();
+        copy.canonicalize();
+        sorted = copy;
+        &sorted
+    };
 
     let mut body = Writer::default();
-    body.lock(&lock);
+    body.lock(lock);
 
     let mut out = Vec::with_capacity(HEADER_LEN + body.bytes.len() + 64 + CHECKSUM_LEN);
     out.extend_from_slice(MAGIC);

@@ -25,7 +25,7 @@ pub use model::{
     FORMAT_VERSION, Lock, LockOptions, LockedDependency, LockedFile, LockedPackage, Source,
     TargetEnvironment,
 };
-pub use text::{HEADER, from_text, to_text};
+pub use text::{HEADER, from_text, to_text, to_text_via_toml_edit};
 
 use pybun_diagnostics::{Code, Diagnostic, Span};
 

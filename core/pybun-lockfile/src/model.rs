@@ -144,6 +144,24 @@ impl Lock {
         self.packages.iter().find(|p| p.source == Source::Project)
     }
 
+    /// Whether [`Lock::canonicalize`] would change nothing.
+    #[must_use]
+    pub fn is_canonical(&self) -> bool {
+        fn strictly_increasing<T: Ord>(list: &[T]) -> bool {
+            list.windows(2).all(|pair| pair[0] < pair[1])
+        }
+        self.packages.windows(2).all(|pair| (&pair[0].name, &pair[0].version) <= (&pair[1].name, &pair[1].version))
+            && self.packages.iter().all(|package| {
+                let lists = || {
+                    std::iter::once(&package.dependencies)
+                        .chain(package.optional_dependencies.values())
+                        .chain(package.dependency_groups.values())
+                };
+                lists().all(|list| strictly_increasing(list) && list.iter().all(|dep| strictly_increasing(&dep.extras)))
+                    && package.files.is_sorted()
+            })
+    }
+
     /// Put every list in canonical order, so equal content gives equal bytes.
     pub fn canonicalize(&mut self) {
         for package in &mut self.packages {

@@ -1,8 +1,11 @@
 //! `pybun.lock`: the TOML text encoding.
 //!
-//! The writer builds a `toml_edit` document with a fixed layout (one
-//! `[[package]]` table per package, multi-line arrays with one entry per line)
-//! so that the same model always gives the same bytes. The reader walks the
+//! The writer prints a fixed layout (one `[[package]]` table per package,
+//! multi-line arrays with one entry per line) so that the same model always
+//! gives the same bytes: exactly the bytes `toml_edit` gives for that document
+//! (kept as [`to_text_via_toml_edit`], the reference the tests compare with),
+//! written directly, since building the document cost a tenth of a warm lock.
+//! The reader walks the
 //! parsed document with spans, collects every problem it finds and returns
 //! either a complete lock or the diagnostics, never a half-read lock.
 
@@ -27,6 +30,177 @@ pub const HEADER: &str =
 /// canonical order first, so equal content gives equal bytes.
 #[must_use]
 pub fn to_text(lock: &Lock) -> String {
+    let sorted;
+    let lock = if lock.is_canonical() {
+        lock
+    } else {
+        let mut copy = lock.clone();
+        copy.canonicalize();
+        sorted = copy;
+        &sorted
+    };
+    let mut out = Writer(String::with_capacity(4096 + lock.packages.len() * 1024));
+    out.0.push_str(HEADER);
+    out.0.push_str("version = ");
+    out.0.push_str(&lock.version.to_string());
+    out.0.push('\n');
+    if let Some(requires_python) = &lock.requires_python {
+        out.key_value("requires-python", requires_python);
+    }
+    out.key_value("fingerprint", &lock.fingerprint);
+    out.0.push_str("\n[options]\n");
+    out.key_value("resolution", &lock.options.resolution);
+    out.key_value("prerelease", &lock.options.prerelease);
+    if let Some(exclude_newer) = &lock.options.exclude_newer {
+        out.key_value("exclude-newer", exclude_newer);
+    }
+    if let Some(environment) = &lock.environment {
+        out.0.push_str("\n[environment]\n");
+        out.key_value("python-version", &environment.python_version);
+        if let Some(platform) = &environment.platform {
+            out.key_value("platform", platform);
+        }
+    }
+    for package in &lock.packages {
+        out.package(package);
+    }
+    out.0
+}
+
+/// The direct writer behind [`to_text`].
+struct Writer(String);
+
+impl Writer {
+    /// `key = "value"` and a newline.
+    fn key_value(&mut self, key: &str, value: &str) {
+        self.key(key);
+        self.0.push_str(" = ");
+        self.string(value);
+        self.0.push('\n');
+    }
+
+    /// A key as `toml_edit` prints it: bare when it can be.
+    fn key(&mut self, key: &str) {
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            self.0.push_str(key);
+        } else {
+            self.0.push_str(&toml_edit::Key::new(key).display_repr());
+        }
+    }
+
+    /// A string value as `toml_edit` prints it: a basic string when nothing
+    /// needs escaping (every value in practice), else whatever it chooses.
+    fn string(&mut self, value: &str) {
+        if value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+            self.0.push('"');
+            self.0.push_str(value);
+            self.0.push('"');
+        } else {
+            self.0.push_str(&Value::from(value).to_string());
+        }
+    }
+
+    fn package(&mut self, package: &LockedPackage) {
+        self.0.push_str("\n[[package]]\n");
+        self.key_value("name", &package.name);
+        self.key_value("version", &package.version);
+        let (kind, location) = match &package.source {
+            Source::Project => ("project", "."),
+            Source::Registry(url) => ("registry", url.as_str()),
+            Source::FindLinks(url) => ("find-links", url.as_str()),
+        };
+        self.0.push_str("source = { ");
+        self.0.push_str(kind);
+        self.0.push_str(" = ");
+        self.string(location);
+        self.0.push_str(" }\n");
+        if let Some(marker) = &package.resolution_marker {
+            self.key_value("resolution-marker", marker);
+        }
+        if !package.dependencies.is_empty() {
+            self.dependency_array("dependencies", &package.dependencies);
+        }
+        if !package.files.is_empty() {
+            self.0.push_str("files = [");
+            for file in &package.files {
+                self.0.push_str("\n    { filename = ");
+                self.string(&file.filename);
+                self.0.push_str(", url = ");
+                self.string(&file.url);
+                if let Some(size) = file.size {
+                    self.0.push_str(", size = ");
+                    // As the reference: sizes beyond TOML's i64 as strings.
+                    match i64::try_from(size) {
+                        Ok(size) => self.0.push_str(&size.to_string()),
+                        Err(_) => self.string(&size.to_string()),
+                    }
+                }
+                if let Some(hash) = &file.hash {
+                    self.0.push_str(", hash = ");
+                    self.string(hash);
+                }
+                if let Some(upload_time) = &file.upload_time {
+                    self.0.push_str(", upload-time = ");
+                    self.string(upload_time);
+                }
+                self.0.push_str(" },");
+            }
+            self.0.push_str("\n]\n");
+        }
+        for (key, map) in [
+            ("optional-dependencies", &package.optional_dependencies),
+            ("dependency-groups", &package.dependency_groups),
+        ] {
+            if !map.is_empty() {
+                self.0.push_str("\n[package.");
+                self.0.push_str(key);
+                self.0.push_str("]\n");
+                for (name, deps) in map {
+                    self.dependency_array(name, deps);
+                }
+            }
+        }
+    }
+
+    /// `key = [` one inline table per line `]`, or `key = []`.
+    fn dependency_array(&mut self, key: &str, deps: &[LockedDependency]) {
+        self.key(key);
+        self.0.push_str(" = [");
+        for dep in deps {
+            self.0.push_str("\n    { name = ");
+            self.string(&dep.name);
+            if let Some(version) = &dep.version {
+                self.0.push_str(", version = ");
+                self.string(version);
+            }
+            if !dep.extras.is_empty() {
+                self.0.push_str(", extras = [");
+                for (i, extra) in dep.extras.iter().enumerate() {
+                    if i > 0 {
+                        self.0.push_str(", ");
+                    }
+                    self.string(extra);
+                }
+                self.0.push(']');
+            }
+            if let Some(marker) = &dep.marker {
+                self.0.push_str(", marker = ");
+                self.string(marker);
+            }
+            self.0.push_str(" },");
+        }
+        if !deps.is_empty() {
+            self.0.push('\n');
+        }
+        self.0.push_str("]\n");
+    }
+}
+
+/// [`to_text`] through a `toml_edit` document: the reference layout, kept
+/// for the tests that check [`to_text`] gives the same bytes.
+#[doc(hidden)]
+#[must_use]
+pub fn to_text_via_toml_edit(lock: &Lock) -> String {
     let mut lock = lock.clone();
     lock.canonicalize();
 

@@ -1,5 +1,7 @@
 //! Property tests: both encodings round-trip random locks and are deterministic.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
@@ -7,7 +9,7 @@ use proptest::strategy::ValueTree;
 use pybun_lockfile::{
     ExportSelection, FORMAT_VERSION, Lock, LockOptions, LockedDependency, LockedFile,
     LockedPackage, Source, TargetEnvironment, from_binary, from_text, to_binary, to_pylock_toml,
-    to_requirements_txt, to_text,
+    to_requirements_txt, to_text, to_text_via_toml_edit,
 };
 
 const NAMES: &[&str] = &[
@@ -269,11 +271,22 @@ proptest! {
 
     #[test]
     fn canonicalize_is_idempotent(raw in lock()) {
-        let mut once = raw;
+        let mut once = raw.clone();
         once.canonicalize();
+        prop_assert!(once.is_canonical());
+        prop_assert_eq!(raw.is_canonical(), raw == once);
         let mut twice = once.clone();
         twice.canonicalize();
         prop_assert_eq!(once, twice);
+    }
+
+    /// The direct writer gives exactly the bytes of the `toml_edit` document.
+    #[test]
+    fn text_writer_matches_toml_edit(raw in lock()) {
+        prop_assert_eq!(to_text(&raw), to_text_via_toml_edit(&raw));
+        let mut canonical = raw;
+        canonical.canonicalize();
+        prop_assert_eq!(to_text(&canonical), to_text_via_toml_edit(&canonical));
     }
 }
 
@@ -287,6 +300,53 @@ proptest! {
         prop_assert_eq!(to_requirements_txt(&raw, &all), to_requirements_txt(&copy, &all));
         prop_assert_eq!(to_pylock_toml(&raw, &all), to_pylock_toml(&copy, &all));
     }
+}
+
+/// The direct writer on the golden fixtures and on edge values (empty
+/// strings and lists, huge sizes, characters that need escaping).
+#[test]
+fn text_writer_matches_toml_edit_on_fixtures_and_edges() {
+    for name in ["basic.lock", "forked.lock"] {
+        let text = common::read_text(name);
+        let lock = from_text(&text, name).expect("valid fixture");
+        assert_eq!(to_text(&lock), to_text_via_toml_edit(&lock), "{name}");
+        assert_eq!(to_text(&lock), text, "{name}");
+    }
+    let dep = |name: &str, extras: &[&str], marker: Option<&str>| LockedDependency {
+        name: name.to_owned(),
+        extras: extras.iter().map(|e| (*e).to_owned()).collect(),
+        marker: marker.map(str::to_owned),
+        version: None,
+    };
+    let odd = ["", "a\"b", "back\\slash", "tab\there", "new\nline", "it's", "é€", "\u{7f}", "'''", "\"\"\""];
+    for text in odd {
+        let lock = Lock {
+            version: FORMAT_VERSION,
+            requires_python: Some(text.to_owned()),
+            fingerprint: text.to_owned(),
+            options: LockOptions { resolution: text.to_owned(), prerelease: String::new(), exclude_newer: Some(text.to_owned()) },
+            environment: Some(TargetEnvironment { python_version: text.to_owned(), platform: Some(text.to_owned()) }),
+            packages: vec![LockedPackage {
+                name: "p".to_owned(),
+                version: text.to_owned(),
+                source: Source::FindLinks(text.to_owned()),
+                resolution_marker: Some(text.to_owned()),
+                dependencies: vec![dep("a", &["x", "y"], Some(text)), dep("b", &[], None)],
+                optional_dependencies: BTreeMap::from([
+                    (text.to_owned(), vec![]),
+                    ("with.dot".to_owned(), vec![dep("c", &[text], None)]),
+                ]),
+                dependency_groups: BTreeMap::from([("dev".to_owned(), vec![dep("d", &[], Some(text))])]),
+                files: vec![
+                    LockedFile { filename: text.to_owned(), url: text.to_owned(), size: Some(u64::MAX), hash: None, upload_time: Some(text.to_owned()) },
+                    LockedFile { filename: "f".to_owned(), url: "u".to_owned(), size: Some(0), hash: Some(text.to_owned()), upload_time: None },
+                ],
+            }],
+        };
+        assert_eq!(to_text(&lock), to_text_via_toml_edit(&lock), "{text:?}");
+    }
+    let empty = Lock { version: FORMAT_VERSION, ..Lock::default() };
+    assert_eq!(to_text(&empty), to_text_via_toml_edit(&empty));
 }
 
 /// The fork generator is not dead code: a good share of the generated locks

@@ -290,17 +290,21 @@ impl<'a> Provider<'a> {
     }
 
     fn files_of(&self, name: &PackageName, version: &Version) -> Vec<DistFile> {
+        self.with_files(name, version, |files| files.cloned().collect())
+    }
+
+    /// Call `f` with the files of a version (the usable ones, or the yanked
+    /// ones of an exact pin when none is usable), without copying them.
+    fn with_files<R>(&self, name: &PackageName, version: &Version, f: impl FnOnce(&mut dyn Iterator<Item = &DistFile>) -> R) -> R {
         let versions = self.versions.borrow();
-        let Some(map) = versions.get(name) else { return Vec::new() };
-        let (Some(entry), Some(project)) = (map.versions.get(version), &map.project) else {
-            return Vec::new();
-        };
+        let found = versions.get(name).and_then(|map| Some((map.versions.get(version)?, map.project.as_ref()?)));
+        let Some((entry, project)) = found else { return f(&mut std::iter::empty()) };
         let positions = if entry.usable.is_empty() && self.pinned.contains(&(name.clone(), version.clone())) {
             &entry.yanked
         } else {
             &entry.usable
         };
-        positions.iter().filter_map(|&i| project.files.get(i as usize).cloned()).collect()
+        f(&mut positions.iter().filter_map(|&i| project.files.get(i as usize)))
     }
 
     fn pre_allowed(&self, name: &PackageName) -> (bool, bool) {
@@ -379,7 +383,6 @@ impl<'a> Provider<'a> {
 
     /// The file to read metadata from: a wheel with a PEP 658 file, any wheel, then an sdist.
     fn metadata_file(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
-        let files = self.files_of(name, version);
         let rank = |file: &DistFile| {
             let wheel = file.filename.ends_with(".whl");
             match (wheel, file.has_metadata) {
@@ -389,7 +392,7 @@ impl<'a> Provider<'a> {
                 (false, false) => 3,
             }
         };
-        files.into_iter().min_by_key(|file| (rank(file), file.filename.clone()))
+        self.with_files(name, version, |files| files.min_by_key(|file| (rank(file), file.filename.as_str())).cloned())
     }
 
     fn core_metadata(&self, name: &PackageName, version: &Version) -> Result<Option<Rc<CoreMetadata>>, ResolveError> {
@@ -556,12 +559,15 @@ impl<'a> Provider<'a> {
                     _ => None,
                 };
                 // Files announce Requires-Python: when none of them fits, say so without fetching metadata.
-                let files = self.files_of(name, version);
-                let file_python: Vec<VersionSpecifiers> = files
-                    .iter()
-                    .filter_map(|f| f.requires_python.as_deref().and_then(|s| VersionSpecifiers::from_str(s).ok()))
-                    .collect();
-                if !files.is_empty() && file_python.len() == files.len() {
+                let (file_count, file_python) = self.with_files(name, version, |files| {
+                    let mut count = 0;
+                    let python: Vec<VersionSpecifiers> = files
+                        .inspect(|_| count += 1)
+                        .filter_map(|f| f.requires_python.as_deref().and_then(|s| VersionSpecifiers::from_str(s).ok()))
+                        .collect();
+                    (count, python)
+                });
+                if file_count != 0 && file_python.len() == file_count {
                     let fits = file_python.iter().any(|spec| requires_python_upward(spec).contains(&self.python));
                     if !fits {
                         let range = requires_python_upward(&file_python[0]);
@@ -701,14 +707,14 @@ enum VersionText<'f> {
 /// Read without allocating (this runs for every file of every project).
 fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(VersionText<'f>, bool)> {
     let Some(stem) = filename.strip_suffix(".whl") else { return Some((VersionText::Sdist, false)) };
-    let mut parts = stem.split('-');
-    let (project, version) = (parts.next()?, parts.next()?);
-    if !same_name(project, name.as_ref()) {
+    // name-version-[build-]python-abi-platform: 4 or 5 dashes.
+    let dashes = stem.bytes().filter(|&b| b == b'-').count();
+    if !(4..=5).contains(&dashes) {
         return None;
     }
-    // name-version-[build-]python-abi-platform
-    let rest = parts.count();
-    if !(3..=4).contains(&rest) {
+    let (project, rest) = stem.split_once('-')?;
+    let (version, _) = rest.split_once('-')?;
+    if !same_name(project, name.as_ref()) {
         return None;
     }
     Some((VersionText::Wheel(version), true))
