@@ -597,3 +597,56 @@ impl LanguageServer for Backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pybun_diagnostics::Code;
+
+    fn document(text: &str) -> Document {
+        let mut doc = Document {
+            path: PathBuf::from("/p/pyproject.toml"),
+            kind: DocumentKind::Pyproject,
+            version: 1,
+            text: text.to_string(),
+            static_diagnostics: Vec::new(),
+            background: Vec::new(),
+            actions: Vec::new(),
+        };
+        doc.refresh();
+        doc
+    }
+
+    #[test]
+    fn background_results_follow_their_requirement_and_go_with_it() {
+        let text = "[project]\nname = \"demo\"\nversion = \"0.1.0\"\ndependencies = [\"a>=1\", \"b>=9\"]\n";
+        let mut doc = document(text);
+        let start = text.find("\"b>=9\"").unwrap();
+        let end = start + "\"b>=9\"".len();
+        let spec = text.find(">=9").unwrap();
+        let diagnostic = Diagnostic::error(Code::NoMatchingRelease, "no release of `b` matches `>=9`")
+            .at("/p/pyproject.toml", Span::in_source(text, start, end))
+            .with_fix(Fix::replace("Use the latest release", Span::in_source(text, spec, spec + 3), ">=2"));
+        let whole_file = Diagnostic::info(Code::ChecksSkipped, "note").in_file("/p/pyproject.toml");
+        doc.background = vec![
+            Anchored { item: diagnostic, anchor: Some("\"b>=9\"".into()) },
+            Anchored { item: whole_file, anchor: None },
+        ];
+
+        // Typing elsewhere (a new first dependency) moves the diagnostic and its fix.
+        doc.text = text.replace("[\"a>=1\"", "[\"zz\", \"a>=1\"");
+        doc.refresh();
+        let moved = &doc.background[0].item;
+        let new_start = doc.text.find("\"b>=9\"").unwrap();
+        assert_eq!(convert::byte_range(moved), (new_start, new_start + 6));
+        let edit = &moved.fixes[0].edits[0];
+        assert_eq!(&doc.text[edit.span.start..edit.span.end], ">=9");
+        assert_eq!(doc.background.len(), 2);
+
+        // Editing the requirement itself drops it until the next background run; the note stays.
+        doc.text = doc.text.replace("\"b>=9\"", "\"b>=1\"");
+        doc.refresh();
+        assert_eq!(doc.background.len(), 1);
+        assert_eq!(doc.background[0].item.code, Code::ChecksSkipped);
+    }
+}
