@@ -666,6 +666,14 @@ fn run_batch(
                 Ok(Some(Message::Start(id))) => in_flight = Some(id),
                 Ok(Some(Message::Result(result))) => {
                     pending.remove(&result.id);
+                    // pytest expanded a test parametrized by a fixture's `params=` (`test_x` -> `test_x[a]`).
+                    if let Some((base, _)) = result.id.split_once('[') {
+                        pending.remove(base);
+                    }
+                    // A module's path was sent (pytest collects it itself).
+                    if let Some((file, _)) = result.id.split_once("::") {
+                        pending.remove(file);
+                    }
                     if in_flight.as_deref() == Some(result.id.as_str()) {
                         in_flight = None;
                     }
@@ -833,7 +841,10 @@ impl pybun_ports::TestRunner for PoolTestRunner {
         batches: Vec<pybun_ports::TestBatch>,
         on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
     ) -> io::Result<()> {
-        let mut pool = WorkerPool::start(worker_config(config))?;
+        // No more workers than batches (each worker imports pytest when installed).
+        let mut config = worker_config(config);
+        config.workers = config.workers.min(batches.len().max(1));
+        let mut pool = WorkerPool::start(config)?;
         let result = run_on_pool(&mut pool, batches, on_result);
         pool.shutdown();
         result

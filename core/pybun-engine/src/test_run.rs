@@ -277,10 +277,49 @@ pub fn run_tests(
     } else if request.failed_first && !last_failed.is_empty() {
         vec![TestBatch { engine: engines[ids[0].as_str()], ids: ids.clone() }]
     } else {
-        batches(&ids, &durations)
+        // A module pytest runs, selected whole, goes to pytest as its path: the
+        // node ids pytest reports are then its own, also where static
+        // discovery could not know them (fixture `params=`, computed
+        // parameters, tests inside `if`/`try`); a needs-pytest module with no
+        // static items at all is sent too.
+        let narrowed = keyword.is_some() || marker.is_some() || request.last_failed || request.shard.is_some();
+        let mut whole: BTreeSet<&str> = BTreeSet::new();
+        if !narrowed && pytest_available && request.engine != EngineChoice::Native {
+            let mut selected_per_file: BTreeMap<&str, usize> = BTreeMap::new();
+            for test in &tests {
+                *selected_per_file.entry(test.node_id.split("::").next().unwrap_or(&test.node_id)).or_default() += 1;
+            }
+            for rel in &needs_pytest {
+                let Some(module) = modules.get(rel) else { continue };
+                let fully = if module.items.is_empty() {
+                    (wanted_paths.is_empty() || wanted_paths.iter().any(|p| !p.contains("::") && path_selects(p, &format!("{rel}::x"))))
+                        && affected.as_ref().is_none_or(|files| files.contains(rel))
+                } else {
+                    selected_per_file.get(rel.as_str()).copied() == Some(module.items.len())
+                };
+                if fully {
+                    whole.insert(rel.as_str());
+                }
+            }
+        }
+        let mut work: Vec<TestBatch> = batches(&ids, &durations)
             .into_iter()
-            .map(|ids| TestBatch { engine: engines[ids[0].as_str()], ids })
-            .collect()
+            .map(|ids| {
+                let file = ids[0].split("::").next().unwrap_or(&ids[0]).to_string();
+                let engine = engines[ids[0].as_str()];
+                if engine == TestEngine::Pytest && whole.remove(file.as_str()) {
+                    TestBatch { engine, ids: vec![file] }
+                } else {
+                    TestBatch { engine, ids }
+                }
+            })
+            .collect();
+        // Modules with no static items left in `whole`.
+        work.extend(whole.into_iter().filter(|rel| modules.get(*rel).is_some_and(|m| m.items.is_empty())).map(|rel| TestBatch {
+            engine: TestEngine::Pytest,
+            ids: vec![rel.to_string()],
+        }));
+        merge_pytest_batches(work, &durations, request.workers.max(1))
     };
     let results = std::sync::Mutex::new(Vec::new());
     let failures = std::sync::atomic::AtomicUsize::new(0);
@@ -436,6 +475,45 @@ fn discover_files<'a>(
         let _ = ports.fs.write_atomic(&index_path, lines.concat().as_bytes());
     }
     found.into_iter().map(|(rel, module, _, _)| (rel, module)).collect()
+}
+
+/// Each pytest batch is one `pytest.main` (its start-up costs tens of
+/// milliseconds): the pytest batches are merged into at most `workers`
+/// groups balanced by recorded durations (longest first, each to the lightest
+/// group), placed before the native batches.
+fn merge_pytest_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>, workers: usize) -> Vec<TestBatch> {
+    let (pytest, native): (Vec<TestBatch>, Vec<TestBatch>) = work.into_iter().partition(|b| b.engine == TestEngine::Pytest);
+    if pytest.len() <= 1 {
+        return pytest.into_iter().chain(native).collect();
+    }
+    let weight = |b: &TestBatch| -> f64 {
+        b.ids
+            .iter()
+            .map(|id| {
+                if id.contains("::") {
+                    durations.get(id).copied().unwrap_or(crate::test_select::DEFAULT_DURATION)
+                } else {
+                    let prefix = format!("{id}::");
+                    let known: f64 = durations.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, v)| *v).sum();
+                    known.max(crate::test_select::DEFAULT_DURATION)
+                }
+            })
+            .sum()
+    };
+    let mut groups: Vec<(f64, Vec<String>)> = vec![(0.0, Vec::new()); workers.min(pytest.len())];
+    let mut weighted: Vec<(f64, TestBatch)> = pytest.into_iter().map(|b| (weight(&b), b)).collect();
+    weighted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (w, batch) in weighted {
+        let lightest = groups.iter_mut().min_by(|a, b| a.0.total_cmp(&b.0)).expect("at least one group");
+        lightest.0 += w;
+        lightest.1.extend(batch.ids);
+    }
+    groups
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(_, ids)| TestBatch { engine: TestEngine::Pytest, ids })
+        .chain(native)
+        .collect()
 }
 
 fn parse(text: &str, option: &str) -> Result<Expr, Failure> {

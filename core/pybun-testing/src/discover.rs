@@ -79,6 +79,15 @@ pub struct TestItem {
 
 const UNITTEST_CASES: [&str; 2] = ["TestCase", "IsolatedAsyncioTestCase"];
 
+/// Standard-library modules whose classes are never `unittest.TestCase`s.
+const STDLIB_CLASS_MODULES: &[&str] = &[
+    "abc", "argparse", "array", "ast", "asyncio", "collections", "configparser", "contextlib", "csv", "dataclasses",
+    "datetime", "decimal", "email", "enum", "fractions", "functools", "html", "http", "io", "ipaddress", "itertools",
+    "json", "logging", "numbers", "operator", "os", "pathlib", "pickle", "queue", "random", "re", "socket",
+    "socketserver", "string", "struct", "subprocess", "tempfile", "threading", "types", "typing", "urllib", "uuid",
+    "weakref", "xml", "zipfile",
+];
+
 /// Builtin names whose value has a `__name__` (ids use it).
 const BUILTIN_NAMED: &[&str] = &[
     "int",
@@ -258,6 +267,8 @@ struct Cx<'a> {
     fixture_names: HashSet<String>,
     unittest_modules: HashSet<String>,
     testcase_names: HashSet<String>,
+    /// Names bound by an import, and the module they come from.
+    import_sources: HashMap<String, String>,
     /// Module-level `NAME = pytest.mark...`.
     mark_vars: HashMap<String, &'a Expr>,
     /// Module-level `NAME = <expr>` assigned exactly once.
@@ -287,6 +298,7 @@ impl<'a> Cx<'a> {
             fixture_names: HashSet::new(),
             unittest_modules: HashSet::new(),
             testcase_names: HashSet::new(),
+            import_sources: HashMap::new(),
             mark_vars: HashMap::new(),
             constants: HashMap::new(),
             classes: HashMap::new(),
@@ -357,6 +369,8 @@ impl<'a> Cx<'a> {
                     for alias in &import.names {
                         let name = alias.name.id.as_str();
                         let bound = alias.asname.as_ref().map_or(name, |a| a.id.as_str());
+                        let top = if alias.asname.is_some() { name } else { name.split('.').next().unwrap_or(name) };
+                        self.import_sources.insert(bound.split('.').next().unwrap_or(bound).to_owned(), top.to_owned());
                         match name {
                             "pytest" => {
                                 self.pytest_names.insert(bound.to_owned());
@@ -377,6 +391,9 @@ impl<'a> Cx<'a> {
                             .as_ref()
                             .map_or(name, |a| a.id.as_str())
                             .to_owned();
+                        if let (Some(module), 0) = (module, import.level) {
+                            self.import_sources.insert(bound.clone(), module.to_owned());
+                        }
                         match (module, name) {
                             (Some("pytest" | "_pytest.mark"), "mark") => {
                                 self.mark_names.insert(bound);
@@ -971,6 +988,7 @@ impl<'a> Cx<'a> {
                     let base_class = self.classes[n.id.as_str()];
                     self.walk_bases(base_class, resolved, abc, depth + 1);
                 }
+                other if self.stdlib_class(other) && !self.config.matches_class(resolved.mro[0].name.id.as_str()) => {}
                 other => {
                     if resolved.unknown_base.is_none() {
                         resolved.unknown_base =
@@ -979,6 +997,34 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+    }
+
+    /// A base that is a standard-library class other than `unittest`'s (a
+    /// builtin, or imported from a standard module): never a `TestCase`, so a
+    /// class whose name pytest would not collect stays uncollected.
+    fn stdlib_class(&self, base: &Expr) -> bool {
+        let module = match base {
+            Expr::Name(n) => {
+                let name = n.id.as_str();
+                if self.classes.contains_key(name) {
+                    return false;
+                }
+                match self.import_sources.get(name) {
+                    Some(module) => module.as_str(),
+                    None => return BUILTIN_NAMED.contains(&name) || matches!(name, "dict" | "list" | "object"),
+                }
+            }
+            Expr::Attribute(a) => match &*a.value {
+                Expr::Name(m) => match self.import_sources.get(m.id.as_str()) {
+                    Some(module) => module.as_str(),
+                    None => return false,
+                },
+                _ => return false,
+            },
+            _ => return false,
+        };
+        let top = module.split('.').next().unwrap_or(module);
+        STDLIB_CLASS_MODULES.contains(&top)
     }
 
     fn collect_class(

@@ -50,6 +50,23 @@ pub fn cache_key(source: &[u8]) -> String {
 /// crate version, the parser's, and the cache format.
 pub const DISCOVERY_CACHE_VERSION: &str = concat!("pybun-testing ", env!("CARGO_PKG_VERSION"), "; ruff_python_parser 0.0.10; format 1");
 
+/// A hash of the discovery code itself (computed at compile time), so a
+/// build whose discovery logic changed never reads results of another.
+pub const DISCOVERY_CODE_HASH: u64 = fnv1a(include_bytes!("discover.rs"))
+    ^ fnv1a(include_bytes!("ids.rs")).rotate_left(21)
+    ^ fnv1a(include_bytes!("config.rs")).rotate_left(42);
+
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
 /// The key of one file's discovery result: the SHA-256 of the cache version,
 /// the configuration that shapes collection, the file's path relative to the
 /// rootdir (node ids contain it) and its bytes.
@@ -57,6 +74,7 @@ pub const DISCOVERY_CACHE_VERSION: &str = concat!("pybun-testing ", env!("CARGO_
 pub fn discovery_cache_key(relative_path: &str, source: &str, config: &TestConfig) -> String {
     let mut hasher = Sha256::new();
     hasher.update(DISCOVERY_CACHE_VERSION.as_bytes());
+    hasher.update(DISCOVERY_CODE_HASH.to_le_bytes());
     hasher.update([0]);
     hasher.update(format!("{config:?}").as_bytes());
     hasher.update([0]);
@@ -84,6 +102,21 @@ pub fn decode_cached(text: &str) -> Option<ModuleTests> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn standard_library_bases_of_non_test_classes_need_no_pytest() {
+        use super::*;
+        let config = TestConfig::default();
+        let reasons = |source: &str| discover_module("test_x.py", source, &config).needs_pytest.len();
+        assert_eq!(reasons("from collections.abc import Set\n\nclass _Frozen(Set):\n    pass\n"), 0);
+        assert_eq!(reasons("import io\n\nclass _FakeStdin(io.StringIO):\n    pass\n"), 0);
+        assert_eq!(reasons("from collections import defaultdict as _dd\n\nclass dd(_dd):\n    pass\n"), 0);
+        assert_eq!(reasons("class Error(ValueError):\n    pass\n"), 0);
+        // Could be collected (a `Test*` name): pytest decides.
+        assert_eq!(reasons("from collections.abc import Set\n\nclass TestSet(Set):\n    pass\n"), 1);
+        // Not the standard library: may be a TestCase.
+        assert_eq!(reasons("from helpers import Base\n\nclass _Frozen(Base):\n    pass\n"), 1);
+    }
+
     #[test]
     fn cached_results_round_trip_and_keys_change_with_inputs() {
         use super::*;

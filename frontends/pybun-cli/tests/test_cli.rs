@@ -227,6 +227,49 @@ fn the_pytest_engine_agrees() {
     assert_eq!((summary["passed"].as_u64(), summary["failed"].as_u64(), summary["skipped"].as_u64()), (Some(8), Some(2), Some(1)), "{out}");
 }
 
+/// Modules static discovery cannot list exactly (a fixture with `params=`, a
+/// test inside an `if`) go to pytest whole: the ids and outcomes are pytest's own.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn modules_pytest_must_collect_run_whole_with_pytest_ids() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file(
+        "tests/test_params.py",
+        "import pytest\n\n@pytest.fixture(params=[1, 2, 3])\ndef n(request):\n    return request.param\n\ndef test_n(n):\n    assert n != 3\n\ndef test_plain():\n    pass\n",
+    );
+    ctx.write_file("tests/test_compound.py", "import sys\n\nif sys.version_info >= (3,):\n    def test_inside():\n        pass\n");
+    ctx.write_file("tests/test_native.py", "def test_native():\n    pass\n");
+    let peers_env = peers.to_str().unwrap();
+    let out = pybun(&ctx, &ctx.project_dir, &["--format", "json", "test"], &[("PYBUN_ENV", peers_env)]);
+    let document = json(&out);
+    let mut got: Vec<(String, String)> = document["result"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    got.sort();
+    let expected: Vec<(String, String)> = [
+        ("tests/test_compound.py::test_inside", "passed"),
+        ("tests/test_native.py::test_native", "passed"),
+        ("tests/test_params.py::test_n[1]", "passed"),
+        ("tests/test_params.py::test_n[2]", "passed"),
+        ("tests/test_params.py::test_n[3]", "failed"),
+        ("tests/test_params.py::test_plain", "passed"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+    .collect();
+    assert_eq!(got, expected, "{out}");
+    assert_eq!(out.code, Some(1), "{out}");
+}
+
 #[test]
 fn a_suite_with_a_hook_runs_under_pytest_with_the_reason_shown() {
     let ctx = TestContext::new();
