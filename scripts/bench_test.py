@@ -1,4 +1,6 @@
-"""`just bench-test`: pybun test vs pytest vs pytest -n 2 on a generated suite.
+"""`just bench-test`: pybun test vs pytest vs pytest -n 2 on a generated suite
+and on real suites from PyPI sdists (`bench_test_suites.py`), plus collection
+with a cold and a warm discovery cache and the `--watch` warm re-run.
 
 The suite: 200 files x 25 tests = 5,000 tests (plain functions, a class,
 parametrize, a conftest fixture). Timed: collection (`--collect-only`; node
@@ -9,12 +11,14 @@ interpreter and environment (`/tmp/peers`, with pytest and pytest-xdist;
 
 import argparse
 import os
+import shutil
 import pathlib
 import statistics
 import subprocess
 import tempfile
 import time
 
+import bench_test_suites
 from common import base_env, pybun_bin
 
 PEERS = pathlib.Path(os.environ.get("PEERS", "/tmp/peers"))
@@ -118,6 +122,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--edits", type=int, default=20, help="edits for the --watch re-run measurement")
+    parser.add_argument("--suite", action="append", help="real suites to run (default: toolz, boltons, idna; `none` for none)")
+    parser.add_argument("--skip-generated", action="store_true", help="only the real suites")
     args = parser.parse_args()
     if not (PEERS / "bin" / "pytest").exists():
         raise SystemExit("needs pytest and pytest-xdist in /tmp/peers: python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest pytest-xdist")
@@ -130,6 +136,46 @@ def main() -> None:
         env.pop(v, None)
     pybun = [pybun_bin(), "--cache-dir", str(root / ".pybun-cache")]
     pytest = [str(PEERS / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider"]
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores here; other work on the machine skews the figures)")
+    if not args.skip_generated:
+        generated(args, root, env, pybun, pytest)
+    suites = args.suite or bench_test_suites.DEFAULT
+    if suites != ["none"]:
+        real_suites(args, suites, env, pytest)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+def real_suites(args, suites, env, pytest) -> None:
+    print()
+    print(f"real suites (PyPI sdists), median of {args.runs} runs; same per-test outcomes required")
+    print(f"{'suite':<16} {'tests':>6} {'pybun s':>8} {'pytest s':>9} {'-n 2 s':>7} {'vs pytest':>10} {'vs -n 2':>8}  outcomes")
+    for name in suites:
+        base = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-suite-{name}-"))
+        root = bench_test_suites.unpack(name, base)
+        pybun = [pybun_bin(), "--cache-dir", str(base / ".pybun-cache")]
+        # The first pybun run records durations (.pybun/test-durations.json), as a project's committed file would.
+        ours = bench_test_suites.pybun_outcomes(pybun, root, env)
+        theirs = bench_test_suites.pytest_outcomes(pytest[0], root, env)
+        same = bench_test_suites.compare(name, ours, theirs)
+        ways = {
+            "pybun": pybun + ["test", "-q"],
+            "pytest": pytest + ["-q"],
+            "pytest -n 2": pytest + ["-q", "-n", "2"],
+        }
+        results = {w: [] for w in ways}
+        for _ in range(args.runs):
+            for w, cmd in ways.items():
+                seconds, _ = timed(cmd, env, root)
+                results[w].append(seconds)
+        m = {w: statistics.median(v) for w, v in results.items()}
+        verdict = "same" if same else "MISMATCH"
+        print(
+            f"{name + ' ' + bench_test_suites.SUITES[name]['version']:<16} {len(theirs):>6} {m['pybun']:>8.3f} {m['pytest']:>9.3f} "
+            f"{m['pytest -n 2']:>7.3f} {m['pybun'] / m['pytest']:>9.2f}x {m['pybun'] / m['pytest -n 2']:>7.2f}x  {verdict} ({bench_test_suites.counts(ours)})"
+        )
+
+
+def generated(args, root, env, pybun, pytest) -> None:
 
     # Collection: identical node ids.
     _, ours = timed(pybun + ["test", "--collect-only"], env, root)
@@ -161,6 +207,15 @@ def main() -> None:
     for name, value in medians.items():
         print(f"{name:<18} {value:>9.3f}")
     print(f"collection speed-up pybun vs pytest: {medians['collect: pytest'] / medians['collect: pybun']:.1f}x")
+    cold, warm = [], []
+    for _ in range(max(args.runs, 10)):
+        shutil.rmtree(root / ".pybun-cache" / "test-discovery-v1", ignore_errors=True)
+        cold.append(timed(pybun + ["test", "--collect-only"], env, root)[0])
+        warm.append(timed(pybun + ["test", "--collect-only"], env, root)[0])
+    print(
+        f"collection, discovery cache cold vs warm (median of {len(cold)}): {statistics.median(cold) * 1000:.1f} ms vs "
+        f"{statistics.median(warm) * 1000:.1f} ms"
+    )
     print(f"run speed-up pybun vs pytest: {medians['run: pytest'] / medians['run: pybun']:.1f}x; vs pytest -n 2: {medians['run: pytest -n 2'] / medians['run: pybun']:.1f}x")
     outside, inside = bench_watch(pybun, env, root, args.edits)
     print(
