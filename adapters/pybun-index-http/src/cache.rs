@@ -10,7 +10,7 @@
 //! reading and parsing the (often multi-megabyte) raw page.
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,9 +21,6 @@ use sha2::{Digest, Sha256};
 use tracing::debug;
 
 use crate::parsed::{self, ParsedEntry};
-
-/// The largest read buffer a thread keeps between parsed-entry reads.
-const MAX_KEPT_BUFFER: usize = 16 << 20;
 
 /// Which part of the cache an entry lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,27 +251,22 @@ impl HttpCache {
     /// corrupt, of another format version, or not for this URL / project /
     /// index (all misses).
     pub(crate) fn read_parsed(&self, key: &str, name: &str, index: &str) -> Option<ParsedEntry> {
-        // Entries are read into a per-thread buffer that is kept: big pages
-        // would otherwise cost a fresh allocation (and its page faults) each.
+        // Entries are streamed through a per-thread chunk buffer that is kept.
         thread_local! {
             static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
         let path = self.path(Bucket::SimpleParsed, key);
-        let decoded = BUFFER.with_borrow_mut(|buffer| {
-            buffer.clear();
-            let read = std::fs::File::open(&path).and_then(|mut file| file.read_to_end(buffer));
-            if let Err(e) = read {
+        let opened = std::fs::File::open(&path).and_then(|file| Ok((file.metadata()?.len(), file)));
+        let (len, file) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
                 if e.kind() != io::ErrorKind::NotFound {
                     debug!(path = %path.display(), error = %e, "unreadable cache entry");
                 }
                 return None;
             }
-            let decoded = parsed::decode(buffer, name, index);
-            if buffer.capacity() > MAX_KEPT_BUFFER {
-                *buffer = Vec::new();
-            }
-            Some(decoded)
-        })?;
+        };
+        let decoded = BUFFER.with_borrow_mut(|buffer| parsed::decode_from(file, len, buffer, name, index));
         match decoded {
             Ok(entry) if entry.header.url == key_url(key) => Some(entry),
             Ok(_) => None,

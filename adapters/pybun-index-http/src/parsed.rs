@@ -24,7 +24,11 @@
 //! (flag), and shares `url-prefix` bytes with the previous file's stored URL.
 //! Decoding checks the magic, the version, the checksum, every length and
 //! that nothing is left over; any failure is an error (the caller treats it as
-//! a cache miss), never a panic.
+//! a cache miss), never a panic. It streams the entry through a fixed chunk
+//! buffer (the checksum is computed on the way and compared at the end), so a
+//! multi-megabyte page never sits in memory whole next to its decoded files.
+
+use std::io::Read;
 
 use pybun_ports::DistFile;
 
@@ -131,19 +135,69 @@ pub(crate) fn encode(header: &EntryHeader, name: &str, index: &str, files: &[Dis
 /// # Errors
 /// A short description when the bytes are not a valid entry of this version,
 /// or belong to another project or index.
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8], name: &str, index: &str) -> Result<ParsedEntry, &'static str> {
-    if bytes.len() < PREAMBLE || &bytes[..4] != MAGIC {
+    // Small chunks too, so that refills and chunk-spanning strings are exercised.
+    let whole = decode_chunked(bytes, bytes.len() as u64, &mut Vec::new(), name, index, CHUNK);
+    for chunk in [1, 3, 64] {
+        let chunked = decode_chunked(bytes, bytes.len() as u64, &mut Vec::new(), name, index, chunk);
+        assert_eq!(chunked.is_ok(), whole.is_ok(), "chunks of {chunk}");
+        if let (Ok(chunked), Ok(whole)) = (&chunked, &whole) {
+            assert_eq!(chunked, whole, "chunks of {chunk}");
+        }
+    }
+    whole
+}
+
+/// Size of the chunks [`decode_from`] reads.
+pub(crate) const CHUNK: usize = 128 << 10;
+
+/// [`decode`] from a reader of `len` bytes (an open entry file), read in
+/// chunks of [`CHUNK`] bytes through `buffer` (kept by the caller between
+/// calls). Nothing is trusted before the checksum at the end matches.
+///
+/// # Errors
+/// As [`decode`]; a read error is `"unreadable"`.
+pub(crate) fn decode_from(
+    source: impl Read,
+    len: u64,
+    buffer: &mut Vec<u8>,
+    name: &str,
+    index: &str,
+) -> Result<ParsedEntry, &'static str> {
+    decode_chunked(source, len, buffer, name, index, CHUNK)
+}
+
+fn decode_chunked(
+    source: impl Read,
+    len: u64,
+    buffer: &mut Vec<u8>,
+    name: &str,
+    index: &str,
+    chunk: usize,
+) -> Result<ParsedEntry, &'static str> {
+    let mut input = Reader::new(source, len, buffer, chunk.max(PREAMBLE));
+    let preamble = input.take(PREAMBLE).map_err(|_| "not a parsed page")?;
+    if &preamble[..4] != MAGIC {
         return Err("not a parsed page");
     }
-    if bytes[4] != VERSION {
+    if preamble[4] != VERSION {
         return Err("another format version");
     }
     let mut crc = [0; 4];
-    crc.copy_from_slice(&bytes[5..PREAMBLE]);
-    if crc32fast::hash(&bytes[PREAMBLE..]) != u32::from_le_bytes(crc) {
+    crc.copy_from_slice(&preamble[5..PREAMBLE]);
+    input.start_checksum();
+    let entry = decode_payload(&mut input, name, index)?;
+    if !input.at_end()? {
+        return Err("trailing bytes");
+    }
+    if input.checksum() != u32::from_le_bytes(crc) {
         return Err("checksum mismatch");
     }
-    let mut input = Reader(&bytes[PREAMBLE..]);
+    Ok(entry)
+}
+
+fn decode_payload(input: &mut Reader<'_, impl Read>, name: &str, index: &str) -> Result<ParsedEntry, &'static str> {
     let header = EntryHeader {
         url: input.string()?,
         final_url: input.string()?,
@@ -172,7 +226,7 @@ pub(crate) fn decode(bytes: &[u8], name: &str, index: &str) -> Result<ParsedEntr
     }
     let count = usize::try_from(input.int()?).map_err(|_| "bad count")?;
     // Every file takes at least 4 bytes: never reserve more than the input allows.
-    let mut files = Vec::with_capacity(count.min(input.0.len() / 4));
+    let mut files = Vec::with_capacity(count.min(usize::try_from(input.remaining() / 4).unwrap_or(usize::MAX)));
     // The previous file's stored URL is `files.last().url[..previous_stem]`.
     let mut previous_stem = 0;
     for _ in 0..count {
@@ -214,9 +268,6 @@ pub(crate) fn decode(bytes: &[u8], name: &str, index: &str) -> Result<ParsedEntr
             upload_time,
             has_metadata: flags & HAS_METADATA != 0,
         });
-    }
-    if !input.0.is_empty() {
-        return Err("trailing bytes");
     }
     Ok(ParsedEntry { header, files })
 }
@@ -283,22 +334,123 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads an entry of known length in chunks: `buffer[pos..end]` holds the
+/// bytes read from `source` and not yet consumed. Bytes are checksummed as
+/// they are read, once [`Reader::start_checksum`] was called.
+struct Reader<'b, R> {
+    source: R,
+    buffer: &'b mut Vec<u8>,
+    /// The buffer's size: the most read at once.
+    chunk: usize,
+    pos: usize,
+    end: usize,
+    /// Bytes of the entry not yet read from `source`.
+    unread: u64,
+    /// Bytes consumed from the buffer are checksummed from here.
+    checksummed: Option<usize>,
+    crc: crc32fast::Hasher,
+    /// Holds a string longer than a chunk.
+    large: Vec<u8>,
+}
 
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, &'static str> {
-        let (&first, rest) = self.0.split_first().ok_or("truncated")?;
-        self.0 = rest;
-        Ok(first)
+impl<'b, R: Read> Reader<'b, R> {
+    fn new(source: R, len: u64, buffer: &'b mut Vec<u8>, chunk: usize) -> Self {
+        buffer.resize(chunk, 0);
+        Self { source, buffer, chunk, pos: 0, end: 0, unread: len, checksummed: None, crc: crc32fast::Hasher::new(), large: Vec::new() }
     }
 
-    fn take(&mut self, len: usize) -> Result<&'a [u8], &'static str> {
-        if len > self.0.len() {
+    /// Bytes of the entry not yet consumed.
+    fn remaining(&self) -> u64 {
+        self.unread + (self.end - self.pos) as u64
+    }
+
+    fn start_checksum(&mut self) {
+        self.checksummed = Some(self.pos);
+    }
+
+    fn checksum(&mut self) -> u32 {
+        self.flush_checksum();
+        self.crc.clone().finalize()
+    }
+
+    fn flush_checksum(&mut self) {
+        if let Some(from) = self.checksummed {
+            self.crc.update(&self.buffer[from..self.pos]);
+            self.checksummed = Some(self.pos);
+        }
+    }
+
+    /// Make at least `want` (at most a chunk) bytes available.
+    fn fill(&mut self, want: usize) -> Result<(), &'static str> {
+        if self.end - self.pos >= want {
+            return Ok(());
+        }
+        if want as u64 > self.remaining() {
             return Err("truncated");
         }
-        let (taken, rest) = self.0.split_at(len);
-        self.0 = rest;
-        Ok(taken)
+        self.flush_checksum();
+        self.buffer.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        if self.checksummed.is_some() {
+            self.checksummed = Some(0);
+        }
+        while self.end - self.pos < want {
+            let room = (self.chunk - self.end).min(usize::try_from(self.unread).unwrap_or(usize::MAX));
+            let read = match self.source.read(&mut self.buffer[self.end..self.end + room]) {
+                Ok(0) => return Err("truncated"),
+                Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err("unreadable"),
+            };
+            self.end += read;
+            self.unread -= read as u64;
+        }
+        Ok(())
+    }
+
+    /// Whether every byte was consumed and the source has nothing more.
+    fn at_end(&mut self) -> Result<bool, &'static str> {
+        if self.remaining() != 0 {
+            return Ok(false);
+        }
+        let mut probe = [0; 1];
+        loop {
+            match self.source.read(&mut probe) {
+                Ok(read) => return Ok(read == 0),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err("unreadable"),
+            }
+        }
+    }
+
+    fn byte(&mut self) -> Result<u8, &'static str> {
+        self.fill(1)?;
+        let byte = self.buffer[self.pos];
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    fn take(&mut self, len: usize) -> Result<&[u8], &'static str> {
+        if len <= self.chunk {
+            self.fill(len)?;
+            self.pos += len;
+            return Ok(&self.buffer[self.pos - len..self.pos]);
+        }
+        // Longer than a chunk (never written in practice): gathered whole.
+        if len as u64 > self.remaining() {
+            return Err("truncated");
+        }
+        self.large.clear();
+        let mut missing = len;
+        while missing > 0 {
+            let step = missing.min(self.chunk);
+            self.fill(step)?;
+            self.large.extend_from_slice(&self.buffer[self.pos..self.pos + step]);
+            self.pos += step;
+            missing -= step;
+        }
+        Ok(&self.large)
     }
 
     fn int(&mut self) -> Result<u64, &'static str> {
@@ -317,7 +469,7 @@ impl<'a> Reader<'a> {
         Err("integer overflow")
     }
 
-    fn str(&mut self) -> Result<&'a str, &'static str> {
+    fn str(&mut self) -> Result<&str, &'static str> {
         let len = usize::try_from(self.int()?).map_err(|_| "bad length")?;
         std::str::from_utf8(self.take(len)?).map_err(|_| "invalid UTF-8")
     }
@@ -473,9 +625,10 @@ mod tests {
         for value in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
             let mut out = Writer(Vec::new());
             out.int(value);
-            let mut input = Reader(&out.0);
+            let mut buffer = Vec::new();
+            let mut input = Reader::new(out.0.as_slice(), out.0.len() as u64, &mut buffer, CHUNK);
             assert_eq!(input.int(), Ok(value));
-            assert!(input.0.is_empty());
+            assert_eq!(input.at_end(), Ok(true));
         }
     }
 }
