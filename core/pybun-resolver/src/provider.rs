@@ -212,25 +212,19 @@ impl<'a> Provider<'a> {
         // groups go into the ordered map at the end.
         let mut groups: Vec<(Version, VersionFiles)> = Vec::new();
         let mut group_of_text: FxHashMap<&str, usize> = FxHashMap::default();
+        // (group, position, yanked) of every file kept, so that each group's
+        // lists get their exact size at once.
+        let mut kept: Vec<(u32, u32, bool)> = Vec::with_capacity(project.files.len());
+        let mut sizes: Vec<(u32, u32)> = Vec::new();
         for (position, file) in project.files.iter().enumerate() {
             let Some((text, wheel)) = file_version_text(&file.filename, name) else { continue };
-            let group = match text {
-                VersionText::Wheel(text) => match group_of_text.get(text) {
-                    Some(&group) => Some(group),
-                    None => {
-                        let Ok(version) = Version::from_str(text) else { continue };
-                        groups.push((version, VersionFiles::default()));
-                        group_of_text.insert(text, groups.len() - 1);
-                        Some(groups.len() - 1)
-                    }
-                },
-                VersionText::Sdist => None,
-            };
-            let group = match group {
-                Some(group) => group,
+            let group = match group_of_text.get(text) {
+                Some(&group) => group,
                 None => {
-                    let Ok(sdist) = pybun_pep::SdistFilename::parse(&file.filename, name) else { continue };
-                    groups.push((sdist.version, VersionFiles::default()));
+                    let Ok(version) = Version::from_str(text) else { continue };
+                    groups.push((version, VersionFiles::default()));
+                    sizes.push((0, 0));
+                    group_of_text.insert(text, groups.len() - 1);
                     groups.len() - 1
                 }
             };
@@ -256,12 +250,25 @@ impl<'a> Provider<'a> {
             if map.index.is_empty() {
                 map.index.clone_from(&file.index);
             }
-            let entry = &mut groups[group].1;
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
-            if file.yanked.is_some() {
-                entry.yanked.push(position);
+            let yanked = file.yanked.is_some();
+            let size = &mut sizes[group];
+            if yanked {
+                size.1 += 1;
             } else {
-                entry.usable.push(position);
+                size.0 += 1;
+            }
+            kept.push((u32::try_from(group).unwrap_or(u32::MAX), u32::try_from(position).unwrap_or(u32::MAX), yanked));
+        }
+        for ((_, files), &(usable, yanked)) in groups.iter_mut().zip(&sizes) {
+            files.usable.reserve_exact(usable as usize);
+            files.yanked.reserve_exact(yanked as usize);
+        }
+        for (group, position, yanked) in kept {
+            let files = &mut groups[group as usize].1;
+            if yanked {
+                files.yanked.push(position);
+            } else {
+                files.usable.push(position);
             }
         }
         for (version, files) in groups {
@@ -693,20 +700,19 @@ impl<'a> Provider<'a> {
     }
 }
 
-/// Where a distribution file's version is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum VersionText<'f> {
-    /// A wheel of the package: its version field, not yet parsed.
-    Wheel(&'f str),
-    /// Not a wheel: parse it as an sdist of the package.
-    Sdist,
-}
-
-/// The version text of a wheel of package `name` (`None` for a wheel of
-/// another package or a malformed wheel name), and whether it is a wheel.
-/// Read without allocating (this runs for every file of every project).
-fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(VersionText<'f>, bool)> {
-    let Some(stem) = filename.strip_suffix(".whl") else { return Some((VersionText::Sdist, false)) };
+/// The version text of a distribution file of package `name`, not yet
+/// parsed, and whether it is a wheel; `None` for a file of another package
+/// or a malformed name. Read without allocating (this runs for every file of
+/// every project); `SdistFilename::parse` and `Version::from_str` on the text
+/// give the same files and versions.
+fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(&'f str, bool)> {
+    let Some(stem) = filename.strip_suffix(".whl") else {
+        let stem = SDIST_EXTENSIONS.iter().find_map(|ext| filename.strip_suffix(ext))?;
+        // Sdist names are ambiguous (`a-b-1.0`): the dash after the package's
+        // name, which at most one dash can be (a name never ends with one).
+        let (dash, _) = stem.match_indices('-').find(|&(dash, _)| same_name(&stem[..dash], name.as_ref()))?;
+        return Some((&stem[dash + 1..], false));
+    };
     // name-version-[build-]python-abi-platform: 4 or 5 dashes.
     let dashes = stem.bytes().filter(|&b| b == b'-').count();
     if !(4..=5).contains(&dashes) {
@@ -717,17 +723,18 @@ fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(Versi
     if !same_name(project, name.as_ref()) {
         return None;
     }
-    Some((VersionText::Wheel(version), true))
+    Some((version, true))
 }
+
+/// As `SdistFilename::parse` accepts them, in its order.
+const SDIST_EXTENSIONS: [&str; 6] = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"];
 
 /// The version in a distribution filename of package `name`, and whether it is a
 /// wheel; `None` for files of another package or names that do not parse.
 #[cfg(test)]
 fn file_version(filename: &str, name: &PackageName) -> Option<(Version, bool)> {
-    match file_version_text(filename, name)? {
-        (VersionText::Wheel(text), wheel) => Some((Version::from_str(text).ok()?, wheel)),
-        (VersionText::Sdist, wheel) => Some((pybun_pep::SdistFilename::parse(filename, name).ok()?.version, wheel)),
-    }
+    let (text, wheel) = file_version_text(filename, name)?;
+    Some((Version::from_str(text).ok()?, wheel))
 }
 
 /// Whether `text` normalizes (PEP 503) to the already normalized `normalized`.
@@ -831,5 +838,21 @@ mod tests {
         assert_eq!(check("zope_interface-notaversion-py3-none-any.whl"), None);
         assert!(same_name("A__b.-C", "a-b-c"));
         assert!(!same_name("ab", "a-b"));
+    }
+
+    #[test]
+    fn sdist_versions_are_read_as_sdist_filename_parse_reads_them() {
+        let filenames = [
+            "a-b-1.0.tar.gz", "a-1.0.tar.gz", "A_B-1.0.zip", "a.b-2.0.tar.bz2", "a-b-1.0-2.tar.xz", "a--b-1.0.tgz",
+            "a-b-.tar.gz", "-a-b-1.0.tar", "a-b-1.0.txt", "a-b-c-1.0.tar.gz", "a-b_1.0.tar.gz", "a-b-1.0.tar.gz.tar",
+            "a-b-v1.tar.gz", "a-b-1!2.0.post1.tar.gz", "a-b-1.0+local.zip", "é-1.0.tar.gz", "a-b", ".tar.gz",
+        ];
+        for package in ["a", "a-b", "a-b-c", "b"] {
+            let name = PackageName::from_str(package).unwrap();
+            for filename in filenames {
+                let expected = pybun_pep::SdistFilename::parse(filename, &name).ok().map(|s| (s.version, false));
+                assert_eq!(file_version(filename, &name), expected, "{filename} as {package}");
+            }
+        }
     }
 }
