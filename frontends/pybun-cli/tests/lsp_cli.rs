@@ -24,6 +24,8 @@ struct Client {
     messages: Receiver<Value>,
     /// Notifications received while waiting for something else.
     pending: Vec<Value>,
+    /// Requests the server sent (answered with `null`).
+    seen_requests: Vec<Value>,
     next_id: i64,
 }
 
@@ -66,7 +68,7 @@ impl Client {
                 }
             }
         });
-        Self { child, stdin, messages, pending: Vec::new(), next_id: 1 }
+        Self { child, stdin, messages, pending: Vec::new(), seen_requests: Vec::new(), next_id: 1 }
     }
 
     fn send(&mut self, message: &Value) {
@@ -88,6 +90,7 @@ impl Client {
                 if message.get("method").is_some() && message.get("id").is_some() {
                     let id = message["id"].clone();
                     self.send(&json!({ "jsonrpc": "2.0", "id": id, "result": null }));
+                    self.seen_requests.push(message.clone());
                 }
                 Some(message)
             }
@@ -466,7 +469,7 @@ fn stale_lock_info_and_the_lock_command() {
     assert!(lock.output().expect("pybun lock").status.success());
 
     let mut client = Client::start(&ctx, Some(&server), &[]);
-    client.initialize(json!({}));
+    client.initialize(json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } }));
     // Names complete from the on-disk cache `pybun lock` filled, before this server asked anything.
     let script = "# /// script\n# dependencies = [\"at";
     let script_uri = uri_of(&ctx.project_dir.join("tool.py"));
@@ -504,6 +507,23 @@ fn stale_lock_info_and_the_lock_command() {
     assert!(ctx.read_file("pybun.lock").unwrap().contains("name = \"werkzeug\""));
     // The lock is fresh again: the note goes away.
     client.diagnostics_until(&uri, |p| p["version"] == 2 && with_code(p, "PB0403").is_empty());
+
+    // The server asked to watch the locks; `pybun lock` in a terminal clears the note too.
+    let registered: Vec<Value> =
+        std::mem::take(&mut client.seen_requests).into_iter().filter(|m| m["method"] == "client/registerCapability").collect();
+    assert_eq!(registered.len(), 1, "one registration request");
+    let watchers = &registered[0]["params"]["registrations"][0];
+    assert_eq!(watchers["method"], "workspace/didChangeWatchedFiles");
+    assert_eq!(watchers["registerOptions"]["watchers"][0]["globPattern"], "**/pybun.lock");
+    let again = edited.replace("\"werkzeug\"]", "\"werkzeug\", \"flask\"]");
+    ctx.write_pyproject(&again);
+    client.change(&uri, 3, json!([{ "text": again }]));
+    client.diagnostics_until(&uri, |p| p["version"] == 3 && !with_code(p, "PB0403").is_empty());
+    let mut lock = ctx.command_with_index(bin(), &server);
+    lock.arg("lock");
+    assert!(lock.output().expect("pybun lock").status.success());
+    client.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": uri_of(&ctx.project_dir.join("pybun.lock")), "type": 2 }] }));
+    client.diagnostics_until(&uri, |p| p["version"] == 3 && with_code(p, "PB0403").is_empty());
     client.shutdown();
 }
 

@@ -16,7 +16,8 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionProviderCapability, CodeActionResponse,
     Command, CompletionItem, CompletionItemKind, CompletionOptions, CompletionParams, CompletionResponse,
-    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
+    DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions,
+    DidCloseTextDocumentParams, FileSystemWatcher, GlobPattern, Registration, TextDocumentSyncSaveOptions, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
     ExecuteCommandOptions, ExecuteCommandParams, Hover, HoverContents, HoverParams, HoverProviderCapability,
     InitializeParams, InitializeResult, InitializedParams, LSPAny, MarkupContent, MarkupKind, MessageType,
     PositionEncodingKind, ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind,
@@ -147,6 +148,8 @@ struct State {
     indexes: Indexes,
     documents: Mutex<HashMap<Uri, Document>>,
     encoding: Mutex<Encoding>,
+    /// Whether the client lets the server register file watchers (for the locks).
+    watch_files: std::sync::atomic::AtomicBool,
     /// Serializes publications, so the last one sent is built from the latest state.
     publishing: tokio::sync::Mutex<()>,
 }
@@ -180,6 +183,7 @@ impl Backend {
             config,
             documents: Mutex::new(HashMap::new()),
             encoding: Mutex::new(Encoding::Utf16),
+            watch_files: std::sync::atomic::AtomicBool::new(false),
             publishing: tokio::sync::Mutex::new(()),
         };
         Self { client, state: Arc::new(state) }
@@ -252,6 +256,17 @@ impl Backend {
         });
     }
 
+    /// Run the background layer again for every open document.
+    fn recheck_open_documents(&self) {
+        let open: Vec<(Uri, i32)> = {
+            let documents = self.state.documents.lock().unwrap_or_else(PoisonError::into_inner);
+            documents.iter().map(|(uri, doc)| (uri.clone(), doc.version)).collect()
+        };
+        for (uri, version) in open {
+            self.schedule_background(uri, version);
+        }
+    }
+
     /// A snapshot of a document for blocking work: its text, path, kind.
     fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
         let documents = self.state.documents.lock().unwrap_or_else(PoisonError::into_inner);
@@ -316,6 +331,14 @@ impl LanguageServer for Backend {
             .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8));
         let encoding = if offers_utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
         *self.state.encoding.lock().unwrap_or_else(PoisonError::into_inner) = encoding;
+        let watch_files = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false);
+        self.state.watch_files.store(watch_files, std::sync::atomic::Ordering::Relaxed);
         Ok(InitializeResult {
             server_info: Some(ServerInfo { name: "pybun".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
             capabilities: ServerCapabilities {
@@ -323,7 +346,7 @@ impl LanguageServer for Backend {
                 text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
                     open_close: Some(true),
                     change: Some(TextDocumentSyncKind::INCREMENTAL),
-                    save: None,
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
                     ..TextDocumentSyncOptions::default()
                 })),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
@@ -340,6 +363,24 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        // Locks written by `pybun lock` in a terminal make stale-lock notes stale: watch them.
+        if self.state.watch_files.load(std::sync::atomic::Ordering::Relaxed) {
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                let watchers = ["**/pybun.lock", "**/pybun.lockb", "**/*.py.lock"]
+                    .iter()
+                    .map(|glob| FileSystemWatcher { glob_pattern: GlobPattern::String((*glob).to_string()), kind: None })
+                    .collect();
+                let registration = Registration {
+                    id: "pybun-locks".into(),
+                    method: "workspace/didChangeWatchedFiles".into(),
+                    register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions { watchers }).ok(),
+                };
+                if let Err(error) = client.register_capability(vec![registration]).await {
+                    tracing::debug!(%error, "the client refused the lock file watchers");
+                }
+            });
+        }
         // Give the index's memory back after a pause in editing.
         let state = self.state.clone();
         tokio::spawn(async move {
@@ -407,6 +448,11 @@ impl LanguageServer for Backend {
         if let Some(version) = version {
             self.schedule_background(params.text_document.uri, version);
         }
+    }
+
+    async fn did_change_watched_files(&self, _: DidChangeWatchedFilesParams) {
+        // A lock changed on disk: check the open documents' locks again.
+        self.recheck_open_documents();
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -577,13 +623,7 @@ impl LanguageServer for Backend {
                 };
                 self.client.show_message(MessageType::INFO, format!("pybun lock: `{}` {status}", outcome.path.display())).await;
                 // The lock changed: check the open documents again.
-                let open: Vec<(Uri, i32)> = {
-                    let documents = self.state.documents.lock().unwrap_or_else(PoisonError::into_inner);
-                    documents.iter().map(|(uri, doc)| (uri.clone(), doc.version)).collect()
-                };
-                for (uri, version) in open {
-                    self.schedule_background(uri, version);
-                }
+                self.recheck_open_documents();
                 Ok(Some(json!({ "lockfile": outcome.path, "status": status })))
             }
             Err(failure) => {
