@@ -77,7 +77,9 @@ class Protocol(object):
 
 
 class Capture(object):
-    """fd 1 and fd 2 point at two append-only files, emptied before each test."""
+    """fd 1 and fd 2 point at two append-only files, emptied before a test
+    when the previous one wrote to them (most tests write nothing: then a test
+    costs two fstat calls, no truncation and no reads)."""
 
     def __init__(self, out_path, err_path):
         self.paths = (out_path, err_path)
@@ -87,9 +89,12 @@ class Capture(object):
             os.close(f)
         self.sys_stdout = sys.stdout
         self.sys_stderr = sys.stderr
+        self.dirty = False
 
     def _flush(self):
-        for s in (sys.stdout, sys.stderr, self.sys_stdout, self.sys_stderr):
+        out, err = sys.stdout, sys.stderr
+        for s in (out, err) if (out is self.sys_stdout and err is self.sys_stderr) else \
+                (out, err, self.sys_stdout, self.sys_stderr):
             try:
                 s.flush()
             except Exception:
@@ -99,13 +104,18 @@ class Capture(object):
         self._flush()
         sys.stdout = self.sys_stdout
         sys.stderr = self.sys_stderr
-        os.ftruncate(1, 0)
-        os.ftruncate(2, 0)
+        if self.dirty or os.fstat(1).st_size or os.fstat(2).st_size:
+            os.ftruncate(1, 0)
+            os.ftruncate(2, 0)
+            self.dirty = False
 
     def end(self):
         self._flush()
         sys.stdout = self.sys_stdout
         sys.stderr = self.sys_stderr
+        if not os.fstat(1).st_size and not os.fstat(2).st_size:
+            return "", ""
+        self.dirty = True
         res = []
         for path in self.paths:
             with open(path, "rb") as f:
@@ -486,15 +496,78 @@ def make_shim():
     return mod
 
 
+_REAL_PYTEST = []
+
+
+class LazyPytest(types.ModuleType):
+    """`pytest` for the native engine when pytest is installed.
+
+    Importing pytest costs 0.1-0.2 s per worker. Test modules mostly use
+    `pytest.mark`, `pytest.fixture` and `pytest.param` at import time, and
+    only the native engine reads what those produce (it reads the shim's and
+    pytest's alike): those come from the shim. Any other attribute
+    (`raises`, `approx`, `skip`, `MonkeyPatch`, `__version__`...) imports the
+    real pytest and comes from it. The pytest engine always runs with the
+    real module in `sys.modules`.
+    """
+
+    __pybun_lazy__ = True
+
+    def __getattr__(self, name):
+        # Private and dunder names (probed by introspection: `_pytestfixturefunction`,
+        # `__path__`...) are not pytest's API: they do not import it.
+        if name.startswith("_") and name not in ("__version__", "__all__"):
+            raise AttributeError(name)
+        return getattr(real_pytest(), name)
+
+
+def real_pytest():
+    """The real pytest module, imported on first use (`None` when not installed)."""
+    if not _REAL_PYTEST:
+        current = sys.modules.pop("pytest", None)
+        try:
+            import pytest as real
+        except Exception:
+            real = None
+        if current is not None and real is not None and isinstance(current, LazyPytest):
+            sys.modules["pytest"] = current
+        _REAL_PYTEST.append(real)
+    return _REAL_PYTEST[0]
+
+
+def _installed_pytest_version():
+    """pytest's version without importing it (`None` when not installed)."""
+    spec = importlib.util.find_spec("_pytest")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    if importlib.util.find_spec("pytest") is None:
+        return None
+    for location in spec.submodule_search_locations:
+        try:
+            with open(os.path.join(location, "_version.py")) as f:
+                m = re.search(r"""(?:__version__|version)\s*(?::\s*str)?\s*=\s*['"]([^'"]+)['"]""", f.read())
+            if m:
+                return m.group(1)
+        except OSError:
+            continue
+    return "unknown"
+
+
 def ensure_pytest():
     """Return (pytest module, version or None when the shim is used)."""
-    try:
-        import pytest  # noqa: F401
-        return sys.modules["pytest"], getattr(sys.modules["pytest"], "__version__", "unknown")
-    except Exception:
+    version = _installed_pytest_version()
+    if version is None:
         shim = make_shim()
         sys.modules["pytest"] = shim
         return shim, None
+    lazy = LazyPytest("pytest")
+    shim = make_shim()
+    lazy.mark = shim.mark
+    lazy.fixture = shim.fixture
+    lazy.param = shim.param
+    lazy.__file__ = WORKER_FILE
+    sys.modules["pytest"] = lazy
+    return lazy, version
 
 
 # --------------------------------------------------------------------------
@@ -1209,7 +1282,7 @@ class NativeSession(object):
     def __init__(self, pytest_mod, capture):
         self.pytest = pytest_mod
         self.capture = capture
-        self.skip_exc, self.fail_exc, self.xfail_exc = exc_classes(pytest_mod)
+        self._exc = None
         self.modules = {}  # abs path -> module or exception info
         self.conftests = {}  # abs dir -> module or None
         self.imported_names = []
@@ -1219,6 +1292,19 @@ class NativeSession(object):
         self.tmp_factory = TempPathFactory()
         self.builtin_layer = self._builtins()
         self.tmp_counter = 0
+        self.static_cache = {}
+
+    # pytest's outcome exceptions as well as the shim's once pytest is imported
+    def _exc_classes(self):
+        real = _REAL_PYTEST[0] if _REAL_PYTEST else None
+        key = real is not None
+        if self._exc is None or self._exc[0] != key:
+            self._exc = (key, exc_classes(real if real is not None else self.pytest))
+        return self._exc[1]
+
+    skip_exc = property(lambda self: self._exc_classes()[0])
+    fail_exc = property(lambda self: self._exc_classes()[1])
+    xfail_exc = property(lambda self: self._exc_classes()[2])
 
     # ---- imports ----
 
@@ -1326,6 +1412,27 @@ class NativeSession(object):
     def _layer_from(self, obj, depth, baseid, is_class=False, instance=None):
         layer = collections.OrderedDict()
         items = obj.__dict__.items() if is_class else list(vars(obj).items())
+        if is_class:
+            # A class layer is built per test (its fixtures bind to the test's
+            # instance): scan the class once for the attributes that are fixtures.
+            key = ("class-fixture-attrs", id(obj))
+            attrs = self.static_cache.get(key)
+            if attrs is None:
+                attrs = []
+                for attr, value in items:
+                    if isinstance(value, (staticmethod, classmethod)):
+                        value = value.__func__
+                    try:
+                        if fixture_info(value) is not None:
+                            attrs.append(attr)
+                    except NativeUnsupported:
+                        raise
+                    except Exception:
+                        pass
+                self.static_cache[key] = (obj, attrs)
+            else:
+                attrs = attrs[1]
+            items = [(attr, obj.__dict__[attr]) for attr in attrs]
         for attr, value in items:
             if is_class and isinstance(value, (staticmethod, classmethod)):
                 value = value.__func__
@@ -1596,50 +1703,15 @@ class NativeSession(object):
         if inspect.iscoroutinefunction(obj):
             raise NativeUnsupported("async test function")
 
-        marks = obj_marks(obj)
-        if item.cls is not None:
-            marks += obj_marks(item.cls)
-        marks += normalize_marks(getattr(mod, "pytestmark", None))
-
-        # parametrization
-        callspecs = [CallSpec()]
-        for c in callspecs:
-            c.params_idx = {}
-        for m in marks:
-            if m.name != "parametrize":
-                continue
-            argnames = m.args[0] if m.args else m.kwargs.get("argnames")
-            values = m.args[1] if len(m.args) > 1 else m.kwargs.get("argvalues")
-            if isinstance(argnames, str):
-                argnames = [a.strip() for a in argnames.split(",") if a.strip()]
-            argnames = list(argnames)
-            indirect = m.kwargs.get("indirect", False)
-            if indirect is True:
-                indirect = argnames
-            elif not indirect:
-                indirect = []
-            sets = [to_parameterset(v, len(argnames)) for v in values]
-            if not sets:
-                raise NativeUnsupported("empty parameter set")
-            ids = make_ids(argnames, sets, m.kwargs.get("ids"))
-            new = []
-            for c in callspecs:
-                for idx, (ps, id_) in enumerate(zip(sets, ids)):
-                    fa = {a: v for a, v in zip(argnames, ps.values) if a not in indirect}
-                    pa = {a: v for a, v in zip(argnames, ps.values) if a in indirect}
-                    nc = c.extend(id_, fa, pa, ps.marks)
-                    nc.params_idx = dict(c.params_idx, **{a: idx for a in pa})
-                    new.append(nc)
-            callspecs = new
-
-        try:
-            sig = inspect.signature(obj)
-            argnames = [p.name for p in sig.parameters.values()
-                        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
-        except (TypeError, ValueError):
-            argnames = []
-        if item.cls is not None and argnames and argnames[0] == "self":
-            argnames = argnames[1:]
+        # The marks, the direct parametrization and the argument names depend
+        # only on the function: computed once per function, not per test.
+        static_key = (path, tuple(names))
+        static = self.static_cache.get(static_key)
+        if static is None:
+            static = self._static(obj, item.cls, mod)
+            self.static_cache[static_key] = static
+        marks, callspecs, argnames = static
+        marks = list(marks)
         if item.cls is not None:
             if "__init__" in item.cls.__dict__:
                 raise NativeUnsupported("test class with __init__")
@@ -1721,6 +1793,56 @@ class NativeSession(object):
             res.close()
             raise NativeUnsupported("async test function")
         phase[0] = "teardown"
+
+    def _static(self, obj, cls, mod):
+        """(marks, callspecs of the direct parametrization, fixture argument names) of a test function."""
+        item = Item()
+        item.cls = cls
+        marks = obj_marks(obj)
+        if item.cls is not None:
+            marks += obj_marks(item.cls)
+        marks += normalize_marks(getattr(mod, "pytestmark", None))
+
+        # parametrization
+        callspecs = [CallSpec()]
+        for c in callspecs:
+            c.params_idx = {}
+        for m in marks:
+            if m.name != "parametrize":
+                continue
+            argnames = m.args[0] if m.args else m.kwargs.get("argnames")
+            values = m.args[1] if len(m.args) > 1 else m.kwargs.get("argvalues")
+            if isinstance(argnames, str):
+                argnames = [a.strip() for a in argnames.split(",") if a.strip()]
+            argnames = list(argnames)
+            indirect = m.kwargs.get("indirect", False)
+            if indirect is True:
+                indirect = argnames
+            elif not indirect:
+                indirect = []
+            sets = [to_parameterset(v, len(argnames)) for v in values]
+            if not sets:
+                raise NativeUnsupported("empty parameter set")
+            ids = make_ids(argnames, sets, m.kwargs.get("ids"))
+            new = []
+            for c in callspecs:
+                for idx, (ps, id_) in enumerate(zip(sets, ids)):
+                    fa = {a: v for a, v in zip(argnames, ps.values) if a not in indirect}
+                    pa = {a: v for a, v in zip(argnames, ps.values) if a in indirect}
+                    nc = c.extend(id_, fa, pa, ps.marks)
+                    nc.params_idx = dict(c.params_idx, **{a: idx for a in pa})
+                    new.append(nc)
+            callspecs = new
+
+        try:
+            sig = inspect.signature(obj)
+            argnames = [p.name for p in sig.parameters.values()
+                        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
+        except (TypeError, ValueError):
+            argnames = []
+        if item.cls is not None and argnames and argnames[0] == "self":
+            argnames = argnames[1:]
+        return marks, callspecs, argnames
 
     def _xunit(self, item, name):
         mod = item.module
@@ -1909,10 +2031,14 @@ class PytestReporter(object):
 
 
 def run_pytest(proto, capture, ids):
-    try:
-        import pytest
-    except ImportError:
-        pytest = None
+    pytest = real_pytest() if isinstance(sys.modules.get("pytest"), LazyPytest) else None
+    if pytest is not None:
+        sys.modules["pytest"] = pytest
+    else:
+        try:
+            import pytest
+        except ImportError:
+            pytest = None
     if pytest is None or getattr(pytest, "__pybun_shim__", False):
         for i in ids:
             proto.send({"id": i, "outcome": "error", "duration": 0.0, "stdout": "", "stderr": "",
@@ -1993,8 +2119,9 @@ def serve(proto, capture, pytest_mod, in_session=False):
             begin = capture.begin
             end = capture.end
             clock = time.perf_counter
+            # No {"start"} per test: the native engine runs the ids in the order
+            # sent, so the pool knows which test was in flight if the worker dies.
             for nodeid in ids:
-                send({"start": nodeid})
                 begin()
                 t0 = clock()
                 try:
