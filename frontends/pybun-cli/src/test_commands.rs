@@ -171,7 +171,15 @@ fn test_once(
         let _ = write!(out, "\n{} tests collected in {elapsed:.2}s", outcome.tests.len());
         (out, String::new())
     } else {
-        (String::new(), text_report(&outcome, elapsed, args.durations, terse))
+        let report = text_report(&outcome, elapsed, args.durations, terse);
+        if settings.quiet && text_mode && !args.watch {
+            // The global `--quiet` hides a command's stderr summary; for tests it
+            // means "only failures and the summary", which still print.
+            crate::print_stderr(&report);
+            (String::new(), String::new())
+        } else {
+            (String::new(), report)
+        }
     };
     Ok(Rendered { json: json_report(&outcome, elapsed), stdout, stderr, warnings, exit: outcome.exit_code })
 }

@@ -150,6 +150,10 @@ fn a_run_reports_outcomes_values_and_exit_codes() {
     let agent = pybun(&ctx, &dir, &["test"], &[("CLAUDECODE", "1")]);
     assert!(!agent.stderr.contains(".."), "{agent}");
     assert!(agent.stderr.contains("FAILED") && agent.stderr.contains("2 failed"), "{agent}");
+    // So does `--quiet`.
+    let quiet = pybun(&ctx, &dir, &["--quiet", "test"], &[]);
+    assert!(!quiet.stderr.contains(".."), "{quiet}");
+    assert!(quiet.stderr.contains("FAILED") && quiet.stderr.contains("2 failed, 8 passed, 1 skipped"), "{quiet}");
 }
 
 #[test]
