@@ -9,7 +9,7 @@
 //! Built on `tower-lsp-server` (the maintained fork of `tower-lsp`) over
 //! tokio. Diagnostics come in two layers: the static one (TOML syntax,
 //! PEP 621, PEP 508; no IO) is published on every change at once; the
-//! background one (index, resolver, lock) runs on the blocking pool after a
+//! background one (index, resolver, lock) runs on a worker thread after a
 //! short debounce, and its result is dropped when the document changed
 //! meanwhile.
 

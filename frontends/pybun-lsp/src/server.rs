@@ -170,6 +170,21 @@ fn document_path(uri: &Uri) -> PathBuf {
     uri.to_file_path().map_or_else(|| PathBuf::from(uri.as_str()), |p| p.into_owned())
 }
 
+/// Run blocking work (index look-ups, resolution) on a plain thread. Not on
+/// tokio's blocking pool: inside a runtime's context the index adapter
+/// cannot block on its own runtime and starts a helper thread for every
+/// call (dozens of threads, and their memory, per check).
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("pybun-lsp-work".into())
+        .spawn(move || {
+            let _ = sender.send(work());
+        })
+        .map_err(internal)?;
+    receiver.await.map_err(internal)
+}
+
 fn internal(message: impl std::fmt::Display) -> Error {
     let mut error = Error::internal_error();
     error.message = message.to_string().into();
@@ -222,7 +237,7 @@ impl Backend {
                 }
             };
             let worker = state.clone();
-            let Ok((found, actions)) = tokio::task::spawn_blocking(move || {
+            let Ok((found, actions)) = off_runtime(move || {
                 let (text, path, kind) = input;
                 let found = layers::background_layer(&worker.indexes, worker.config.fs.as_ref(), &text, &path, kind);
                 // The text each result points at, to follow it through later edits.
@@ -387,7 +402,7 @@ impl LanguageServer for Backend {
             loop {
                 tokio::time::sleep(INDEX_IDLE / 4).await;
                 let worker = state.clone();
-                let _ = tokio::task::spawn_blocking(move || worker.indexes.release_idle(INDEX_IDLE)).await;
+                let _ = off_runtime(move || worker.indexes.release_idle(INDEX_IDLE)).await;
             }
         });
     }
@@ -467,7 +482,7 @@ impl LanguageServer for Backend {
         let encoding = self.encoding();
         let offset = position::to_offset(&text, params.text_document_position_params.position, encoding);
         let state = self.state.clone();
-        let found = tokio::task::spawn_blocking(move || {
+        let found = off_runtime(move || {
             let file = path.display().to_string();
             let project = layers::static_layer(&text, &file, kind).project?;
             editor::requirement_at(&project, offset)?;
@@ -477,8 +492,7 @@ impl LanguageServer for Backend {
             let range = position::to_range(&text, hover.start, hover.end, encoding);
             Some((hover_markdown(&hover), range))
         })
-        .await
-        .map_err(internal)?;
+        .await?;
         Ok(found.map(|(markdown, range)| Hover {
             contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
             range: Some(range),
@@ -492,7 +506,7 @@ impl LanguageServer for Backend {
         let cursor = position::to_offset(&text, params.text_document_position.position, encoding);
         let Some(target) = editor::completion_target(&text, cursor, kind) else { return Ok(None) };
         let state = self.state.clone();
-        let items = tokio::task::spawn_blocking(move || {
+        let items = off_runtime(move || {
             let file = path.display().to_string();
             let project = layers::static_layer(&text, &file, kind).project;
             let index = Self::index_for(&state, project.as_ref());
@@ -533,8 +547,7 @@ impl LanguageServer for Backend {
                 }
             }
         })
-        .await
-        .map_err(internal)?;
+        .await?;
         Ok(Some(CompletionResponse::Array(items)))
     }
 
@@ -599,7 +612,7 @@ impl LanguageServer for Backend {
         let path = document_path(&uri);
         let kind = DocumentKind::of_path(&path);
         let state = self.state.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = off_runtime(move || {
             let directory = path.parent().map(PathBuf::from).unwrap_or_default();
             let request = LockRequest {
                 directory,
@@ -611,8 +624,7 @@ impl LanguageServer for Backend {
             let opener = |settings: &pybun_engine::IndexSettings| state.indexes.open(settings);
             pybun_engine::lock(&request, state.config.fs.as_ref(), &opener, &NullReporter)
         })
-        .await
-        .map_err(internal)?;
+        .await?;
         match outcome {
             Ok(outcome) => {
                 let status = match outcome.status {
