@@ -416,7 +416,6 @@ fn hover_completion_and_requirement_actions() {
     // Back to the file; the background layer offers bump / normalize / lower bound.
     client.change(&uri, 6, json!([{ "text": text }]));
     client.diagnostics_until(&uri, |p| p["version"] == 6);
-    std::thread::sleep(Duration::from_millis(300));
     let actions_at = |client: &mut Client, needle: &str| -> Vec<Value> {
         let range = range_of(text, needle);
         let response = client.request(
@@ -431,7 +430,13 @@ fn hover_completion_and_requirement_actions() {
         let end = offset_of(text, &edit["range"]["end"]);
         format!("{}{}{}", &text[..start], edit["newText"].as_str().unwrap(), &text[end..])
     };
-    let werkzeug = actions_at(&mut client, "werkzeug<3");
+    // The actions come with the background run: ask until they are there.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut werkzeug = actions_at(&mut client, "werkzeug<3");
+    while werkzeug.len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        werkzeug = actions_at(&mut client, "werkzeug<3");
+    }
     let bump = werkzeug.iter().find(|a| a["title"].as_str().unwrap().contains("latest")).unwrap_or_else(|| panic!("{werkzeug:#?}"));
     assert_eq!(bump["kind"], "refactor.rewrite");
     assert!(apply(bump).contains("\"werkzeug>=3.0.0\""), "{}", apply(bump));
