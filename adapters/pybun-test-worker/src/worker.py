@@ -218,8 +218,10 @@ class MarkDecorator(object):
         if args and not kwargs and len(args) == 1 and (inspect.isclass(args[0]) or callable(args[0])) \
                 and getattr(args[0], "__name__", "<lambda>") != "<lambda>":
             obj = args[0]
-            marks = list(obj.__dict__.get("pytestmark", [])) if inspect.isclass(obj) else list(getattr(obj, "pytestmark", []))
-            obj.pytestmark = marks + [self.mark]
+            existing = obj.__dict__.get("pytestmark", []) if inspect.isclass(obj) else getattr(obj, "pytestmark", [])
+            if not isinstance(existing, (list, tuple)):
+                existing = [existing]  # `pytestmark = pytest.mark.db`: one mark
+            obj.pytestmark = [getattr(m, "mark", m) for m in existing] + [self.mark]
             return obj
         return self.with_args(*args, **kwargs)
 

@@ -360,3 +360,80 @@ fn watch_reruns_the_affected_tests() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A pytest plugin writing each test's outcome, named as pybun names them, to `$PYBUN_OUTCOMES`.
+const OUTCOME_PLUGIN: &str = r#"
+import json, os
+_outcomes = {}
+def pytest_runtest_logreport(report):
+    if type(report).__name__ != "TestReport":
+        return
+    wasxfail = getattr(report, "wasxfail", None)
+    current = _outcomes.get(report.nodeid, "passed")
+    if report.when == "setup":
+        if report.failed:
+            current = "error"
+        elif report.skipped:
+            current = "xfailed" if wasxfail is not None else "skipped"
+    elif report.when == "call":
+        if report.passed:
+            current = "xpassed" if wasxfail is not None else current
+        elif report.skipped:
+            current = "xfailed" if wasxfail is not None else "skipped"
+        else:
+            current = "failed"
+    elif report.when == "teardown" and report.failed and current in ("passed", "skipped", "xfailed", "xpassed"):
+        current = "error"
+    _outcomes[report.nodeid] = current
+def pytest_sessionfinish(session):
+    with open(os.environ["PYBUN_OUTCOMES"], "w") as f:
+        json.dump(_outcomes, f)
+"#;
+
+/// Every fixture suite gives the same per-test outcomes under `pybun test`
+/// (engine auto) as under real pytest (the worker's suite without its
+/// crashing module, which would kill pytest itself; the discovery cases).
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn fixture_suites_give_pytests_outcomes() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    let plugin_dir = ctx.temp.path().join("plugin");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::write(plugin_dir.join("pybun_outcomes.py"), OUTCOME_PLUGIN).unwrap();
+    let mut cases: Vec<(String, PathBuf)> = vec![("worker suite".into(), workspace_root().join("adapters/pybun-test-worker/tests/suite"))];
+    // (`modern` needs Python 3.12+ syntax; the pytest here runs on 3.11.)
+    for case in ["basic", "parametrize", "marks", "conftest_hooks", "config_pytest_ini"] {
+        cases.push((case.into(), workspace_root().join("fixtures/testing").join(case)));
+    }
+    for (name, source) in cases {
+        let dir = ctx.temp.path().join("outcomes").join(name.replace(' ', "_"));
+        copy_dir(&source, &dir);
+        let _ = std::fs::remove_file(dir.join("test_crash.py"));
+        let _ = std::fs::remove_file(dir.join("expected.txt"));
+        let ours = pybun(&ctx, &dir, &["--format", "json", "test"], &[("PYBUN_ENV", peers.to_str().unwrap())]);
+        let document = json(&ours);
+        let got: std::collections::BTreeMap<String, String> = document["result"]["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap().to_string(), t["outcome"].as_str().unwrap().to_string()))
+            .collect();
+        let outcomes = dir.join(".outcomes.json");
+        let status = Command::new(peers.join("bin/python"))
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pybun_outcomes"])
+            .current_dir(&dir)
+            .env("PYTHONPATH", &plugin_dir)
+            .env("PYBUN_OUTCOMES", &outcomes)
+            .env("PYBUN_SUITE_MARKER", "1")
+            .output()
+            .unwrap();
+        let expected: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&std::fs::read_to_string(&outcomes).unwrap_or_else(|e| panic!("{name}: {e}: {status:?}"))).unwrap();
+        assert_eq!(got, expected, "{name}: pybun (left) vs pytest (right)\n{ours}");
+    }
+}
