@@ -1,7 +1,7 @@
 //! What an installer adds to a wheel's files: launchers, `INSTALLER`,
 //! `direct_url.json`, and the installed `RECORD`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use crate::entry_points::{EntryPoint, EntryPoints};
@@ -103,6 +103,11 @@ pub fn generated_files(
 #[must_use]
 pub fn record_path(root: &Path, dest: &Path) -> String {
     let root: Vec<Component<'_>> = root.components().collect();
+    record_path_from(&root, dest)
+}
+
+/// [`record_path`] with the root's components taken apart once.
+fn record_path_from(root: &[Component<'_>], dest: &Path) -> String {
     let dest: Vec<Component<'_>> = dest.components().collect();
     let common = root.iter().zip(&dest).take_while(|(a, b)| a == b).count();
     if common == 0 {
@@ -121,18 +126,30 @@ pub fn record_path(root: &Path, dest: &Path) -> String {
 /// `plan.root` ([`record_path`]); rows are sorted by path.
 #[must_use]
 pub fn rewrite_record(plan: &InstallPlan, generated: &[GeneratedFile]) -> String {
-    let mut rows: BTreeMap<PathBuf, (Option<RecordHash>, Option<u64>)> = BTreeMap::new();
-    for file in &plan.files {
-        rows.insert(file.dest.clone(), (Some(file.hash.clone()), Some(file.size)));
+    // One row per destination: `RECORD` itself wins, then the last generated
+    // file, then the planned file (hashed, not ordered: the rows are sorted
+    // by their text at the end anyway).
+    let record_dest = plan.record_dest();
+    let mut last_generated: HashMap<&Path, usize> = HashMap::with_capacity(generated.len());
+    for (position, file) in generated.iter().enumerate() {
+        last_generated.insert(file.dest.as_path(), position);
     }
-    for file in generated {
-        rows.insert(file.dest.clone(), (Some(RecordHash::sha256(&file.contents)), Some(file.contents.len() as u64)));
+    let replaced: HashSet<&Path> = last_generated.keys().copied().chain([record_dest.as_path()]).collect();
+    let root: Vec<Component<'_>> = plan.root.components().collect();
+    let mut entries: Vec<RecordEntry> = Vec::with_capacity(plan.files.len() + generated.len() + 1);
+    for file in plan.files.iter().filter(|file| !replaced.contains(file.dest.as_path())) {
+        entries.push(RecordEntry { path: record_path_from(&root, &file.dest), hash: Some(file.hash.clone()), size: Some(file.size) });
     }
-    rows.insert(plan.record_dest(), (None, None));
-    let mut entries: Vec<RecordEntry> = rows
-        .into_iter()
-        .map(|(dest, (hash, size))| RecordEntry { path: record_path(&plan.root, &dest), hash, size })
-        .collect();
+    for (position, file) in generated.iter().enumerate() {
+        if last_generated.get(file.dest.as_path()) == Some(&position) && file.dest != record_dest {
+            entries.push(RecordEntry {
+                path: record_path_from(&root, &file.dest),
+                hash: Some(RecordHash::sha256(&file.contents)),
+                size: Some(file.contents.len() as u64),
+            });
+        }
+    }
+    entries.push(RecordEntry { path: record_path_from(&root, &record_dest), hash: None, size: None });
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Record { entries }.to_csv()
 }

@@ -1,6 +1,7 @@
 //! Where every file of a wheel goes, and whether the wheel may be installed at all.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -169,6 +170,15 @@ fn unsafe_path(wheel: &str, path: &str, reason: &str) -> InstallError {
 }
 
 /// The components of a safe relative archive path; `.` and empty components are dropped.
+/// `path` without empty and `.` components (borrowed when it has none).
+fn normal_path(path: &str) -> Cow<'_, str> {
+    if path.split('/').all(|c| !c.is_empty() && c != ".") {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(path.split('/').filter(|c| !c.is_empty() && *c != ".").collect::<Vec<_>>().join("/"))
+    }
+}
+
 fn safe_components<'a>(wheel: &str, path: &'a str) -> Result<Vec<&'a str>, InstallError> {
     let bytes = path.as_bytes();
     if path.contains('\0') {
@@ -306,18 +316,17 @@ pub fn plan_install(
         (SchemeKey::Platlib, scheme.platlib.clone())
     };
 
-    let record_by_path: HashMap<String, &crate::record::RecordEntry> = record
-        .entries
-        .iter()
-        .map(|e| (e.path.split('/').filter(|c| !c.is_empty() && *c != ".").collect::<Vec<_>>().join("/"), e))
-        .collect();
-    let mut in_archive = BTreeSet::new();
-    let mut by_dest: HashMap<PathBuf, String> = HashMap::new();
-    let mut files = Vec::new();
+    let record_by_path: HashMap<Cow<'_, str>, &crate::record::RecordEntry> =
+        record.entries.iter().map(|e| (normal_path(&e.path), e)).collect();
+    let mut in_archive: HashSet<Cow<'_, str>> = HashSet::with_capacity(entries.len());
+    let mut by_dest: HashMap<PathBuf, String> = HashMap::with_capacity(entries.len());
+    let mut files = Vec::with_capacity(entries.len());
     for entry in entries.iter().filter(|e| !e.is_dir) {
         let components = safe_components(&wheel, &entry.path)?;
-        let archive_path = components.join("/");
-        in_archive.insert(archive_path.clone());
+        // `components` joined with `/` (they are the non-empty, non-`.` ones).
+        let normal = normal_path(&entry.path);
+        let archive_path = normal.to_string();
+        in_archive.insert(normal);
         if exempt(&archive_path) {
             continue;
         }
@@ -334,7 +343,7 @@ pub fn plan_install(
         } else {
             (root_key, &components[..])
         };
-        let Some(row) = record_by_path.get(&archive_path) else {
+        let Some(row) = record_by_path.get(archive_path.as_str()) else {
             return Err(InstallError::NotInRecord { wheel, path: archive_path });
         };
         let Some(hash) = row.hash.clone() else {
@@ -366,13 +375,13 @@ pub fn plan_install(
         });
     }
     for row in &record.entries {
-        let path = row.path.split('/').filter(|c| !c.is_empty() && *c != ".").collect::<Vec<_>>().join("/");
+        let path = normal_path(&row.path);
         if !in_archive.contains(&path) && !exempt(&path) {
             return Err(InstallError::MissingFromArchive { wheel, path: row.path.clone() });
         }
     }
     for required in ["WHEEL", "RECORD"] {
-        if !in_archive.contains(&format!("{dist_info}/{required}")) {
+        if !in_archive.contains(format!("{dist_info}/{required}").as_str()) {
             return Err(InstallError::DistInfo { wheel, reason: format!("`{dist_info}` has no {required} file") });
         }
     }
