@@ -42,7 +42,66 @@ pub const LOCK_COMMAND: &str = "pybun.lock";
 #[derive(Debug, Clone)]
 struct Anchored<T> {
     item: T,
-    anchor: Option<String>,
+    anchor: Option<Anchor>,
+}
+
+/// What a background result is attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Anchor {
+    /// A requirement string literal (its text), the result `offset` bytes into it.
+    Requirement { literal: String, offset: usize },
+    /// Other text (e.g. the `[project]` header of a stale-lock note).
+    Text(String),
+}
+
+impl Anchor {
+    /// The anchor of the span `start..end` of `text`, given the requirement literals' spans.
+    fn of(text: &str, spans: &[(usize, usize)], start: usize, end: usize) -> Option<Self> {
+        if end <= start {
+            return None;
+        }
+        match spans.iter().find(|(s, e)| *s <= start && end <= *e) {
+            Some(&(s, e)) => Some(Self::Requirement { literal: text.get(s..e)?.to_string(), offset: start - s }),
+            None => Some(Self::Text(text.get(start..end)?.to_string())),
+        }
+    }
+
+    /// Where the anchored span (`old_start..old_end` before the edit) is in
+    /// the new `text`: in the requirement literal with the same text, or at the occurrence of the text nearest to where it
+    /// was; `None` when it is gone (the requirement was edited: the result
+    /// is stale until the next background run).
+    fn find(&self, text: &str, spans: &[(usize, usize)], old_start: usize, old_end: usize) -> Option<(usize, usize)> {
+        match self {
+            Self::Requirement { literal, offset } => {
+                // Of several literals with the same text, the one nearest to where it was.
+                let (start, _) = spans
+                    .iter()
+                    .filter(|(s, e)| text.get(*s..*e) == Some(literal.as_str()))
+                    .min_by_key(|(s, _)| (s + offset).abs_diff(old_start))?;
+                Some((start + offset, start + offset + (old_end - old_start)))
+            }
+            Self::Text(anchor) => {
+                let start = text.match_indices(anchor.as_str()).map(|(i, _)| i).min_by_key(|i| i.abs_diff(old_start))?;
+                Some((start, start + anchor.len()))
+            }
+        }
+    }
+}
+
+/// The spans of the requirement string literals of a document's project.
+fn requirement_spans(project: Option<&pybun_project::Project>) -> Vec<(usize, usize)> {
+    project
+        .map(|p| {
+            p.dependencies
+                .iter()
+                .chain(p.optional_dependencies.values().flatten())
+                .chain(p.dependency_groups.values().flatten())
+                .chain(p.tool.dev_dependencies.iter())
+                .chain(p.build_requires.iter())
+                .map(|r| (r.span.start, r.span.end))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// An open document.
@@ -71,13 +130,6 @@ fn move_to(text: &str, span: &mut Span, fixes: &mut [Fix], new_start: usize, new
     }
 }
 
-/// The requirement literal of `spans` whose text is `anchor` (not yet `used`).
-fn find_anchor(text: &str, spans: &[(usize, usize)], used: &mut Vec<usize>, anchor: &str) -> Option<(usize, usize)> {
-    let &(start, end) = spans.iter().find(|(s, e)| !used.contains(s) && text.get(*s..*e) == Some(anchor))?;
-    used.push(start);
-    Some((start, end))
-}
-
 impl Document {
     fn file(&self) -> String {
         self.path.display().to_string()
@@ -93,36 +145,22 @@ impl Document {
     fn refresh(&mut self) {
         let checked = layers::static_layer(&self.text, &self.file(), self.kind);
         self.static_diagnostics = checked.diagnostics;
-        let spans: Vec<(usize, usize)> = checked
-            .project
-            .as_ref()
-            .map(|p| {
-                p.dependencies
-                    .iter()
-                    .chain(p.optional_dependencies.values().flatten())
-                    .chain(p.dependency_groups.values().flatten())
-                    .chain(p.tool.dev_dependencies.iter())
-                    .chain(p.build_requires.iter())
-                    .map(|r| (r.span.start, r.span.end))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let spans = requirement_spans(checked.project.as_ref());
         let text = &self.text;
-        let mut used = Vec::new();
         self.background.retain_mut(|anchored| {
             let Some(anchor) = &anchored.anchor else { return true };
-            let Some((start, end)) = find_anchor(text, &spans, &mut used, anchor) else { return false };
+            let (old_start, old_end) = convert::byte_range(&anchored.item);
+            let Some((start, end)) = anchor.find(text, &spans, old_start, old_end) else { return false };
             let diagnostic = &mut anchored.item;
             if let Some(span) = diagnostic.location.as_mut().and_then(|l| l.span.as_mut()) {
                 move_to(text, span, &mut diagnostic.fixes, start, end);
             }
             true
         });
-        let mut used = Vec::new();
         self.actions.retain_mut(|anchored| {
             let Some(anchor) = &anchored.anchor else { return false };
-            let Some((start, end)) = find_anchor(text, &spans, &mut used, anchor) else { return false };
             let action = &mut anchored.item;
+            let Some((start, end)) = anchor.find(text, &spans, action.span.start, action.span.end) else { return false };
             move_to(text, &mut action.span, std::slice::from_mut(&mut action.fix), start, end);
             true
         });
@@ -241,9 +279,8 @@ impl Backend {
                 let (text, path, kind) = input;
                 let found = layers::background_layer(&worker.indexes, worker.config.fs.as_ref(), &text, &path, kind);
                 // The text each result points at, to follow it through later edits.
-                let anchor_of = |span: Option<Span>| {
-                    span.filter(|s| s.end > s.start).and_then(|s| text.get(s.start..s.end)).map(str::to_string)
-                };
+                let spans = requirement_spans(layers::static_layer(&text, &path.display().to_string(), kind).project.as_ref());
+                let anchor_of = |span: Option<Span>| span.and_then(|s| Anchor::of(&text, &spans, s.start, s.end));
                 let diagnostics: Vec<Anchored<Diagnostic>> = found
                     .diagnostics
                     .into_iter()
@@ -680,10 +717,20 @@ mod tests {
             .at("/p/pyproject.toml", Span::in_source(text, start, end))
             .with_fix(Fix::replace("Use the latest release", Span::in_source(text, spec, spec + 3), ">=2"));
         let whole_file = Diagnostic::info(Code::ChecksSkipped, "note").in_file("/p/pyproject.toml");
+        let header = Diagnostic::info(Code::LockStale, "stale").at("/p/pyproject.toml", Span::in_source(text, 0, 9));
         doc.background = vec![
-            Anchored { item: diagnostic, anchor: Some("\"b>=9\"".into()) },
+            Anchored { item: diagnostic, anchor: Some(Anchor::Requirement { literal: "\"b>=9\"".into(), offset: 0 }) },
             Anchored { item: whole_file, anchor: None },
+            Anchored { item: header, anchor: Some(Anchor::Text("[project]".into())) },
         ];
+        // A diagnostic on the specifier only (as `PB0800` is) is anchored inside its literal.
+        let project = layers::static_layer(text, "/p/pyproject.toml", DocumentKind::Pyproject).project;
+        let spans = requirement_spans(project.as_ref());
+        let anchor = Anchor::of(text, &spans, spec, spec + 3).unwrap();
+        assert_eq!(anchor, Anchor::Requirement { literal: "\"b>=9\"".into(), offset: 2 });
+        assert_eq!(Anchor::of(text, &spans, 0, 9), Some(Anchor::Text("[project]".into())));
+        let on_specifier = Diagnostic::error(Code::NoMatchingRelease, "no release").at("/p/pyproject.toml", Span::in_source(text, spec, spec + 3));
+        doc.background.push(Anchored { item: on_specifier, anchor: Some(anchor) });
 
         // Typing elsewhere (a new first dependency) moves the diagnostic and its fix.
         doc.text = text.replace("[\"a>=1\"", "[\"zz\", \"a>=1\"");
@@ -693,12 +740,17 @@ mod tests {
         assert_eq!(convert::byte_range(moved), (new_start, new_start + 6));
         let edit = &moved.fixes[0].edits[0];
         assert_eq!(&doc.text[edit.span.start..edit.span.end], ">=9");
-        assert_eq!(doc.background.len(), 2);
+        assert_eq!(doc.background.len(), 4);
+        assert_eq!(convert::byte_range(&doc.background[2].item), (0, 9), "the stale-lock note stays on `[project]`");
+        let (s, e) = convert::byte_range(&doc.background[3].item);
+        assert_eq!(&doc.text[s..e], ">=9");
+        assert_eq!(s, new_start + 2);
 
-        // Editing the requirement itself drops it until the next background run; the note stays.
-        doc.text = doc.text.replace("\"b>=9\"", "\"b>=1\"");
+        // Editing the requirement itself drops it until the next background run; the notes stay.
+        doc.text = format!("# comment\n{}", doc.text.replace("\"b>=9\"", "\"b>=1\""));
         doc.refresh();
-        assert_eq!(doc.background.len(), 1);
-        assert_eq!(doc.background[0].item.code, Code::ChecksSkipped);
+        let codes: Vec<Code> = doc.background.iter().map(|a| a.item.code).collect();
+        assert_eq!(codes, [Code::ChecksSkipped, Code::LockStale]);
+        assert_eq!(convert::byte_range(&doc.background[1].item), (10, 19));
     }
 }
