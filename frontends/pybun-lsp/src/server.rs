@@ -116,6 +116,9 @@ struct Document {
     /// The background layer of the latest finished run, re-anchored to `text`.
     background: Vec<Anchored<Diagnostic>>,
     actions: Vec<Anchored<check::RequirementAction>>,
+    /// The latest background run started; only its result is kept (a run
+    /// after a lock change must not be undone by an older one finishing late).
+    run: u64,
 }
 
 /// Move `span` and `fixes` from `old_start` to `new_start..new_end` of `text`.
@@ -267,10 +270,13 @@ impl Backend {
         let state = self.state.clone();
         tokio::spawn(async move {
             tokio::time::sleep(state.config.debounce).await;
-            let input = {
-                let documents = state.documents.lock().unwrap_or_else(PoisonError::into_inner);
-                match documents.get(&uri) {
-                    Some(doc) if doc.version == version => (doc.text.clone(), doc.path.clone(), doc.kind),
+            let (input, run) = {
+                let mut documents = state.documents.lock().unwrap_or_else(PoisonError::into_inner);
+                match documents.get_mut(&uri) {
+                    Some(doc) if doc.version == version => {
+                        doc.run += 1;
+                        ((doc.text.clone(), doc.path.clone(), doc.kind), doc.run)
+                    }
                     _ => return,
                 }
             };
@@ -297,7 +303,7 @@ impl Backend {
             {
                 let mut documents = state.documents.lock().unwrap_or_else(PoisonError::into_inner);
                 match documents.get_mut(&uri) {
-                    Some(doc) if doc.version == version => {
+                    Some(doc) if doc.version == version && doc.run == run => {
                         doc.background = found;
                         doc.actions = actions;
                     }
@@ -462,6 +468,7 @@ impl LanguageServer for Backend {
                 static_diagnostics: Vec::new(),
                 background: Vec::new(),
                 actions: Vec::new(),
+                run: 0,
             };
             doc.refresh();
             self.state.documents.lock().unwrap_or_else(PoisonError::into_inner).insert(uri.clone(), doc);
@@ -701,6 +708,7 @@ mod tests {
             static_diagnostics: Vec::new(),
             background: Vec::new(),
             actions: Vec::new(),
+            run: 0,
         };
         doc.refresh();
         doc
