@@ -84,6 +84,10 @@ pub enum Outcome {
     XPassed,
     #[serde(rename = "error")]
     Error,
+    /// Not a test pytest would collect (a conftest's `pytest_ignore_collect`
+    /// ignores its file): the port runner drops it from the results.
+    #[serde(rename = "uncollected")]
+    Uncollected,
 }
 
 impl Outcome {
@@ -95,6 +99,7 @@ impl Outcome {
             Outcome::XFailed => "xfailed",
             Outcome::XPassed => "xpassed",
             Outcome::Error => "error",
+            Outcome::Uncollected => "uncollected",
         }
     }
 }
@@ -766,7 +771,7 @@ fn to_port(r: TestResult) -> pybun_ports::TestResult {
             Outcome::Skipped => K::Skipped,
             Outcome::XFailed => K::Xfailed,
             Outcome::XPassed => K::Xpassed,
-            Outcome::Error => K::Error,
+            Outcome::Error | Outcome::Uncollected => K::Error,
         },
         id: r.id,
         duration: r.duration,
@@ -806,6 +811,9 @@ fn run_on_pool(
     let fallback: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let stopped = AtomicBool::new(false);
     let result = pool.run_until(batches, &|r| {
+        if r.outcome == Outcome::Uncollected {
+            return true;
+        }
         if can_fallback && r.needs_fallback() {
             fallback
                 .lock()

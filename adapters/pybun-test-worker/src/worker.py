@@ -649,6 +649,17 @@ class NativeUnsupported(Exception):
     pass
 
 
+class Uncollected(Exception):
+    """A conftest's `pytest_ignore_collect` says pytest would not collect this file."""
+
+
+class _NoConfig(object):
+    """The `config` a native-engine hook call gets: any use asks for pytest."""
+
+    def __getattr__(self, name):
+        raise NativeUnsupported("a conftest hook uses `config.%s`" % name)
+
+
 # --------------------------------------------------------------------------
 # Parametrize ids as pytest computes them
 # --------------------------------------------------------------------------
@@ -1345,6 +1356,33 @@ class NativeSession(object):
         self.imported_names.append(name)
         return importlib.import_module(name)
 
+    def _ignored(self, path, conftests):
+        """Whether a conftest's `pytest_ignore_collect(collection_path, config)`
+        ignores the file (asked once per file; `True` means pytest would not
+        collect it). Hooks taking other arguments, or using `config`, need pytest."""
+        key = ("ignored", path)
+        if key in self.static_cache:
+            return self.static_cache[key]
+        ignored = False
+        for conf in reversed(conftests):  # the closest conftest answers first
+            hook = getattr(conf, "pytest_ignore_collect", None)
+            if hook is None:
+                continue
+            import pathlib
+            try:
+                params = list(inspect.signature(hook).parameters)
+            except (TypeError, ValueError):
+                raise NativeUnsupported("`pytest_ignore_collect` without a signature")
+            available = {"collection_path": pathlib.Path(path), "config": _NoConfig()}
+            if any(p not in available for p in params):
+                raise NativeUnsupported("`pytest_ignore_collect` takes %s" % ", ".join(params))
+            answer = hook(**{p: available[p] for p in params})
+            if answer is not None:  # pytest's firstresult: the first answer decides
+                ignored = bool(answer)
+                break
+        self.static_cache[key] = ignored
+        return ignored
+
     def conftest_chain(self, testfile):
         d = os.path.dirname(testfile)
         dirs = []
@@ -1586,6 +1624,9 @@ class NativeSession(object):
             outcome.update(outcome="error", message=NATIVE_PREFIX + str(e), longrepr=NATIVE_PREFIX + str(e))
             self.finalize(3)
             return outcome
+        except Uncollected:
+            outcome.update(outcome="uncollected", message="pytest_ignore_collect")
+            return outcome
         except BaseException:
             et, ev, tb = sys.exc_info()
             self._classify(outcome, phase[0], xfail[0], et, ev, tb)
@@ -1675,6 +1716,8 @@ class NativeSession(object):
         import pathlib
         item.path = pathlib.Path(path)
         item.conftests = self.conftest_chain(path)
+        if self._ignored(path, item.conftests):
+            raise Uncollected()
         mod = self.modules.get(path)
         if mod is None:
             try:

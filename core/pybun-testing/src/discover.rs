@@ -445,7 +445,8 @@ impl<'a> Cx<'a> {
                             line,
                             "`pytest_generate_tests` hook parametrizes tests dynamically",
                         );
-                    } else if conftest && name.starts_with("pytest_") {
+                    } else if conftest && name.starts_with("pytest_") && name != "pytest_ignore_collect" {
+                        // (`pytest_ignore_collect(collection_path, config)` is asked by the native engine.)
                         self.reason(line, format!("conftest hook `{name}`"));
                     }
                     self.check_fixture(function);

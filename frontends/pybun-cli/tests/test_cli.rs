@@ -405,12 +405,16 @@ fn fixture_suites_give_pytests_outcomes() {
     let plugin_dir = ctx.temp.path().join("plugin");
     std::fs::create_dir_all(&plugin_dir).unwrap();
     std::fs::write(plugin_dir.join("pybun_outcomes.py"), OUTCOME_PLUGIN).unwrap();
-    let mut cases: Vec<(String, PathBuf)> = vec![("worker suite".into(), workspace_root().join("adapters/pybun-test-worker/tests/suite"))];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut cases: Vec<(String, PathBuf)> = vec![("worker suite".into(), root.join("adapters/pybun-test-worker/tests/suite"))];
     // (`modern` needs Python 3.12+ syntax; the pytest here runs on 3.11.)
     for case in ["basic", "parametrize", "marks", "conftest_hooks", "config_pytest_ini"] {
-        cases.push((case.into(), workspace_root().join("fixtures/testing").join(case)));
+        cases.push((case.into(), root.join("fixtures/testing").join(case)));
     }
+    // A conftest `pytest_ignore_collect`, which the native engine asks.
+    cases.push(("ignore hook".into(), root.join("adapters/pybun-test-worker/tests/ignore_hook")));
     for (name, source) in cases {
+        assert!(source.is_dir(), "{}", source.display());
         let dir = ctx.temp.path().join("outcomes").join(name.replace(' ', "_"));
         copy_dir(&source, &dir);
         let _ = std::fs::remove_file(dir.join("test_crash.py"));

@@ -1,0 +1,2 @@
+def test_on_python3():
+    pass
