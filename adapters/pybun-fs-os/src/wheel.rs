@@ -9,10 +9,12 @@ use std::io::{self, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use rustc_hash::FxHashSet;
+
 use pybun_install::{
     ArchiveEntry, EntryPoints, GeneratedFile, InstallError, InstallPlan, PlannedFile, Record, RecordHasher,
-    SchemePaths, WheelMeta, check_archive, find_dist_info, generated_files, plan_install, rewrite_record,
-    rewrite_shebang,
+    SchemePaths, WheelMeta, check_archive, find_dist_info, generated_files, path_bytes, plan_install,
+    rewrite_record, rewrite_shebang,
 };
 use pybun_pep::WheelFilename;
 
@@ -379,7 +381,7 @@ pub fn install_planned(
             generated.push(GeneratedFile { dest: script.dest.clone(), contents, executable: true });
         }
     }
-    let rewritten: HashSet<&Path> = generated.iter().map(|g| g.dest.as_path()).collect();
+    let rewritten: FxHashSet<&[u8]> = generated.iter().map(|g| path_bytes(&g.dest)).collect();
 
     fs::create_dir_all(&plan.root).map_err(io_error("create directory", &plan.root))?;
     let staging = tempfile::Builder::new()
@@ -397,20 +399,21 @@ pub fn install_planned(
     // (byte order puts a path before its extensions): one `mkdir` each, no
     // failed attempts and no `stat`s. Hashed, not ordered, while collecting:
     // thousands of component-wise path comparisons showed in profiles.
-    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut seen: FxHashSet<Vec<u8>> = FxHashSet::default();
+    let mut dirs: Vec<PathBuf> = Vec::new();
     for dest in plan.files.iter().map(|f| &f.dest).chain(generated.iter().map(|g| &g.dest)) {
         let target = target(dest);
         let mut dir = target.parent();
         while let Some(current) = dir {
-            if dirs.contains(current) || plan.root.starts_with(current) || current == staging.path() {
+            if seen.contains(path_bytes(current)) || plan.root.starts_with(current) || current == staging.path() {
                 break;
             }
-            dirs.insert(current.to_path_buf());
+            seen.insert(path_bytes(current).to_vec());
+            dirs.push(current.to_path_buf());
             dir = current.parent();
         }
     }
-    let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
-    dirs.sort_unstable_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    dirs.sort_unstable_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
     for dir in &dirs {
         match fs::create_dir(dir) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -426,7 +429,7 @@ pub fn install_planned(
     // parallelize across wheels instead.
     plan.files
         .iter()
-        .filter(|file| !rewritten.contains(file.dest.as_path()))
+        .filter(|file| !rewritten.contains(path_bytes(&file.dest)))
         .try_for_each(|file| {
             let dest = target(&file.dest);
             link_file(&unpacked_dir.join(&file.archive_path), &dest, mode).map_err(io_error("install", &dest))
@@ -445,15 +448,19 @@ pub fn install_planned(
     fs::rename(staging.path(), &plan.dist_info_dest).map_err(io_error("rename into place", &plan.dist_info_dest))?;
     let _ = staging.keep();
 
-    let placed: HashSet<&Path> =
-        plan.files.iter().map(|f| f.dest.as_path()).chain(generated.iter().map(|g| g.dest.as_path())).collect();
+    let placed: FxHashSet<&[u8]> =
+        plan.files.iter().map(|f| path_bytes(&f.dest)).chain(generated.iter().map(|g| path_bytes(&g.dest))).collect();
     // All in one directory: ordered by file name, as paths would be.
-    let mut scripts: Vec<PathBuf> = placed
+    let mut scripts: Vec<PathBuf> = plan
+        .files
         .iter()
+        .map(|f| &f.dest)
+        .chain(generated.iter().map(|g| &g.dest))
         .filter(|dest| dest.parent() == Some(plan.scheme.scripts.as_path()))
-        .map(|dest| dest.to_path_buf())
+        .cloned()
         .collect();
     scripts.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
+    scripts.dedup();
     Ok(Installed {
         dist_info: plan.dist_info_dest.clone(),
         scripts,

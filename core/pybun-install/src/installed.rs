@@ -1,14 +1,23 @@
 //! What an installer adds to a wheel's files: launchers, `INSTALLER`,
 //! `direct_url.json`, and the installed `RECORD`.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::entry_points::{EntryPoint, EntryPoints};
 use crate::error::InstallError;
 use crate::plan::InstallPlan;
 use crate::record::{Record, RecordEntry, RecordHash};
 use crate::script::script_launcher;
+
+/// A path's bytes: a cheap hash key for the normalized paths a plan holds
+/// (for them, byte equality is path equality; hashing `Path` goes component
+/// by component and showed in profiles of big installs).
+#[must_use]
+pub fn path_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
 
 /// The content of `.dist-info/INSTALLER`.
 pub const INSTALLER: &str = "pybun\n";
@@ -60,7 +69,13 @@ pub fn generated_files(
     interpreter: &Path,
     direct_url: Option<&str>,
 ) -> Result<Vec<GeneratedFile>, InstallError> {
-    let mut taken: HashMap<PathBuf, String> = plan.files.iter().map(|f| (f.dest.clone(), f.archive_path.clone())).collect();
+    // What each destination is taken by: the wheel's files (only looked at when there are launchers).
+    let has_launchers = !entry_points.console_scripts.is_empty() || !entry_points.gui_scripts.is_empty();
+    let mut taken: FxHashMap<Vec<u8>, String> = if has_launchers {
+        plan.files.iter().map(|f| (path_bytes(&f.dest).to_vec(), f.archive_path.clone())).collect()
+    } else {
+        FxHashMap::default()
+    };
     let mut out = Vec::new();
     let groups = [("console_scripts", false, &entry_points.console_scripts), ("gui_scripts", true, &entry_points.gui_scripts)];
     for (group, gui, list) in groups {
@@ -68,7 +83,7 @@ pub fn generated_files(
             check_script_name(plan, group, entry)?;
             let dest = plan.scheme.scripts.join(&entry.name);
             let label = format!("[{group}] {}", entry.name);
-            if let Some(other) = taken.insert(dest.clone(), label.clone()) {
+            if let Some(other) = taken.insert(path_bytes(&dest).to_vec(), label.clone()) {
                 return Err(InstallError::DuplicateDestination {
                     wheel: plan.wheel.clone(),
                     path: label,
@@ -130,18 +145,18 @@ pub fn rewrite_record(plan: &InstallPlan, generated: &[GeneratedFile]) -> String
     // file, then the planned file (hashed, not ordered: the rows are sorted
     // by their text at the end anyway).
     let record_dest = plan.record_dest();
-    let mut last_generated: HashMap<&Path, usize> = HashMap::with_capacity(generated.len());
+    let mut last_generated: FxHashMap<&[u8], usize> = FxHashMap::default();
     for (position, file) in generated.iter().enumerate() {
-        last_generated.insert(file.dest.as_path(), position);
+        last_generated.insert(path_bytes(&file.dest), position);
     }
-    let replaced: HashSet<&Path> = last_generated.keys().copied().chain([record_dest.as_path()]).collect();
+    let replaced: FxHashSet<&[u8]> = last_generated.keys().copied().chain([path_bytes(&record_dest)]).collect();
     let root: Vec<Component<'_>> = plan.root.components().collect();
     let mut entries: Vec<RecordEntry> = Vec::with_capacity(plan.files.len() + generated.len() + 1);
-    for file in plan.files.iter().filter(|file| !replaced.contains(file.dest.as_path())) {
+    for file in plan.files.iter().filter(|file| !replaced.contains(path_bytes(&file.dest))) {
         entries.push(RecordEntry { path: record_path_from(&root, &file.dest), hash: Some(file.hash.clone()), size: Some(file.size) });
     }
     for (position, file) in generated.iter().enumerate() {
-        if last_generated.get(file.dest.as_path()) == Some(&position) && file.dest != record_dest {
+        if last_generated.get(path_bytes(&file.dest)) == Some(&position) && file.dest != record_dest {
             entries.push(RecordEntry {
                 path: record_path_from(&root, &file.dest),
                 hash: Some(RecordHash::sha256(&file.contents)),

@@ -24,7 +24,7 @@ mod wheel;
 
 pub use entry_points::{EntryPoint, EntryPoints};
 pub use error::{FormatError, InstallError};
-pub use installed::{GeneratedFile, INSTALLER, generated_files, record_path, rewrite_record};
+pub use installed::{GeneratedFile, INSTALLER, generated_files, path_bytes, record_path, rewrite_record};
 pub use plan::{
     ArchiveEntry, InstallPlan, PlannedFile, SchemeKey, SchemePaths, check_archive, find_dist_info, plan_install,
 };

@@ -319,7 +319,8 @@ pub fn plan_install(
     let record_by_path: HashMap<Cow<'_, str>, &crate::record::RecordEntry> =
         record.entries.iter().map(|e| (normal_path(&e.path), e)).collect();
     let mut in_archive: HashSet<Cow<'_, str>> = HashSet::with_capacity(entries.len());
-    let mut by_dest: HashMap<PathBuf, String> = HashMap::with_capacity(entries.len());
+    let mut by_dest: rustc_hash::FxHashMap<Vec<u8>, String> = rustc_hash::FxHashMap::default();
+    by_dest.reserve(entries.len());
     let mut files = Vec::with_capacity(entries.len());
     for entry in entries.iter().filter(|e| !e.is_dir) {
         let components = safe_components(&wheel, &entry.path)?;
@@ -355,7 +356,7 @@ pub fn plan_install(
             return Err(InstallError::SizeMismatch { wheel, path: archive_path, expected: size, actual: entry.size });
         }
         let dest = rest.iter().fold(scheme.dir(key).to_path_buf(), |dir, c| dir.join(c));
-        if let Some(other) = by_dest.insert(dest.clone(), archive_path.clone()) {
+        if let Some(other) = by_dest.insert(crate::installed::path_bytes(&dest).to_vec(), archive_path.clone()) {
             return Err(InstallError::DuplicateDestination {
                 wheel,
                 path: archive_path,
