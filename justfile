@@ -32,6 +32,11 @@ e2e-hatchling:
     rm -rf /tmp/pybun-hatchling-wheels && python3 -m pip download --only-binary :all: --dest /tmp/pybun-hatchling-wheels hatchling editables
     PYBUN_TEST_WHEELHOUSE=/tmp/pybun-hatchling-wheels cargo test -p pybun-cli --test sync_cli hatchling -- --nocapture
 
+# pybun test with pytest installed into the project's env from a local wheelhouse (pytest's wheels downloaded once).
+e2e-test-pytest:
+    test -d /tmp/pybun-pytest-wheels || python3 -m pip download --only-binary :all: --dest /tmp/pybun-pytest-wheels pytest colorama exceptiongroup tomli
+    PYBUN_TEST_PYTEST_WHEELHOUSE=/tmp/pybun-pytest-wheels cargo test -p pybun-cli --test test_cli pytest_from_a_wheelhouse -- --nocapture
+
 # Start-up overhead of `pybun run` on a PEP 723 script vs bare python and `uv run`; `pybun x` vs `uvx` (warm).
 bench-run runs="21": build
     python3 scripts/bench_run.py --runs {{runs}}

@@ -441,3 +441,42 @@ fn fixture_suites_give_pytests_outcomes() {
         assert_eq!(got, expected, "{name}: pybun (left) vs pytest (right)\n{ours}");
     }
 }
+
+/// pytest installed into the project's own environment from a local
+/// wheelhouse (`just e2e-test-pytest` downloads pytest's wheels once; the
+/// local test index serves nothing else): `pybun test` syncs the environment,
+/// finds pytest there, and runs a suite with a conftest hook under the pytest
+/// engine with pytest's outcomes. Skipped (saying so) without the wheelhouse.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped without a wheelhouse")]
+fn pytest_from_a_wheelhouse_in_the_project_environment() {
+    let Some(wheelhouse) = std::env::var_os("PYBUN_TEST_PYTEST_WHEELHOUSE") else {
+        eprintln!("skipped: set PYBUN_TEST_PYTEST_WHEELHOUSE to a directory with pytest's wheels (`just e2e-test-pytest`)");
+        return;
+    };
+    let server = pybun_testkit::IndexServer::start(pybun_testkit::Universe::default());
+    let ctx = TestContext::new();
+    ctx.write_pyproject("[project]\nname = \"suite\"\nversion = \"0.1.0\"\nrequires-python = \">=3.10\"\ndependencies = [\"pytest\"]\n");
+    ctx.write_file("tests/conftest.py", "def pytest_collection_modifyitems(items):\n    pass\n");
+    ctx.write_file("tests/test_a.py", "import pytest\n\ndef test_ok():\n    pass\n\ndef test_bad():\n    with pytest.raises(ValueError):\n        pass\n");
+    let links = wheelhouse.to_str().unwrap().to_string();
+    let index = server.url();
+    let out = pybun(
+        &ctx,
+        &ctx.project_dir,
+        &["--format", "json", "--index-url", &index, "--find-links", &links, "test", "--pytest-compat"],
+        &[],
+    );
+    let document = json(&out);
+    let result = &document["result"];
+    assert!(result["planned"].as_array().is_some_and(|p| p.iter().all(|t| t["engine"] == "pytest")), "{out}");
+    let outcomes: Vec<(String, String)> = result["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(outcomes.contains(&("tests/test_a.py::test_ok".into(), "passed".into())), "{out}");
+    assert!(outcomes.contains(&("tests/test_a.py::test_bad".into(), "failed".into())), "{out}");
+    assert!(ctx.project_dir.join(".venv/lib").read_dir().unwrap().any(|lib| lib.unwrap().path().join("site-packages/pytest").is_dir()), "pytest is in the project's .venv");
+}
