@@ -57,6 +57,75 @@ pub fn link_file(src: &Path, dst: &Path, mode: LinkMode) -> io::Result<()> {
     }
 }
 
+/// Hard links from one directory tree into others, by directory handles:
+/// `linkat(source root, relative path, destination directory, name)` walks
+/// a few path components instead of two absolute paths per file (installs
+/// link thousands of files). Same result and errors as [`link_file`] with
+/// [`LinkMode::Hardlink`].
+#[cfg(target_os = "linux")]
+pub(crate) struct DirLinker {
+    source_root: std::os::fd::OwnedFd,
+    /// The destination directory of the previous file, open.
+    destination: Option<(std::path::PathBuf, std::os::fd::OwnedFd)>,
+}
+
+#[cfg(target_os = "linux")]
+impl DirLinker {
+    /// A linker for hard links out of `source_root`; `None` for other modes
+    /// (or when the directory cannot be opened: [`link_file`] then reports).
+    pub(crate) fn new(source_root: &Path, mode: LinkMode) -> Option<Self> {
+        if mode != LinkMode::Hardlink {
+            return None;
+        }
+        let source_root = open_dir(source_root).ok()?;
+        Some(Self { source_root, destination: None })
+    }
+
+    /// Hard-link `source_root/relative` to `dst`, replacing a file there.
+    pub(crate) fn link(&mut self, relative: &str, dst: &Path) -> io::Result<()> {
+        let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no file name"));
+        };
+        let reuse = self.destination.as_ref().is_some_and(|(open, _)| open == parent);
+        if !reuse {
+            self.destination = Some((parent.to_path_buf(), open_dir(parent)?));
+        }
+        let Some((_, directory)) = &self.destination else { unreachable!("just opened") };
+        let link = || rustix::fs::linkat(&self.source_root, relative, directory, name, rustix::fs::AtFlags::empty());
+        match link() {
+            Err(rustix::io::Errno::EXIST) => {
+                match rustix::fs::unlinkat(directory, name, rustix::fs::AtFlags::empty()) {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                link().map_err(Into::into)
+            }
+            other => other.map_err(Into::into),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_dir(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::open(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+/// Elsewhere: no handles, [`link_file`] is used.
+#[cfg(not(target_os = "linux"))]
+pub(crate) struct DirLinker;
+
+#[cfg(not(target_os = "linux"))]
+impl DirLinker {
+    pub(crate) fn new(_source_root: &Path, _mode: LinkMode) -> Option<Self> {
+        None
+    }
+
+    pub(crate) fn link(&mut self, _relative: &str, _dst: &Path) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "no directory handles here"))
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn reflink(src: &Path, dst: &Path) -> io::Result<()> {
     let from = fs::File::open(src)?;

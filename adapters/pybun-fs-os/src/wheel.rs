@@ -427,12 +427,17 @@ pub fn install_planned(
     // Files of one wheel are placed in order: they share directories, and
     // threads linking into one directory only contend for its lock. Callers
     // parallelize across wheels instead.
+    let mut linker = crate::link::DirLinker::new(unpacked_dir, mode);
     plan.files
         .iter()
         .filter(|file| !rewritten.contains(path_bytes(&file.dest)))
         .try_for_each(|file| {
             let dest = target(&file.dest);
-            link_file(&unpacked_dir.join(&file.archive_path), &dest, mode).map_err(io_error("install", &dest))
+            match &mut linker {
+                Some(linker) => linker.link(&file.archive_path, &dest),
+                None => link_file(&unpacked_dir.join(&file.archive_path), &dest, mode),
+            }
+            .map_err(io_error("install", &dest))
         })?;
     for file in &generated {
         write_generated(&target(&file.dest), file)?;
