@@ -41,12 +41,9 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
     if !args.watch {
         return test_once(cli, settings, args, &pybun_test_worker::PoolTestRunner, None);
     }
-    if settings.format != OutputFormat::Text {
-        return Err(Failure::new(
-            Diagnostic::error(Code::Usage, "`--watch` prints as it goes: it needs `--format text`")
-                .with_hint("run `pybun test --format json` without `--watch` for one report"),
-        ));
-    }
+    // JSON: one document per run, one per line (JSON lines), each the document
+    // `pybun test --format json` prints, with a `watch` object on reruns.
+    let json_mode = settings.format == OutputFormat::Json;
     // Run, then wait for a change to a Python file or a configuration file
     // under the directory and run the tests it affects, on workers kept warm
     // between runs. Ctrl-C ends it.
@@ -58,31 +55,54 @@ pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Re
     let mut changed: Option<Vec<PathBuf>> = None;
     let mut first_seen: Option<Instant> = None;
     loop {
-        match test_once(cli, settings, args, &runner, changed.clone()) {
-            Ok(rendered) => {
-                for warning in &rendered.warnings {
-                    crate::print_stderr(&crate::text::diagnostic(warning));
+        let outcome = test_once(cli, settings, args, &runner, changed.clone());
+        if json_mode {
+            let document = match outcome {
+                Ok(mut rendered) => {
+                    if let Some(seen) = first_seen {
+                        let changed_paths: Vec<String> = changed.iter().flatten().map(|p| p.display().to_string()).collect();
+                        rendered.json["watch"] =
+                            serde_json::json!({ "changed": changed_paths, "milliseconds": seen.elapsed().as_millis() as u64 });
+                    }
+                    crate::json::success_document("test", &rendered.json, &rendered.warnings)
                 }
-                if !rendered.stderr.is_empty() {
-                    crate::print_stderr(&rendered.stderr);
-                }
-                if let Some(seen) = first_seen {
-                    let ran = rendered.json["tests"].as_array().map_or(0, Vec::len);
-                    crate::print_stderr(&format!(
-                        "re-ran {ran} test{} in {} ms (from the change seen to the results)",
-                        if ran == 1 { "" } else { "s" },
-                        seen.elapsed().as_millis()
-                    ));
-                }
-            }
-            Err(failure) => crate::print_stderr(&crate::text::failure(&failure)),
+                Err(failure) => crate::json::failure_document("test", &failure, &[]),
+            };
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{document}");
+            let _ = out.flush();
+        } else {
+            print_run(outcome, first_seen);
+            crate::print_stderr("Watching for changes (Ctrl-C to stop)…");
         }
-        crate::print_stderr("Watching for changes (Ctrl-C to stop)…");
         let changes = watcher.next_changes(&root, std::time::Duration::from_millis(10)).map_err(|e| {
             Failure::new(Diagnostic::error(Code::Io, format!("watching `{}` stopped: {e}", root.display())))
         })?;
         first_seen = Some(changes.first_seen);
         changed = Some(changes.paths);
+    }
+}
+
+/// A `--watch` run in text mode: warnings, the report, the timing line.
+fn print_run(outcome: Result<Rendered, Failure>, first_seen: Option<Instant>) {
+    match outcome {
+        Ok(rendered) => {
+            for warning in &rendered.warnings {
+                crate::print_stderr(&crate::text::diagnostic(warning));
+            }
+            if !rendered.stderr.is_empty() {
+                crate::print_stderr(&rendered.stderr);
+            }
+            if let Some(seen) = first_seen {
+                let ran = rendered.json["tests"].as_array().map_or(0, Vec::len);
+                crate::print_stderr(&format!(
+                    "re-ran {ran} test{} in {} ms (from the change seen to the results)",
+                    if ran == 1 { "" } else { "s" },
+                    seen.elapsed().as_millis()
+                ));
+            }
+        }
+        Err(failure) => crate::print_stderr(&crate::text::failure(&failure)),
     }
 }
 

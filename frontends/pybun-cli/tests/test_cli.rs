@@ -480,3 +480,47 @@ fn pytest_from_a_wheelhouse_in_the_project_environment() {
     assert!(outcomes.contains(&("tests/test_a.py::test_bad".into(), "failed".into())), "{out}");
     assert!(ctx.project_dir.join(".venv/lib").read_dir().unwrap().any(|lib| lib.unwrap().path().join("site-packages/pytest").is_dir()), "pytest is in the project's .venv");
 }
+
+/// `--watch --format json`: one `pybun test --format json` document per run,
+/// one per line; reruns carry a `watch` object (changed files, milliseconds).
+#[test]
+fn watch_in_json_prints_one_document_per_run() {
+    use std::io::BufRead as _;
+    let ctx = TestContext::new();
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/test_one.py", "def test_one():\n    pass\n");
+    let mut command: Command = ctx.command(bin());
+    command
+        .current_dir(&ctx.project_dir)
+        .env("PYBUN_DATA_DIR", ctx.temp.path().join("data"))
+        .env_remove("VIRTUAL_ENV")
+        .args(["--format", "json", "test", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> Value {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a JSON line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let first = next();
+    assert_eq!(first["command"], "test", "{first}");
+    assert_eq!(first["result"]["summary"]["passed"], 1, "{first}");
+    assert!(first["result"].get("watch").is_none(), "{first}");
+    ctx.write_file("tests/test_one.py", "def test_one():\n    assert 1 == 2\n");
+    let second = next();
+    assert_eq!(second["result"]["summary"]["failed"], 1, "{second}");
+    let changed = second["result"]["watch"]["changed"].as_array().unwrap();
+    assert!(changed.iter().any(|p| p.as_str().unwrap().ends_with("tests/test_one.py")), "{second}");
+    assert!(second["result"]["watch"]["milliseconds"].as_u64().is_some(), "{second}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
