@@ -1,23 +1,38 @@
 """`just bench-sync`: pybun sync vs uv sync on each workload, side by side.
 
 Three modes, interleaved run by run so both tools see the same conditions:
-  fresh-venv  warm cache, `rm -rf .venv` before each run (the "second install")
+  fresh-venv  warm cache, no `.venv` before each run (the "second install")
   no-op       an environment already in sync
   cold        empty cache and no venv (network)
 Each tool works in its own copy of the project and locks it once first
 (`pybun lock` / `uv lock`), so the sync runs measure installation, not
 resolution. Both use the same interpreter (`--python`), hardlink-or-clone
 defaults, and PYTHONDONTWRITEBYTECODE=1, no bytecode compilation.
-Prints medians, the pybun/uv ratio and peak RSS.
+
+Removing the previous venv: by default it is moved aside (into a directory
+deleted at the end), not deleted right before the run. Deleting thousands of
+directories just before makes ext4 without a journal (as on this machine)
+skip every recently freed inode on each following `mkdir`, reading the inode
+table for each (`recently_deleted()`): then both tools spend most of their
+time there, more with every run, whichever tool runs, and the figures measure
+the filesystem's history rather than the installers. `--delete-venv` restores
+`rm -rf .venv` before each run.
+
+Prints, per tool, the median wall time, the median CPU time (user + sys:
+less disturbed by other work on a shared machine) and the peak RSS over all
+runs, and the pybun/uv ratios of wall time and peak RSS.
 """
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 
-from common import base_env, copy_project, pybun_bin, run_wait4, uv_bin, workloads
+from common import base_env, copy_project, pybun_bin, uv_bin, workloads
 
 
 def sync_cmd(tool: str, cache: str, python: str) -> tuple[list[str], dict]:
@@ -37,11 +52,16 @@ def lock_cmd(tool: str, cache: str) -> tuple[list[str], dict]:
     return [uv_bin(), "lock", "--no-progress"], env
 
 
-def run(cmd, env, project) -> tuple[float, int]:
-    seconds, rss, code, stderr = run_wait4(cmd, project, env)
-    if code != 0:
+def run(cmd, env, project) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds user+sys, peak RSS KiB) of one run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[0]} failed in {project}:\n{stderr.decode(errors='replace')}")
-    return seconds, rss
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def main() -> None:
@@ -49,11 +69,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--python", default=shutil.which("python3") and sys.executable)
     parser.add_argument("--modes", default="fresh-venv,no-op,cold")
+    parser.add_argument("--delete-venv", action="store_true", help="rm -rf .venv before each run instead of moving it aside")
     args = parser.parse_args()
     python = args.python
     modes = args.modes.split(",")
-    print(f"PYTHONDONTWRITEBYTECODE=1 for both tools; interpreter {python}; lock made once per tool first")
-    print(f"{'workload':<14} {'mode':<10} {'pybun s':>8} {'uv s':>8} {'ratio':>6} {'pybun MiB':>10} {'uv MiB':>8}")
+    removal = "deleted" if args.delete_venv else "moved aside"
+    print(f"PYTHONDONTWRITEBYTECODE=1 for both tools; interpreter {python}; lock made once per tool first; "
+          f"old venv {removal} before each run; medians of {args.runs}")
+    print(
+        f"{'workload':<14} {'mode':<10} {'pybun s':>8} {'uv s':>8} {'ratio':>6} "
+        f"{'pybun cpu':>9} {'uv cpu':>7} {'pybun MiB':>10} {'uv MiB':>8} {'rss ratio':>9}"
+    )
+    trash = tempfile.mkdtemp(prefix="bench-sync-old-venvs-")
     for workload in workloads():
         projects = {t: copy_project(workload) for t in ("pybun", "uv")}
         caches = {t: tempfile.mkdtemp(prefix=f"bench-sync-{t}-cache-") for t in projects}
@@ -61,7 +88,8 @@ def main() -> None:
             cmd, env = lock_cmd(tool, caches[tool])
             run(cmd, env, projects[tool])
         for mode in modes:
-            results = {"pybun": [], "uv": []}
+            wall = {"pybun": [], "uv": []}
+            cpu = {"pybun": [], "uv": []}
             rss = {"pybun": 0, "uv": 0}
             if mode in ("fresh-venv", "no-op"):
                 for tool in projects:  # fill the cache (and the venv)
@@ -71,22 +99,29 @@ def main() -> None:
                 for tool in projects:
                     project = projects[tool]
                     if mode in ("fresh-venv", "cold"):
-                        shutil.rmtree(project / ".venv", ignore_errors=True)
+                        venv = project / ".venv"
+                        if args.delete_venv:
+                            shutil.rmtree(venv, ignore_errors=True)
+                        elif venv.exists():
+                            venv.rename(os.path.join(trash, f"{tool}-{time.time_ns()}"))
                     if mode == "cold":
                         shutil.rmtree(caches[tool], ignore_errors=True)
                     cmd, env = sync_cmd(tool, caches[tool], python)
-                    seconds, peak = run(cmd, env, project)
-                    results[tool].append(seconds)
+                    seconds, cpu_seconds, peak = run(cmd, env, project)
+                    wall[tool].append(seconds)
+                    cpu[tool].append(cpu_seconds)
                     rss[tool] = max(rss[tool], peak)
-            pybun = statistics.median(results["pybun"])
-            uv = statistics.median(results["uv"])
+            pybun = statistics.median(wall["pybun"])
+            uv = statistics.median(wall["uv"])
             print(
                 f"{workload.name:<14} {mode:<10} {pybun:>8.3f} {uv:>8.3f} {pybun / uv:>6.2f} "
-                f"{rss['pybun'] / 1024:>10.1f} {rss['uv'] / 1024:>8.1f}",
+                f"{statistics.median(cpu['pybun']):>9.3f} {statistics.median(cpu['uv']):>7.3f} "
+                f"{rss['pybun'] / 1024:>10.1f} {rss['uv'] / 1024:>8.1f} {rss['pybun'] / rss['uv']:>9.2f}",
                 flush=True,
             )
         for path in list(projects.values()) + list(caches.values()):
             shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 if __name__ == "__main__":
