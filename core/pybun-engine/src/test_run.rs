@@ -461,8 +461,10 @@ fn discover_files<'a>(
             Some(((*rel).clone(), module, key, None))
         })
         .collect();
-    let missed = found.iter().any(|(_, _, _, hit)| hit.is_none());
-    if missed || found.len() != index.len() {
+    // Results with collection errors are not cached: they neither miss nor count.
+    let cacheable = found.iter().filter(|(_, module, _, _)| module.errors.is_empty()).count();
+    let missed = found.iter().any(|(_, module, _, hit)| hit.is_none() && module.errors.is_empty());
+    if missed || cacheable != index.len() {
         let mut lines: Vec<String> = found
             .iter()
             .filter_map(|(_, module, key, hit)| {
