@@ -480,16 +480,6 @@ fn sdist_with_dynamic_dependencies_that_cannot_be_built_names_the_file() {
     assert_eq!(document["error"]["line"], 5, "points at the requirement: {document}");
 }
 
-#[test]
-fn watch_needs_text_output() {
-    let ctx = TestContext::new();
-    let out = pybun_bare(&ctx, &["--format", "json", "test", "--watch"]);
-    assert_eq!(out.code, 2, "{out}");
-    let document = out.json();
-    assert_eq!(document["command"], "test");
-    assert_eq!(document["error"]["code"], "PB0001");
-}
-
 // ---------------------------------------------------------------------------
 // 6. Binary lockfile
 
