@@ -340,7 +340,16 @@ pub(crate) fn multiline(items: impl IntoIterator<Item = InlineTable>) -> Array {
 /// wrong types and invalid values (each with its span), or
 /// [`Code::LockVersion`] alone when the lock was written by a newer PyBun.
 pub fn from_text(text: &str, file: &str) -> Result<Lock, Vec<Diagnostic>> {
-    let doc = match toml_edit::Document::parse(text) {
+    // `toml_edit` panics on a few invalid texts (e.g. `",\n==a\n.="`): a
+    // hand-broken lock must still be a clear error, not a crash.
+    let Ok(parsed) = std::panic::catch_unwind(|| toml_edit::Document::parse(text)) else {
+        return Err(vec![
+            Diagnostic::error(Code::LockSyntax, "the lockfile is not valid TOML: the TOML parser cannot read it")
+                .in_file(file)
+                .with_hint("regenerate it with `pybun lock`"),
+        ]);
+    };
+    let doc = match parsed {
         Ok(doc) => doc,
         Err(error) => {
             let span = error.span().unwrap_or(text.len()..text.len());

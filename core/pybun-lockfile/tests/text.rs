@@ -223,3 +223,12 @@ fn every_truncation_of_the_golden_fixture_is_rejected_or_complete() {
         }
     }
 }
+
+#[test]
+fn text_the_toml_parser_panics_on_is_a_clear_error() {
+    // `toml_edit` 0.23 panics inside its parser on this text.
+    let errors = from_text(",\n==a\n.=", "pybun.lock").expect_err("not a lock");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, Code::LockSyntax);
+    assert!(errors[0].message.contains("not valid TOML"), "{}", errors[0].message);
+}

@@ -421,7 +421,16 @@ fn parse_toml(
     text: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<toml_edit::DocumentMut> {
-    match text.parse::<toml_edit::DocumentMut>() {
+    // `toml_edit` panics on a few invalid texts (e.g. `",\n==a\n.="`).
+    let Ok(parsed) = std::panic::catch_unwind(|| text.parse::<toml_edit::DocumentMut>()) else {
+        diagnostics.push(
+            Diagnostic::error(codes::TOML_SYNTAX, format!("`{file}` is not valid TOML"))
+                .in_file(file)
+                .with_label("the TOML parser cannot read it"),
+        );
+        return None;
+    };
+    match parsed {
         Ok(doc) => Some(doc),
         Err(err) => {
             let range = err.span().unwrap_or(0..0);
@@ -505,6 +514,14 @@ fn pyproject_section(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pyproject_the_toml_parser_panics_on_is_a_diagnostic() {
+        let (config, _, diagnostics) = TestConfig::from_files(&[("pyproject.toml", ",\n==a\n.=")]);
+        assert_eq!(config, TestConfig::default());
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert!(diagnostics[0].message.contains("not valid TOML"));
+    }
 
     #[test]
     fn defaults() {
