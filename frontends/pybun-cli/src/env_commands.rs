@@ -68,6 +68,20 @@ impl EnvAdapters {
         let store = pybun_cache::ArtifactStore::new(cache, http, offline);
         Ok(Self { interpreters, environments, cache: store, frontend: pybun_build::OsBuildFrontend::new() })
     }
+
+    /// The ports of these adapters, with the OS filesystem.
+    pub(crate) fn ports<'a>(&'a self, open_index: pybun_engine::IndexOpener<'a>, reporter: &'a dyn pybun_ports::Reporter) -> SyncPorts<'a> {
+        SyncPorts {
+            fs: &OsFs,
+            open_index,
+            interpreters: self.interpreters.as_ref(),
+            environments: &self.environments,
+            artifacts: &self.cache,
+            build_cache: &self.cache,
+            frontend: &self.frontend,
+            reporter,
+        }
+    }
 }
 
 /// Builds sdists for their metadata while resolving (the index's
@@ -85,16 +99,7 @@ impl pybun_engine::SdistMetadataBuilder for SdistBuilder {
         let adapters = EnvAdapters::with_cache(self.cache.clone(), self.offline)?;
         let (cache, offline) = (self.cache.clone(), self.offline);
         let opener = move |settings: &pybun_engine::IndexSettings| crate::commands::plain_index(settings, cache.clone(), offline);
-        let ports = SyncPorts {
-            fs: &OsFs,
-            open_index: &opener,
-            interpreters: adapters.interpreters.as_ref(),
-            environments: &adapters.environments,
-            artifacts: &adapters.cache,
-            build_cache: &adapters.cache,
-            frontend: &adapters.frontend,
-            reporter: &pybun_ports::NullReporter,
-        };
+        let ports = adapters.ports(&opener, &pybun_ports::NullReporter);
         pybun_engine::build_sdist_metadata(&ports, &self.index, &self.directory, name, file)
     }
 }
@@ -143,16 +148,7 @@ pub(crate) fn with_ports<T>(
     let adapters = EnvAdapters::new(cli)?;
     let reporter = CliReporter::new(settings.format == crate::cli::OutputFormat::Text && !settings.quiet);
     let opener = index_opener(cli);
-    let ports = SyncPorts {
-        fs: &OsFs,
-        open_index: &opener,
-        interpreters: adapters.interpreters.as_ref(),
-        environments: &adapters.environments,
-        artifacts: &adapters.cache,
-        build_cache: &adapters.cache,
-        frontend: &adapters.frontend,
-        reporter: &reporter,
-    };
+    let ports = adapters.ports(&opener, &reporter);
     let result = f(&ports);
     reporter.finish();
     Ok((result?, reporter.take_warnings()))
