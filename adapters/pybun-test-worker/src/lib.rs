@@ -308,16 +308,9 @@ impl Worker {
     /// Asks the worker to fork a session child and waits until it serves.
     fn begin_session(&mut self) -> io::Result<()> {
         self.send(&serde_json::json!({"session": "begin"}))?;
-        loop {
-            match self.read_message()? {
-                Some(Message::SessionBegun) => {
-                    self.in_session = true;
-                    return Ok(());
-                }
-                Some(_) => {}
-                None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "worker exited")),
-            }
-        }
+        self.wait_for(|message| matches!(message, Message::SessionBegun))?;
+        self.in_session = true;
+        Ok(())
     }
 
     /// Ends the session: the child tears its fixtures down and exits; the worker stays.
@@ -326,12 +319,16 @@ impl Worker {
             return Ok(());
         }
         self.send(&serde_json::json!({"session": "end"}))?;
+        self.wait_for(|message| matches!(message, Message::SessionEnded))?;
+        self.in_session = false;
+        Ok(())
+    }
+
+    /// Reads messages until one that `wanted` accepts (others are skipped).
+    fn wait_for(&mut self, wanted: impl Fn(&Message) -> bool) -> io::Result<()> {
         loop {
             match self.read_message()? {
-                Some(Message::SessionEnded) => {
-                    self.in_session = false;
-                    return Ok(());
-                }
+                Some(message) if wanted(&message) => return Ok(()),
                 Some(_) => {}
                 None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "worker exited")),
             }

@@ -53,15 +53,8 @@ const CHECKSUM_LEN: usize = 4;
 /// canonical order first.
 #[must_use]
 pub fn to_binary(lock: &Lock) -> Vec<u8> {
-    let sorted;
-    let lock = if lock.is_canonical() {
-        lock
-    } else {
-        let mut copy = lock.clone();
-        copy.canonicalize();
-        sorted = copy;
-        &sorted
-    };
+    let canonical = lock.canonical();
+    let lock = canonical.as_ref();
 
     let mut body = Writer::default();
     body.lock(lock);

@@ -162,6 +162,18 @@ impl Lock {
             })
     }
 
+    /// The lock in canonical order: itself when it already is, else a sorted copy.
+    #[must_use]
+    pub fn canonical(&self) -> std::borrow::Cow<'_, Lock> {
+        if self.is_canonical() {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.canonicalize();
+            std::borrow::Cow::Owned(copy)
+        }
+    }
+
     /// Put every list in canonical order, so equal content gives equal bytes.
     pub fn canonicalize(&mut self) {
         for package in &mut self.packages {

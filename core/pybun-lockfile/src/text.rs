@@ -30,15 +30,8 @@ pub const HEADER: &str =
 /// canonical order first, so equal content gives equal bytes.
 #[must_use]
 pub fn to_text(lock: &Lock) -> String {
-    let sorted;
-    let lock = if lock.is_canonical() {
-        lock
-    } else {
-        let mut copy = lock.clone();
-        copy.canonicalize();
-        sorted = copy;
-        &sorted
-    };
+    let canonical = lock.canonical();
+    let lock = canonical.as_ref();
     let mut out = Writer(String::with_capacity(4096 + lock.packages.len() * 1024));
     out.0.push_str(HEADER);
     out.0.push_str("version = ");
