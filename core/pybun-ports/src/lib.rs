@@ -26,6 +26,6 @@ pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
 pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, PreparedWheel};
 pub use environment::{EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
 pub use python::{InterpreterError, Interpreters};
-pub use tests_runner::{RunnerConfig, TestBatch, TestEngine, TestOutcomeKind, TestResult, TestRunner};
+pub use tests_runner::{Collected, CollectedTest, RunnerConfig, TestBatch, TestEngine, TestOutcomeKind, TestResult, TestRunner};
 pub use runtimes::{InstalledRuntime, ManagedRuntime, PythonRuntimes, RuntimeDownload, RuntimeError};
 pub use pybun_env as env;

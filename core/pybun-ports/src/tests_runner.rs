@@ -74,8 +74,38 @@ pub struct RunnerConfig {
     pub env: Vec<(String, String)>,
 }
 
+/// One test as pytest collected it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectedTest {
+    /// pytest's node id.
+    pub id: String,
+    /// The names of its marks (`item.iter_markers()`).
+    pub marks: Vec<String>,
+}
+
+/// What pytest collected from some paths (`pytest --collect-only`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// In pytest's order.
+    pub tests: Vec<CollectedTest>,
+    /// Collection errors: `(node id of the collector, e.g. the file's path; the error text)`.
+    pub errors: Vec<(String, String)>,
+}
+
 /// Runs tests in worker processes.
 pub trait TestRunner: Send + Sync {
+    /// Collect `paths` (files relative to the rootdir; none: pytest's own
+    /// default arguments) with pytest in a worker, for node ids static
+    /// discovery cannot know.
+    ///
+    /// # Errors
+    /// When the worker cannot be started or pytest is missing (`Unsupported` by default).
+    fn collect(&self, config: &RunnerConfig, paths: Vec<String>) -> std::io::Result<Collected> {
+        let _ = (config, paths);
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this runner cannot collect with pytest"))
+    }
+
+
     /// Run the batches (in the given order, as workers free up), calling
     /// `on_result` for every test as it finishes. `on_result` returning
     /// `false` stops the run (fail fast): batches not started are dropped.
