@@ -87,6 +87,7 @@ codes! {
 
     TestSyntax = "PB0700": "a test file is not valid Python",
     TestConfigInvalid = "PB0701": "the pytest configuration is invalid",
+    TestCollection = "PB0702": "pytest could not collect a test file",
     // 080x: checks (`pybun check`, the language server)
     NoMatchingRelease = "PB0800": "no release of a package matches the requirement's version specifier",
     ChecksSkipped = "PB0801": "offline: the checks that need the package index were skipped",
