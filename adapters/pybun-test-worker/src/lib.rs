@@ -36,6 +36,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub use pybun_ports::{Collected, CollectedTest};
+
 pub mod watch;
 
 /// The worker script, written next to nothing else in a private temp dir.
@@ -178,6 +180,8 @@ enum Message {
     Done,
     SessionBegun,
     SessionEnded,
+    /// The answer to `{"collect": [paths]}`.
+    Collected(serde_json::Value),
     Other,
 }
 
@@ -287,6 +291,9 @@ impl Worker {
         }
         if value.get("done").is_some() {
             return Ok(Some(Message::Done));
+        }
+        if value.get("collected").is_some() {
+            return Ok(Some(Message::Collected(value)));
         }
         match value.get("session").and_then(|v| v.as_str()) {
             Some("begun") => return Ok(Some(Message::SessionBegun)),
@@ -598,6 +605,77 @@ impl WorkerPool {
         Ok(())
     }
 
+    /// pytest's own collection of `paths` (relative to the rootdir; none:
+    /// pytest's default arguments) on the first worker, in a session of its
+    /// own for a warm pool (the project's modules stay out of the zygote).
+    /// A plain pool's worker has imported the collected modules afterwards:
+    /// collect on a pool of its own.
+    ///
+    /// # Errors
+    /// The worker could not be started or died, or pytest is not installed.
+    pub fn collect(&mut self, paths: &[String]) -> io::Result<Collected> {
+        let slot = self.workers.first_mut().ok_or_else(|| io::Error::other("no worker"))?;
+        if slot.is_none() {
+            *slot = Some(self.launcher.spawn(0)?.0);
+        }
+        let Some(worker) = slot.as_mut() else {
+            return Err(io::Error::other("no worker"));
+        };
+        let answer = (|| {
+            if self.launcher.sessions && !worker.in_session {
+                worker.begin_session()?;
+            }
+            worker.send(&serde_json::json!({ "collect": paths }))?;
+            loop {
+                match worker.read_message()? {
+                    Some(Message::Collected(value)) => return Ok(value),
+                    Some(_) => {}
+                    None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the worker exited while collecting")),
+                }
+            }
+        })();
+        let ended = if self.launcher.sessions { worker.end_session() } else { Ok(()) };
+        if (answer.is_err() || ended.is_err())
+            && let Some(mut w) = slot.take()
+        {
+            w.kill();
+        }
+        let value = answer?;
+        if value["collected"].is_null() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                value["error"].as_str().unwrap_or("pytest could not collect").to_string(),
+            ));
+        }
+        let tests = value["collected"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| {
+                        Some(CollectedTest {
+                            id: item["id"].as_str()?.to_string(),
+                            marks: item["marks"]
+                                .as_array()
+                                .map(|m| m.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+                                .unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let errors = value["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| (e["id"].as_str().unwrap_or_default().to_string(), e["text"].as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Collected { tests, errors })
+    }
+
     /// Asks every worker to finish (session fixtures are torn down) and waits for them.
     pub fn shutdown(mut self) {
         let workers: Vec<Worker> = self.workers.iter_mut().filter_map(Option::take).collect();
@@ -684,6 +762,7 @@ fn run_batch(
                 Ok(Some(Message::Done)) => break None,
                 Ok(Some(
                     Message::Ready(_)
+                    | Message::Collected(_)
                     | Message::Other
                     | Message::SessionBegun
                     | Message::SessionEnded,
@@ -840,6 +919,15 @@ fn run_on_pool(
 }
 
 impl pybun_ports::TestRunner for PoolTestRunner {
+    fn collect(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Collected> {
+        let mut config = worker_config(config);
+        config.workers = 1;
+        let mut pool = WorkerPool::start(config)?;
+        let result = pool.collect(&paths);
+        pool.shutdown();
+        result
+    }
+
     fn run(
         &self,
         config: &pybun_ports::RunnerConfig,
@@ -871,13 +959,8 @@ impl WarmTestRunner {
     }
 }
 
-impl pybun_ports::TestRunner for WarmTestRunner {
-    fn run(
-        &self,
-        config: &pybun_ports::RunnerConfig,
-        batches: Vec<pybun_ports::TestBatch>,
-        on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
-    ) -> io::Result<()> {
+impl WarmTestRunner {
+    fn with_pool<T>(&self, config: &pybun_ports::RunnerConfig, f: impl FnOnce(&mut WorkerPool) -> io::Result<T>) -> io::Result<T> {
         let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_some_and(|(c, _)| c != config)
             && let Some((_, pool)) = guard.take()
@@ -893,8 +976,25 @@ impl pybun_ports::TestRunner for WarmTestRunner {
         let Some((_, pool)) = guard.as_mut() else {
             return Err(io::Error::other("no worker pool"));
         };
+        f(pool)
+    }
+}
+
+impl pybun_ports::TestRunner for WarmTestRunner {
+    fn collect(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Collected> {
+        self.with_pool(config, |pool| pool.collect(&paths))
+    }
+
+    fn run(
+        &self,
+        config: &pybun_ports::RunnerConfig,
+        batches: Vec<pybun_ports::TestBatch>,
+        on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
+    ) -> io::Result<()> {
+        self.with_pool(config, |pool| {
         let result = run_on_pool(pool, batches, on_result);
         pool.end_sessions();
         result
+        })
     }
 }

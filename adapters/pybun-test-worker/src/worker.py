@@ -2075,7 +2075,8 @@ class PytestReporter(object):
                                   "stdout": "", "stderr": ""})
 
 
-def run_pytest(proto, capture, ids):
+def _pytest_for_engine():
+    """The real pytest module (made `sys.modules["pytest"]`), or None."""
     pytest = real_pytest() if isinstance(sys.modules.get("pytest"), LazyPytest) else None
     if pytest is not None:
         sys.modules["pytest"] = pytest
@@ -2085,6 +2086,63 @@ def run_pytest(proto, capture, ids):
         except ImportError:
             pytest = None
     if pytest is None or getattr(pytest, "__pybun_shim__", False):
+        return None
+    return pytest
+
+
+class PytestCollector(object):
+    """Records what `pytest --collect-only` lists (after every hook, in its order)."""
+
+    def __init__(self):
+        self.items = []
+        self.errors = []
+
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            try:
+                marks = sorted(set(m.name for m in item.iter_markers()))
+            except Exception:
+                marks = []
+            self.items.append({"id": item.nodeid, "marks": marks})
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            lr = report.longrepr
+            try:
+                text = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else str(lr)
+            except Exception:
+                text = repr(lr)
+            self.errors.append({"id": report.nodeid, "text": text})
+
+
+def collect_pytest(proto, capture, paths):
+    """`{"collect": [paths]}`: pytest's own collection of the paths (none: its defaults)."""
+    pytest = _pytest_for_engine()
+    if pytest is None:
+        proto.send({"collected": None, "error": "pytest is not installed in this environment"})
+        return
+    collector = PytestCollector()
+    capture.begin()
+    args = list(paths) + ["--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", ROOTDIR]
+    code = None
+    try:
+        code = pytest.main(args, plugins=[collector])
+    except SystemExit as e:
+        code = e.code
+    except BaseException:
+        code = traceback.format_exc()
+    out, err = capture.end()
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        code = str(code)
+    proto.send({"collected": collector.items, "errors": collector.errors, "exit": code,
+                "output": (out + err)[-4000:]})
+
+
+def run_pytest(proto, capture, ids):
+    pytest = _pytest_for_engine()
+    if pytest is None:
         for i in ids:
             proto.send({"id": i, "outcome": "error", "duration": 0.0, "stdout": "", "stderr": "",
                         "longrepr": "pytest is not installed in this environment",
@@ -2146,6 +2204,16 @@ def serve(proto, capture, pytest_mod, in_session=False):
             continue
         if session == "end" and in_session:
             break
+        if "collect" in msg:
+            if native is not None:
+                # pytest must import the test modules itself
+                native.teardown_all()
+                for name in native.imported_names:
+                    sys.modules.pop(name, None)
+                native = None
+            last_engine = "pytest"
+            collect_pytest(proto, capture, msg.get("collect") or [])
+            continue
         ids = msg.get("run") or []
         engine = msg.get("engine", "native")
         if engine != last_engine and native is not None and engine == "pytest":

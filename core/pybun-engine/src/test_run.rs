@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::EnvironmentInputs;
 use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestResult, TestRunner};
-use pybun_testing::{CONFIG_FILES, ModuleTests, TestConfig, decode_cached, discover_module, discovery_cache_key, encode_cached, walk};
+use pybun_testing::{
+    CONFIG_FILES, Mark, ModuleTests, TestConfig, TestItem, TestKind, decode_cached, discover_module, discovery_cache_key, dynamic_files,
+    encode_cached, walk,
+};
 
 use crate::Failure;
 use crate::lock::IndexSettings;
@@ -132,7 +135,7 @@ pub fn run_tests(
             .collect()
     };
     let walked = walk("", &config, &list);
-    let modules = discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
+    let mut modules = discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
 
     // Which modules need pytest: their own reasons, and their conftests'.
     let mut compat = Vec::new();
@@ -163,19 +166,90 @@ pub fn run_tests(
         collection_errors.extend(module.errors.iter().cloned());
     }
 
-    // Selection.
-    let all: Vec<(&str, Vec<String>, &str)> = walked
-        .test_files
-        .iter()
-        .filter_map(|rel| modules.get(rel).map(|m| (rel, m)))
-        .flat_map(|(rel, m)| m.items.iter().map(move |item| (item.node_id.as_str(), item.marks.iter().map(|k| k.name.clone()).collect(), rel.as_str())))
-        .collect();
-    let collected = all.len();
-    let last_failed: BTreeSet<String> = read_json_list(ports, &rootdir.join(LAST_FAILED_FILE));
-    let durations = read_durations(ports, &rootdir.join(DURATIONS_FILE));
+    // Files whose node ids only pytest can tell: pytest collects them (in a
+    // worker), the others keep their static ids.
     let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
     let affected: Option<BTreeSet<String>> =
         request.changed.as_ref().and_then(|changed| affected_files(changed, &rootdir, &walked.test_files, &modules));
+    let dynamic: Vec<String> = dynamic_files(&walked.test_files, &modules, &config)
+        .into_keys()
+        .filter(|rel| affected.as_ref().is_none_or(|files| files.contains(rel)))
+        .filter(|rel| wanted_paths.is_empty() || wanted_paths.iter().any(|p| file_wanted(p, rel)))
+        .collect();
+    let mut environment: Option<(crate::run::RunPlan, bool)> = None;
+    // The files pytest collected: their items are pytest's own.
+    let mut collected_files: BTreeSet<String> = BTreeSet::new();
+    // A conftest hook that sees the whole session (`pytest_collection_modifyitems`…):
+    // pytest collects everything wanted, and its order is the session's.
+    let everywhere = walked.conftests.iter().any(|c| modules.get(c).is_some_and(|m| !m.dynamic_everywhere.is_empty()));
+    let mut session_order: Option<Vec<(String, String)>> = None;
+    let mut warnings = Vec::new();
+    if !dynamic.is_empty() {
+        let (plan, pytest_available) = prepare_environment(request, ports)?;
+        if pytest_available {
+            let runner_config = runner_config(&plan, &rootdir, 1);
+            // Everything wanted, unnarrowed: pytest's own arguments (it may collect non-Python files too).
+            let args = if everywhere && wanted_paths.is_empty() && affected.is_none() { Vec::new() } else { dynamic.clone() };
+            match runner.collect(&runner_config, args) {
+                Ok(collected) => {
+                    let order = merge_collected(&mut modules, &dynamic, everywhere, collected, &mut collection_errors);
+                    collected_files.extend(dynamic.iter().cloned());
+                    if everywhere {
+                        for (_, rel) in &order {
+                            if !walked.test_files.contains(rel) {
+                                // A file only a hook collects (`pytest_collect_file`): pytest runs it.
+                                needs_pytest.insert(rel.clone());
+                                collected_files.insert(rel.clone());
+                            }
+                        }
+                        session_order = Some(order);
+                    }
+                }
+                Err(e) => warnings.push(
+                    Diagnostic::warning(Code::TestCollection, format!("pytest could not collect {} file(s) whose node ids only it can tell: {e}", dynamic.len()))
+                        .with_hint("their statically read node ids are used; `--pytest-compat` lists why they need pytest"),
+                ),
+            }
+        } else {
+            warnings.push(
+                Diagnostic::warning(
+                    Code::NotImplemented,
+                    format!(
+                        "{} file(s) have node ids only pytest can tell (e.g. `{}`), but pytest is not installed in `{}`: using the ids read statically",
+                        dynamic.len(),
+                        dynamic[0],
+                        plan.environment.display()
+                    ),
+                )
+                .with_hint("add pytest to the project's dev dependencies (`pybun add --dev pytest`); `--pytest-compat` lists the reasons"),
+            );
+        }
+        environment = Some((plan, pytest_available));
+    }
+
+    // Selection.
+    let all: Vec<(&str, Vec<String>, &str)> = match &session_order {
+        Some(order) => {
+            let items: std::collections::HashMap<&str, (&TestItem, &str)> = modules
+                .iter()
+                .flat_map(|(rel, m)| m.items.iter().map(move |item| (item.node_id.as_str(), (item, rel.as_str()))))
+                .collect();
+            order
+                .iter()
+                .filter_map(|(id, _)| items.get(id.as_str()))
+                .map(|(item, rel)| (item.node_id.as_str(), item.marks.iter().map(|k| k.name.clone()).collect(), *rel))
+                .collect()
+        }
+        None => walked
+            .test_files
+            .iter()
+            .filter_map(|rel| modules.get(rel).map(|m| (rel, m)))
+            .flat_map(|(rel, m)| m.items.iter().map(move |item| (item.node_id.as_str(), item.marks.iter().map(|k| k.name.clone()).collect(), rel.as_str())))
+            .collect(),
+    };
+    let collected = all.len();
+    let last_failed: BTreeSet<String> = read_json_list(ports, &rootdir.join(LAST_FAILED_FILE));
+    let durations = read_durations(ports, &rootdir.join(DURATIONS_FILE));
     let mut selected: Vec<(String, String)> = all
         .iter()
         .filter(|(_, _, rel)| affected.as_ref().is_none_or(|files| files.contains(*rel)))
@@ -209,7 +283,7 @@ pub fn run_tests(
         collection_errors,
         exit_code: 0,
         stopped_early: false,
-        warnings: Vec::new(),
+        warnings,
     };
     if request.collect_only || tests.is_empty() || !outcome.collection_errors.is_empty() {
         outcome.exit_code = if !outcome.collection_errors.is_empty() {
@@ -223,24 +297,10 @@ pub fn run_tests(
     }
 
     // The environment, then the workers.
-    let run_request = RunRequest {
-        directory: request.directory.clone(),
-        target: RunTarget::Code(String::new()),
-        args: Vec::new(),
-        with: Vec::new(),
-        python: request.python.clone(),
-        frozen: request.frozen,
-        index: request.index.clone(),
-        environment: request.environment.clone(),
+    let (plan, pytest_available) = match environment {
+        Some(found) => found,
+        None => prepare_environment(request, ports)?,
     };
-    let (plan, _) = environment_plan(&run_request, ports)?;
-    // Modules that need pytest run natively when the environment has no pytest.
-    let pytest_available = ports
-        .fs
-        .read_dir(&plan.environment.join("lib"))
-        .unwrap_or_default()
-        .iter()
-        .any(|lib| ports.fs.exists(&lib.join("site-packages").join("pytest").join("__init__.py")));
     let mut tests = tests;
     if !pytest_available && tests.iter().any(|t| t.engine == TestEngine::Pytest) {
         let modules: BTreeSet<&str> = tests
@@ -291,7 +351,7 @@ pub fn run_tests(
             }
             for rel in &needs_pytest {
                 let Some(module) = modules.get(rel) else { continue };
-                let fully = if module.items.is_empty() {
+                let fully = if module.items.is_empty() && !collected_files.contains(rel) {
                     (wanted_paths.is_empty() || wanted_paths.iter().any(|p| !p.contains("::") && path_selects(p, &format!("{rel}::x"))))
                         && affected.as_ref().is_none_or(|files| files.contains(rel))
                 } else {
@@ -315,7 +375,7 @@ pub fn run_tests(
             })
             .collect();
         // Modules with no static items left in `whole`.
-        work.extend(whole.into_iter().filter(|rel| modules.get(*rel).is_some_and(|m| m.items.is_empty())).map(|rel| TestBatch {
+        work.extend(whole.into_iter().filter(|rel| modules.get(*rel).is_some_and(|m| m.items.is_empty()) && !collected_files.contains(*rel)).map(|rel| TestBatch {
             engine: TestEngine::Pytest,
             ids: vec![rel.to_string()],
         }));
@@ -326,12 +386,7 @@ pub fn run_tests(
     let bail = request.bail;
     runner
         .run(
-            &RunnerConfig {
-                python: plan.environment.join("bin").join("python"),
-                rootdir: rootdir.clone(),
-                workers: request.workers.max(1),
-                env: vec![("VIRTUAL_ENV".into(), plan.environment.display().to_string())],
-            },
+            &runner_config(&plan, &rootdir, request.workers.max(1)),
             work,
             &|result: TestResult| {
                 on_result(&result);
@@ -372,6 +427,98 @@ pub fn run_tests(
     );
     let _ = ports.fs.write_atomic(&rootdir.join(LAST_FAILED_FILE), text.as_bytes());
     Ok(outcome)
+}
+
+/// The environment the tests run in (section 16's, synced when stale) and
+/// whether pytest is installed in it.
+fn prepare_environment(request: &TestRequest, ports: &SyncPorts<'_>) -> Result<(crate::run::RunPlan, bool), Failure> {
+    let run_request = RunRequest {
+        directory: request.directory.clone(),
+        target: RunTarget::Code(String::new()),
+        args: Vec::new(),
+        with: Vec::new(),
+        python: request.python.clone(),
+        frozen: request.frozen,
+        index: request.index.clone(),
+        environment: request.environment.clone(),
+    };
+    let (plan, _) = environment_plan(&run_request, ports)?;
+    let pytest_available = ports
+        .fs
+        .read_dir(&plan.environment.join("lib"))
+        .unwrap_or_default()
+        .iter()
+        .any(|lib| ports.fs.exists(&lib.join("site-packages").join("pytest").join("__init__.py")));
+    Ok((plan, pytest_available))
+}
+
+fn runner_config(plan: &crate::run::RunPlan, rootdir: &Path, workers: usize) -> RunnerConfig {
+    RunnerConfig {
+        python: plan.environment.join("bin").join("python"),
+        rootdir: rootdir.to_path_buf(),
+        workers,
+        env: vec![("VIRTUAL_ENV".into(), plan.environment.display().to_string())],
+    }
+}
+
+/// Whether a path argument (a node-id prefix) may select tests of the file `rel`.
+fn file_wanted(arg: &str, rel: &str) -> bool {
+    match arg.split_once("::") {
+        Some((file, _)) => file == rel,
+        None => path_selects(arg, &format!("{rel}::x")),
+    }
+}
+
+/// Replaces the static items of the `dynamic` files with what pytest
+/// collected (its ids, order and marks; with `everywhere`, also files static
+/// discovery does not know); its collection errors become `PB0702`. Returns
+/// pytest's order: `(node id, file)`.
+fn merge_collected(
+    modules: &mut BTreeMap<String, ModuleTests>,
+    dynamic: &[String],
+    everywhere: bool,
+    collected: pybun_ports::Collected,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(String, String)> {
+    let mut per_file: BTreeMap<String, Vec<TestItem>> = dynamic.iter().map(|rel| (rel.clone(), Vec::new())).collect();
+    let mut order = Vec::new();
+    for test in &collected.tests {
+        let file = test.id.split("::").next().unwrap_or(&test.id);
+        if everywhere && !per_file.contains_key(file) {
+            per_file.insert(file.to_string(), Vec::new());
+        }
+        let Some(items) = per_file.get_mut(file) else { continue };
+        order.push((test.id.clone(), file.to_string()));
+        let rest = test.id[file.len()..].trim_start_matches("::");
+        // `TestA::test_b[x::y]`: the classes end before the last `::` outside the brackets.
+        let head = rest.find('[').map_or(rest, |i| &rest[..i]);
+        let (path, name) = match head.rfind("::") {
+            Some(i) => (Some(rest[..i].to_string()), &rest[i + 2..]),
+            None => (None, rest),
+        };
+        items.push(TestItem {
+            node_id: test.id.clone(),
+            name: name.to_string(),
+            line: 0,
+            class: path,
+            marks: test.marks.iter().map(|m| Mark { name: m.clone(), args_source: String::new(), line: 0 }).collect(),
+            kind: TestKind::Function,
+            parametrized: name.contains('['),
+            fixtures: Vec::new(),
+        });
+    }
+    for (file, items) in per_file {
+        modules.entry(file).or_default().items = items;
+    }
+    for (id, text) in collected.errors {
+        let file = id.split("::").next().unwrap_or(&id).to_string();
+        let last = text.trim_end().lines().last().unwrap_or("").trim().to_string();
+        errors.push(
+            Diagnostic::error(Code::TestCollection, format!("pytest could not collect `{file}`: {last}"))
+                .with_hint("`pytest --collect-only` shows the same error; fix the module (or what it imports)"),
+        );
+    }
+    order
 }
 
 /// The test files whose tests a change to `changed` may affect, or `None`

@@ -29,6 +29,37 @@ pub struct ModuleTests {
     /// directory (`from . import helpers` in `tests/test_a.py`:
     /// `tests.helpers`); `from a import b` gives `a` and `a.b`. Sorted, unique.
     pub imports: Vec<String>,
+    /// Why some node ids cannot be known statically: in a test file, its own
+    /// ids (a `pytest_generate_tests`, parameters computed at runtime, tests
+    /// bound in `if`/`try`, imported, or inherited from unknown bases); in a
+    /// conftest, the ids of every test file under its directory (collection
+    /// hooks, `collect_ignore`). Parametrized fixtures are in [`Self::fixtures`]:
+    /// whether they change a file's ids depends on which tests request them
+    /// ([`crate::dynamic_files`]).
+    #[serde(default)]
+    pub dynamic: Vec<PytestReason>,
+    /// Reasons that make every file's ids dynamic: a conftest's
+    /// `pytest_collection_modifyitems` (it sees, and may reorder, the whole
+    /// session's items), `pytest_plugins`.
+    #[serde(default)]
+    pub dynamic_everywhere: Vec<PytestReason>,
+    /// The fixtures this file defines (module level and in classes).
+    #[serde(default)]
+    pub fixtures: Vec<FixtureDef>,
+}
+
+/// A `@pytest.fixture` definition.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FixtureDef {
+    /// The fixture's name (`name=` when given).
+    pub name: String,
+    /// 1-based line of the decorator.
+    pub line: usize,
+    /// Parametrized with `params=` (its ids are known only at runtime).
+    pub parametrized: bool,
+    pub autouse: bool,
+    /// The fixtures it requests (its argument names).
+    pub requests: Vec<String>,
 }
 
 /// Something only real pytest can collect or run faithfully, and where.
@@ -76,6 +107,18 @@ pub struct TestItem {
     /// The argument names pytest would request as fixtures.
     pub fixtures: Vec<String>,
 }
+
+/// Conftest hooks that change which tests a directory's files yield, or their ids.
+const COLLECTION_HOOKS: &[&str] = &[
+    "pytest_collect_file",
+    "pytest_collect_directory",
+    "pytest_pycollect_makemodule",
+    "pytest_pycollect_makeitem",
+];
+
+/// Conftest hooks that see (and may change) the whole session's items.
+const GLOBAL_COLLECTION_HOOKS: &[&str] =
+    &["pytest_collection_modifyitems", "pytest_collection", "pytest_deselected", "pytest_make_parametrize_id"];
 
 const UNITTEST_CASES: [&str; 2] = ["TestCase", "IsolatedAsyncioTestCase"];
 
@@ -193,6 +236,9 @@ pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -
     }
     result.items = cx.items;
     result.needs_pytest = cx.reasons;
+    result.dynamic = cx.dynamic;
+    result.dynamic_everywhere = cx.dynamic_everywhere;
+    result.fixtures = cx.fixture_defs;
     result
 }
 
@@ -278,6 +324,9 @@ struct Cx<'a> {
     functions: HashSet<String>,
     items: Vec<TestItem>,
     reasons: Vec<PytestReason>,
+    dynamic: Vec<PytestReason>,
+    dynamic_everywhere: Vec<PytestReason>,
+    fixture_defs: Vec<FixtureDef>,
 }
 
 /// A parametrization: one id per parameter set, and that set's marks.
@@ -305,6 +354,9 @@ impl<'a> Cx<'a> {
             functions: HashSet::new(),
             items: Vec::new(),
             reasons: Vec::new(),
+            dynamic: Vec::new(),
+            dynamic_everywhere: Vec::new(),
+            fixture_defs: Vec::new(),
         };
         cx.scan_imports(body);
         for stmt in body {
@@ -349,6 +401,25 @@ impl<'a> Cx<'a> {
 
     fn text(&self, range: TextRange) -> &'a str {
         &self.source[range.start().to_usize()..range.end().to_usize()]
+    }
+
+    /// A reason pytest must run the file that also makes its node ids
+    /// (a conftest's: those of the files under it) unknowable statically.
+    fn dynamic_reason(&mut self, line: usize, reason: impl Into<String>) {
+        let reason = reason.into();
+        if !self.dynamic.iter().any(|r| r.line == line && r.reason == reason) {
+            self.dynamic.push(PytestReason { line, reason: reason.clone() });
+        }
+        self.reason(line, reason);
+    }
+
+    /// Like [`Self::dynamic_reason`], for every file of the session.
+    fn dynamic_everywhere_reason(&mut self, line: usize, reason: impl Into<String>) {
+        let reason = reason.into();
+        if !self.dynamic_everywhere.iter().any(|r| r.line == line && r.reason == reason) {
+            self.dynamic_everywhere.push(PytestReason { line, reason: reason.clone() });
+        }
+        self.reason(line, reason);
     }
 
     fn reason(&mut self, line: usize, reason: impl Into<String>) {
@@ -441,12 +512,18 @@ impl<'a> Cx<'a> {
                     let name = function.name.id.as_str();
                     let line = self.line_of(&function.name);
                     if name == "pytest_generate_tests" {
-                        self.reason(
+                        self.dynamic_reason(
                             line,
                             "`pytest_generate_tests` hook parametrizes tests dynamically",
                         );
-                    } else if conftest && name.starts_with("pytest_") && name != "pytest_ignore_collect" {
-                        // (`pytest_ignore_collect(collection_path, config)` is asked by the native engine.)
+                    } else if conftest && GLOBAL_COLLECTION_HOOKS.contains(&name) {
+                        self.dynamic_everywhere_reason(line, format!("conftest hook `{name}`"));
+                    } else if conftest && name == "pytest_ignore_collect" {
+                        // The native engine asks it when running; the ids pytest lists depend on it.
+                        self.dynamic.push(PytestReason { line, reason: format!("conftest hook `{name}`") });
+                    } else if conftest && COLLECTION_HOOKS.contains(&name) {
+                        self.dynamic_reason(line, format!("conftest hook `{name}`"));
+                    } else if conftest && name.starts_with("pytest_") {
                         self.reason(line, format!("conftest hook `{name}`"));
                     }
                     self.check_fixture(function);
@@ -458,10 +535,10 @@ impl<'a> Cx<'a> {
                             let line = self.line_of(target);
                             match name.id.as_str() {
                                 "pytest_plugins" => {
-                                    self.reason(line, "`pytest_plugins` loads plugins")
+                                    self.dynamic_everywhere_reason(line, "`pytest_plugins` loads plugins");
                                 }
                                 "collect_ignore" | "collect_ignore_glob" if conftest => {
-                                    self.reason(line, format!("conftest sets `{}`", name.id));
+                                    self.dynamic_reason(line, format!("conftest sets `{}`", name.id));
                                 }
                                 _ => {}
                             }
@@ -473,7 +550,7 @@ impl<'a> Cx<'a> {
                         && name.id.as_str() == "pytest_plugins"
                     {
                         let line = self.line_of(&*assign.target);
-                        self.reason(line, "`pytest_plugins` loads plugins");
+                        self.dynamic_everywhere_reason(line, "`pytest_plugins` loads plugins");
                     }
                 }
                 Stmt::If(s) => {
@@ -497,7 +574,7 @@ impl<'a> Cx<'a> {
                 Stmt::FunctionDef(function) => {
                     if function.name.id.as_str() == "pytest_generate_tests" {
                         let line = self.line_of(&function.name);
-                        self.reason(
+                        self.dynamic_reason(
                             line,
                             "`pytest_generate_tests` hook parametrizes tests dynamically",
                         );
@@ -510,17 +587,36 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// Records a fixture definition (`FixtureDef`); `params=` also asks for pytest.
     fn check_fixture(&mut self, function: &ast::StmtFunctionDef) {
         for decorator in &function.decorator_list {
-            if let Expr::Call(call) = &decorator.expression
-                && self.is_fixture(&call.func)
-                && call
-                    .arguments
-                    .keywords
-                    .iter()
-                    .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "params"))
-            {
-                let line = self.line_of(decorator);
+            if !self.is_fixture(&decorator.expression) {
+                continue;
+            }
+            let keywords: &[ast::Keyword] = match &decorator.expression {
+                Expr::Call(call) => &call.arguments.keywords,
+                _ => &[],
+            };
+            let keyword = |name: &str| keywords.iter().find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == name)).map(|k| &k.value);
+            let line = self.line_of(decorator);
+            let parametrized = keyword("params").is_some_and(|v| !matches!(v, Expr::NoneLiteral(_)));
+            let autouse = keyword("autouse").is_some_and(|v| !matches!(v, Expr::BooleanLiteral(b) if !b.value));
+            let name = match keyword("name") {
+                Some(Expr::StringLiteral(s)) => s.value.to_str().to_owned(),
+                _ => function.name.id.to_string(),
+            };
+            let requests = function
+                .parameters
+                .posonlyargs
+                .iter()
+                .chain(&function.parameters.args)
+                .chain(&function.parameters.kwonlyargs)
+                .filter(|p| p.default.is_none())
+                .map(|p| p.parameter.name.id.to_string())
+                .filter(|n| n != "self" && n != "cls")
+                .collect();
+            self.fixture_defs.push(FixtureDef { name, line, parametrized, autouse, requests });
+            if parametrized {
                 self.reason(
                     line,
                     format!(
@@ -633,7 +729,7 @@ impl<'a> Cx<'a> {
             if let Some(found) = self.marks_of(&decorator.expression, line, 0) {
                 marks.extend(found.into_iter().map(|m| (m, &decorator.expression)));
             } else if self.is_mark_expr(&decorator.expression) {
-                self.reason(line, "a mark decorator that cannot be read statically");
+                self.dynamic_reason(line, "a mark decorator that cannot be read statically");
             }
         }
         marks
@@ -670,7 +766,7 @@ impl<'a> Cx<'a> {
                         };
                     }
                     None => {
-                        self.reason(line, "`pytestmark` cannot be read statically");
+                        self.dynamic_reason(line, "`pytestmark` cannot be read statically");
                         found = Vec::new();
                     }
                 }
@@ -739,7 +835,7 @@ impl<'a> Cx<'a> {
                         let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.to_string();
                         let line = self.line_of(alias);
                         if alias.name.id.as_str() == "*" {
-                            self.reason(line, format!("`from {module} import *` may import tests"));
+                            self.dynamic_reason(line, format!("`from {module} import *` may import tests"));
                             continue;
                         }
                         bind(bound, Binding::Other(line, false, !ours));
@@ -752,7 +848,7 @@ impl<'a> Cx<'a> {
                 | Stmt::While(_)
                 | Stmt::Match(_) => {
                     if let Some(line) = self.conditional_test_def(stmt) {
-                        self.reason(
+                        self.dynamic_reason(
                             line,
                             "a test defined inside a compound statement (`if`, `try`, …)",
                         );
@@ -867,12 +963,12 @@ impl<'a> Cx<'a> {
                 let test_name =
                     self.config.matches_function(name) || self.config.matches_class(name);
                 if test_name && imported && self.config.collect_imported_tests {
-                    self.reason(
+                    self.dynamic_reason(
                         line,
                         format!("`{name}` is imported and pytest collects imported tests"),
                     );
                 } else if test_name && callable {
-                    self.reason(
+                    self.dynamic_reason(
                         line,
                         format!("`{name}` is bound to a value that may be a test"),
                     );
@@ -922,7 +1018,7 @@ impl<'a> Cx<'a> {
             resolved.abstract_ = !abstract_methods.is_empty();
         }
         if let Some((line, base)) = resolved.unknown_base.clone() {
-            self.reason(
+            self.dynamic_reason(
                 line,
                 format!(
                     "class `{}` derives from `{base}`, which is not defined in this module",
@@ -1117,7 +1213,7 @@ impl<'a> Cx<'a> {
                                 methods.remove(n.id.as_str());
                                 if n.id.starts_with("test") && !is_plain_data(&a.value) {
                                     let line = self.line_of(t);
-                                    self.reason(
+                                    self.dynamic_reason(
                                         line,
                                         format!(
                                             "`{}` is bound to a value that may be a test",
@@ -1272,7 +1368,7 @@ impl<'a> Cx<'a> {
             {
                 Ok(sets) => sets,
                 Err(reason) => {
-                    self.reason(mark.line, format!("`{name}`: {reason}"));
+                    self.dynamic_reason(mark.line, format!("`{name}`: {reason}"));
                     return;
                 }
             };

@@ -15,12 +15,14 @@
 
 mod config;
 mod discover;
+mod dynamic;
 mod glob;
 mod ids;
 mod walk;
 
 pub use config::{CONFIG_FILES, DEFAULT_NORECURSEDIRS, TestConfig, is_virtualenv_dir, shlex_split};
-pub use discover::{Mark, ModuleTests, PytestReason, TestItem, TestKind, discover_module};
+pub use discover::{FixtureDef, Mark, ModuleTests, PytestReason, TestItem, TestKind, discover_module};
+pub use dynamic::{DynamicReason, dynamic_files};
 pub use glob::{fnmatch, fnmatch_ex};
 pub use walk::{Walk, walk};
 
@@ -48,7 +50,7 @@ pub fn cache_key(source: &[u8]) -> String {
 
 /// Changes whenever discovery's output for the same input may change: the
 /// crate version, the parser's, and the cache format.
-pub const DISCOVERY_CACHE_VERSION: &str = concat!("pybun-testing ", env!("CARGO_PKG_VERSION"), "; ruff_python_parser 0.0.10; format 1");
+pub const DISCOVERY_CACHE_VERSION: &str = concat!("pybun-testing ", env!("CARGO_PKG_VERSION"), "; ruff_python_parser 0.0.10; format 2");
 
 /// A hash of the discovery code itself (computed at compile time), so a
 /// build whose discovery logic changed never reads results of another.

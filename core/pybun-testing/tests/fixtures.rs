@@ -13,7 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pybun_testing::{CONFIG_FILES, TestConfig, discover_module, walk};
+use std::collections::BTreeMap;
+
+use pybun_testing::{CONFIG_FILES, ModuleTests, TestConfig, discover_module, dynamic_files, walk};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/testing")
@@ -37,6 +39,8 @@ fn list(root: &Path, dir: &str) -> Vec<(String, bool)> {
 struct Outcome {
     lines: Vec<String>,
     reasons: Vec<String>,
+    /// `path: reason` per file whose ids only pytest can tell.
+    dynamic: Vec<String>,
 }
 
 fn run(case: &str) -> Outcome {
@@ -52,7 +56,9 @@ fn run(case: &str) -> Outcome {
     let mut outcome = Outcome {
         lines: Vec::new(),
         reasons: Vec::new(),
+        dynamic: Vec::new(),
     };
+    let mut modules: BTreeMap<String, ModuleTests> = BTreeMap::new();
     for conftest in &found.conftests {
         let source = std::fs::read_to_string(root.join(conftest)).unwrap();
         let tests = discover_module(conftest, &source, &config);
@@ -63,6 +69,7 @@ fn run(case: &str) -> Outcome {
                 .iter()
                 .map(|r| format!("{conftest}:{}: {}", r.line, r.reason)),
         );
+        modules.insert(conftest.clone(), tests);
     }
     let mut errors = Vec::new();
     for file in &found.test_files {
@@ -80,8 +87,12 @@ fn run(case: &str) -> Outcome {
         if !tests.errors.is_empty() {
             errors.push(format!("ERROR {file}"));
         }
+        modules.insert(file.clone(), tests);
     }
     outcome.lines.extend(errors);
+    for (file, reasons) in dynamic_files(&found.test_files, &modules, &config) {
+        outcome.dynamic.extend(reasons.iter().map(|r| format!("{file}: {}:{}: {}", r.file, r.line, r.reason)));
+    }
     outcome
 }
 
@@ -94,9 +105,20 @@ fn read_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A case with `needs_pytest.txt` lists the reasons discovery must report;
+/// one with `dynamic.txt` the files whose ids only pytest can tell (`file:
+/// cause:line: reason`; `pybun test` asks pytest for those, and the e2e test
+/// compares with `expected.txt`). Other cases report neither and list
+/// exactly `expected.txt`.
 fn check(case: &str) {
     let outcome = run(case);
     let dir = fixtures().join(case);
+    let dynamic_file = dir.join("dynamic.txt");
+    if dynamic_file.exists() {
+        assert_eq!(outcome.dynamic, read_lines(&dynamic_file), "{case}: dynamic files");
+    } else {
+        assert!(outcome.dynamic.is_empty(), "{case}: unexpected dynamic files {:#?}", outcome.dynamic);
+    }
     let reasons_file = dir.join("needs_pytest.txt");
     if reasons_file.exists() {
         assert_eq!(
@@ -161,6 +183,16 @@ fn config_setup_cfg() {
 #[test]
 fn conftest_hooks() {
     check("conftest_hooks");
+}
+
+#[test]
+fn dynamic_ids() {
+    check("dynamic_ids");
+}
+
+#[test]
+fn dynamic_global() {
+    check("dynamic_global");
 }
 
 #[test]

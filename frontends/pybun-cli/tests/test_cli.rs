@@ -56,25 +56,102 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// `--collect-only` prints exactly the node ids `pytest --collect-only -q` printed for each fixture project.
+/// `--collect-only` prints exactly the node ids `pytest --collect-only -q`
+/// printed for each fixture project: statically known ones without any
+/// Python; files whose ids only pytest can tell (fixture `params=`, computed
+/// parameters and ids, `pytest_generate_tests`, collection hooks) collected
+/// by pytest in a worker (`/tmp/peers`' pytest), merged in pytest's order.
 #[test]
+#[expect(clippy::print_stderr, reason = "says why the dynamic cases are skipped")]
 fn collect_only_matches_pytest() {
     let ctx = TestContext::new();
-    for case in ["basic", "parametrize", "marks", "config_pyproject", "config_pytest_ini", "config_tox", "config_setup_cfg"] {
-        let source = workspace_root().join("fixtures").join("testing").join(case);
-        let dir = ctx.temp.path().join("cases").join(case);
-        copy_dir(&source, &dir);
-        let expected: Vec<String> = std::fs::read_to_string(source.join("expected.txt"))
-            .unwrap()
-            .lines()
-            .take_while(|l| !l.trim().is_empty())
-            .map(str::to_string)
-            .collect();
-        let out = pybun(&ctx, &dir, &["test", "--collect-only"], &[]);
+    let static_cases = ["basic", "parametrize", "marks", "config_pyproject", "config_pytest_ini", "config_tox", "config_setup_cfg"];
+    let peers = Path::new("/tmp/peers");
+    let dynamic_cases: &[&str] = if peers.join("bin/pytest").exists() {
+        &["dynamic_ids", "dynamic_global", "conftest_hooks"]
+    } else {
+        eprintln!("dynamic cases skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        &[]
+    };
+    for (case, envs) in static_cases.iter().map(|c| (c, vec![])).chain(dynamic_cases.iter().map(|c| (c, vec![("PYBUN_ENV", "/tmp/peers")]))) {
+        let dir = case_dir(&ctx, case);
+        let expected = expected_ids(case);
+        let out = pybun(&ctx, &dir, &["test", "--collect-only"], &envs);
         assert_eq!(out.code, Some(0), "{case}\n{out}");
         let got: Vec<String> = out.stdout.lines().take_while(|l| !l.trim().is_empty()).map(str::to_string).collect();
         assert_eq!(got, expected, "{case}");
     }
+}
+
+fn case_dir(ctx: &TestContext, case: &str) -> PathBuf {
+    let dir = ctx.temp.path().join("cases").join(case);
+    if !dir.exists() {
+        copy_dir(&workspace_root().join("fixtures").join("testing").join(case), &dir);
+    }
+    dir
+}
+
+/// A fixture case's `expected.txt`: `pytest --collect-only -q`'s node ids.
+fn expected_ids(case: &str) -> Vec<String> {
+    std::fs::read_to_string(workspace_root().join("fixtures").join("testing").join(case).join("expected.txt"))
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The ids pytest collects for dynamic files are the ones `-k`, `--shard`
+/// and `--last-failed` work on.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn dynamic_ids_drive_selection_shards_and_last_failed() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    let dir = case_dir(&ctx, "dynamic_ids");
+    let env = [("PYBUN_ENV", "/tmp/peers")];
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["test", "--collect-only"];
+        all.extend_from_slice(args);
+        let out = pybun(&ctx, &dir, &all, &env);
+        assert_eq!(out.code, Some(0), "{args:?}\n{out}");
+        out.stdout.lines().take_while(|l| !l.trim().is_empty()).map(str::to_string).collect()
+    };
+    let expected = expected_ids("dynamic_ids");
+    let chocolate: Vec<String> = expected.iter().filter(|id| id.contains("chocolate")).cloned().collect();
+    assert_eq!(chocolate.len(), 5);
+    assert_eq!(ids(&["-k", "chocolate"]), chocolate);
+    let mut shards: Vec<String> = ids(&["--shard", "1/2"]);
+    let second = ids(&["--shard", "2/2"]);
+    assert!(!shards.is_empty() && !second.is_empty());
+    assert!(second.iter().all(|id| !shards.contains(id)), "shards overlap");
+    shards.extend(second);
+    shards.sort();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(shards, sorted, "the shards' union is the whole suite");
+    // A failure of a test parametrized by a hook, rerun alone by --last-failed.
+    let generate = dir.join("test_generate.py");
+    let source = std::fs::read_to_string(&generate).unwrap();
+    std::fs::write(&generate, source.replace("    assert word\n", "    assert word != \"beta\"\n")).unwrap();
+    let out = pybun(&ctx, &dir, &["--format", "json", "test"], &env);
+    assert_eq!(out.code, Some(1), "{out}");
+    let failed: Vec<String> = json(&out)["result"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] == "failed")
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(failed, ["test_generate.py::test_word[beta]"], "{out}");
+    let rerun = pybun(&ctx, &dir, &["--format", "json", "test", "--last-failed"], &env);
+    let ran: Vec<String> = json(&rerun)["result"]["tests"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ran, ["test_generate.py::test_word[beta]"], "{rerun}");
+    std::fs::write(&generate, source).unwrap();
 }
 
 const SUITE_PYPROJECT: &str = "[project]\nname = \"suite\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n\n[tool.pytest.ini_options]\nmarkers = [\"slow: slow tests\"]\n";
@@ -408,7 +485,7 @@ fn fixture_suites_give_pytests_outcomes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut cases: Vec<(String, PathBuf)> = vec![("worker suite".into(), root.join("adapters/pybun-test-worker/tests/suite"))];
     // (`modern` needs Python 3.12+ syntax; the pytest here runs on 3.11.)
-    for case in ["basic", "parametrize", "marks", "conftest_hooks", "config_pytest_ini"] {
+    for case in ["basic", "parametrize", "marks", "conftest_hooks", "config_pytest_ini", "dynamic_ids", "dynamic_global"] {
         cases.push((case.into(), root.join("fixtures/testing").join(case)));
     }
     // A conftest `pytest_ignore_collect`, which the native engine asks.
