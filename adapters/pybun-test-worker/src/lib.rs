@@ -180,7 +180,7 @@ enum Message {
     Done,
     SessionBegun,
     SessionEnded,
-    /// The answer to `{"collect": [paths]}`.
+    /// The answer to `{"collect": [paths]}` or `{"ignored": [paths]}`.
     Collected(serde_json::Value),
     Other,
 }
@@ -292,7 +292,7 @@ impl Worker {
         if value.get("done").is_some() {
             return Ok(Some(Message::Done));
         }
-        if value.get("collected").is_some() {
+        if value.get("collected").is_some() || value.get("ignored").is_some() {
             return Ok(Some(Message::Collected(value)));
         }
         match value.get("session").and_then(|v| v.as_str()) {
@@ -614,33 +614,7 @@ impl WorkerPool {
     /// # Errors
     /// The worker could not be started or died, or pytest is not installed.
     pub fn collect(&mut self, paths: &[String]) -> io::Result<Collected> {
-        let slot = self.workers.first_mut().ok_or_else(|| io::Error::other("no worker"))?;
-        if slot.is_none() {
-            *slot = Some(self.launcher.spawn(0)?.0);
-        }
-        let Some(worker) = slot.as_mut() else {
-            return Err(io::Error::other("no worker"));
-        };
-        let answer = (|| {
-            if self.launcher.sessions && !worker.in_session {
-                worker.begin_session()?;
-            }
-            worker.send(&serde_json::json!({ "collect": paths }))?;
-            loop {
-                match worker.read_message()? {
-                    Some(Message::Collected(value)) => return Ok(value),
-                    Some(_) => {}
-                    None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the worker exited while collecting")),
-                }
-            }
-        })();
-        let ended = if self.launcher.sessions { worker.end_session() } else { Ok(()) };
-        if (answer.is_err() || ended.is_err())
-            && let Some(mut w) = slot.take()
-        {
-            w.kill();
-        }
-        let value = answer?;
+        let value = self.ask(&serde_json::json!({ "collect": paths }))?;
         if value["collected"].is_null() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -674,6 +648,50 @@ impl WorkerPool {
             })
             .unwrap_or_default();
         Ok(Collected { tests, errors })
+    }
+
+    /// Which test files (relative) a conftest's `pytest_ignore_collect`
+    /// ignores, asked by the native harness (no pytest) on the first worker.
+    ///
+    /// # Errors
+    /// The worker could not be started or died, or a hook needs pytest (`Unsupported`).
+    pub fn ignored(&mut self, paths: &[String]) -> io::Result<Vec<String>> {
+        let value = self.ask(&serde_json::json!({ "ignored": paths }))?;
+        match value["ignored"].as_array() {
+            Some(files) => Ok(files.iter().filter_map(|f| f.as_str().map(str::to_string)).collect()),
+            None => Err(io::Error::new(io::ErrorKind::Unsupported, value["error"].as_str().unwrap_or("the hook cannot be asked").to_string())),
+        }
+    }
+
+    /// One request to the first worker and its answer (in a session of its own for a warm pool).
+    fn ask(&mut self, request: &serde_json::Value) -> io::Result<serde_json::Value> {
+        let slot = self.workers.first_mut().ok_or_else(|| io::Error::other("no worker"))?;
+        if slot.is_none() {
+            *slot = Some(self.launcher.spawn(0)?.0);
+        }
+        let Some(worker) = slot.as_mut() else {
+            return Err(io::Error::other("no worker"));
+        };
+        let answer = (|| {
+            if self.launcher.sessions && !worker.in_session {
+                worker.begin_session()?;
+            }
+            worker.send(request)?;
+            loop {
+                match worker.read_message()? {
+                    Some(Message::Collected(value)) => return Ok(value),
+                    Some(_) => {}
+                    None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the worker exited while collecting")),
+                }
+            }
+        })();
+        let ended = if self.launcher.sessions { worker.end_session() } else { Ok(()) };
+        if (answer.is_err() || ended.is_err())
+            && let Some(mut w) = slot.take()
+        {
+            w.kill();
+        }
+        answer
     }
 
     /// Asks every worker to finish (session fixtures are torn down) and waits for them.
@@ -928,6 +946,15 @@ impl pybun_ports::TestRunner for PoolTestRunner {
         result
     }
 
+    fn ignored(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Vec<String>> {
+        let mut config = worker_config(config);
+        config.workers = 1;
+        let mut pool = WorkerPool::start(config)?;
+        let result = pool.ignored(&paths);
+        pool.shutdown();
+        result
+    }
+
     fn run(
         &self,
         config: &pybun_ports::RunnerConfig,
@@ -983,6 +1010,10 @@ impl WarmTestRunner {
 impl pybun_ports::TestRunner for WarmTestRunner {
     fn collect(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Collected> {
         self.with_pool(config, |pool| pool.collect(&paths))
+    }
+
+    fn ignored(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Vec<String>> {
+        self.with_pool(config, |pool| pool.ignored(&paths))
     }
 
     fn run(

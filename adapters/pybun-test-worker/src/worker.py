@@ -1383,6 +1383,21 @@ class NativeSession(object):
         self.static_cache[key] = ignored
         return ignored
 
+    def ignored_files(self, rels):
+        """The test files (relative) a conftest's `pytest_ignore_collect` ignores:
+        asked of each directory from the rootdir down (an ignored directory
+        ignores its files), then of the file, as pytest's collection does."""
+        ignored = []
+        for rel in rels:
+            path = os.path.normpath(os.path.join(ROOTDIR, rel))
+            parts = os.path.relpath(path, ROOTDIR).split(os.sep)
+            candidates = [os.path.join(ROOTDIR, *parts[:i]) for i in range(1, len(parts))] + [path]
+            for candidate in candidates:
+                if self._ignored(candidate, self.conftest_chain(candidate)):
+                    ignored.append(rel)
+                    break
+        return ignored
+
     def conftest_chain(self, testfile):
         d = os.path.dirname(testfile)
         dirs = []
@@ -2204,6 +2219,19 @@ def serve(proto, capture, pytest_mod, in_session=False):
             continue
         if session == "end" and in_session:
             break
+        if "ignored" in msg:
+            if native is None:
+                native = NativeSession(pytest_mod, capture)
+            capture.begin()
+            try:
+                answer = {"ignored": native.ignored_files(msg.get("ignored") or [])}
+            except NativeUnsupported as e:
+                answer = {"ignored": None, "error": NATIVE_PREFIX + str(e)}
+            except BaseException as e:
+                answer = {"ignored": None, "error": "%s: %s" % (type(e).__name__, e)}
+            capture.end()
+            proto.send(answer)
+            continue
         if "collect" in msg:
             if native is not None:
                 # pytest must import the test modules itself

@@ -9,7 +9,7 @@ use pybun_env::EnvironmentInputs;
 use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestResult, TestRunner};
 use pybun_testing::{
     CONFIG_FILES, Mark, ModuleTests, TestConfig, TestItem, TestKind, decode_cached, discover_module, discovery_cache_key, dynamic_files,
-    encode_cached, walk,
+    encode_cached, files_under_ignore_hooks, walk,
 };
 
 use crate::Failure;
@@ -171,12 +171,56 @@ pub fn run_tests(
     let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
     let affected: Option<BTreeSet<String>> =
         request.changed.as_ref().and_then(|changed| affected_files(changed, &rootdir, &walked.test_files, &modules));
-    let dynamic: Vec<String> = dynamic_files(&walked.test_files, &modules, &config)
-        .into_keys()
-        .filter(|rel| affected.as_ref().is_none_or(|files| files.contains(rel)))
-        .filter(|rel| wanted_paths.is_empty() || wanted_paths.iter().any(|p| file_wanted(p, rel)))
-        .collect();
+    let file_in_play = |rel: &String| {
+        affected.as_ref().is_none_or(|files| files.contains(rel)) && (wanted_paths.is_empty() || wanted_paths.iter().any(|p| file_wanted(p, rel)))
+    };
+    let dynamic_reasons = dynamic_files(&walked.test_files, &modules, &config);
+    // In pytest's order (its collection follows the order of its arguments).
+    let mut dynamic: Vec<String> = walked.test_files.iter().filter(|rel| dynamic_reasons.contains_key(*rel) && file_in_play(rel)).cloned().collect();
+    // A plain run sends each needs-pytest file whole to pytest (below), which
+    // reports its own ids: asking pytest for them first would only cost a
+    // second collection. Listing, narrowing (`-k`, `-m`, `--last-failed`,
+    // `--failed-first`, `--shard`, a node id inside the file), fail-fast (one
+    // test per batch) and the native engine need them up front.
+    let needs_ids_first = |rel: &String| {
+        request.collect_only
+            || request.keyword.is_some()
+            || request.marker.is_some()
+            || request.last_failed
+            || request.failed_first
+            || request.shard.is_some()
+            || request.bail.is_some()
+            || request.engine == EngineChoice::Native
+            || wanted_paths.iter().any(|p| p.split_once("::").is_some_and(|(file, _)| file == rel))
+    };
+    dynamic.retain(|rel| needs_ids_first(rel));
     let mut environment: Option<(crate::run::RunPlan, bool)> = None;
+    // Files under a conftest's `pytest_ignore_collect`: the native harness asks
+    // the hook which pytest would not collect at all (listing and sharding
+    // need it; a run drops their results anyway). A hook it cannot ask sends
+    // the files to pytest's collection.
+    let under_ignore_hooks: Vec<String> = if request.collect_only || request.shard.is_some() {
+        files_under_ignore_hooks(&walked.test_files, &modules).into_iter().filter(|rel| file_in_play(rel) && !dynamic.contains(rel)).collect()
+    } else {
+        Vec::new()
+    };
+    if !under_ignore_hooks.is_empty() {
+        let found = prepare_environment(request, ports)?;
+        match runner.ignored(&runner_config(&found.0, &rootdir, 1), under_ignore_hooks.clone()) {
+            Ok(ignored) => {
+                for rel in ignored {
+                    if let Some(module) = modules.get_mut(&rel) {
+                        module.items.clear();
+                    }
+                }
+            }
+            Err(_) => {
+                dynamic.extend(under_ignore_hooks);
+                dynamic.sort_by_key(|rel| walked.test_files.iter().position(|f| f == rel));
+            }
+        }
+        environment = Some(found);
+    }
     // The files pytest collected: their items are pytest's own.
     let mut collected_files: BTreeSet<String> = BTreeSet::new();
     // A conftest hook that sees the whole session (`pytest_collection_modifyitems`…):
@@ -185,7 +229,10 @@ pub fn run_tests(
     let mut session_order: Option<Vec<(String, String)>> = None;
     let mut warnings = Vec::new();
     if !dynamic.is_empty() {
-        let (plan, pytest_available) = prepare_environment(request, ports)?;
+        let (plan, pytest_available) = match environment.take() {
+            Some(found) => found,
+            None => prepare_environment(request, ports)?,
+        };
         if pytest_available {
             let runner_config = runner_config(&plan, &rootdir, 1);
             // Everything wanted, unnarrowed: pytest's own arguments (it may collect non-Python files too).

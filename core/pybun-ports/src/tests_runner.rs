@@ -105,6 +105,18 @@ pub trait TestRunner: Send + Sync {
         Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this runner cannot collect with pytest"))
     }
 
+    /// Which of the test files `paths` (relative to the rootdir) a conftest's
+    /// `pytest_ignore_collect` ignores (asked of the files and the directories
+    /// above them, as pytest does), without pytest.
+    ///
+    /// # Errors
+    /// The worker could not be started, or a hook needs pytest to answer
+    /// (`Unsupported` by default).
+    fn ignored(&self, config: &RunnerConfig, paths: Vec<String>) -> std::io::Result<Vec<String>> {
+        let _ = (config, paths);
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this runner cannot ask pytest_ignore_collect hooks"))
+    }
+
 
     /// Run the batches (in the given order, as workers free up), calling
     /// `on_result` for every test as it finishes. `on_result` returning

@@ -46,6 +46,11 @@ pub struct ModuleTests {
     /// The fixtures this file defines (module level and in classes).
     #[serde(default)]
     pub fixtures: Vec<FixtureDef>,
+    /// A conftest's `pytest_ignore_collect` (its line): whether each file
+    /// under it is collected at all is the hook's answer
+    /// ([`crate::files_under_ignore_hooks`]).
+    #[serde(default)]
+    pub ignore_hook: Option<usize>,
 }
 
 /// A `@pytest.fixture` definition.
@@ -239,6 +244,7 @@ pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -
     result.dynamic = cx.dynamic;
     result.dynamic_everywhere = cx.dynamic_everywhere;
     result.fixtures = cx.fixture_defs;
+    result.ignore_hook = cx.ignore_hook;
     result
 }
 
@@ -327,6 +333,7 @@ struct Cx<'a> {
     dynamic: Vec<PytestReason>,
     dynamic_everywhere: Vec<PytestReason>,
     fixture_defs: Vec<FixtureDef>,
+    ignore_hook: Option<usize>,
 }
 
 /// A parametrization: one id per parameter set, and that set's marks.
@@ -357,6 +364,7 @@ impl<'a> Cx<'a> {
             dynamic: Vec::new(),
             dynamic_everywhere: Vec::new(),
             fixture_defs: Vec::new(),
+            ignore_hook: None,
         };
         cx.scan_imports(body);
         for stmt in body {
@@ -519,8 +527,9 @@ impl<'a> Cx<'a> {
                     } else if conftest && GLOBAL_COLLECTION_HOOKS.contains(&name) {
                         self.dynamic_everywhere_reason(line, format!("conftest hook `{name}`"));
                     } else if conftest && name == "pytest_ignore_collect" {
-                        // The native engine asks it when running; the ids pytest lists depend on it.
-                        self.dynamic.push(PytestReason { line, reason: format!("conftest hook `{name}`") });
+                        // The native engine asks it (per file) when running and
+                        // when listing; the ids within a file do not depend on it.
+                        self.ignore_hook = Some(line);
                     } else if conftest && COLLECTION_HOOKS.contains(&name) {
                         self.dynamic_reason(line, format!("conftest hook `{name}`"));
                     } else if conftest && name.starts_with("pytest_") {

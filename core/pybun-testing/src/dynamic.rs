@@ -64,6 +64,19 @@ pub fn dynamic_files(
     found
 }
 
+/// The test files under a conftest with a `pytest_ignore_collect` hook:
+/// whether pytest collects them at all is the hook's answer (the ids within
+/// a file do not depend on it).
+#[must_use]
+pub fn files_under_ignore_hooks(test_files: &[String], modules: &BTreeMap<String, ModuleTests>) -> Vec<String> {
+    let dirs: Vec<&str> = modules
+        .iter()
+        .filter(|(_, m)| m.conftest && m.ignore_hook.is_some())
+        .map(|(rel, _)| rel.strip_suffix("conftest.py").unwrap_or(rel))
+        .collect();
+    test_files.iter().filter(|rel| dirs.iter().any(|dir| rel.starts_with(dir))).cloned().collect()
+}
+
 /// The first parametrized fixture a test of `module` ends up requesting.
 fn parametrized_fixture_use(
     rel: &str,

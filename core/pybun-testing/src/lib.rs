@@ -22,7 +22,7 @@ mod walk;
 
 pub use config::{CONFIG_FILES, DEFAULT_NORECURSEDIRS, TestConfig, is_virtualenv_dir, shlex_split};
 pub use discover::{FixtureDef, Mark, ModuleTests, PytestReason, TestItem, TestKind, discover_module};
-pub use dynamic::{DynamicReason, dynamic_files};
+pub use dynamic::{DynamicReason, dynamic_files, files_under_ignore_hooks};
 pub use glob::{fnmatch, fnmatch_ex};
 pub use walk::{Walk, walk};
 

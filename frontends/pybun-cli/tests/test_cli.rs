@@ -101,6 +101,33 @@ fn expected_ids(case: &str) -> Vec<String> {
         .collect()
 }
 
+/// A conftest's `pytest_ignore_collect` is asked (by the native harness, no
+/// pytest needed) which files `--collect-only` leaves out, as pytest does.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn collect_only_asks_ignore_hooks() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    let dir = ctx.temp.path().join("ignore_hook");
+    copy_dir(&workspace_root().join("adapters/pybun-test-worker/tests/ignore_hook"), &dir);
+    let pytest = Command::new(peers.join("bin/python"))
+        .args(["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let expected: Vec<String> = String::from_utf8_lossy(&pytest.stdout).lines().filter(|l| l.contains("::")).map(str::to_string).collect();
+    assert!(!expected.is_empty());
+    // The native harness answers without pytest: the project's own environment has none.
+    let out = pybun(&ctx, &dir, &["test", "--collect-only"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let got: Vec<String> = out.stdout.lines().take_while(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    assert_eq!(got, expected, "{out}");
+}
+
 /// The ids pytest collects for dynamic files are the ones `-k`, `--shard`
 /// and `--last-failed` work on.
 #[test]
