@@ -16,7 +16,9 @@ skip every recently freed inode on each following `mkdir`, reading the inode
 table for each (`recently_deleted()`): then both tools spend most of their
 time there, more with every run, whichever tool runs, and the figures measure
 the filesystem's history rather than the installers. `--delete-venv` restores
-`rm -rf .venv` before each run.
+`rm -rf .venv` before each run. For the same reason the cold runs move the
+old cache aside, and each workload's project copies and caches are moved
+aside too when it is done: everything is deleted at the very end.
 
 Prints, per tool, the median wall time, the median CPU time (user + sys:
 less disturbed by other work on a shared machine) and the peak RSS over all
@@ -80,7 +82,15 @@ def main() -> None:
         f"{'workload':<14} {'mode':<10} {'pybun s':>8} {'uv s':>8} {'ratio':>6} "
         f"{'pybun cpu':>9} {'uv cpu':>7} {'pybun MiB':>10} {'uv MiB':>8} {'rss ratio':>9}"
     )
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     trash = tempfile.mkdtemp(prefix="bench-sync-old-venvs-")
+
+    def discard(path, deleting: bool) -> None:
+        if deleting:
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.rename(path, os.path.join(trash, f"{time.time_ns()}"))
+
     for workload in workloads():
         projects = {t: copy_project(workload) for t in ("pybun", "uv")}
         caches = {t: tempfile.mkdtemp(prefix=f"bench-sync-{t}-cache-") for t in projects}
@@ -99,13 +109,9 @@ def main() -> None:
                 for tool in projects:
                     project = projects[tool]
                     if mode in ("fresh-venv", "cold"):
-                        venv = project / ".venv"
-                        if args.delete_venv:
-                            shutil.rmtree(venv, ignore_errors=True)
-                        elif venv.exists():
-                            venv.rename(os.path.join(trash, f"{tool}-{time.time_ns()}"))
+                        discard(project / ".venv", args.delete_venv)
                     if mode == "cold":
-                        shutil.rmtree(caches[tool], ignore_errors=True)
+                        discard(caches[tool], args.delete_venv)
                     cmd, env = sync_cmd(tool, caches[tool], python)
                     seconds, cpu_seconds, peak = run(cmd, env, project)
                     wall[tool].append(seconds)
@@ -120,7 +126,8 @@ def main() -> None:
                 flush=True,
             )
         for path in list(projects.values()) + list(caches.values()):
-            shutil.rmtree(path, ignore_errors=True)
+            discard(path, args.delete_venv)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     shutil.rmtree(trash, ignore_errors=True)
 
 

@@ -232,7 +232,9 @@ pub fn clean_package(cache_dir: &Path, name: &str) -> Result<CleanOutcome, Cache
 ///   unpacked wheel (source archives are kept alone), empty archive entries;
 /// * index entries (`by-url`, `by-name`) pointing at nothing, or unreadable;
 /// * anything else in `wheels-v1/` and `archives-v1/` that is not a valid
-///   entry (a file where a directory belongs, a name that is not a sha256).
+///   entry (a file where a directory belongs, a name that is not a sha256);
+/// * unfinished install recipes (`wheels-v1/<h>/.pybun-installed/.tmp*` or
+///   without their `recipe` file).
 ///
 /// # Errors
 /// [`CacheError::Busy`], or an IO error.
@@ -288,6 +290,13 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
         }
         if !(is_sha256_hex(&name) && entry.is_dir() && archived.contains(&name)) {
             pruner.remove(&entry)?;
+            continue;
+        }
+        // Install recipes an interrupted install left unfinished (no `recipe` file yet).
+        for recipe in entries_or_empty(&entry.join(pybun_fs_os::RECIPES_DIR))? {
+            if is_temp(&file_name(&recipe)) || !recipe.join("recipe").is_file() {
+                pruner.remove(&recipe)?;
+            }
         }
     }
     // Only complete wheels remain now.

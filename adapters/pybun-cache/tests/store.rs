@@ -445,6 +445,14 @@ fn prune_removes_leftovers_and_keeps_valid_entries() {
     fs::write(root.join("http-v1/simple/ab/.tmpZZ"), b"half").unwrap();
     fs::create_dir_all(root.join("scratch-v1/build-1")).unwrap();
     fs::write(root.join("scratch-v1/build-1/setup.py"), b"").unwrap();
+    // Install recipes: one unfinished under a temporary name, one without its
+    // `recipe` file (both removed), one complete (kept).
+    let recipes = kept.unpacked.join(pybun_fs_os::RECIPES_DIR);
+    for (dir, file) in [(".tmp-Rc", "RECORD"), ("0123456789abcdef0123456789abcdef", "RECORD"), ("f".repeat(32).as_str(), "recipe")] {
+        fs::create_dir_all(recipes.join(dir)).unwrap();
+        fs::write(recipes.join(dir).join(file), b"x").unwrap();
+    }
+    let unpacked = kept.unpacked.strip_prefix(root).unwrap().to_string_lossy().into_owned();
 
     let outcome = prune(root).unwrap();
     let removed: Vec<String> =
@@ -462,13 +470,16 @@ fn prune_removes_leftovers_and_keeps_valid_entries() {
         "wheels-v1/by-name/x".to_string(),
         "http-v1/simple/ab/.tmpZZ".to_string(),
         "scratch-v1/build-1".to_string(),
+        format!("{unpacked}/.pybun-installed/.tmp-Rc"),
+        format!("{unpacked}/.pybun-installed/0123456789abcdef0123456789abcdef"),
     ];
     let mut sorted_removed = removed.clone();
     sorted_removed.sort();
     let mut sorted_expected = expected.to_vec();
     sorted_expected.sort();
     assert_eq!(sorted_removed, sorted_expected);
-    assert_eq!(outcome.removed_files, 10);
+    assert_eq!(outcome.removed_files, 12);
+    assert!(recipes.join("f".repeat(32)).join("recipe").is_file());
 
     // The valid entry and the source archive are kept, and still a hit.
     assert!(root.join("archives-v1").join(&c).join("demo-1.0.tar.gz").is_file());

@@ -23,8 +23,8 @@ mod wheel;
 
 pub use link::{LinkMode, detect_link_mode, link_file};
 pub use wheel::{
-    InstallOptions, Installed, MANIFEST, Unpacked, WheelInstallError, install_planned, install_wheel, plan_unpacked,
-    unpack_wheel,
+    InstallOptions, Installed, MANIFEST, RECIPES_DIR, RecipeInstalled, Unpacked, WheelInstallError, install_from_recipe,
+    install_planned, install_wheel, plan_unpacked, unpack_wheel,
 };
 
 /// The operating system's filesystem.

@@ -65,6 +65,8 @@ pub fn link_file(src: &Path, dst: &Path, mode: LinkMode) -> io::Result<()> {
 #[cfg(target_os = "linux")]
 pub(crate) struct DirLinker {
     source_root: std::os::fd::OwnedFd,
+    /// The source directory of the previous file (relative to the root), open.
+    source: Option<(String, std::os::fd::OwnedFd)>,
     /// The destination directory of the previous file, open.
     destination: Option<(std::path::PathBuf, std::os::fd::OwnedFd)>,
 }
@@ -78,7 +80,7 @@ impl DirLinker {
             return None;
         }
         let source_root = open_dir(source_root).ok()?;
-        Some(Self { source_root, destination: None })
+        Some(Self { source_root, source: None, destination: None })
     }
 
     /// Hard-link `source_root/relative` to `dst`, replacing a file there.
@@ -91,7 +93,25 @@ impl DirLinker {
             self.destination = Some((parent.to_path_buf(), open_dir(parent)?));
         }
         let Some((_, directory)) = &self.destination else { unreachable!("just opened") };
-        let link = || rustix::fs::linkat(&self.source_root, relative, directory, name, rustix::fs::AtFlags::empty());
+        // The source by its directory too (consecutive files share it): the
+        // kernel then looks up one name on each side, not a path.
+        let (source_dir, source_name) = match relative.rsplit_once('/') {
+            Some((dir, file)) => {
+                if self.source.as_ref().is_none_or(|(open, _)| open != dir) {
+                    let fd = rustix::fs::openat(
+                        &self.source_root,
+                        dir,
+                        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )?;
+                    self.source = Some((dir.to_string(), fd));
+                }
+                let Some((_, fd)) = &self.source else { unreachable!("just opened") };
+                (fd, file)
+            }
+            None => (&self.source_root, relative),
+        };
+        let link = || rustix::fs::linkat(source_dir, source_name, directory, name, rustix::fs::AtFlags::empty());
         match link() {
             Err(rustix::io::Errno::EXIST) => {
                 match rustix::fs::unlinkat(directory, name, rustix::fs::AtFlags::empty()) {

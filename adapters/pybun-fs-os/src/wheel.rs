@@ -12,9 +12,9 @@ use std::str::FromStr;
 use rustc_hash::FxHashSet;
 
 use pybun_install::{
-    ArchiveEntry, EntryPoints, GeneratedFile, InstallError, InstallPlan, PlannedFile, Record, RecordHasher,
-    SchemePaths, WheelMeta, check_archive, find_dist_info, generated_files, path_bytes, plan_install,
-    rewrite_record, rewrite_shebang,
+    ArchiveEntry, EntryPoints, GeneratedFile, INSTALLER, InstallError, InstallPlan, PlannedFile, Recipe, Record,
+    RecordHasher, SchemePaths, WheelMeta, check_archive, destinations, find_dist_info, generated_files, path_bytes,
+    plan_install, recipe_key, rewrite_record, rewrite_shebang, scheme_layout,
 };
 use pybun_pep::WheelFilename;
 
@@ -214,7 +214,7 @@ fn unpacked_entries(unpacked_dir: &Path) -> Result<Vec<ArchiveEntry>, WheelInsta
     }
     let mut entries = Vec::new();
     walk(unpacked_dir, "", &mut entries)?;
-    entries.retain(|entry| entry.path != MANIFEST);
+    entries.retain(|entry| entry.path != MANIFEST && !entry.path.starts_with(&format!("{RECIPES_DIR}/")));
     Ok(entries)
 }
 
@@ -395,35 +395,11 @@ pub fn install_planned(
         }
     };
 
-    // Every directory to create, ancestors included, parents before children
-    // (byte order puts a path before its extensions): one `mkdir` each, no
-    // failed attempts and no `stat`s. Hashed, not ordered, while collecting:
-    // thousands of component-wise path comparisons showed in profiles.
-    let mut seen: FxHashSet<Vec<u8>> = FxHashSet::default();
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    for dest in plan.files.iter().map(|f| &f.dest).chain(generated.iter().map(|g| &g.dest)) {
-        let target = target(dest);
-        let mut dir = target.parent();
-        while let Some(current) = dir {
-            if seen.contains(path_bytes(current)) || plan.root.starts_with(current) || current == staging.path() {
-                break;
-            }
-            seen.insert(path_bytes(current).to_vec());
-            dirs.push(current.to_path_buf());
-            dir = current.parent();
-        }
-    }
-    dirs.sort_unstable_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
-    for dir in &dirs {
-        match fs::create_dir(dir) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // Outside the plan's root (e.g. `bin/` or `include/` of a fresh env).
-                fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
-            }
-            other => other.map_err(io_error("create directory", dir))?,
-        }
-    }
+    create_parents(
+        plan.files.iter().map(|f| target(&f.dest)).chain(generated.iter().map(|g| target(&g.dest))),
+        &plan.root,
+        staging.path(),
+    )?;
     // Files of one wheel are placed in order: they share directories, and
     // threads linking into one directory only contend for its lock. Callers
     // parallelize across wheels instead.
@@ -444,14 +420,13 @@ pub fn install_planned(
     }
     let record = rewrite_record(plan, &generated);
     let record_path = target(&plan.record_dest());
-    fs::write(&record_path, record).map_err(io_error("write", &record_path))?;
+    fs::write(&record_path, &record).map_err(io_error("write", &record_path))?;
     set_mode(&record_path, false)?;
 
-    if fs::symlink_metadata(&plan.dist_info_dest).is_ok() {
-        fs::remove_dir_all(&plan.dist_info_dest).map_err(io_error("replace", &plan.dist_info_dest))?;
+    move_into_place(staging, &plan.dist_info_dest)?;
+    if mode == LinkMode::Hardlink && options.direct_url.is_none() {
+        publish_recipe(unpacked_dir, plan, &generated, &record, &options.interpreter);
     }
-    fs::rename(staging.path(), &plan.dist_info_dest).map_err(io_error("rename into place", &plan.dist_info_dest))?;
-    let _ = staging.keep();
 
     let placed: FxHashSet<&[u8]> =
         plan.files.iter().map(|f| path_bytes(&f.dest)).chain(generated.iter().map(|g| path_bytes(&g.dest))).collect();
@@ -472,6 +447,233 @@ pub fn install_planned(
         files: placed.len() + 1,
         warnings: plan.warnings.clone(),
     })
+}
+
+/// Create the parent directories of `targets` below `root` (and `staging`,
+/// which exists), ancestors included, parents before children (byte order
+/// puts a path before its extensions): one `mkdir` each, no failed attempts
+/// and no `stat`s. Hashed, not ordered, while collecting: thousands of
+/// component-wise path comparisons showed in profiles.
+fn create_parents(
+    targets: impl Iterator<Item = PathBuf>,
+    root: &Path,
+    staging: &Path,
+) -> Result<(), WheelInstallError> {
+    let mut seen: FxHashSet<Vec<u8>> = FxHashSet::default();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for target in targets {
+        let mut dir = target.parent();
+        while let Some(current) = dir {
+            if seen.contains(path_bytes(current)) || root.starts_with(current) || current == staging {
+                break;
+            }
+            seen.insert(path_bytes(current).to_vec());
+            dirs.push(current.to_path_buf());
+            dir = current.parent();
+        }
+    }
+    dirs.sort_unstable_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
+    for dir in &dirs {
+        match fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Outside the plan's root (e.g. `bin/` or `include/` of a fresh env).
+                fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+            }
+            other => other.map_err(io_error("create directory", dir))?,
+        }
+    }
+    Ok(())
+}
+
+/// Rename the assembled `.dist-info` (`staging`) to `dist_info_dest`, replacing an older one.
+fn move_into_place(staging: tempfile::TempDir, dist_info_dest: &Path) -> Result<(), WheelInstallError> {
+    if fs::symlink_metadata(dist_info_dest).is_ok() {
+        fs::remove_dir_all(dist_info_dest).map_err(io_error("replace", dist_info_dest))?;
+    }
+    fs::rename(staging.path(), dist_info_dest).map_err(io_error("rename into place", dist_info_dest))?;
+    let _ = staging.keep();
+    Ok(())
+}
+
+/// The directory of an unpacked wheel holding its install recipes:
+/// `.pybun-installed/<key>/` with `recipe` (a [`Recipe`]), the installed
+/// `RECORD`, `INSTALLER` and the generated scripts (`script-<n>`), for one
+/// environment layout (and interpreter, when there are scripts); `<key>` is
+/// [`recipe_key`]. Written after the first checked install with hard links,
+/// read by [`install_from_recipe`].
+pub const RECIPES_DIR: &str = ".pybun-installed";
+
+/// Keep what this install generated beside the unpacked wheel, so the next
+/// install into an environment of the same layout links it instead (see
+/// [`install_from_recipe`]). Best effort: a read-only cache, a concurrent
+/// writer or a field that cannot be written only mean no recipe.
+fn publish_recipe(
+    unpacked_dir: &Path,
+    plan: &InstallPlan,
+    generated: &[GeneratedFile],
+    record: &str,
+    interpreter: &Path,
+) {
+    let installer = plan.dist_info_dest.join("INSTALLER");
+    let mut scripts: Vec<(String, &GeneratedFile)> = Vec::new();
+    for file in generated {
+        if file.dest == installer {
+            continue;
+        }
+        // Anything else than scripts (`direct_url.json`): no recipe.
+        let Some(relative) = file.dest.strip_prefix(&plan.scheme.scripts).ok().and_then(Path::to_str) else { return };
+        scripts.push((relative.to_string(), file));
+    }
+    let interpreter = match (scripts.is_empty(), interpreter.to_str()) {
+        (true, _) => None,
+        (false, Some(interpreter)) => Some(interpreter.to_string()),
+        (false, None) => return,
+    };
+    let root_is_purelib = plan.root == plan.scheme.purelib;
+    if !root_is_purelib && plan.root != plan.scheme.platlib {
+        return;
+    }
+    let recipe = Recipe {
+        layout: scheme_layout(&plan.scheme),
+        interpreter,
+        root_is_purelib,
+        dist_info: plan.dist_info.clone(),
+        scripts: scripts.iter().map(|(relative, _)| relative.clone()).collect(),
+        warnings: plan.warnings.clone(),
+    };
+    let Some(text) = recipe.render() else { return };
+    let recipes = unpacked_dir.join(RECIPES_DIR);
+    let dest = recipes.join(recipe_key(&recipe.layout, recipe.interpreter.as_deref()));
+    if dest.exists() || fs::create_dir_all(&recipes).is_err() {
+        return;
+    }
+    let Ok(temp) = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&recipes) else { return };
+    let write = |name: &str, contents: &[u8], executable: bool| -> Result<(), WheelInstallError> {
+        let path = temp.path().join(name);
+        fs::write(&path, contents).map_err(io_error("write", &path))?;
+        set_mode(&path, executable)
+    };
+    let mut written = write("RECORD", record.as_bytes(), false).and_then(|()| write("INSTALLER", INSTALLER.as_bytes(), false));
+    for (index, (_, file)) in scripts.iter().enumerate() {
+        written = written.and_then(|()| write(&format!("script-{index}"), &file.contents, true));
+    }
+    // The recipe last: a directory with one is complete.
+    if written.and_then(|()| write("recipe", text.as_bytes(), false)).is_ok() && fs::rename(temp.path(), &dest).is_ok() {
+        let _ = temp.keep();
+    }
+}
+
+/// What [`install_from_recipe`] installed: as [`install_planned`], plus the
+/// destinations of the wheel's files outside `.dist-info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipeInstalled {
+    pub installed: Installed,
+    pub placed: Vec<PathBuf>,
+}
+
+/// Install a wheel unpacked at `unpacked_dir` into `scheme` from a recipe
+/// an earlier install into an environment of the same layout (and
+/// interpreter, for a wheel with scripts) left ([`RECIPES_DIR`]): the wheel's
+/// files hard-linked to the destinations [`destinations`] gives, then the
+/// recipe's `RECORD`, `INSTALLER` and scripts hard-linked too, the
+/// `.dist-info` assembled under a temporary name and renamed into place last,
+/// as [`install_planned`] does. `Ok(None)` when there is no usable recipe,
+/// `mode` is not [`LinkMode::Hardlink`] or the install has a `direct_url.json`:
+/// plan and install the checked way then.
+///
+/// The hard-linked `RECORD` is shared by every environment installed this
+/// way; nothing in PyBun writes to an installed `RECORD` (uninstalling reads
+/// it, reinstalling writes a new file).
+///
+/// # Errors
+/// An IO error while placing files; the `.dist-info` directory does not appear then.
+pub fn install_from_recipe(
+    unpacked_dir: &Path,
+    scheme: &SchemePaths,
+    mode: LinkMode,
+    options: &InstallOptions,
+) -> Result<Option<RecipeInstalled>, WheelInstallError> {
+    if mode != LinkMode::Hardlink || options.direct_url.is_some() {
+        return Ok(None);
+    }
+    let layout = scheme_layout(scheme);
+    let interpreter = options.interpreter.to_str();
+    let recipes = unpacked_dir.join(RECIPES_DIR);
+    let keys = [Some(recipe_key(&layout, None)), interpreter.map(|i| recipe_key(&layout, Some(i)))];
+    let found = keys.into_iter().flatten().find_map(|key| {
+        let dir = recipes.join(key);
+        let recipe = Recipe::parse(&fs::read_to_string(dir.join("recipe")).ok()?)?;
+        let expected = if recipe.scripts.is_empty() { None } else { interpreter };
+        (recipe.layout == layout && recipe.interpreter.as_deref() == expected).then_some((dir, recipe))
+    });
+    let Some((recipe_dir, recipe)) = found else { return Ok(None) };
+    let entries = unpacked_entries(unpacked_dir)?;
+    let Some(files) = destinations(&entries, &recipe.dist_info, recipe.root_is_purelib, scheme) else {
+        return Ok(None);
+    };
+    let root = if recipe.root_is_purelib { &scheme.purelib } else { &scheme.platlib };
+    let dist_info_dest = root.join(&recipe.dist_info);
+    let scripts: Vec<PathBuf> = recipe.scripts.iter().map(|relative| scheme.scripts.join(relative)).collect();
+    let rewritten: FxHashSet<&[u8]> = scripts.iter().map(|dest| path_bytes(dest)).collect();
+
+    fs::create_dir_all(root).map_err(io_error("create directory", root))?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}-", recipe.dist_info))
+        .tempdir_in(root)
+        .map_err(io_error("create a temporary directory in", root))?;
+    let target = |dest: &Path| -> PathBuf {
+        match dest.strip_prefix(&dist_info_dest) {
+            Ok(rest) => staging.path().join(rest),
+            Err(_) => dest.to_path_buf(),
+        }
+    };
+    create_parents(files.iter().map(|f| target(&f.dest)).chain(scripts.iter().cloned()), root, staging.path())?;
+    let link = |linker: &mut Option<crate::link::DirLinker>, source_root: &Path, relative: &str, dest: &Path| {
+        match linker {
+            Some(linker) => linker.link(relative, dest),
+            None => link_file(&source_root.join(relative), dest, mode),
+        }
+        .map_err(io_error("install", dest))
+    };
+    let mut linker = crate::link::DirLinker::new(unpacked_dir, mode);
+    for file in files.iter().filter(|f| !rewritten.contains(path_bytes(&f.dest))) {
+        link(&mut linker, unpacked_dir, file.archive_path, &target(&file.dest))?;
+    }
+    let mut prepared = crate::link::DirLinker::new(&recipe_dir, mode);
+    for (index, dest) in scripts.iter().enumerate() {
+        link(&mut prepared, &recipe_dir, &format!("script-{index}"), dest)?;
+    }
+    for name in ["RECORD", "INSTALLER"] {
+        link(&mut prepared, &recipe_dir, name, &staging.path().join(name))?;
+    }
+    move_into_place(staging, &dist_info_dest)?;
+
+    // As `install_planned` counts: the wheel's files, the generated ones, `RECORD`.
+    let files_count = {
+        let mut all: FxHashSet<&[u8]> = files.iter().map(|f| path_bytes(&f.dest)).collect();
+        all.extend(scripts.iter().map(|p| path_bytes(p)));
+        all.len() + 2
+    };
+    let mut placed: Vec<PathBuf> = files.into_iter().filter(|f| !f.in_dist_info).map(|f| f.dest).collect();
+    let mut all_scripts: Vec<PathBuf> = placed
+        .iter()
+        .filter(|dest| dest.parent() == Some(scheme.scripts.as_path()))
+        .chain(scripts.iter().filter(|dest| dest.parent() == Some(scheme.scripts.as_path())))
+        .cloned()
+        .collect();
+    all_scripts.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
+    all_scripts.dedup();
+    placed.retain(|dest| !rewritten.contains(path_bytes(dest)));
+    Ok(Some(RecipeInstalled {
+        installed: Installed {
+            dist_info: dist_info_dest,
+            scripts: all_scripts,
+            files: files_count,
+            warnings: recipe.warnings,
+        },
+        placed,
+    }))
 }
 
 /// Unpack `wheel` into `cache_dir` (once; see [`unpack_wheel`]) and install it

@@ -12,8 +12,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 
 use pybun_fs_os::{
-    InstallOptions, LinkMode, Unpacked, detect_link_mode, install_planned, install_wheel, link_file, plan_unpacked,
-    unpack_wheel,
+    InstallOptions, LinkMode, RECIPES_DIR, Unpacked, detect_link_mode, install_from_recipe, install_planned,
+    install_wheel, link_file, plan_unpacked, unpack_wheel,
 };
 use pybun_install::{Record, RecordHash, SchemePaths};
 use pybun_pep::WheelFilename;
@@ -466,4 +466,86 @@ fn writes_direct_url_json() {
     assert_eq!(fs::read_to_string(installed.dist_info.join("direct_url.json")).unwrap(), direct_url);
     assert!(fs::read_to_string(installed.dist_info.join("RECORD")).unwrap().contains("demo-1.0.dist-info/direct_url.json,sha256="));
     verify_record(&env, &installed.dist_info);
+}
+
+/// After a checked hard-link install, the next install into an environment of
+/// the same layout (and interpreter, for a wheel with scripts) is made from
+/// the recipe left beside the unpacked wheel: same tree, RECORD verified,
+/// `RECORD` and `INSTALLER` hard-linked instead of written.
+#[test]
+fn reinstalls_from_a_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = Path::new("/opt/python/bin/python3");
+    let (first_env, first) = install_demo(dir.path(), LinkMode::Hardlink, python);
+    let unpacked = dir.path().join("cache/demo-1.0-py3-none-any");
+    let recipes: Vec<PathBuf> =
+        fs::read_dir(unpacked.join(RECIPES_DIR)).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(recipes.len(), 1, "one recipe: {recipes:?}");
+    // The unpacked wheel's manifest does not list it.
+    let name = WheelFilename::from_str("demo-1.0-py3-none-any.whl").unwrap();
+    let plan = plan_unpacked(&unpacked, &name, &scheme(&dir.path().join("x"))).unwrap();
+    assert!(plan.files.iter().all(|f| !f.archive_path.contains(RECIPES_DIR)));
+
+    let second_env = dir.path().join("elsewhere/env-second");
+    let done = install_from_recipe(&unpacked, &scheme(&second_env), LinkMode::Hardlink, &options(python))
+        .unwrap()
+        .expect("a recipe for this layout and interpreter");
+    assert_eq!(tree(&first_env), tree(&second_env));
+    verify_record(&second_env, &done.installed.dist_info);
+    assert_eq!(done.installed.files, first.files);
+    assert_eq!(done.installed.scripts.len(), first.scripts.len());
+    let record = done.installed.dist_info.join("RECORD");
+    assert_eq!(fs::metadata(&record).unwrap().ino(), fs::metadata(recipes[0].join("RECORD")).unwrap().ino());
+    assert!(fs::metadata(done.installed.dist_info.join("INSTALLER")).unwrap().nlink() >= 2);
+    // No staging directory is left.
+    let site = second_env.join("lib/python3/site-packages");
+    let names: BTreeSet<String> =
+        fs::read_dir(&site).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, BTreeSet::from(["demo".to_string(), "demo-1.0.dist-info".to_string()]));
+    assert!(done.placed.contains(&site.join("demo/cli.py")));
+    // Installing over it again replaces it in place.
+    install_from_recipe(&unpacked, &scheme(&second_env), LinkMode::Hardlink, &options(python)).unwrap().unwrap();
+    verify_record(&second_env, &done.installed.dist_info);
+
+    // Another interpreter (the launchers differ), another mode, a direct URL,
+    // another layout: no recipe applies.
+    let third = dir.path().join("env-third");
+    let other = Path::new("/other/bin/python3");
+    assert!(install_from_recipe(&unpacked, &scheme(&third), LinkMode::Hardlink, &options(other)).unwrap().is_none());
+    assert!(install_from_recipe(&unpacked, &scheme(&third), LinkMode::Copy, &options(python)).unwrap().is_none());
+    let direct = InstallOptions { interpreter: python.to_path_buf(), direct_url: Some("{}".to_string()) };
+    assert!(install_from_recipe(&unpacked, &scheme(&third), LinkMode::Hardlink, &direct).unwrap().is_none());
+    let mut other_layout = scheme(&third);
+    other_layout.scripts = third.join("Scripts");
+    assert!(install_from_recipe(&unpacked, &other_layout, LinkMode::Hardlink, &options(python)).unwrap().is_none());
+    assert!(!third.exists(), "nothing written when no recipe applies");
+}
+
+/// A wheel without scripts gets one recipe per layout, whatever the interpreter.
+#[test]
+fn a_recipe_without_scripts_serves_any_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (filename, bytes) = build_wheel(&DistSpec::new("plain", "1.0"), "py3-none-any");
+    let wheel = dir.path().join(&filename);
+    fs::write(&wheel, bytes).unwrap();
+    let unpacked = dir.path().join("cache/plain");
+    unpack_wheel(&wheel, &unpacked).unwrap();
+    let name = WheelFilename::from_str(&filename).unwrap();
+    let first_env = dir.path().join("a");
+    let plan = plan_unpacked(&unpacked, &name, &scheme(&first_env)).unwrap();
+    install_planned(&unpacked, &plan, LinkMode::Hardlink, &options(Path::new("/a/bin/python"))).unwrap();
+    let second_env = dir.path().join("b");
+    let done = install_from_recipe(&unpacked, &scheme(&second_env), LinkMode::Hardlink, &options(Path::new("/b/bin/python")))
+        .unwrap()
+        .expect("a recipe without an interpreter");
+    assert_eq!(tree(&first_env), tree(&second_env));
+    let record = Record::parse(&fs::read_to_string(done.installed.dist_info.join("RECORD")).unwrap()).unwrap();
+    assert!(record.entries.iter().any(|e| e.path.ends_with(".dist-info/INSTALLER")));
+    // A copy install leaves no recipe behind.
+    let other = tempfile::tempdir().unwrap();
+    let unpacked = other.path().join("plain");
+    unpack_wheel(&wheel, &unpacked).unwrap();
+    let plan = plan_unpacked(&unpacked, &name, &scheme(&other.path().join("env"))).unwrap();
+    install_planned(&unpacked, &plan, LinkMode::Copy, &options(Path::new("/a/bin/python"))).unwrap();
+    assert!(!unpacked.join(RECIPES_DIR).exists());
 }

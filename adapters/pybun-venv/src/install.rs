@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 
-use pybun_fs_os::{InstallOptions, WheelInstallError, detect_link_mode, install_planned, plan_unpacked};
+use pybun_fs_os::{
+    InstallOptions, WheelInstallError, detect_link_mode, install_from_recipe, install_planned, plan_unpacked,
+};
 use pybun_install::SchemePaths;
 use pybun_pep::{PackageName, WheelFilename};
 use pybun_ports::{EnvironmentError, InstalledDist, LinkMode, Venv, WheelToInstall};
@@ -64,9 +66,25 @@ fn install_one(
         reason: e.to_string(),
     })?;
     let scheme = scheme_paths(venv, &filename.name);
-    let plan = plan_unpacked(&wheel.unpacked, &filename, &scheme).map_err(|e| convert(&wheel.filename, e))?;
     let options = InstallOptions { interpreter: venv.python.clone(), direct_url: wheel.direct_url.clone() };
-    let installed = install_planned(&wheel.unpacked, &plan, mode, &options).map_err(|e| convert(&wheel.filename, e))?;
+    let is_source = |dest: &Path| dest.extension().is_some_and(|e| e == "py") && dest.starts_with(&venv.site_packages);
+    // Installed before into an environment of this layout: link what that install prepared.
+    let (installed, sources) = match install_from_recipe(&wheel.unpacked, &scheme, mode, &options)
+        .map_err(|e| convert(&wheel.filename, e))?
+    {
+        Some(done) => {
+            let sources = done.placed.into_iter().filter(|dest| is_source(dest)).collect();
+            (done.installed, sources)
+        }
+        None => {
+            let plan = plan_unpacked(&wheel.unpacked, &filename, &scheme).map_err(|e| convert(&wheel.filename, e))?;
+            let installed =
+                install_planned(&wheel.unpacked, &plan, mode, &options).map_err(|e| convert(&wheel.filename, e))?;
+            let sources =
+                plan.files.iter().filter(|f| !f.in_dist_info && is_source(&f.dest)).map(|f| f.dest.clone()).collect();
+            (installed, sources)
+        }
+    };
     for warning in &installed.warnings {
         tracing::warn!(wheel = %wheel.filename, "{warning}");
     }
@@ -76,13 +94,6 @@ fn install_one(
         .and_then(|n| n.to_str())
         .and_then(parse_dist_info_name)
         .unwrap_or_else(|| (filename.name.to_string(), filename.version.to_string()));
-    let sources = plan
-        .files
-        .iter()
-        .filter(|f| !f.in_dist_info && f.dest.extension().is_some_and(|e| e == "py"))
-        .filter(|f| f.dest.starts_with(&venv.site_packages))
-        .map(|f| f.dest.clone())
-        .collect();
     Ok((InstalledDist { name, version, dist_info: installed.dist_info }, sources))
 }
 

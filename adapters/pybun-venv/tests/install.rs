@@ -169,3 +169,80 @@ fn uninstall_never_leaves_the_venv() {
     assert!(!venv.site_packages.join("demo").exists());
     assert!(venv.site_packages.is_dir());
 }
+
+/// A second venv at the same path gets the wheel from the recipe the first
+/// install left in the cache (hard-linked `RECORD`): same files, RECORD
+/// verified, launcher runs, bytecode compiled; uninstalling it or upgrading
+/// over it leaves the cache's recipe intact.
+#[test]
+fn a_recreated_venv_installs_from_the_recipe_and_uninstalls_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let spec = DistSpec::new("Demo_Pkg", "1.0").console_script("demo-hello", "demo_pkg:main");
+    let wheel = unpacked_wheel(&cache, &spec);
+    let project = dir.path().join("project");
+    let (envs, first) = venv(&project);
+    let before = tree(&first.root);
+    let dist = envs.install(&first, std::slice::from_ref(&wheel), Some(LinkMode::Hardlink), false).remove(0).unwrap();
+    let first_tree: BTreeSet<PathBuf> =
+        tree(&first.root).iter().map(|p| p.strip_prefix(&first.root).unwrap().to_path_buf()).collect();
+    let recipes = wheel.unpacked.join(pybun_fs_os::RECIPES_DIR);
+    assert_eq!(fs::read_dir(&recipes).unwrap().count(), 1);
+
+    fs::rename(&first.root, dir.path().join("old-venv")).unwrap();
+    let (envs, second) = venv(&project);
+    let again = envs.install(&second, std::slice::from_ref(&wheel), Some(LinkMode::Hardlink), true).remove(0).unwrap();
+    assert_eq!(again, dist);
+    let record_path = dist.dist_info.join("RECORD");
+    assert!(fs::metadata(&record_path).map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).unwrap() >= 2);
+    let second_tree: BTreeSet<PathBuf> = tree(&second.root)
+        .iter()
+        .map(|p| p.strip_prefix(&second.root).unwrap().to_path_buf())
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "__pycache__"))
+        .collect();
+    assert_eq!(second_tree, first_tree);
+    // Every RECORD row is there with its hash.
+    let record = pybun_install::Record::parse(&fs::read_to_string(&record_path).unwrap()).unwrap();
+    for entry in &record.entries {
+        let path = pybun_venv_normalize(&second.site_packages.join(&entry.path));
+        let content = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Some(hash) = &entry.hash {
+            assert_eq!(&pybun_install::RecordHash::of(hash.algorithm, &content), hash, "{}", entry.path);
+        }
+    }
+    assert_eq!(stdout(&run(&second.scripts.join("demo-hello"), &[])), "hello from demo_pkg");
+    let pycache = second.site_packages.join("demo_pkg/__pycache__");
+    assert!(fs::read_dir(&pycache).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".pyc")));
+
+    // Upgrade: the new version replaces it; then uninstall.
+    let newer = unpacked_wheel(&cache, &DistSpec::new("Demo_Pkg", "2.0").console_script("demo-hello", "demo_pkg:main"));
+    envs.uninstall(&second, &again).unwrap();
+    let upgraded = envs.install(&second, std::slice::from_ref(&newer), Some(LinkMode::Hardlink), false).remove(0).unwrap();
+    assert_eq!(upgraded.version, "2.0");
+    assert_eq!(envs.installed(&second).unwrap(), vec![upgraded.clone()]);
+    envs.uninstall(&second, &upgraded).unwrap();
+    let left: BTreeSet<PathBuf> = tree(&second.root)
+        .into_iter()
+        .map(|p| p.strip_prefix(&second.root).unwrap().to_path_buf())
+        .collect();
+    let expected: BTreeSet<PathBuf> = before.iter().map(|p| p.strip_prefix(&first.root).unwrap().to_path_buf()).collect();
+    assert_eq!(left, expected);
+    // The recipe still holds its RECORD, unchanged.
+    let recipe_dir = fs::read_dir(&recipes).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(fs::read_to_string(recipe_dir.join("RECORD")).unwrap(), record.to_csv());
+}
+
+/// `path` with `..` resolved lexically.
+fn pybun_venv_normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}

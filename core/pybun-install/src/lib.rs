@@ -18,6 +18,7 @@ mod entry_points;
 mod error;
 mod installed;
 mod plan;
+mod recipe;
 mod record;
 mod script;
 mod wheel;
@@ -28,6 +29,7 @@ pub use installed::{GeneratedFile, INSTALLER, generated_files, path_bytes, recor
 pub use plan::{
     ArchiveEntry, InstallPlan, PlannedFile, SchemeKey, SchemePaths, check_archive, find_dist_info, plan_install,
 };
+pub use recipe::{Destination, Recipe, destinations, recipe_key, scheme_layout};
 pub use record::{HashAlgorithm, Record, RecordEntry, RecordHash, RecordHasher};
 pub use script::{rewrite_shebang, script_launcher, shebang};
 pub use wheel::WheelMeta;
