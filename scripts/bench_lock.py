@@ -48,13 +48,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--modes", default="cold,warm")
+    parser.add_argument("--workloads", default="", help="comma-separated workload names (default: all)")
     args = parser.parse_args()
+    selected = {name for name in args.workloads.split(",") if name}
     print("PYTHONDONTWRITEBYTECODE=1 for both tools; lock file removed before every run; medians of", args.runs)
     print(
         f"{'workload':<14} {'mode':<5} {'pybun s':>8} {'uv s':>8} {'ratio':>6} "
         f"{'pybun cpu':>9} {'uv cpu':>7} {'pybun MiB':>10} {'uv MiB':>8} {'rss ratio':>9}"
     )
     for workload in workloads():
+        if selected and workload.name not in selected:
+            continue
         project = copy_project(workload)
         for mode in args.modes.split(","):
             wall = {"pybun": [], "uv": []}

@@ -13,6 +13,10 @@ use crate::client::Fetcher;
 /// central directory and, for small wheels, everything).
 pub(crate) const TAIL_BYTES: u64 = 64 * 1024;
 
+/// Bytes fetched before a central directory that is not in the tail, on top
+/// of three quarters of its size (see `wheel_metadata_by_range`).
+const CD_LEAD_EXTRA: u64 = 64 * 1024;
+
 /// Why reading through ranges did not work.
 #[derive(Debug)]
 pub(crate) enum RangeFailure {
@@ -49,7 +53,7 @@ impl Sparse<'_> {
         if len == 0 {
             return Ok(());
         }
-        if start + len > self.total {
+        if start.saturating_add(len) > self.total {
             return Err(RangeFailure::Fallback(format!(
                 "range {start}+{len} is beyond the end of the file ({} bytes)",
                 self.total
@@ -145,6 +149,15 @@ pub(crate) async fn wheel_metadata_by_range(fetcher: &Fetcher, url: &str) -> Res
         }
         cd_size = u64_at(&record, 40).ok_or_else(|| fallback("short ZIP64 EOCD"))?;
         cd_offset = u64_at(&record, 48).ok_or_else(|| fallback("short ZIP64 EOCD"))?;
+    }
+    // A central directory outside the tail is fetched with the bytes just
+    // before it: a wheel's `.dist-info` usually comes last, its METADATA just
+    // before RECORD (whose compressed size follows the central directory's),
+    // so the METADATA entry mostly arrives with it — two round trips, not three.
+    if sparse.slice(cd_offset, cd_size).is_none() {
+        let lead = (cd_size.saturating_mul(3) / 4).saturating_add(CD_LEAD_EXTRA).min(cd_offset);
+        let span = lead.saturating_add(cd_size);
+        sparse.ensure(cd_offset - lead, span, span).await?;
     }
     let central = sparse.read(cd_offset, cd_size).await?;
     let entries = parse_central_directory(&central).ok_or_else(|| fallback("malformed central directory"))?;

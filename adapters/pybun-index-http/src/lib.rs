@@ -193,13 +193,11 @@ impl HttpIndex {
     }
 
     fn project_memo(&self, name: &PackageName) -> Memo<ProjectFiles> {
-        let mut projects = self.inner.projects.lock().unwrap_or_else(PoisonError::into_inner);
-        projects.entry(name.clone()).or_default().clone()
+        self.inner.project_memo(name)
     }
 
     fn metadata_memo(&self, file: &DistFile) -> Memo<RawMetadata> {
-        let mut metadata = self.inner.metadata.lock().unwrap_or_else(PoisonError::into_inner);
-        metadata.entry(file.url.clone()).or_default().clone()
+        self.inner.metadata_memo(file)
     }
 
     /// Run `future` to completion from a blocking caller (see the crate docs).
@@ -322,9 +320,37 @@ impl PackageIndex for HttpIndex {
             memo.get_or_init(|| inner.fetch_metadata(name, file)).await;
         });
     }
+
+    /// The project's fetch, then — in the same task, as soon as its files are
+    /// known — `pick` and the metadata fetch of the file it picks.
+    fn prefetch_candidate(&self, name: &PackageName, pick: pybun_ports::CandidatePick) {
+        let memo = self.project_memo(name);
+        let inner = Arc::clone(&self.inner);
+        let name = name.clone();
+        self.handle.spawn(async move {
+            let project = memo.get_or_init(|| inner.fetch_project(name.clone())).await;
+            let Ok(project) = project else { return };
+            let Some(file) = pick(project) else { return };
+            let metadata = inner.metadata_memo(&file);
+            if !metadata.initialized() {
+                debug!(%name, filename = %file.filename, "prefetching the likely candidate's metadata");
+                metadata.get_or_init(|| inner.fetch_metadata(name, file)).await;
+            }
+        });
+    }
 }
 
 impl Inner {
+    fn project_memo(&self, name: &PackageName) -> Memo<ProjectFiles> {
+        let mut projects = self.projects.lock().unwrap_or_else(PoisonError::into_inner);
+        projects.entry(name.clone()).or_default().clone()
+    }
+
+    fn metadata_memo(&self, file: &DistFile) -> Memo<RawMetadata> {
+        let mut metadata = self.metadata.lock().unwrap_or_else(PoisonError::into_inner);
+        metadata.entry(file.url.clone()).or_default().clone()
+    }
+
     /// First-match over the indexes, plus every find-links file of the project.
     async fn fetch_project(&self, name: PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
         let mut found = false;

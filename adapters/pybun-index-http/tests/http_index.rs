@@ -313,6 +313,52 @@ fn wheel_metadata_with_range_requests() {
     assert_eq!(server.hits("/files/demo-2.0-py3-none-any.whl"), 1);
 }
 
+/// A wheel with `count` small modules (a central directory of ~100 bytes
+/// each), a stored blob, then its `.dist-info` last: METADATA, RECORD.
+fn wheel_with_many_files(count: usize) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let deflated =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut record = String::new();
+    for i in 0..count {
+        let path = format!("demo/data/service-{i:05}/endpoint-rule-set-1.json");
+        writer.start_file(path.as_str(), deflated).unwrap();
+        writer.write_all(b"{}").unwrap();
+        record.push_str(&format!("{path},sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,2\n"));
+    }
+    writer.start_file("demo/blob.bin", stored).unwrap();
+    writer.write_all(&vec![7_u8; 300_000]).unwrap();
+    writer.start_file("demo-3.0.dist-info/METADATA", deflated).unwrap();
+    writer.write_all(metadata_text("3.0").as_bytes()).unwrap();
+    writer.start_file("demo-3.0.dist-info/RECORD", deflated).unwrap();
+    writer.write_all(record.as_bytes()).unwrap();
+    writer.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_central_directory_beyond_the_tail_comes_with_the_metadata_before_it() {
+    let big = wheel_with_many_files(2000);
+    let served = big.clone();
+    let server = TestServer::start(move |req| match req.path.as_str() {
+        "/files/demo-3.0-py3-none-any.whl" => serve_file(req, &served, true),
+        _ => Reply::status(404),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let index = HttpIndex::new(config(cache.path(), &[server.url("/simple")])).unwrap();
+    let metadata = index.metadata(&name("demo"), &file(&server, "demo-3.0-py3-none-any.whl")).unwrap();
+    assert_eq!(metadata.origin, MetadataOrigin::WheelRange);
+    assert_eq!(metadata.bytes, metadata_text("3.0").as_bytes());
+    let ranges: Vec<String> =
+        server.requests().iter().filter_map(|r| r.header("range").map(str::to_string)).collect();
+    // The tail, then the central directory with the bytes before it (METADATA
+    // included): no third request.
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_eq!(ranges[0], "bytes=-65536");
+    let cd_end = big.len() - 22;
+    assert!(ranges[1].ends_with(&format!("-{}", cd_end - 1)), "{ranges:?} (central directory ends at {cd_end})");
+}
+
 #[test]
 fn wheel_metadata_without_range_support() {
     let whole = wheel("1.0", 1000);
@@ -575,6 +621,48 @@ fn prefetch_and_blocking_calls_fetch_once() {
     assert_eq!(metadata.origin, MetadataOrigin::WheelRange);
     assert_eq!(server.hits("/files/demo-1.0-py3-none-any.whl"), 1);
     assert_eq!(index.request_count(), 2);
+}
+
+#[test]
+fn prefetched_candidates_have_their_metadata_fetched_without_waiting() {
+    let wheel_1 = wheel("1.0", 0);
+    let wheel_2 = wheel("2.0", 0);
+    let server = TestServer::start(move |req| match req.path.as_str() {
+        "/simple/demo/" => Reply::json(
+            r#"{"files": [
+                {"filename": "demo-1.0-py3-none-any.whl", "url": "/files/demo-1.0-py3-none-any.whl", "hashes": {}},
+                {"filename": "demo-2.0-py3-none-any.whl", "url": "/files/demo-2.0-py3-none-any.whl", "hashes": {}}
+            ]}"#,
+        ),
+        "/simple/other/" => Reply::json(
+            r#"{"files": [{"filename": "other-1.0-py3-none-any.whl", "url": "/files/other-1.0-py3-none-any.whl", "hashes": {}}]}"#,
+        ),
+        "/files/demo-1.0-py3-none-any.whl" => serve_file(req, &wheel_1, true),
+        "/files/demo-2.0-py3-none-any.whl" => serve_file(req, &wheel_2, true),
+        _ => Reply::status(404),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let index = HttpIndex::new(config(cache.path(), &[server.url("/simple")])).unwrap();
+    // The pick sees the project's files and names the one to read.
+    index.prefetch_candidate(
+        &name("demo"),
+        Box::new(|project| project.files.iter().find(|f| f.filename.starts_with("demo-2.0")).cloned()),
+    );
+    // Nothing picked: only the page.
+    index.prefetch_candidate(&name("other"), Box::new(|_| None));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.hits("/files/demo-2.0-py3-none-any.whl") == 0 || server.hits("/simple/other/") == 0 {
+        assert!(Instant::now() < deadline, "the candidate's metadata was never fetched");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let project = index.project(&name("demo")).unwrap();
+    let metadata = index.metadata(&name("demo"), &project.files[1]).unwrap();
+    assert_eq!(metadata.bytes, metadata_text("2.0").as_bytes());
+    assert!(index.project(&name("other")).is_ok());
+    assert_eq!(server.hits("/simple/demo/"), 1);
+    assert_eq!(server.hits("/files/demo-2.0-py3-none-any.whl"), 1, "the blocking call found the prefetched metadata");
+    assert_eq!(server.hits("/files/demo-1.0-py3-none-any.whl"), 0);
+    assert_eq!(index.request_count(), 3);
 }
 
 #[test]

@@ -93,6 +93,10 @@ impl PackageIndex for BuildingIndex {
         self.inner.prefetch_metadata(name, file);
     }
 
+    fn prefetch_candidate(&self, name: &PackageName, pick: pybun_ports::CandidatePick) {
+        self.inner.prefetch_candidate(name, pick);
+    }
+
     fn known_projects(&self) -> Vec<PackageName> {
         self.inner.known_projects()
     }

@@ -85,6 +85,11 @@ pub enum IndexError {
     BuildFailed { name: PackageName, filename: String, reason: String },
 }
 
+/// Chooses, among a project's files, the one whose metadata a resolver will
+/// probably ask for first (see [`PackageIndex::prefetch_candidate`]). Pure
+/// computation: it may run on any thread.
+pub type CandidatePick = Box<dyn FnOnce(&ProjectFiles) -> Option<DistFile> + Send>;
+
 /// A Simple-API package index (or several, or a find-links directory).
 pub trait PackageIndex: Send + Sync {
     /// The project's files. Blocks until known.
@@ -104,6 +109,17 @@ pub trait PackageIndex: Send + Sync {
 
     /// Hint: `metadata(name, file)` will be asked soon.
     fn prefetch_metadata(&self, _name: &PackageName, _file: &DistFile) {}
+
+    /// Hint: `project(name)` will be asked soon, and then probably the
+    /// metadata of the file `pick` chooses among its files (the resolver's
+    /// guess at the version it will try first). An adapter with concurrency
+    /// runs `pick` as soon as the project's files are known and starts that
+    /// metadata fetch, without waiting for the caller; a wrong guess only
+    /// costs a fetch. By default, only the project is prefetched.
+    fn prefetch_candidate(&self, name: &PackageName, pick: CandidatePick) {
+        drop(pick);
+        self.prefetch_project(name);
+    }
 
     /// Names of the projects this index has seen (asked in this process, or
     /// in its on-disk cache), for an editor's completion. May be incomplete;

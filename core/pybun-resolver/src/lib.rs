@@ -11,6 +11,7 @@
 //! environment and wheels must match its tags (like `pip compile
 //! --python-version --python-platform`).
 
+mod candidate;
 mod fork;
 mod options;
 mod package;

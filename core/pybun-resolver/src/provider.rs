@@ -18,6 +18,7 @@ use pybun_pep::{
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::candidate::{CandidateGuess, FileFilter, metadata_file};
 use crate::options::{PrereleaseMode, ResolutionMode};
 use crate::package::Node;
 use crate::fork::{ForkResult, PythonFork, RootEdges};
@@ -56,6 +57,8 @@ pub(crate) struct SharedCache {
     /// `None`: on no index.
     versions: RefCell<FxHashMap<PackageName, Option<Rc<VersionMap>>>>,
     metadata: RefCell<FxHashMap<(PackageName, Version), Rc<CoreMetadata>>>,
+    /// Packages whose likely candidate's metadata was already asked for in advance.
+    guessed: RefCell<FxHashSet<PackageName>>,
 }
 
 /// A requirement as written, its edge marker, and who made it.
@@ -167,8 +170,38 @@ impl<'a> Provider<'a> {
 
     pub(crate) fn prefetch_roots(&self) {
         for requirement in self.request.all_requirements() {
-            self.index.prefetch_project(&requirement.name);
+            match &requirement.version_or_url {
+                _ if self.applies(requirement, None).is_none() => self.index.prefetch_project(&requirement.name),
+                None => self.prefetch_candidate(&requirement.name, &Ranges::full()),
+                Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+                    self.prefetch_candidate(&requirement.name, &specifiers_to_ranges(specifiers));
+                }
+                Some(VersionOrUrl::Url(_)) => self.index.prefetch_project(&requirement.name),
+            }
         }
+    }
+
+    /// A package was just required with `range`: have its project fetched
+    /// and, the first time, the metadata of the version it will most
+    /// probably get (guessed from the project's files as soon as they
+    /// arrive, by the adapter), so that reading it later does not wait.
+    fn prefetch_candidate(&self, name: &PackageName, range: &Ranges<Version>) {
+        let known = self.shared.versions.borrow().contains_key(name);
+        if known || !self.shared.guessed.borrow_mut().insert(name.clone()) {
+            self.index.prefetch_project(name);
+            return;
+        }
+        let (pre_always, pre_if_necessary) = self.pre_allowed(name);
+        let guess = CandidateGuess {
+            range: range.clone(),
+            filter: FileFilter::new(&self.request.options, name, self.tags.as_ref()),
+            pre_always,
+            pre_if_necessary,
+            lowest: self.prefer_lowest(name),
+            preferred: self.request.preferences.get(name).cloned(),
+            python: self.python.clone(),
+        };
+        self.index.prefetch_candidate(name, Box::new(move |project| guess.pick(project).cloned()));
     }
 
     pub(crate) fn take_error(&self) -> Option<ResolveError> {
@@ -205,7 +238,7 @@ impl<'a> Provider<'a> {
             Err(error) => return Err(error.into()),
         };
         self.reporter.report(Event::ProjectFetched { name: name.clone(), files: project.files.len() });
-        let options = &self.request.options;
+        let filter = FileFilter::new(&self.request.options, name, self.tags.as_ref());
         let mut map = VersionMap::default();
         // Files grouped by version. A project lists thousands of wheels for a
         // few hundred versions: each version text is parsed once, and the
@@ -228,23 +261,7 @@ impl<'a> Provider<'a> {
                     groups.len() - 1
                 }
             };
-            if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, &file.upload_time) {
-                match jiff::Timestamp::from_str(uploaded) {
-                    Ok(uploaded) if uploaded > cutoff => continue,
-                    _ => {}
-                }
-            }
-            if wheel {
-                if options.no_binary(name) {
-                    continue;
-                }
-                if let Some(tags) = &self.tags {
-                    let compatible = pybun_pep::WheelFilename::from_str(&file.filename).is_ok_and(|w| tags.is_compatible(&w));
-                    if !compatible {
-                        continue;
-                    }
-                }
-            } else if options.no_build(name) {
+            if !filter.keeps(file, wheel) {
                 continue;
             }
             if map.index.is_empty() {
@@ -390,16 +407,7 @@ impl<'a> Provider<'a> {
 
     /// The file to read metadata from: a wheel with a PEP 658 file, any wheel, then an sdist.
     fn metadata_file(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
-        let rank = |file: &DistFile| {
-            let wheel = file.filename.ends_with(".whl");
-            match (wheel, file.has_metadata) {
-                (true, true) => 0,
-                (true, false) => 1,
-                (false, true) => 2,
-                (false, false) => 3,
-            }
-        };
-        self.with_files(name, version, |files| files.min_by_key(|file| (rank(file), file.filename.as_str())).cloned())
+        self.with_files(name, version, |files| metadata_file(files).cloned())
     }
 
     fn core_metadata(&self, name: &PackageName, version: &Version) -> Result<Option<Rc<CoreMetadata>>, ResolveError> {
@@ -515,7 +523,7 @@ impl<'a> Provider<'a> {
                 intersect(deps, node, range.clone());
             }
             intersect(deps, dep, range.clone());
-            self.index.prefetch_project(&requirement.name);
+            self.prefetch_candidate(&requirement.name, &range);
             per_name
                 .entry(requirement.name.clone())
                 .or_default()
@@ -705,7 +713,7 @@ impl<'a> Provider<'a> {
 /// or a malformed name. Read without allocating (this runs for every file of
 /// every project); `SdistFilename::parse` and `Version::from_str` on the text
 /// give the same files and versions.
-fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(&'f str, bool)> {
+pub(crate) fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(&'f str, bool)> {
     let Some(stem) = filename.strip_suffix(".whl") else {
         let stem = SDIST_EXTENSIONS.iter().find_map(|ext| filename.strip_suffix(ext))?;
         // Sdist names are ambiguous (`a-b-1.0`): the dash after the package's
