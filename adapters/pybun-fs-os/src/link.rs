@@ -88,7 +88,11 @@ impl DirLinker {
         let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no file name"));
         };
-        let reuse = self.destination.as_ref().is_some_and(|(open, _)| open == parent);
+        // Compared as bytes: `Path` equality goes component by component.
+        let reuse = self
+            .destination
+            .as_ref()
+            .is_some_and(|(open, _)| open.as_os_str().as_encoded_bytes() == parent.as_os_str().as_encoded_bytes());
         if !reuse {
             self.destination = Some((parent.to_path_buf(), open_dir(parent)?));
         }

@@ -454,15 +454,15 @@ pub fn install_planned(
 /// puts a path before its extensions): one `mkdir` each, no failed attempts
 /// and no `stat`s. Hashed, not ordered, while collecting: thousands of
 /// component-wise path comparisons showed in profiles.
-fn create_parents(
-    targets: impl Iterator<Item = PathBuf>,
+fn create_parents<P: AsRef<Path>>(
+    targets: impl Iterator<Item = P>,
     root: &Path,
     staging: &Path,
 ) -> Result<(), WheelInstallError> {
     let mut seen: FxHashSet<Vec<u8>> = FxHashSet::default();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for target in targets {
-        let mut dir = target.parent();
+        let mut dir = target.as_ref().parent();
         while let Some(current) = dir {
             if seen.contains(path_bytes(current)) || root.starts_with(current) || current == staging {
                 break;
@@ -622,13 +622,15 @@ pub fn install_from_recipe(
         .prefix(&format!(".{}-", recipe.dist_info))
         .tempdir_in(root)
         .map_err(io_error("create a temporary directory in", root))?;
-    let target = |dest: &Path| -> PathBuf {
-        match dest.strip_prefix(&dist_info_dest) {
-            Ok(rest) => staging.path().join(rest),
-            Err(_) => dest.to_path_buf(),
-        }
-    };
-    create_parents(files.iter().map(|f| target(&f.dest)).chain(scripts.iter().cloned()), root, staging.path())?;
+    // Where each file is placed: `.dist-info` files in the staging directory.
+    let targets: Vec<PathBuf> = files
+        .iter()
+        .map(|file| match file.archive_path.split_once('/') {
+            Some((_, rest)) if file.in_dist_info => staging.path().join(rest),
+            _ => file.dest.clone(),
+        })
+        .collect();
+    create_parents(targets.iter().chain(&scripts), root, staging.path())?;
     let link = |linker: &mut Option<crate::link::DirLinker>, source_root: &Path, relative: &str, dest: &Path| {
         match linker {
             Some(linker) => linker.link(relative, dest),
@@ -637,8 +639,10 @@ pub fn install_from_recipe(
         .map_err(io_error("install", dest))
     };
     let mut linker = crate::link::DirLinker::new(unpacked_dir, mode);
-    for file in files.iter().filter(|f| !rewritten.contains(path_bytes(&f.dest))) {
-        link(&mut linker, unpacked_dir, file.archive_path, &target(&file.dest))?;
+    for (file, target) in files.iter().zip(&targets) {
+        if !rewritten.contains(path_bytes(&file.dest)) {
+            link(&mut linker, unpacked_dir, file.archive_path, target)?;
+        }
     }
     let mut prepared = crate::link::DirLinker::new(&recipe_dir, mode);
     for (index, dest) in scripts.iter().enumerate() {
