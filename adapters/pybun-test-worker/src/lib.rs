@@ -274,6 +274,16 @@ impl Worker {
                 break;
             }
         }
+        // Results, the bulk of the traffic, parse straight into their type.
+        if line.starts_with("{\"id\"") {
+            let result: TestResult = serde_json::from_str(&line).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("worker protocol error: {e}: {line}"),
+                )
+            })?;
+            return Ok(Some(Message::Result(result)));
+        }
         let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -378,7 +388,7 @@ impl Worker {
             match self.child.try_wait() {
                 Ok(Some(_)) => return,
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
+                    std::thread::sleep(Duration::from_millis(1))
                 }
                 _ => break,
             }
@@ -722,6 +732,10 @@ fn run_batch(
 ) -> io::Result<()> {
     let mut remaining = batch.ids;
     let mut send_retries = 0;
+    // The native engine sends results in groups; after a crash the unreported
+    // ids run again with each result sent as it comes (`stream`), so the
+    // test that crashes is known.
+    let mut stream = false;
     while !remaining.is_empty() {
         if slot.is_none() {
             *slot = Some(launcher.spawn(index)?.0);
@@ -744,7 +758,7 @@ fn run_batch(
             }
             continue;
         }
-        let request = serde_json::json!({"run": remaining, "engine": batch.engine.as_str()});
+        let request = serde_json::json!({"run": remaining, "engine": batch.engine.as_str(), "stream": stream});
         if let Err(e) = worker.send(&request) {
             // The worker died between batches: restart it (once) and resend.
             if let Some(w) = slot.take() {
@@ -811,6 +825,13 @@ fn run_batch(
                     return Ok(());
                 };
                 let status = dead.kill();
+                if !stream && batch.engine == Engine::Native && in_flight.is_none() && protocol_error.is_empty() {
+                    // Some results may not have been sent yet: rerun the unreported ids one result at a time.
+                    stream = true;
+                    remaining.retain(|id| pending.contains(id));
+                    send_retries = 0;
+                    continue;
+                }
                 let (stdout, stderr) = dead.captured();
                 let culprit = in_flight
                     .filter(|id| pending.contains(id))

@@ -15,28 +15,85 @@ At startup the worker prints {"ready": true, "python": "3.x.y", "pytest": "<vers
 Python 3.8+.
 """
 
-import ast
 import codecs
 import collections
 import contextlib
-import enum
 import importlib
 import importlib.util
-import inspect
 import io
 import json
-import linecache
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
-import traceback
 import types
-import unittest
 import warnings
+
+
+class _LazyModule(types.ModuleType):
+    """A standard-library module imported on first attribute use: `ast`,
+    `inspect`, `unittest`, `traceback`... cost 20-30 ms together at start-up,
+    and most runs (all tests passing, no `unittest`) never need them."""
+
+    def __getattr__(self, attr):
+        module = importlib.import_module(self.__name__)
+        globals()[self.__name__] = module
+        return getattr(module, attr)
+
+
+ast = _LazyModule("ast")
+enum = _LazyModule("enum")
+inspect = _LazyModule("inspect")
+linecache = _LazyModule("linecache")
+shutil = _LazyModule("shutil")
+tempfile = _LazyModule("tempfile")
+traceback = _LazyModule("traceback")
+unittest = _LazyModule("unittest")
+
+_CO_GENERATOR = 0x20
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _code_flags(func):
+    """The code flags of a plain function (0 for anything else)."""
+    code = getattr(func, "__code__", None)
+    return code.co_flags if isinstance(code, types.CodeType) else 0
+
+
+def _is_async(func):
+    if isinstance(func, types.FunctionType) and not hasattr(func, "__wrapped__"):
+        return bool(func.__code__.co_flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR))
+    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+
+
+def _is_generator(func):
+    if isinstance(func, types.FunctionType) and not hasattr(func, "__wrapped__"):
+        return bool(func.__code__.co_flags & _CO_GENERATOR)
+    return inspect.isgeneratorfunction(func)
+
+
+def _required_argnames(func):
+    """Names of the positional-or-keyword and keyword-only parameters without
+    a default (what `inspect.signature` gives, read from the code object of
+    a plain function: 10x cheaper)."""
+    if type(func) is types.FunctionType and not hasattr(func, "__wrapped__") \
+            and not hasattr(func, "__signature__"):
+        code = func.__code__
+        positional = code.co_varnames[code.co_posonlyargcount:code.co_argcount]
+        ndefaults = len(func.__defaults__ or ())
+        names = list(positional[:len(positional) - ndefaults] if ndefaults else positional)
+        kwdefaults = func.__kwdefaults__ or {}
+        kwonly = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+        names.extend(n for n in kwonly if n not in kwdefaults)
+        return names
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
 
 try:
     import faulthandler
@@ -89,7 +146,7 @@ class Capture(object):
             os.close(f)
         self.sys_stdout = sys.stdout
         self.sys_stderr = sys.stderr
-        self.dirty = False
+        self.dirty = True  # anything written before the first test is dropped
 
     def _flush(self):
         out, err = sys.stdout, sys.stderr
@@ -104,7 +161,9 @@ class Capture(object):
         self._flush()
         sys.stdout = self.sys_stdout
         sys.stderr = self.sys_stderr
-        if self.dirty or os.fstat(1).st_size or os.fstat(2).st_size:
+        # Nothing writes between a test's `end` and the next `begin` but the
+        # worker itself (to the protocol): only a dirty file needs emptying.
+        if self.dirty:
             os.ftruncate(1, 0)
             os.ftruncate(2, 0)
             self.dirty = False
@@ -215,10 +274,10 @@ class MarkDecorator(object):
         return MarkDecorator(Mark(self.mark.name, self.mark.args + args, dict(self.mark.kwargs, **kwargs)))
 
     def __call__(self, *args, **kwargs):
-        if args and not kwargs and len(args) == 1 and (inspect.isclass(args[0]) or callable(args[0])) \
+        if args and not kwargs and len(args) == 1 and (isinstance(args[0], type) or callable(args[0])) \
                 and getattr(args[0], "__name__", "<lambda>") != "<lambda>":
             obj = args[0]
-            existing = obj.__dict__.get("pytestmark", []) if inspect.isclass(obj) else getattr(obj, "pytestmark", [])
+            existing = obj.__dict__.get("pytestmark", []) if isinstance(obj, type) else getattr(obj, "pytestmark", [])
             if not isinstance(existing, (list, tuple)):
                 existing = [existing]  # `pytestmark = pytest.mark.db`: one mark
             obj.pytestmark = [getattr(m, "mark", m) for m in existing] + [self.mark]
@@ -626,7 +685,7 @@ def normalize_marks(seq):
 
 
 def obj_marks(obj):
-    if inspect.isclass(obj):
+    if isinstance(obj, type):
         res = []
         for klass in obj.__mro__:
             res.extend(normalize_marks(klass.__dict__.get("pytestmark")))
@@ -635,7 +694,9 @@ def obj_marks(obj):
 
 
 def exc_classes(pytest):
-    skip = [unittest.SkipTest, Skipped]
+    skip = [Skipped]
+    if "unittest" in sys.modules:  # no test can raise SkipTest without importing it
+        skip.append(sys.modules["unittest"].SkipTest)
     fail = [Failed]
     xfail = [XFailed]
     for name, lst in (("skip", skip), ("fail", fail), ("xfail", xfail)):
@@ -761,8 +822,14 @@ class CallSpec(object):
 # --------------------------------------------------------------------------
 
 _AST_CACHE = {}
-_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-        ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_OPS_CACHE = []
+
+
+def _ops():
+    if not _OPS_CACHE:
+        _OPS_CACHE.append({ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+                           ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"})
+    return _OPS_CACHE[0]
 
 
 def _saferepr(obj, maxsize=240):
@@ -816,14 +883,14 @@ def explain_assert(tb):
             # report the first comparison that fails in a chain
             for i, op in enumerate(test.ops):
                 left, right = values[i], values[i + 1]
-                sym = _OPS.get(type(op), "?")
+                sym = _ops().get(type(op), "?")
                 ok = _compare(op, left, right)
                 if not ok:
                     text = "assert %s %s %s" % (_saferepr(left), sym, _saferepr(right))
                     extra = _compare_detail(op, left, right)
                     return text + ("\n" + extra if extra else "")
             return "assert " + " ".join(
-                [_saferepr(values[0])] + ["%s %s" % (_OPS.get(type(o), "?"), _saferepr(v))
+                [_saferepr(values[0])] + ["%s %s" % (_ops().get(type(o), "?"), _saferepr(v))
                                           for o, v in zip(test.ops, values[1:])])
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             val = ev(test.operand)
@@ -981,7 +1048,7 @@ class MonkeyPatch(object):
         oldval = getattr(target, name, _NOTSET)
         if raising and oldval is _NOTSET:
             raise AttributeError("%r has no attribute %r" % (target, name))
-        if inspect.isclass(target):
+        if isinstance(target, type):
             oldval = target.__dict__.get(name, _NOTSET)
         self._setattr.append((target, name, oldval))
         setattr(target, name, value)
@@ -995,7 +1062,7 @@ class MonkeyPatch(object):
                 raise AttributeError(name)
             return
         oldval = getattr(target, name, _NOTSET)
-        if inspect.isclass(target):
+        if isinstance(target, type):
             oldval = target.__dict__.get(name, _NOTSET)
         self._setattr.append((target, name, oldval))
         delattr(target, name)
@@ -1198,14 +1265,12 @@ class FixtureDef(object):
         self.layer = layer
         self.baseid = baseid
         self.is_method = is_method
-        try:
-            sig = inspect.signature(self.func)
-            self.argnames = [p.name for p in sig.parameters.values()
-                             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
-        except (TypeError, ValueError):
-            self.argnames = []
-        if is_method and self.argnames and self.argnames[0] in ("self", "cls"):
+        func = self.func.__func__ if isinstance(self.func, types.MethodType) else self.func
+        self.argnames = _required_argnames(func)
+        if (is_method or func is not self.func) and self.argnames and self.argnames[0] in ("self", "cls"):
             self.argnames = self.argnames[1:]
+        self.is_async = _is_async(func)
+        self.is_generator = _is_generator(func)
 
     def param_ids(self):
         sets = [to_parameterset(p, 1) for p in self.params]
@@ -1288,7 +1353,38 @@ class Request(object):
 
 
 class Item(object):
-    pass
+    """One test being run. `node` and `path` are made on first use (most
+    tests never ask for `request`)."""
+
+    node_cache = None
+    path_str = None
+    marks = ()
+    name = ""
+    paramid = None
+
+    @property
+    def path(self):
+        if self.path_str is None:
+            return None
+        import pathlib
+        return pathlib.Path(self.path_str)
+
+    @property
+    def node(self):
+        if self.node_cache is None:
+            name = self.name + ("[%s]" % self.paramid if self.paramid is not None else "")
+            node = Node(self.nodeid, name, self.name, self.marks, self.function, self.cls, self.module)
+            node.path = self.path
+            self.node_cache = node
+        return self.node_cache
+
+
+class _Plan(object):
+    """A test function's setup, shared by its tests (`NativeSession._plan`)."""
+
+    path = conftests = module = cls = class_key = function = error = None
+    ignored = unittest = per_test = False
+    marks = argnames = direct = layers = by_id = order = None
 
 
 class NativeSession(object):
@@ -1306,11 +1402,14 @@ class NativeSession(object):
         self.builtin_layer = self._builtins()
         self.tmp_counter = 0
         self.static_cache = {}
+        self.plans = {}  # (relfile, names) -> _Plan
+        self.conftest_layers = {}  # ("conftest", id(module)) -> (module, fixture layer)
+        self.module_layers = {}  # id(module) -> (module, fixture layer)
 
     # pytest's outcome exceptions as well as the shim's once pytest is imported
     def _exc_classes(self):
         real = _REAL_PYTEST[0] if _REAL_PYTEST else None
-        key = real is not None
+        key = (real is not None, "unittest" in sys.modules)
         if self._exc is None or self._exc[0] != key:
             self._exc = (key, exc_classes(real if real is not None else self.pytest))
         return self._exc[1]
@@ -1505,22 +1604,6 @@ class NativeSession(object):
             layer[name] = FixtureDef(name, info, depth, baseid, is_method=is_class)
         return layer
 
-    def layers_for(self, item):
-        layers = [self.builtin_layer]
-        for i, conf in enumerate(item.conftests):
-            key = ("conftest", id(conf))
-            if key not in self.cache[0]:
-                d = os.path.dirname(os.path.abspath(conf.__file__))
-                self.cache[0][key] = self._layer_from(conf, i + 1, relpath(d) if d != ROOTDIR else "")
-            layers.append(self.cache[0][key])
-        key = ("module", id(item.module))
-        if key not in self.cache[1]:
-            self.cache[1][key] = self._layer_from(item.module, len(layers), item.relfile)
-        layers.append(self.cache[1][key])
-        if item.cls is not None:
-            layers.append(self._layer_from(item.cls, len(layers), item.relfile, True, item.instance))
-        return layers
-
     def lookup(self, item, name, below=None):
         start = len(item.layers) - 1 if below is None else below - 1
         for i in range(start, -1, -1):
@@ -1581,9 +1664,9 @@ class NativeSession(object):
             for arg in fd.argnames:
                 kwargs[arg] = req if arg == "request" else self.get_fixture(item, arg, fd)
             func = fd.func
-            if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            if fd.is_async:
                 raise NativeUnsupported("async fixture %r" % name)
-            if inspect.isgeneratorfunction(func):
+            if fd.is_generator:
                 gen = func(**kwargs)
                 value = next(gen)
 
@@ -1596,8 +1679,7 @@ class NativeSession(object):
                 self.finalizers[scope].append(fin)
             else:
                 value = func(**kwargs)
-            cache[key] = value
-            self.finalizers[scope].append(lambda cache=cache, key=key: cache.pop(key, None))
+            cache[key] = value  # (`finalize` empties the scope's cache)
         if below is None:
             item.values[name] = value
         return value
@@ -1629,7 +1711,6 @@ class NativeSession(object):
         item.values = {}
         item.session = self
         item.function = item.cls = item.instance = item.module = None
-        item.path = None
         outcome = {"outcome": "passed", "longrepr": "", "message": ""}
         phase = ["setup"]
         xfail = [None]
@@ -1708,7 +1789,7 @@ class NativeSession(object):
             if not paramid.endswith("]"):
                 raise NativeUnsupported("cannot parse id")
             paramid = paramid[:-1]
-        return path, rest.split("::"), paramid
+        return path, tuple(rest.split("::")), paramid
 
     def _enter_scopes(self, item):
         """Tear down module/class scopes when moving to another module/class."""
@@ -1724,15 +1805,22 @@ class NativeSession(object):
             if err is not None:
                 sys.stderr.write("".join(traceback.format_exception(*err)))
 
-    def _run(self, item, phase, xfail):
-        relfile, names, paramid = self._parse_id(item.nodeid)
+    def _plan(self, relfile, names):
+        """What a test function needs that does not change from one of its
+        tests to the next (computed once per function): the module, the
+        object, its marks and direct parametrization, the fixture layers, the
+        fixture closure, the parameter sets by id and the setup order. A class
+        with fixture methods binds them to each test's instance: its closure
+        is computed per test (`plan.per_test`)."""
+        plan = _Plan()
         path = os.path.normpath(os.path.join(ROOTDIR, relfile))
-        item.relfile = relfile
-        import pathlib
-        item.path = pathlib.Path(path)
-        item.conftests = self.conftest_chain(path)
-        if self._ignored(path, item.conftests):
-            raise Uncollected()
+        plan.path = path
+        plan.conftests = self.conftest_chain(path)
+        plan.ignored = self._ignored(path, plan.conftests)
+        key = (relfile, names)
+        if plan.ignored:
+            self.plans[key] = plan
+            return plan
         mod = self.modules.get(path)
         if mod is None:
             try:
@@ -1741,55 +1829,87 @@ class NativeSession(object):
                 mod = e
             self.modules[path] = mod
         if isinstance(mod, BaseException):
-            raise mod
-        item.module = mod
-        item.module_key = path
+            plan.error = mod
+            return plan  # not kept: the module's error is raised for each of its tests
+        plan.module = mod
         obj, parent = mod, None
         for n in names:
             parent = obj
             obj = getattr(obj, n, _NOTSET)
             if obj is _NOTSET:
-                raise NativeUnsupported("cannot find %r in %s" % (n, relfile))
-        item.cls = parent if inspect.isclass(parent) else None
-        item.class_key = (path, tuple(names[:-1])) if item.cls is not None else None
-        item.function = obj
-        self._enter_scopes(item)
-
-        if item.cls is not None and issubclass(item.cls, unittest.TestCase):
-            return self._run_unittest(item, names[-1], phase)
-
+                plan.error = NativeUnsupported("cannot find %r in %s" % (n, relfile))
+                return plan
+        plan.cls = parent if isinstance(parent, type) else None
+        plan.class_key = (path, names[:-1]) if plan.cls is not None else None
+        plan.function = obj
+        unittest_mod = sys.modules.get("unittest")
+        if plan.cls is not None and unittest_mod is not None and issubclass(plan.cls, unittest_mod.TestCase):
+            plan.unittest = True
+            self.plans[key] = plan
+            return plan
         if not callable(obj):
-            raise NativeUnsupported("%r is not callable" % names[-1])
-        if inspect.iscoroutinefunction(obj):
-            raise NativeUnsupported("async test function")
+            plan.error = NativeUnsupported("%r is not callable" % names[-1])
+            return plan
+        if _is_async(obj) or (getattr(obj, "__wrapped__", None) is not None and inspect.iscoroutinefunction(obj)):
+            plan.error = NativeUnsupported("async test function")
+            return plan
+        if plan.cls is not None and "__init__" in plan.cls.__dict__:
+            plan.error = NativeUnsupported("test class with __init__")
+            return plan
+        marks, callspecs, argnames = self._static(obj, plan.cls, mod)
+        plan.marks = marks
+        plan.argnames = argnames
+        plan.direct = callspecs
+        layers = [self.builtin_layer]
+        for i, conf in enumerate(plan.conftests):
+            ckey = ("conftest", id(conf))
+            if ckey not in self.conftest_layers:
+                d = os.path.dirname(os.path.abspath(conf.__file__))
+                self.conftest_layers[ckey] = (conf, self._layer_from(conf, i + 1, relpath(d) if d != ROOTDIR else ""))
+            layers.append(self.conftest_layers[ckey][1])
+        mkey = id(mod)
+        if mkey not in self.module_layers:
+            self.module_layers[mkey] = (mod, self._layer_from(mod, len(layers), relfile))
+        layers.append(self.module_layers[mkey][1])
+        plan.layers = layers
+        plan.per_test = plan.cls is not None and bool(self._class_fixture_attrs(plan.cls))
+        if not plan.per_test:
+            item = Item()
+            item.layers = layers
+            item.callspec = callspecs[0]
+            plan.by_id, plan.order = self._expand(item, callspecs, argnames)
+        self.plans[key] = plan
+        return plan
 
-        # The marks, the direct parametrization and the argument names depend
-        # only on the function: computed once per function, not per test.
-        static_key = (path, tuple(names))
-        static = self.static_cache.get(static_key)
-        if static is None:
-            static = self._static(obj, item.cls, mod)
-            self.static_cache[static_key] = static
-        marks, callspecs, argnames = static
-        marks = list(marks)
-        if item.cls is not None:
-            if "__init__" in item.cls.__dict__:
-                raise NativeUnsupported("test class with __init__")
-            item.instance = item.cls()
-            item.function = getattr(item.instance, names[-1])
-        item.callspec = callspecs[0]
-        item.node = Node(item.nodeid, names[-1] + ("[%s]" % paramid if paramid is not None else ""),
-                         names[-1], marks, obj, item.cls, mod)
-        item.node.path = item.path
-        item.layers = self.layers_for(item)
+    def _class_fixture_attrs(self, cls):
+        """The attributes of a class that are fixtures (scanned once per class)."""
+        key = ("class-fixture-attrs", id(cls))
+        found = self.static_cache.get(key)
+        if found is None:
+            attrs = []
+            for attr, value in cls.__dict__.items():
+                if isinstance(value, (staticmethod, classmethod)):
+                    value = value.__func__
+                try:
+                    if fixture_info(value) is not None:
+                        attrs.append(attr)
+                except NativeUnsupported:
+                    raise
+                except Exception:
+                    pass
+            found = (cls, attrs)
+            self.static_cache[key] = found
+        return found[1]
 
+    def _expand(self, item, callspecs, argnames):
+        """The parameter sets by id (fixture params expanded in closure order,
+        after the direct parametrization) and the order fixtures are set up in."""
         autouse = []
         for layer in item.layers:
             for name, fd in layer.items():
                 if fd.autouse and name not in autouse:
                     autouse.append(name)
         initial = autouse + [a for a in argnames if a not in autouse]
-        # fixture params (closure order, after direct parametrization)
         for fd in self.closure(item, initial):
             if fd.params is None or any(fd.name in c.params for c in callspecs):
                 continue
@@ -1801,21 +1921,54 @@ class NativeSession(object):
                     nc.params_idx = dict(c.params_idx, **{fd.name: idx})
                     new.append(nc)
             callspecs = new
-
-        has_params = callspecs[0].ids != []
-        chosen = None
-        if paramid is None and not has_params:
-            chosen = callspecs[0]
-        elif paramid is not None and has_params:
+        by_id = {}
+        if callspecs[0].ids == []:
+            by_id[None] = callspecs[0]
+        else:
             for c in callspecs:
-                if c.id == paramid:
-                    chosen = c
-                    break
+                by_id.setdefault(c.id, c)
+        order = sorted(initial, key=lambda n: SCOPES[self.lookup(item, n).scope]
+                       if self.lookup(item, n) is not None else 3)
+        return by_id, order
+
+    def _run(self, item, phase, xfail):
+        relfile, names, paramid = self._parse_id(item.nodeid)
+        plan = self.plans.get((relfile, names))
+        if plan is None:
+            plan = self._plan(relfile, names)
+        if plan.ignored:
+            raise Uncollected()
+        if plan.error is not None:
+            raise plan.error
+        item.relfile = relfile
+        item.path_str = plan.path
+        item.conftests = plan.conftests
+        item.module = plan.module
+        item.module_key = plan.path
+        item.cls = cls = plan.cls
+        item.class_key = plan.class_key
+        item.function = plan.function
+        item.name = names[-1]
+        item.paramid = paramid
+        self._enter_scopes(item)
+        if plan.unittest:
+            return self._run_unittest(item, names[-1], phase)
+        if cls is not None:
+            item.instance = cls()
+            item.function = getattr(item.instance, names[-1])
+        if plan.per_test:
+            item.layers = plan.layers + [self._layer_from(cls, len(plan.layers), relfile, True, item.instance)]
+            item.callspec = plan.direct[0]
+            by_id, order = self._expand(item, plan.direct, plan.argnames)
+        else:
+            item.layers = plan.layers
+            by_id, order = plan.by_id, plan.order
+        chosen = by_id.get(paramid)
         if chosen is None:
             raise NativeUnsupported("cannot match id")
         item.callspec = chosen
-        marks = list(chosen.marks) + marks
-        item.node.own_markers = marks + [m for m in item.node.own_markers if m not in marks]
+        marks = list(chosen.marks) + plan.marks if chosen.marks else list(plan.marks)
+        item.marks = marks
 
         # skip / skipif / xfail marks
         for m in marks:
@@ -1840,16 +1993,15 @@ class NativeSession(object):
         # xunit-style setup
         self._xunit(item, names[-1])
 
-        order = sorted(initial, key=lambda n: SCOPES[self.lookup(item, n).scope]
-                       if self.lookup(item, n) is not None else 3)
+        get_fixture = self.get_fixture
         for name in order:
-            self.get_fixture(item, name)
+            get_fixture(item, name)
         kwargs = {}
-        for a in argnames:
-            kwargs[a] = self.get_fixture(item, a)
+        for a in plan.argnames:
+            kwargs[a] = get_fixture(item, a)
         phase[0] = "call"
         res = item.function(**kwargs)
-        if inspect.iscoroutine(res):
+        if res is not None and inspect.iscoroutine(res):
             res.close()
             raise NativeUnsupported("async test function")
         phase[0] = "teardown"
@@ -1894,12 +2046,7 @@ class NativeSession(object):
                     new.append(nc)
             callspecs = new
 
-        try:
-            sig = inspect.signature(obj)
-            argnames = [p.name for p in sig.parameters.values()
-                        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
-        except (TypeError, ValueError):
-            argnames = []
+        argnames = _required_argnames(obj)
         if item.cls is not None and argnames and argnames[0] == "self":
             argnames = argnames[1:]
         return marks, callspecs, argnames
@@ -2141,7 +2288,8 @@ def collect_pytest(proto, capture, paths):
     args = list(paths) + ["--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", ROOTDIR]
     code = None
     try:
-        code = pytest.main(args, plugins=[collector])
+        with pytests_own_bytecode_setting():
+            code = pytest.main(args, plugins=[collector])
     except SystemExit as e:
         code = e.code
     except BaseException:
@@ -2168,7 +2316,8 @@ def run_pytest(proto, capture, ids):
     args = list(ids) + ["-p", "no:cacheprovider", "-q", "--rootdir", ROOTDIR, "-o", "console_output_style=classic"]
     code = None
     try:
-        code = pytest.main(args, plugins=[reporter])
+        with pytests_own_bytecode_setting():
+            code = pytest.main(args, plugins=[reporter])
     except SystemExit as e:
         code = e.code
     except BaseException:
@@ -2256,30 +2405,61 @@ def serve(proto, capture, pytest_mod, in_session=False):
         else:
             if native is None:
                 native = NativeSession(pytest_mod, capture)
-            send = proto.send
-            begin = capture.begin
-            end = capture.end
-            clock = time.perf_counter
-            # No {"start"} per test: the native engine runs the ids in the order
-            # sent, so the pool knows which test was in flight if the worker dies.
-            for nodeid in ids:
-                begin()
-                t0 = clock()
-                try:
-                    res = native_result(native, nodeid)
-                except BaseException as e:  # internal error: never lose the protocol
-                    res = {"outcome": "error", "message": NATIVE_PREFIX + "internal error: %r" % (e,),
-                           "longrepr": traceback.format_exc()}
-                dur = clock() - t0
-                out, err = end()
-                res.update(id=nodeid, duration=dur, stdout=out, stderr=err)
-                send(res)
+            run_native(proto, capture, native, ids, bool(msg.get("stream")))
         proto.send({"done": True})
     if native is not None:
         capture.begin()
         native.teardown_all()
         native.tmp_factory.cleanup()
         capture.end()
+
+
+_encode_str = json.encoder.encode_basestring_ascii
+#: Results wait in the worker at most this long (seconds) before they are sent.
+RESULT_LATENCY = 0.05
+
+
+def run_native(proto, capture, native, ids, stream):
+    """Runs the ids in order with the native engine. Results are written in
+    groups: one pipe write (and one wake-up of the pool's reader) per group
+    rather than per test, sent when the batch ends or when the oldest unsent
+    result is `RESULT_LATENCY` old. No {"start"} per test: the pool learns of
+    a crash from the pipe closing; it then reruns the unreported ids with
+    `stream` (each result sent as it comes, so the first unreported id is the
+    one that crashed)."""
+    out_file = proto.out
+    write = out_file.write
+    begin = capture.begin
+    end = capture.end
+    clock = time.perf_counter
+    pending = []
+    oldest = None
+    for nodeid in ids:
+        begin()
+        t0 = clock()
+        try:
+            res = native_result(native, nodeid)
+        except BaseException as e:  # internal error: never lose the protocol
+            res = {"outcome": "error", "message": NATIVE_PREFIX + "internal error: %r" % (e,),
+                   "longrepr": traceback.format_exc()}
+        t1 = clock()
+        out, err = end()
+        if out or err or res["longrepr"] or res["message"]:
+            line = json.dumps({"id": nodeid, "outcome": res["outcome"], "duration": t1 - t0, "stdout": out,
+                               "stderr": err, "longrepr": res["longrepr"], "message": res["message"]})
+        else:  # the common case, without the JSON encoder's overhead (empty fields are the defaults)
+            line = '{"id": %s, "outcome": "%s", "duration": %r}' % (_encode_str(nodeid), res["outcome"], t1 - t0)
+        pending.append(line)
+        if oldest is None:
+            oldest = t1
+        if stream or t1 - oldest >= RESULT_LATENCY:
+            write("\n".join(pending) + "\n")
+            out_file.flush()
+            pending = []
+            oldest = None
+    if pending:
+        write("\n".join(pending) + "\n")
+        out_file.flush()
 
 
 def _under_project(path):
@@ -2396,10 +2576,86 @@ def main(argv):
             faulthandler.enable(file=sys.__stderr__)
         except Exception:
             pass
+    bytecode_dir = os.environ.get("PYBUN_TEST_BYTECODE_DIR")
+    if bytecode_dir:
+        keep_bytecode(bytecode_dir)
     pytest_mod, pytest_version = ensure_pytest()
     proto.send({"ready": True, "python": "%d.%d.%d" % sys.version_info[:3], "pytest": pytest_version,
                 "pid": os.getpid(), "fork": hasattr(os, "fork")})
     serve(proto, capture, pytest_mod)
+    exit_quickly(proto)
+
+
+_DONT_WRITE_BYTECODE = [sys.dont_write_bytecode]
+
+
+def keep_bytecode(directory):
+    """Compiled modules go to PyBun's cache (`sys.pycache_prefix`, never
+    beside the sources), also under PYTHONDONTWRITEBYTECODE: each run imports
+    the suite's modules again, and compiling them is a fifth of the native
+    engine's time. The files are checked hash-based pycs (PEP 552): validated
+    by the source's hash, not its mtime, so an edit within the same second
+    that keeps the size (`--watch`, an agent's quick fix) is never hidden by
+    stale bytecode."""
+    from importlib import machinery
+
+    class HashedPycLoader(machinery.SourceFileLoader):
+        def set_data(self, path, data, *args, **kwargs):
+            # The import system writes timestamp pycs (flags 0): make them checked hash-based ones.
+            if path.endswith(".pyc") and len(data) >= 16 and data[4:8] == b"\0\0\0\0":
+                try:
+                    with open(self.path, "rb") as f:
+                        digest = importlib.util.source_hash(f.read())
+                except OSError:
+                    return
+                data = data[:4] + (3).to_bytes(4, "little") + digest + data[16:]
+            return super().set_data(path, data, *args, **kwargs)
+
+    details = [(machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
+               (HashedPycLoader, machinery.SOURCE_SUFFIXES),
+               (machinery.SourcelessFileLoader, machinery.BYTECODE_SUFFIXES)]
+    hook = machinery.FileFinder.path_hook(*details)
+    for i, existing in enumerate(sys.path_hooks):
+        if getattr(existing, "__name__", "") == "path_hook_for_FileFinder":
+            sys.path_hooks[i] = hook
+            break
+    else:
+        return
+    sys.path_importer_cache.clear()
+    sys.pycache_prefix = directory
+    sys.dont_write_bytecode = False
+
+
+@contextlib.contextmanager
+def pytests_own_bytecode_setting():
+    """pytest writes its assertion-rewritten pycs validated by mtime and
+    size: under the pytest engine, the user's setting applies."""
+    kept = sys.dont_write_bytecode
+    sys.dont_write_bytecode = _DONT_WRITE_BYTECODE[0]
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = kept
+
+
+def exit_quickly(proto):
+    """Ends the process like a normal exit (non-daemon threads joined, atexit
+    handlers run, output flushed) without the interpreter's teardown of every
+    module, which takes tens of milliseconds after a large suite."""
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None and hasattr(threading, "_shutdown"):
+            threading._shutdown()
+        import atexit
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr, proto.out):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(0)
 
 
 if __name__ == "__main__":

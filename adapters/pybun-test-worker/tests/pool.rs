@@ -467,11 +467,15 @@ fn warm_pool_runs_edits_in_fresh_sessions() {
         "import os\nimport helper\n\ndef test_value():\n    assert helper.VALUE == 1\n\ndef test_pid():\n    print(os.getpid())\n\ndef test_crash():\n    os._exit(3)\n",
     )
     .unwrap();
+    // Bytecode kept in a cache (as `pybun test` does): the edit below keeps
+    // the file's size and lands within the same second, which a pyc checked
+    // by mtime and size would miss.
+    let bytecode = dir.path().join(".bytecode");
     let mut pool = WorkerPool::start_warm(WorkerConfig {
         python: python3(),
         rootdir: root.to_path_buf(),
         workers: 1,
-        env: Vec::new(),
+        env: vec![("PYBUN_TEST_BYTECODE_DIR".into(), bytecode.display().to_string())],
     })
     .expect("start workers");
     let run_once = |pool: &mut WorkerPool, ids: &[&str]| {

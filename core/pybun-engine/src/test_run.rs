@@ -52,6 +52,9 @@ pub struct TestRequest {
     /// `--watch`: the files that changed (absolute). Only the tests they
     /// affect run (see [`affected_files`]); `None`: no restriction.
     pub changed: Option<Vec<PathBuf>>,
+    /// Workers compile modules without keeping the bytecode in PyBun's cache
+    /// (`<cache>/test-bytecode-v1`, Python's `sys.pycache_prefix`).
+    pub no_bytecode_cache: bool,
 }
 
 /// A test chosen to run, with how.
@@ -206,7 +209,7 @@ pub fn run_tests(
     };
     if !under_ignore_hooks.is_empty() {
         let found = prepare_environment(request, ports)?;
-        match runner.ignored(&runner_config(&found.0, &rootdir, 1), under_ignore_hooks.clone()) {
+        match runner.ignored(&runner_config(request, ports, &found.0, &rootdir, 1), under_ignore_hooks.clone()) {
             Ok(ignored) => {
                 for rel in ignored {
                     if let Some(module) = modules.get_mut(&rel) {
@@ -234,7 +237,7 @@ pub fn run_tests(
             None => prepare_environment(request, ports)?,
         };
         if pytest_available {
-            let runner_config = runner_config(&plan, &rootdir, 1);
+            let runner_config = runner_config(request, ports, &plan, &rootdir, 1);
             // Everything wanted, unnarrowed: pytest's own arguments (it may collect non-Python files too).
             let args = if everywhere && wanted_paths.is_empty() && affected.is_none() { Vec::new() } else { dynamic.clone() };
             match runner.collect(&runner_config, args) {
@@ -433,7 +436,7 @@ pub fn run_tests(
     let bail = request.bail;
     runner
         .run(
-            &runner_config(&plan, &rootdir, request.workers.max(1)),
+            &runner_config(request, ports, &plan, &rootdir, request.workers.max(1)),
             work,
             &|result: TestResult| {
                 on_result(&result);
@@ -499,13 +502,15 @@ fn prepare_environment(request: &TestRequest, ports: &SyncPorts<'_>) -> Result<(
     Ok((plan, pytest_available))
 }
 
-fn runner_config(plan: &crate::run::RunPlan, rootdir: &Path, workers: usize) -> RunnerConfig {
-    RunnerConfig {
-        python: plan.environment.join("bin").join("python"),
-        rootdir: rootdir.to_path_buf(),
-        workers,
-        env: vec![("VIRTUAL_ENV".into(), plan.environment.display().to_string())],
+/// How the workers start: the environment's interpreter in the rootdir; the
+/// bytecode of the modules they import kept in `<cache>/test-bytecode-v1`.
+fn runner_config(request: &TestRequest, ports: &SyncPorts<'_>, plan: &crate::run::RunPlan, rootdir: &Path, workers: usize) -> RunnerConfig {
+    let mut env = vec![("VIRTUAL_ENV".into(), plan.environment.display().to_string())];
+    if !request.no_bytecode_cache {
+        let dir = ports.build_cache.test_discovery_dir().with_file_name("test-bytecode-v1");
+        env.push(("PYBUN_TEST_BYTECODE_DIR".into(), dir.display().to_string()));
     }
+    RunnerConfig { python: plan.environment.join("bin").join("python"), rootdir: rootdir.to_path_buf(), workers, env }
 }
 
 /// Whether a path argument (a node-id prefix) may select tests of the file `rel`.

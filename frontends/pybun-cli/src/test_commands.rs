@@ -140,6 +140,7 @@ fn test_once(
             global_env: data_dir().join("environments").join("default"),
         },
         changed,
+        no_bytecode_cache: std::env::var_os("PYBUN_TEST_NO_BYTECODE_CACHE").is_some_and(|v| !v.is_empty() && v != "0"),
     };
     let text_mode = settings.format == OutputFormat::Text;
     let terse = settings.quiet || agent_detected();
