@@ -322,25 +322,36 @@ impl PackageIndex for HttpIndex {
     }
 
     /// The project's fetch, then — in the same task, as soon as its files are
-    /// known — `pick` and the metadata fetch of the file it picks.
+    /// known — `pick` and the metadata fetch of the file it picks, then the
+    /// same for each package the picker's `next` names.
     fn prefetch_candidate(&self, name: &PackageName, pick: pybun_ports::CandidatePick) {
-        let memo = self.project_memo(name);
-        let inner = Arc::clone(&self.inner);
-        let name = name.clone();
-        self.handle.spawn(async move {
-            let project = memo.get_or_init(|| inner.fetch_project(name.clone())).await;
-            let Ok(project) = project else { return };
-            let Some(file) = pick(project) else { return };
-            let metadata = inner.metadata_memo(&file);
-            if !metadata.initialized() {
-                debug!(%name, filename = %file.filename, "prefetching the likely candidate's metadata");
-                metadata.get_or_init(|| inner.fetch_metadata(name, file)).await;
-            }
-        });
+        self.handle.spawn(Inner::guess_ahead(Arc::clone(&self.inner), name.clone(), pick));
     }
 }
 
 impl Inner {
+    /// See [`PackageIndex::prefetch_candidate`]. Boxed: it spawns itself.
+    fn guess_ahead(
+        inner: Arc<Self>,
+        name: PackageName,
+        pick: pybun_ports::CandidatePick,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let memo = inner.project_memo(&name);
+            let project = memo.get_or_init(|| inner.fetch_project(name.clone())).await;
+            let Ok(project) = project else { return };
+            let Some(file) = pick.pick(project) else { return };
+            let memo = inner.metadata_memo(&file);
+            if !memo.initialized() {
+                debug!(%name, filename = %file.filename, "prefetching the likely candidate's metadata");
+            }
+            let Ok(metadata) = memo.get_or_init(|| inner.fetch_metadata(name, file)).await else { return };
+            for (next, pick) in pick.next(metadata) {
+                tokio::spawn(Self::guess_ahead(Arc::clone(&inner), next, pick));
+            }
+        })
+    }
+
     fn project_memo(&self, name: &PackageName) -> Memo<ProjectFiles> {
         let mut projects = self.projects.lock().unwrap_or_else(PoisonError::into_inner);
         projects.entry(name.clone()).or_default().clone()

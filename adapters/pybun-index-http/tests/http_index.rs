@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use pybun_index_http::{HttpIndex, IndexConfig};
 use pybun_pep::PackageName;
-use pybun_ports::{DistFile, IndexError, MetadataOrigin, PackageIndex};
+use pybun_ports::{
+    CandidatePick, CandidatePicker, DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata,
+};
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- server
@@ -637,21 +639,32 @@ fn prefetched_candidates_have_their_metadata_fetched_without_waiting() {
         "/simple/other/" => Reply::json(
             r#"{"files": [{"filename": "other-1.0-py3-none-any.whl", "url": "/files/other-1.0-py3-none-any.whl", "hashes": {}}]}"#,
         ),
-        "/files/demo-1.0-py3-none-any.whl" => serve_file(req, &wheel_1, true),
+        "/simple/idna/" => Reply::json(
+            r#"{"files": [{"filename": "idna-3.0-py3-none-any.whl", "url": "/files/idna-3.0-py3-none-any.whl", "hashes": {}}]}"#,
+        ),
+        "/files/demo-1.0-py3-none-any.whl" | "/files/idna-3.0-py3-none-any.whl" => serve_file(req, &wheel_1, true),
         "/files/demo-2.0-py3-none-any.whl" => serve_file(req, &wheel_2, true),
         _ => Reply::status(404),
     });
     let cache = tempfile::tempdir().unwrap();
     let index = HttpIndex::new(config(cache.path(), &[server.url("/simple")])).unwrap();
-    // The pick sees the project's files and names the one to read.
-    index.prefetch_candidate(
-        &name("demo"),
-        Box::new(|project| project.files.iter().find(|f| f.filename.starts_with("demo-2.0")).cloned()),
-    );
+    // The pick sees the project's files and names the one to read; once its
+    // metadata is known, `next` names the packages to guess next.
+    struct Chain;
+    impl CandidatePicker for Chain {
+        fn pick(&self, project: &ProjectFiles) -> Option<DistFile> {
+            project.files.iter().find(|f| f.filename.starts_with("demo-2.0")).cloned()
+        }
+        fn next(self: Box<Self>, metadata: &RawMetadata) -> Vec<(PackageName, CandidatePick)> {
+            assert_eq!(metadata.bytes, metadata_text("2.0").as_bytes());
+            vec![(name("idna"), Box::new(|project: &ProjectFiles| project.files.first().cloned()))]
+        }
+    }
+    index.prefetch_candidate(&name("demo"), Box::new(Chain));
     // Nothing picked: only the page.
-    index.prefetch_candidate(&name("other"), Box::new(|_| None));
+    index.prefetch_candidate(&name("other"), Box::new(|_: &ProjectFiles| None));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while server.hits("/files/demo-2.0-py3-none-any.whl") == 0 || server.hits("/simple/other/") == 0 {
+    while server.hits("/files/idna-3.0-py3-none-any.whl") == 0 || server.hits("/simple/other/") == 0 {
         assert!(Instant::now() < deadline, "the candidate's metadata was never fetched");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -662,7 +675,8 @@ fn prefetched_candidates_have_their_metadata_fetched_without_waiting() {
     assert_eq!(server.hits("/simple/demo/"), 1);
     assert_eq!(server.hits("/files/demo-2.0-py3-none-any.whl"), 1, "the blocking call found the prefetched metadata");
     assert_eq!(server.hits("/files/demo-1.0-py3-none-any.whl"), 0);
-    assert_eq!(index.request_count(), 3);
+    assert!(index.metadata(&name("idna"), &index.project(&name("idna")).unwrap().files[0]).is_ok());
+    assert_eq!(index.request_count(), 5, "pages of demo, other, idna; metadata of demo 2.0 and idna");
 }
 
 #[test]

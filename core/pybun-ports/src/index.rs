@@ -85,10 +85,30 @@ pub enum IndexError {
     BuildFailed { name: PackageName, filename: String, reason: String },
 }
 
-/// Chooses, among a project's files, the one whose metadata a resolver will
-/// probably ask for first (see [`PackageIndex::prefetch_candidate`]). Pure
-/// computation: it may run on any thread.
-pub type CandidatePick = Box<dyn FnOnce(&ProjectFiles) -> Option<DistFile> + Send>;
+/// A resolver's guess about one package (see
+/// [`PackageIndex::prefetch_candidate`]). Pure computation: it may run on any
+/// thread.
+pub trait CandidatePicker: Send {
+    /// Among the project's files, the one whose metadata will probably be
+    /// asked for first.
+    fn pick(&self, project: &ProjectFiles) -> Option<DistFile>;
+
+    /// The picked file's metadata is known: the packages it will probably
+    /// lead to, each with its own guess. None by default.
+    fn next(self: Box<Self>, _metadata: &RawMetadata) -> Vec<(PackageName, CandidatePick)> {
+        Vec::new()
+    }
+}
+
+/// A boxed [`CandidatePicker`].
+pub type CandidatePick = Box<dyn CandidatePicker>;
+
+/// A function of the project's files is a picker that leads nowhere.
+impl<F: Fn(&ProjectFiles) -> Option<DistFile> + Send> CandidatePicker for F {
+    fn pick(&self, project: &ProjectFiles) -> Option<DistFile> {
+        self(project)
+    }
+}
 
 /// A Simple-API package index (or several, or a find-links directory).
 pub trait PackageIndex: Send + Sync {
@@ -114,8 +134,9 @@ pub trait PackageIndex: Send + Sync {
     /// metadata of the file `pick` chooses among its files (the resolver's
     /// guess at the version it will try first). An adapter with concurrency
     /// runs `pick` as soon as the project's files are known and starts that
-    /// metadata fetch, without waiting for the caller; a wrong guess only
-    /// costs a fetch. By default, only the project is prefetched.
+    /// metadata fetch, without waiting for the caller, then does the same for
+    /// the packages `next` names once that metadata is known; a wrong guess
+    /// only costs a fetch. By default, only the project is prefetched.
     fn prefetch_candidate(&self, name: &PackageName, pick: CandidatePick) {
         drop(pick);
         self.prefetch_project(name);

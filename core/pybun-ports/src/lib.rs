@@ -20,7 +20,7 @@ pub mod testing;
 pub use pybun_diagnostics as diagnostics;
 pub use events::{Event, NullReporter, Reporter};
 pub use fs::FileSystem;
-pub use index::{CandidatePick, DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
+pub use index::{CandidatePick, CandidatePicker, DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
 pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};
 pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
 pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, PreparedWheel};

@@ -3,14 +3,25 @@
 //! version it will try first (so that an adapter can fetch that metadata as
 //! soon as the project's page arrives, before the resolver asks).
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use pybun_pep::{PackageName, Ranges, TargetTags, Version, VersionSpecifiers, requires_python_upward};
-use pybun_ports::{DistFile, ProjectFiles};
-use rustc_hash::FxHashMap;
+use pybun_pep::{
+    CoreMetadata, MarkerEnvironment, MarkerTree, PackageName, Ranges, TargetTags, Version, VersionOrUrl,
+    VersionSpecifiers, requires_python_upward, specifiers_to_ranges,
+};
+use pybun_ports::{CandidatePick, CandidatePicker, DistFile, ProjectFiles, RawMetadata};
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::options::ResolveOptions;
+use crate::options::{PrereleaseMode, ResolutionMode, ResolveOptions};
 use crate::provider::file_version_text;
+use crate::resolve::names_pre_release;
+
+/// How many dependency levels the index may guess ahead of the resolver
+/// (each from the guessed metadata of the level above).
+const MAX_DEPTH: u8 = 3;
 
 /// The per-package file rules of the options: upload cut-off, no-binary,
 /// no-build, and the target's wheel tags.
@@ -154,6 +165,152 @@ impl CandidateGuess {
     }
 }
 
+/// What guesses need from a resolution, shareable with the index's threads.
+pub(crate) struct GuessContext {
+    options: ResolveOptions,
+    tags: Option<TargetTags>,
+    direct: FxHashSet<PackageName>,
+    /// Packages some requirement names a pre-release of (as known when the context was made).
+    explicit_pre: FxHashSet<PackageName>,
+    preferences: BTreeMap<PackageName, Version>,
+    /// The Python candidates are checked against.
+    python: Version,
+    /// Universal resolution: edge markers false from this Python upward are dropped.
+    python_floor: Option<Version>,
+    /// Single-environment resolution: markers are evaluated.
+    marker_env: Option<MarkerEnvironment>,
+    /// Packages already guessed (shared by the forks of one resolution).
+    guessed: Arc<Mutex<FxHashSet<PackageName>>>,
+}
+
+/// The parts of a provider a [`GuessContext`] is made of.
+pub(crate) struct GuessSetup<'a> {
+    pub(crate) options: &'a ResolveOptions,
+    pub(crate) tags: Option<&'a TargetTags>,
+    pub(crate) direct: &'a FxHashSet<PackageName>,
+    pub(crate) explicit_pre: &'a FxHashSet<PackageName>,
+    pub(crate) preferences: &'a BTreeMap<PackageName, Version>,
+    pub(crate) python: &'a Version,
+    pub(crate) python_floor: Option<&'a Version>,
+    pub(crate) marker_env: Option<&'a MarkerEnvironment>,
+    pub(crate) guessed: &'a Arc<Mutex<FxHashSet<PackageName>>>,
+}
+
+impl GuessContext {
+    pub(crate) fn new(setup: &GuessSetup<'_>) -> Self {
+        Self {
+            options: setup.options.clone(),
+            tags: setup.tags.cloned(),
+            direct: setup.direct.clone(),
+            explicit_pre: setup.explicit_pre.clone(),
+            preferences: setup.preferences.clone(),
+            python: setup.python.clone(),
+            python_floor: setup.python_floor.cloned(),
+            marker_env: setup.marker_env.cloned(),
+            guessed: Arc::clone(setup.guessed),
+        }
+    }
+
+    /// True the first time a package is claimed for a guess.
+    pub(crate) fn claim(&self, name: &PackageName) -> bool {
+        self.guessed.lock().unwrap_or_else(PoisonError::into_inner).insert(name.clone())
+    }
+
+    /// A guess for `name` in `range`; `pre` = (pre-releases always allowed, allowed if nothing else).
+    pub(crate) fn guess(&self, name: &PackageName, range: Ranges<Version>, pre: (bool, bool)) -> CandidateGuess {
+        CandidateGuess {
+            range,
+            filter: FileFilter::new(&self.options, name, self.tags.as_ref()),
+            pre_always: pre.0,
+            pre_if_necessary: pre.1,
+            lowest: match self.options.resolution {
+                ResolutionMode::Highest => false,
+                ResolutionMode::Lowest => true,
+                ResolutionMode::LowestDirect => self.direct.contains(name),
+            },
+            preferred: self.preferences.get(name).cloned(),
+            python: self.python.clone(),
+        }
+    }
+
+    /// As the provider's pre-release rule, with what this context knows.
+    fn pre_allowed(&self, name: &PackageName, named_here: bool) -> (bool, bool) {
+        let explicit = named_here || self.explicit_pre.contains(name);
+        match self.options.prerelease {
+            PrereleaseMode::Allow => (true, true),
+            PrereleaseMode::IfNecessary => (explicit, true),
+            PrereleaseMode::Explicit => (explicit, false),
+            PrereleaseMode::Disallow => (false, false),
+        }
+    }
+
+    /// Whether a dependency edge (no extra active) probably applies, as the
+    /// provider decides it (without a fork's upper Python bound).
+    fn edge_applies(&self, marker: &MarkerTree) -> bool {
+        if !marker.evaluate_extras(&[]) {
+            return false;
+        }
+        if let Some(env) = &self.marker_env {
+            return marker.evaluate(env, &[]);
+        }
+        match &self.python_floor {
+            Some(floor) => !marker.clone().simplify_python_versions(Bound::Included(floor), Bound::Unbounded).is_false(),
+            None => true,
+        }
+    }
+}
+
+/// A [`CandidateGuess`] handed to the index, which may also guess, from the
+/// picked file's metadata, the packages it leads to.
+pub(crate) struct Picker {
+    pub(crate) guess: CandidateGuess,
+    pub(crate) context: Arc<GuessContext>,
+    pub(crate) depth: u8,
+}
+
+impl CandidatePicker for Picker {
+    fn pick(&self, project: &ProjectFiles) -> Option<DistFile> {
+        self.guess.pick(project).cloned()
+    }
+
+    fn next(self: Box<Self>, metadata: &RawMetadata) -> Vec<(PackageName, CandidatePick)> {
+        if self.depth >= MAX_DEPTH {
+            return Vec::new();
+        }
+        let Ok(metadata) = CoreMetadata::parse(&metadata.bytes) else { return Vec::new() };
+        if let Some(requires_python) = &metadata.requires_python
+            && !requires_python_upward(requires_python).contains(&self.context.python)
+        {
+            return Vec::new();
+        }
+        let mut next: Vec<(PackageName, CandidatePick)> = Vec::new();
+        for requirement in &metadata.requires_dist {
+            let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
+                if requirement.version_or_url.is_some() {
+                    continue;
+                }
+                if self.context.edge_applies(&requirement.marker) && self.context.claim(&requirement.name) {
+                    let pre = self.context.pre_allowed(&requirement.name, false);
+                    next.push((requirement.name.clone(), self.follow(&requirement.name, Ranges::full(), pre)));
+                }
+                continue;
+            };
+            if !self.context.edge_applies(&requirement.marker) || !self.context.claim(&requirement.name) {
+                continue;
+            }
+            let pre = self.context.pre_allowed(&requirement.name, names_pre_release(requirement));
+            next.push((requirement.name.clone(), self.follow(&requirement.name, specifiers_to_ranges(specifiers), pre)));
+        }
+        next
+    }
+}
+
+impl Picker {
+    fn follow(&self, name: &PackageName, range: Ranges<Version>, pre: (bool, bool)) -> CandidatePick {
+        Box::new(Picker { guess: self.context.guess(name, range, pre), context: Arc::clone(&self.context), depth: self.depth + 1 })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +349,44 @@ mod tests {
 
     fn v(text: &str) -> Version {
         Version::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn guessed_metadata_leads_to_the_dependencies_the_resolver_would_add() {
+        let guessed = Arc::new(Mutex::new(FxHashSet::default()));
+        let python = v("3.11");
+        let (options, direct, preferences) = (ResolveOptions::default(), FxHashSet::default(), BTreeMap::new());
+        let context = Arc::new(GuessContext::new(&GuessSetup {
+            options: &options,
+            tags: None,
+            direct: &direct,
+            explicit_pre: &FxHashSet::default(),
+            preferences: &preferences,
+            python: &python,
+            python_floor: Some(&python),
+            marker_env: None,
+            guessed: &guessed,
+        }));
+        let metadata = RawMetadata {
+            bytes: b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: a>=1\nRequires-Dist: b; extra == 'x'\n\
+Requires-Dist: c; python_version < '3.8'\nRequires-Dist: d[e]==2.0rc1; sys_platform == 'win32'\nRequires-Dist: a>=2\n"
+                .to_vec(),
+            origin: pybun_ports::MetadataOrigin::Pep658,
+        };
+        let picker = |depth| Box::new(Picker { guess: guess(Ranges::full()), context: Arc::clone(&context), depth });
+        let next = picker(0).next(&metadata);
+        let names: Vec<String> = next.iter().map(|(name, _)| name.to_string()).collect();
+        assert_eq!(names, ["a", "d"], "extra-only and old-Python edges skipped, each package once");
+        // `d` names a pre-release: its guess allows one.
+        let project = ProjectFiles {
+            name: PackageName::from_str("d").unwrap(),
+            files: vec![file("d-2.0rc1-py3-none-any.whl")],
+        };
+        assert_eq!(next[1].1.pick(&project).map(|f| f.filename), Some("d-2.0rc1-py3-none-any.whl".to_string()));
+        // Already guessed, or too deep: nothing more.
+        assert!(picker(0).next(&metadata).is_empty());
+        guessed.lock().unwrap().clear();
+        assert!(picker(MAX_DEPTH).next(&metadata).is_empty());
     }
 
     #[test]

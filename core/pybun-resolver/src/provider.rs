@@ -18,7 +18,7 @@ use pybun_pep::{
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::candidate::{CandidateGuess, FileFilter, metadata_file};
+use crate::candidate::{FileFilter, GuessContext, GuessSetup, Picker, metadata_file};
 use crate::options::{PrereleaseMode, ResolutionMode};
 use crate::package::Node;
 use crate::fork::{ForkResult, PythonFork, RootEdges};
@@ -57,8 +57,9 @@ pub(crate) struct SharedCache {
     /// `None`: on no index.
     versions: RefCell<FxHashMap<PackageName, Option<Rc<VersionMap>>>>,
     metadata: RefCell<FxHashMap<(PackageName, Version), Rc<CoreMetadata>>>,
-    /// Packages whose likely candidate's metadata was already asked for in advance.
-    guessed: RefCell<FxHashSet<PackageName>>,
+    /// Packages whose likely candidate's metadata was already asked for in
+    /// advance (by the resolver or by the index guessing further ahead).
+    guessed: std::sync::Arc<std::sync::Mutex<FxHashSet<PackageName>>>,
 }
 
 /// A requirement as written, its edge marker, and who made it.
@@ -91,6 +92,8 @@ pub(crate) struct Provider<'a> {
     pub(crate) skipped: RefCell<BTreeMap<PackageName, BTreeSet<(Version, SkipReason)>>>,
     pub(crate) not_found: RefCell<BTreeSet<PackageName>>,
     error: RefCell<Option<ResolveError>>,
+    /// What the index needs to guess candidates ahead of the resolver.
+    guess_context: std::sync::Arc<GuessContext>,
 }
 
 impl<'a> Provider<'a> {
@@ -145,7 +148,19 @@ impl<'a> Provider<'a> {
                 explicit_pre.insert(requirement.name.clone());
             }
         }
+        let guess_context = std::sync::Arc::new(GuessContext::new(&GuessSetup {
+            options,
+            tags: tags.as_ref(),
+            direct: &direct,
+            explicit_pre: &explicit_pre,
+            preferences: &request.preferences,
+            python: &python,
+            python_floor: python_bounds.as_ref().map(|_| &python),
+            marker_env: marker_env.as_ref(),
+            guessed: &shared.guessed,
+        }));
         Self {
+            guess_context,
             request,
             shared,
             index,
@@ -187,21 +202,13 @@ impl<'a> Provider<'a> {
     /// arrive, by the adapter), so that reading it later does not wait.
     fn prefetch_candidate(&self, name: &PackageName, range: &Ranges<Version>) {
         let known = self.shared.versions.borrow().contains_key(name);
-        if known || !self.shared.guessed.borrow_mut().insert(name.clone()) {
+        if known || !self.guess_context.claim(name) {
             self.index.prefetch_project(name);
             return;
         }
-        let (pre_always, pre_if_necessary) = self.pre_allowed(name);
-        let guess = CandidateGuess {
-            range: range.clone(),
-            filter: FileFilter::new(&self.request.options, name, self.tags.as_ref()),
-            pre_always,
-            pre_if_necessary,
-            lowest: self.prefer_lowest(name),
-            preferred: self.request.preferences.get(name).cloned(),
-            python: self.python.clone(),
-        };
-        self.index.prefetch_candidate(name, Box::new(move |project| guess.pick(project).cloned()));
+        let guess = self.guess_context.guess(name, range.clone(), self.pre_allowed(name));
+        let context = std::sync::Arc::clone(&self.guess_context);
+        self.index.prefetch_candidate(name, Box::new(Picker { guess, context, depth: 0 }));
     }
 
     pub(crate) fn take_error(&self) -> Option<ResolveError> {
