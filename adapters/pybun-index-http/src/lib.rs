@@ -325,6 +325,13 @@ impl PackageIndex for HttpIndex {
     /// known — `pick` and the metadata fetch of the file it picks, then the
     /// same for each package the picker's `next` names.
     fn prefetch_candidate(&self, name: &PackageName, pick: pybun_ports::CandidatePick) {
+        if self.inner.fetcher.offline() {
+            // Everything comes from the disk cache: guessing would cost more
+            // CPU than the waits it saves.
+            drop(pick);
+            self.prefetch_project(name);
+            return;
+        }
         self.handle.spawn(Inner::guess_ahead(Arc::clone(&self.inner), name.clone(), pick));
     }
 }
