@@ -1319,19 +1319,21 @@ class Request(object):
     def __init__(self, item, fixturedef=None, param=_NOTSET, param_index=0):
         self._item = item
         self._fixturedef = fixturedef
-        self.node = item.node
         self.fixturename = fixturedef.name if fixturedef else None
         self.scope = fixturedef.scope if fixturedef else "function"
         self.function = item.function
         self.cls = item.cls
         self.instance = item.instance
         self.module = item.module
-        self.keywords = item.node.keywords
         self.param_index = param_index
         if param is not _NOTSET:
             self.param = param
-        self.path = item.path
-        self.fspath = item.path
+
+    # made on first use: most fixtures never look at them
+    node = property(lambda self: self._item.node)
+    keywords = property(lambda self: self._item.node.keywords)
+    path = property(lambda self: self._item.path)
+    fspath = property(lambda self: self._item.path)
 
     @property
     def fixturenames(self):
@@ -1403,6 +1405,7 @@ class NativeSession(object):
         self.tmp_counter = 0
         self.static_cache = {}
         self.plans = {}  # (relfile, names) -> _Plan
+        self.chains = {}  # directory -> its conftest modules, outermost first
         self.conftest_layers = {}  # ("conftest", id(module)) -> (module, fixture layer)
         self.module_layers = {}  # id(module) -> (module, fixture layer)
 
@@ -1498,6 +1501,13 @@ class NativeSession(object):
         return ignored
 
     def conftest_chain(self, testfile):
+        chain = self.chains.get(os.path.dirname(testfile))
+        if chain is None:
+            chain = self._conftest_chain(testfile)
+            self.chains[os.path.dirname(testfile)] = chain
+        return chain
+
+    def _conftest_chain(self, testfile):
         d = os.path.dirname(testfile)
         dirs = []
         while True:
@@ -2601,8 +2611,12 @@ def keep_bytecode(directory):
 
     class HashedPycLoader(machinery.SourceFileLoader):
         def set_data(self, path, data, *args, **kwargs):
-            # The import system writes timestamp pycs (flags 0): make them checked hash-based ones.
-            if path.endswith(".pyc") and len(data) >= 16 and data[4:8] == b"\0\0\0\0":
+            # The import system writes timestamp pycs (flags 0): make the
+            # project's checked hash-based ones (the standard library's and
+            # installed packages' stay timestamp pycs: they are not edited,
+            # and hashing them would read their sources on every import).
+            if path.endswith(".pyc") and len(data) >= 16 and data[4:8] == b"\0\0\0\0" \
+                    and _under_project(self.path):
                 try:
                     with open(self.path, "rb") as f:
                         digest = importlib.util.source_hash(f.read())
