@@ -2298,8 +2298,7 @@ def collect_pytest(proto, capture, paths):
     args = list(paths) + ["--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", ROOTDIR]
     code = None
     try:
-        with pytests_own_bytecode_setting():
-            code = pytest.main(args, plugins=[collector])
+        code = pytest.main(args, plugins=[collector])
     except SystemExit as e:
         code = e.code
     except BaseException:
@@ -2326,8 +2325,7 @@ def run_pytest(proto, capture, ids):
     args = list(ids) + ["-p", "no:cacheprovider", "-q", "--rootdir", ROOTDIR, "-o", "console_output_style=classic"]
     code = None
     try:
-        with pytests_own_bytecode_setting():
-            code = pytest.main(args, plugins=[reporter])
+        code = pytest.main(args, plugins=[reporter])
     except SystemExit as e:
         code = e.code
     except BaseException:
@@ -2596,60 +2594,59 @@ def main(argv):
     exit_quickly(proto)
 
 
-_DONT_WRITE_BYTECODE = [sys.dont_write_bytecode]
-
-
 def keep_bytecode(directory):
-    """Compiled modules go to PyBun's cache (`sys.pycache_prefix`, never
-    beside the sources), also under PYTHONDONTWRITEBYTECODE: each run imports
-    the suite's modules again, and compiling them is a fifth of the native
-    engine's time. The files are checked hash-based pycs (PEP 552): validated
-    by the source's hash, not its mtime, so an edit within the same second
-    that keeps the size (`--watch`, an agent's quick fix) is never hidden by
-    stale bytecode."""
+    """The project's modules (files under the rootdir, outside virtual
+    environments) are compiled once and their bytecode kept in PyBun's cache
+    (`directory`, never beside the sources), also under
+    PYTHONDONTWRITEBYTECODE: each run imports the suite's modules again, and
+    compiling them is a fifth of the native engine's time. The files are
+    checked hash-based pycs (PEP 552): validated by the source's hash, not its
+    mtime, so an edit within the same second that keeps the size (`--watch`,
+    an agent's quick fix) is never hidden by stale bytecode. Other modules
+    (the standard library, installed packages) load as Python loads them."""
     from importlib import machinery
+    import marshal
+    magic = importlib.util.MAGIC_NUMBER
+    tag = sys.implementation.cache_tag or "py"
 
-    class HashedPycLoader(machinery.SourceFileLoader):
-        def set_data(self, path, data, *args, **kwargs):
-            # The import system writes timestamp pycs (flags 0): make the
-            # project's checked hash-based ones (the standard library's and
-            # installed packages' stay timestamp pycs: they are not edited,
-            # and hashing them would read their sources on every import).
-            if path.endswith(".pyc") and len(data) >= 16 and data[4:8] == b"\0\0\0\0" \
-                    and _under_project(self.path):
-                try:
-                    with open(self.path, "rb") as f:
-                        digest = importlib.util.source_hash(f.read())
-                except OSError:
-                    return
-                data = data[:4] + (3).to_bytes(4, "little") + digest + data[16:]
-            return super().set_data(path, data, *args, **kwargs)
+    class ProjectBytecodeLoader(machinery.SourceFileLoader):
+        def get_code(self, fullname):
+            path = self.path
+            if not _under_project(path):
+                return super().get_code(fullname)
+            try:
+                source = self.get_data(path)
+            except OSError:
+                return super().get_code(fullname)
+            digest = importlib.util.source_hash(source)
+            cached = os.path.join(directory, path.lstrip(os.sep)) + ".%s.pyc" % tag
+            try:
+                with open(cached, "rb") as f:
+                    data = f.read()
+                if data[:4] == magic and data[4:8] == b"\3\0\0\0" and data[8:16] == digest:
+                    return marshal.loads(data[16:])
+            except (OSError, ValueError, EOFError, TypeError):
+                pass
+            code = self.source_to_code(source, path)
+            try:
+                os.makedirs(os.path.dirname(cached), exist_ok=True)
+                partial = "%s.%d.tmp" % (cached, os.getpid())
+                with open(partial, "wb") as f:
+                    f.write(magic + b"\3\0\0\0" + digest + marshal.dumps(code))
+                os.replace(partial, cached)
+            except OSError:
+                pass
+            return code
 
     details = [(machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
-               (HashedPycLoader, machinery.SOURCE_SUFFIXES),
+               (ProjectBytecodeLoader, machinery.SOURCE_SUFFIXES),
                (machinery.SourcelessFileLoader, machinery.BYTECODE_SUFFIXES)]
     hook = machinery.FileFinder.path_hook(*details)
     for i, existing in enumerate(sys.path_hooks):
         if getattr(existing, "__name__", "") == "path_hook_for_FileFinder":
             sys.path_hooks[i] = hook
-            break
-    else:
-        return
-    sys.path_importer_cache.clear()
-    sys.pycache_prefix = directory
-    sys.dont_write_bytecode = False
-
-
-@contextlib.contextmanager
-def pytests_own_bytecode_setting():
-    """pytest writes its assertion-rewritten pycs validated by mtime and
-    size: under the pytest engine, the user's setting applies."""
-    kept = sys.dont_write_bytecode
-    sys.dont_write_bytecode = _DONT_WRITE_BYTECODE[0]
-    try:
-        yield
-    finally:
-        sys.dont_write_bytecode = kept
+            sys.path_importer_cache.clear()
+            return
 
 
 def exit_quickly(proto):
