@@ -22,7 +22,9 @@ aside too when it is done: everything is deleted at the very end.
 
 Prints, per tool, the median wall time, the median CPU time (user + sys:
 less disturbed by other work on a shared machine) and the peak RSS over all
-runs, and the pybun/uv ratios of wall time and peak RSS.
+runs, and the pybun/uv ratios of wall time, CPU time and peak RSS, with the
+load average at the start and the end (figures taken while others compile
+are noisy: compare the CPU ratio too).
 """
 
 import argparse
@@ -80,7 +82,7 @@ def main() -> None:
           f"old venv {removal} before each run; medians of {args.runs}")
     print(
         f"{'workload':<14} {'mode':<10} {'pybun s':>8} {'uv s':>8} {'ratio':>6} "
-        f"{'pybun cpu':>9} {'uv cpu':>7} {'pybun MiB':>10} {'uv MiB':>8} {'rss ratio':>9}"
+        f"{'pybun cpu':>9} {'uv cpu':>7} {'cpu ratio':>9} {'pybun MiB':>10} {'uv MiB':>8} {'rss ratio':>9}"
     )
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     trash = tempfile.mkdtemp(prefix="bench-sync-old-venvs-")
@@ -119,9 +121,11 @@ def main() -> None:
                     rss[tool] = max(rss[tool], peak)
             pybun = statistics.median(wall["pybun"])
             uv = statistics.median(wall["uv"])
+            pybun_cpu = statistics.median(cpu["pybun"])
+            uv_cpu = statistics.median(cpu["uv"])
             print(
                 f"{workload.name:<14} {mode:<10} {pybun:>8.3f} {uv:>8.3f} {pybun / uv:>6.2f} "
-                f"{statistics.median(cpu['pybun']):>9.3f} {statistics.median(cpu['uv']):>7.3f} "
+                f"{pybun_cpu:>9.3f} {uv_cpu:>7.3f} {pybun_cpu / uv_cpu:>9.2f} "
                 f"{rss['pybun'] / 1024:>10.1f} {rss['uv'] / 1024:>8.1f} {rss['pybun'] / rss['uv']:>9.2f}",
                 flush=True,
             )

@@ -12,12 +12,14 @@
 //! those prepared files: no `RECORD` to parse, no plan to check, no file to
 //! write. The checks of [`crate::plan_install`] ran on the first install.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::installed::record_path;
+use crate::installed::{INSTALLER, record_path};
 use crate::plan::{ArchiveEntry, SchemeKey, SchemePaths};
+use crate::record::{Record, RecordEntry, RecordHash};
+use crate::script::{rewrite_shebang, script_launcher};
 
 /// Where the scheme directories lie relative to purelib, as `RECORD` paths
 /// (`platlib=;scripts=../../../bin;headers=…;data=../../..`). Equal layouts
@@ -36,9 +38,20 @@ pub fn scheme_layout(scheme: &SchemePaths) -> String {
 
 /// The name of the directory holding the recipe for `layout` (and, for a
 /// wheel with generated scripts, `interpreter`): 32 hex digits of a sha256.
+/// The hash also covers what this PyBun generates (`INSTALLER`, a sample
+/// launcher and rewritten shebang, a sample installed `RECORD` row), so a
+/// PyBun that writes them differently never uses another's recipes.
 #[must_use]
 pub fn recipe_key(layout: &str, interpreter: Option<&str>) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(MAGIC.as_bytes());
+    hasher.update(INSTALLER.as_bytes());
+    let sample = Path::new("/p q/bin/python");
+    hasher.update(script_launcher(sample, "m", "f.g", false).as_bytes());
+    hasher.update(rewrite_shebang(b"#!python -u\n", sample).unwrap_or_default());
+    let row = RecordEntry { path: "a,b".to_string(), hash: Some(RecordHash::sha256(b"")), size: Some(0) };
+    hasher.update(Record { entries: vec![row] }.to_csv().as_bytes());
+    hasher.update(b"\0layout\0");
     hasher.update(layout.as_bytes());
     if let Some(interpreter) = interpreter {
         hasher.update(b"\0interpreter\0");
@@ -67,6 +80,7 @@ pub struct Recipe {
     pub warnings: Vec<String>,
 }
 
+/// The first line of a recipe; a change in what a recipe means gets a new number.
 const MAGIC: &str = "pybun-install-recipe 1";
 
 fn plain(text: &str) -> bool {
