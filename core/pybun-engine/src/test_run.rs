@@ -678,10 +678,17 @@ fn discover_files<'a>(
     found.into_iter().map(|(rel, module, _, _)| (rel, module)).collect()
 }
 
-/// Each pytest batch is one `pytest.main` (its start-up costs tens of
-/// milliseconds): the pytest batches are merged into at most `workers`
-/// groups balanced by recorded durations (longest first, each to the lightest
-/// group), placed before the native batches.
+/// What starting pytest in a worker costs (importing it, `pytest.main`'s
+/// configuration and collection), in seconds: measured 0.3-0.4 s on the
+/// benchmark machine.
+const PYTEST_SESSION_SECONDS: f64 = 0.35;
+
+/// Each pytest batch is one `pytest.main` (its start-up costs a third of a
+/// second): the pytest batches are merged into groups balanced by recorded
+/// durations (longest first, each to the lightest group), placed before the
+/// native batches. The number of groups (at most `workers`) is the one whose
+/// estimated run is shortest: each group pays pytest's start-up, and the
+/// native batches fill the workers around them.
 fn merge_pytest_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>, workers: usize) -> Vec<TestBatch> {
     let (pytest, native): (Vec<TestBatch>, Vec<TestBatch>) = work.into_iter().partition(|b| b.engine == TestEngine::Pytest);
     if pytest.len() <= 1 {
@@ -701,8 +708,18 @@ fn merge_pytest_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>,
             })
             .sum()
     };
-    let mut groups: Vec<(f64, Vec<String>)> = vec![(0.0, Vec::new()); workers.min(pytest.len())];
     let mut weighted: Vec<(f64, TestBatch)> = pytest.into_iter().map(|b| (weight(&b), b)).collect();
+    let pytest_seconds: f64 = weighted.iter().map(|(w, _)| w).sum();
+    let native_seconds: f64 = native.iter().map(&weight).sum();
+    let longest = weighted.iter().map(|(w, _)| *w).fold(0.0, f64::max);
+    let estimate = |groups: usize| {
+        let g = groups as f64;
+        let spread = (g * PYTEST_SESSION_SECONDS + pytest_seconds + native_seconds) / workers as f64;
+        let slowest_group = PYTEST_SESSION_SECONDS + (pytest_seconds / g).max(longest);
+        spread.max(slowest_group)
+    };
+    let count = (1..=workers.min(weighted.len())).min_by(|a, b| estimate(*a).total_cmp(&estimate(*b))).unwrap_or(1);
+    let mut groups: Vec<(f64, Vec<String>)> = vec![(0.0, Vec::new()); count];
     weighted.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (w, batch) in weighted {
         let lightest = groups.iter_mut().min_by(|a, b| a.0.total_cmp(&b.0)).expect("at least one group");
@@ -818,6 +835,20 @@ mod tests {
 
     fn modules(files: &[(&str, &str)]) -> BTreeMap<String, ModuleTests> {
         files.iter().map(|(rel, source)| ((*rel).to_string(), discover_module(rel, source, &TestConfig::default()))).collect()
+    }
+
+    #[test]
+    fn pytest_batches_share_a_session_unless_splitting_pays() {
+        let batch = |engine, ids: &[&str]| TestBatch { engine, ids: ids.iter().map(|s| (*s).to_string()).collect() };
+        let durations: BTreeMap<String, f64> =
+            [("a.py::t", 0.2), ("b.py::t", 0.15), ("n.py::t", 1.1), ("c.py::t", 2.0), ("d.py::t", 2.0)].iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        let count = |work: Vec<TestBatch>| merge_pytest_batches(work, &durations, 2).iter().filter(|b| b.engine == TestEngine::Pytest).count();
+        // Little pytest work next to much native work: one pytest session.
+        let few = vec![batch(TestEngine::Pytest, &["a.py"]), batch(TestEngine::Pytest, &["b.py"]), batch(TestEngine::Native, &["n.py::t"])];
+        assert_eq!(count(few), 1);
+        // Long pytest work: a session per worker.
+        let long = vec![batch(TestEngine::Pytest, &["c.py::t"]), batch(TestEngine::Pytest, &["d.py::t"])];
+        assert_eq!(count(long), 2);
     }
 
     #[test]
