@@ -371,10 +371,6 @@ impl Fetcher {
     }
 
     /// Parse a 200 page (other statuses have no files) and store the parsed entry.
-    /// A large page (tens of milliseconds of parsing) is parsed with
-    /// `block_in_place`, so that this worker's other tasks — the HTTP/2
-    /// connections, other responses — move to another thread meanwhile
-    /// instead of waiting behind it.
     fn parse_and_store(
         &self,
         key: &str,
@@ -383,23 +379,11 @@ impl Fetcher {
         owner: PageOwner<'_>,
         parse: impl FnOnce(&Page) -> Result<Vec<DistFile>, IndexError>,
     ) -> Result<ProjectPage, IndexError> {
-        let work = || {
-            let files = if page.status == 200 { parse(page)? } else { Vec::new() };
-            self.cache.store_parsed(key, header, owner.name, owner.index, &files);
-            Ok(ProjectPage { status: page.status, files })
-        };
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread && page.body().len() >= LARGE_PAGE_BYTES {
-            tokio::task::block_in_place(work)
-        } else {
-            work()
-        }
+        let files = if page.status == 200 { parse(page)? } else { Vec::new() };
+        self.cache.store_parsed(key, header, owner.name, owner.index, &files);
+        Ok(ProjectPage { status: page.status, files })
     }
 }
-
-/// Pages at least this large are parsed off the async worker (see `parse_and_store`).
-const LARGE_PAGE_BYTES: usize = 256 * 1024;
 
 /// A response's whole body, in one buffer sized from `Content-Length` when
 /// given (no growing and copying of a multi-megabyte page).
