@@ -429,7 +429,8 @@ pub fn run_tests(
             engine: TestEngine::Pytest,
             ids: vec![rel.to_string()],
         }));
-        merge_pytest_batches(work, &durations, request.workers.max(1))
+        let work = merge_pytest_batches(work, &durations, request.workers.max(1));
+        coalesce_native_batches(work, &durations, request.workers.max(1))
     };
     let results = std::sync::Mutex::new(Vec::new());
     let failures = std::sync::atomic::AtomicUsize::new(0);
@@ -734,6 +735,42 @@ fn merge_pytest_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>,
         .collect()
 }
 
+/// Consecutive native batches (ordered longest first) travel together up to
+/// an eighth of a worker's share of the native work: a worker asks for work a
+/// few times per run rather than once per module (each ask is a round trip
+/// through the pool), while the small batches at the end still balance the
+/// workers. Tests of one module stay in one batch.
+fn coalesce_native_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>, workers: usize) -> Vec<TestBatch> {
+    let weight = |b: &TestBatch| -> f64 {
+        b.ids.iter().map(|id| durations.get(id).copied().unwrap_or(crate::test_select::DEFAULT_DURATION)).sum()
+    };
+    let total: f64 = work.iter().filter(|b| b.engine == TestEngine::Native).map(&weight).sum();
+    let target = total / (workers.max(1) as f64 * 8.0);
+    let mut out = Vec::with_capacity(work.len());
+    let mut current: Option<(f64, TestBatch)> = None;
+    for batch in work {
+        if batch.engine != TestEngine::Native {
+            out.push(batch);
+            continue;
+        }
+        let w = weight(&batch);
+        match current.as_mut() {
+            Some((sum, group)) if *sum + w <= target => {
+                *sum += w;
+                group.ids.extend(batch.ids);
+            }
+            _ => {
+                if let Some((_, group)) = current.take() {
+                    out.push(group);
+                }
+                current = Some((w, batch));
+            }
+        }
+    }
+    out.extend(current.map(|(_, group)| group));
+    out
+}
+
 fn parse(text: &str, option: &str) -> Result<Expr, Failure> {
     parse_expr(text).map_err(|e| usage(format!("invalid `{option}` expression `{text}`: {e}"), "combine names with `and`, `or`, `not` and parentheses"))
 }
@@ -849,6 +886,22 @@ mod tests {
         // Long pytest work: a session per worker.
         let long = vec![batch(TestEngine::Pytest, &["c.py::t"]), batch(TestEngine::Pytest, &["d.py::t"])];
         assert_eq!(count(long), 2);
+    }
+
+    #[test]
+    fn small_native_batches_travel_together() {
+        let batch = |ids: &[&str]| TestBatch { engine: TestEngine::Native, ids: ids.iter().map(|s| (*s).to_string()).collect() };
+        let durations: BTreeMap<String, f64> = [("big.py::t", 4.0)].iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        let mut work = vec![batch(&["big.py::t"])];
+        let small: Vec<String> = (0..100).map(|i| format!("m{i:03}.py::t")).collect();
+        work.extend(small.iter().map(|id| batch(&[id.as_str()])));
+        let merged = coalesce_native_batches(work, &durations, 2);
+        assert_eq!(merged[0].ids, ["big.py::t"], "the long batch stays alone and first");
+        // 5 s of native work, 2 workers: groups up to 5/16 s (31 tests of 10 ms).
+        assert!(merged.len() > 2 && merged.len() < 10, "{}", merged.len());
+        let all: Vec<String> = merged.iter().flat_map(|b| b.ids.clone()).collect();
+        assert_eq!(all.len(), 101);
+        assert_eq!(&all[1..], small.as_slice(), "order kept");
     }
 
     #[test]
