@@ -28,7 +28,7 @@ mod simple;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use pybun_pep::PackageName;
@@ -40,6 +40,7 @@ use url::Url;
 use crate::archive::RangeFailure;
 use crate::cache::{Bucket, EntryHeader};
 use crate::client::{ClientSettings, Fetcher, PageOwner};
+use crate::parsed::CompactFiles;
 pub use crate::download::{DownloadError, DownloadSink};
 
 /// Where and how [`HttpIndex`] looks for packages.
@@ -104,12 +105,26 @@ enum FindLinks {
 
 type Memo<T> = Arc<OnceCell<Result<Arc<T>, IndexError>>>;
 
+/// A project page in compact form (see [`compact_project_pages`]).
+#[derive(Default)]
+struct CompactEntry {
+    /// The page's files, encoded by the task that fetched them, which also
+    /// drops the decoded ones (so their memory is freed on the thread that
+    /// allocated it, where the allocator gives it back at once).
+    memo: Memo<CompactFiles>,
+    /// The files decoded for the callers that still hold them.
+    live: Weak<ProjectFiles>,
+}
+
 struct Inner {
     fetcher: Fetcher,
     index_urls: Vec<String>,
     find_links: Vec<FindLinks>,
     find_links_files: Vec<OnceCell<Result<Arc<Vec<DistFile>>, IndexError>>>,
     projects: Mutex<HashMap<PackageName, Memo<ProjectFiles>>>,
+    /// In place of `projects` once [`compact_project_pages`] was called;
+    /// shared by the indexes of one configuration.
+    compacted: Arc<CompactPages>,
     metadata: Mutex<HashMap<String, Memo<RawMetadata>>>,
     /// Project names with a page in the on-disk cache, listed once (editor completion).
     cached_names: std::sync::OnceLock<Vec<PackageName>>,
@@ -180,6 +195,7 @@ impl HttpIndex {
             find_links_files: find_links.iter().map(|_| OnceCell::new()).collect(),
             find_links,
             projects: Mutex::new(HashMap::new()),
+            compacted: if compacting() { shared_compact_pages(&config) } else { Arc::default() },
             metadata: Mutex::new(HashMap::new()),
             cached_names: std::sync::OnceLock::new(),
         });
@@ -198,6 +214,40 @@ impl HttpIndex {
 
     fn metadata_memo(&self, file: &DistFile) -> Memo<RawMetadata> {
         self.inner.metadata_memo(file)
+    }
+
+    /// [`PackageIndex::project`] in compact mode: the files still held by a
+    /// caller, else the compact form (fetched once) decoded on this thread.
+    fn compact_project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
+        let memo = {
+            let mut compacted = self.inner.compacted.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = compacted.entry(name.clone()).or_default();
+            if let Some(files) = entry.live.upgrade() {
+                return Ok(files);
+            }
+            entry.memo.clone()
+        };
+        let inner = Arc::clone(&self.inner);
+        let owned = name.clone();
+        let compact = self.block_on(async move { memo.get_or_init(|| inner.fetch_compact(owned)).await.clone() })?;
+        let files = match compact.files() {
+            Ok(files) => Arc::new(ProjectFiles { name: name.clone(), files }),
+            Err(reason) => {
+                debug!(%name, reason, "compact project page unreadable; reading it again");
+                let inner = Arc::clone(&self.inner);
+                let owned = name.clone();
+                return self.block_on(async move { inner.fetch_project(owned).await });
+            }
+        };
+        let mut compacted = self.inner.compacted.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = compacted.entry(name.clone()).or_default();
+        match entry.live.upgrade() {
+            Some(decoded_meanwhile) => Ok(decoded_meanwhile),
+            None => {
+                entry.live = Arc::downgrade(&files);
+                Ok(files)
+            }
+        }
     }
 
     /// Run `future` to completion from a blocking caller (see the crate docs).
@@ -241,6 +291,44 @@ pub fn keep_caches_at_drop() {
     KEEP_CACHES_AT_DROP.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+static COMPACT_PROJECT_PAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For long-lived processes that resolve again and again (an editor
+/// server), before the first [`HttpIndex`] is created: from then on, an
+/// index keeps the files of each project page in a compact encoded form
+/// (about a third of the memory, one allocation) instead of as
+/// [`DistFile`]s, and decodes them (no IO) on the calling thread for each
+/// caller; while any caller holds them, the same files are handed out. A
+/// one-shot command does not call this: it asks for each project once.
+pub fn compact_project_pages() {
+    COMPACT_PROJECT_PAGES.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn compacting() -> bool {
+    COMPACT_PROJECT_PAGES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Compact project pages by name.
+type CompactPages = Mutex<HashMap<PackageName, CompactEntry>>;
+
+/// The compact pages of each configuration, while an index of it lives.
+static SHARED_COMPACT_PAGES: Mutex<Vec<(IndexConfig, Weak<CompactPages>)>> = Mutex::new(Vec::new());
+
+/// In compact mode, the indexes of one configuration share their pages: a
+/// caller may open an index for a burst of work and drop it (its runtime's
+/// threads exit, and the allocator gives back what they used) while another
+/// index of the same configuration keeps the pages.
+fn shared_compact_pages(config: &IndexConfig) -> Arc<CompactPages> {
+    let mut shared = SHARED_COMPACT_PAGES.lock().unwrap_or_else(PoisonError::into_inner);
+    shared.retain(|(_, pages)| pages.strong_count() > 0);
+    if let Some(pages) = shared.iter().find(|(of, _)| of == config).and_then(|(_, pages)| pages.upgrade()) {
+        return pages;
+    }
+    let pages = Arc::default();
+    shared.push((config.clone(), Arc::downgrade(&pages)));
+    pages
+}
+
 fn find_links_of(raw: &str) -> Result<FindLinks, SetupError> {
     let invalid = |reason: String| SetupError::InvalidUrl { url: raw.to_string(), reason };
     match Url::parse(raw) {
@@ -268,6 +356,15 @@ impl PackageIndex for HttpIndex {
             .filter(|(_, memo)| memo.get().is_some_and(Result::is_ok))
             .map(|(name, _)| name.clone())
             .collect();
+        names.extend(
+            self.inner
+                .compacted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter(|(_, entry)| entry.memo.get().is_some_and(Result::is_ok))
+                .map(|(name, _)| name.clone()),
+        );
         let cached = self.inner.cached_names.get_or_init(|| {
             let prefixes: Vec<String> = self.inner.index_urls.iter().map(|url| format!("{url}/")).collect();
             self.inner
@@ -284,6 +381,9 @@ impl PackageIndex for HttpIndex {
     }
 
     fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
+        if compacting() {
+            return self.compact_project(name);
+        }
         let memo = self.project_memo(name);
         let inner = Arc::clone(&self.inner);
         let name = name.clone();
@@ -298,6 +398,17 @@ impl PackageIndex for HttpIndex {
     }
 
     fn prefetch_project(&self, name: &PackageName) {
+        if compacting() {
+            let memo = self.inner.compact_memo(name);
+            if !memo.initialized() {
+                let inner = Arc::clone(&self.inner);
+                let name = name.clone();
+                self.handle.spawn(async move {
+                    memo.get_or_init(|| inner.fetch_compact(name)).await;
+                });
+            }
+            return;
+        }
         let memo = self.project_memo(name);
         if memo.initialized() {
             return;
@@ -325,9 +436,10 @@ impl PackageIndex for HttpIndex {
     /// known — `pick` and the metadata fetch of the file it picks, then the
     /// same for each package the picker's `next` names.
     fn prefetch_candidate(&self, name: &PackageName, pick: pybun_ports::CandidatePick) {
-        if self.inner.fetcher.offline() {
-            // Everything comes from the disk cache: guessing would cost more
-            // CPU than the waits it saves.
+        if self.inner.fetcher.offline() || compacting() {
+            // Everything comes from the disk cache (or, in a long-lived
+            // process that keeps pages compact, from memory after the first
+            // time): guessing would cost more CPU than the waits it saves.
             drop(pick);
             self.prefetch_project(name);
             return;
@@ -367,6 +479,19 @@ impl Inner {
     fn metadata_memo(&self, file: &DistFile) -> Memo<RawMetadata> {
         let mut metadata = self.metadata.lock().unwrap_or_else(PoisonError::into_inner);
         metadata.entry(file.url.clone()).or_default().clone()
+    }
+
+    fn compact_memo(&self, name: &PackageName) -> Memo<CompactFiles> {
+        let mut compacted = self.compacted.lock().unwrap_or_else(PoisonError::into_inner);
+        compacted.entry(name.clone()).or_default().memo.clone()
+    }
+
+    /// [`Inner::fetch_project`], encoded: the decoded files are dropped here.
+    async fn fetch_compact(&self, name: PackageName) -> Result<Arc<CompactFiles>, IndexError> {
+        let project = self.fetch_project(name).await?;
+        let compact = CompactFiles::new(&project.files);
+        debug!(name = %project.name, files = project.files.len(), bytes = compact.size(), "project page compacted");
+        Ok(Arc::new(compact))
     }
 
     /// First-match over the indexes, plus every find-links file of the project.

@@ -27,6 +27,8 @@ pub(crate) fn lsp(cli: &'static Cli) -> Result<ExitCode, Failure> {
         let error = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(PURGE_DELAY, "0").exec();
         tracing::debug!(%error, "could not re-execute with {PURGE_DELAY}=0; serving with the default allocator options");
     }
+    // Every check asks the index for the same project pages again: keep them compact between checks.
+    pybun_index_http::compact_project_pages();
     let config = pybun_lsp::LspConfig {
         fs: Arc::new(OsFs),
         open_index: Box::new(index_opener(cli)),

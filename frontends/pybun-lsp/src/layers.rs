@@ -12,7 +12,8 @@ use pybun_diagnostics::{Code, Diagnostic};
 use pybun_engine::check::{self, StaticCheck};
 use pybun_engine::editor::{self, DocumentKind};
 use pybun_engine::{Failure, IndexSettings};
-use pybun_ports::{FileSystem, NullReporter, PackageIndex};
+use pybun_pep::PackageName;
+use pybun_ports::{CandidatePick, DistFile, FileSystem, IndexError, NullReporter, PackageIndex, ProjectFiles, RawMetadata};
 use pybun_project::Project;
 
 use crate::LspConfig;
@@ -56,6 +57,20 @@ impl Indexes {
         self.open(&self.config.index.resolved(project))
     }
 
+    /// An index handle for one background run, dropped at its end: its
+    /// adapter's threads go with it, and so does the memory they used (a
+    /// run allocates and frees tens of megabytes: every file of every
+    /// project page the resolution reads; threads that live on keep much
+    /// of it). The long-lived handle of the same settings is opened too:
+    /// what the adapter shares between the handles of one configuration
+    /// (the HTTP index's compact project pages) lives while it does.
+    /// Blocking.
+    pub(crate) fn for_run(&self, project: &Project) -> Result<Arc<dyn PackageIndex>, Failure> {
+        let settings = self.config.index.resolved(project);
+        self.open(&settings)?;
+        (self.config.open_index)(&settings)
+    }
+
     /// The index for resolved settings. Blocking (the adapter may start its own runtime).
     pub(crate) fn open(&self, settings: &IndexSettings) -> Result<Arc<dyn PackageIndex>, Failure> {
         let key = format!("{settings:?}");
@@ -76,6 +91,43 @@ impl Indexes {
             stale.iter().filter_map(|key| open.remove(key)).map(|(index, _)| index).collect()
         };
         released.len()
+    }
+}
+
+/// The index of one background run: it holds every project's files it
+/// handed out until the run ends, so that the index check and the
+/// resolution share them (an index may keep pages in a compact form and
+/// decode them for each caller that does not already hold them).
+struct RunIndex {
+    index: Arc<dyn PackageIndex>,
+    held: Mutex<Vec<Arc<ProjectFiles>>>,
+}
+
+impl PackageIndex for RunIndex {
+    fn project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
+        let files = self.index.project(name)?;
+        self.held.lock().unwrap_or_else(PoisonError::into_inner).push(files.clone());
+        Ok(files)
+    }
+
+    fn metadata(&self, name: &PackageName, file: &DistFile) -> Result<Arc<RawMetadata>, IndexError> {
+        self.index.metadata(name, file)
+    }
+
+    fn prefetch_project(&self, name: &PackageName) {
+        self.index.prefetch_project(name);
+    }
+
+    fn prefetch_metadata(&self, name: &PackageName, file: &DistFile) {
+        self.index.prefetch_metadata(name, file);
+    }
+
+    fn prefetch_candidate(&self, name: &PackageName, pick: CandidatePick) {
+        self.index.prefetch_candidate(name, pick);
+    }
+
+    fn known_projects(&self) -> Vec<PackageName> {
+        self.index.known_projects()
     }
 }
 
@@ -116,11 +168,12 @@ pub(crate) fn background_layer(indexes: &Indexes, fs: &dyn FileSystem, text: &st
     if indexes.config.offline {
         out.diagnostics.push(skipped(&file, "offline (`--offline`)"));
     } else {
-        match indexes.for_project(project) {
+        match indexes.for_run(project) {
             Err(failure) => out.diagnostics.push(skipped(&file, &failure.diagnostic.message)),
             Ok(index) => {
+                let index = RunIndex { index, held: Mutex::new(Vec::new()) };
                 let started = std::time::Instant::now();
-                let found = check::check_index(text, project, &file, index.as_ref());
+                let found = check::check_index(text, project, &file, &index);
                 tracing::debug!(elapsed = ?started.elapsed(), "index layer");
                 if let Some(failure) = found.diagnostics.iter().find(|d| is_index_failure(d.code)) {
                     out.diagnostics.push(skipped(&file, &failure.message));
@@ -132,7 +185,7 @@ pub(crate) fn background_layer(indexes: &Indexes, fs: &dyn FileSystem, text: &st
                         let lock = editor::recorded_lock_settings(fs, path, kind);
                         let settings = check::ResolutionSettings { index: indexes.config.index.clone(), lock };
                         let started = std::time::Instant::now();
-                        let resolved = check::check_resolution(project, path, index.as_ref(), &settings, &NullReporter);
+                        let resolved = check::check_resolution(project, path, &index, &settings, &NullReporter);
                         tracing::debug!(elapsed = ?started.elapsed(), "resolution layer");
                         match resolved.iter().find(|d| is_index_failure(d.code)) {
                             Some(failure) => out.diagnostics.push(skipped(&file, &failure.message)),
