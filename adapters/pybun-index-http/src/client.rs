@@ -73,8 +73,8 @@ pub(crate) struct PageOwner<'a> {
 }
 
 /// HTTP/2 flow-control window of each stream (response) and of the whole connection.
-const HTTP2_STREAM_WINDOW: u32 = 16 << 20;
-const HTTP2_CONNECTION_WINDOW: u32 = 64 << 20;
+const HTTP2_STREAM_WINDOW: u32 = 4 << 20;
+const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
 
 /// How to build the reqwest client (on first use).
 #[derive(Debug, Clone)]
