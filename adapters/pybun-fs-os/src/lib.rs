@@ -1,9 +1,11 @@
 //! `FileSystem` port over the operating system: atomic writes, file locks.
 //!
 //! * [`OsFs`] implements [`pybun_ports::FileSystem`]. Writes go to a temporary
-//!   file in the destination's directory, are flushed to disk, then renamed
-//!   over the destination, so readers (in this process or another) see the old
-//!   content or the new one, never a half-written file.
+//!   file in the destination's directory, then are renamed over the
+//!   destination, so readers (in this process or another) see the old content
+//!   or the new one, never a half-written file. A file replacing another is
+//!   flushed to disk before the rename (a crash must not turn good content
+//!   into an empty file); a new file is not.
 //! * [`FileLock`] is an advisory, exclusive, whole-file lock for sharing a
 //!   directory (a cache) between several PyBun processes.
 //! * Wheels: [`unpack_wheel`] extracts and verifies a wheel into a cache
@@ -72,7 +74,13 @@ impl FileSystem for OsFs {
 }
 
 /// Replace `path`'s content atomically: temporary file in the same directory,
-/// fsync, rename. Parent directories are created.
+/// renamed over `path`. Parent directories are created.
+///
+/// When `path` exists, the temporary file is flushed to disk (`fsync`) before
+/// the rename, so a crash leaves the old content or the new one. A new file
+/// is renamed into place without the flush: there is no old content to lose,
+/// and the flush waited for the disk (1-26 ms measured with other IO going
+/// on) on the critical path of, e.g., every fresh-venv sync's stamp file.
 ///
 /// # Errors
 /// The OS error; the old file is then untouched.
@@ -84,6 +92,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     temp.write_all(contents)?;
+    // A new file: renamed into place only if still nothing is there.
+    let temp = match temp.persist_noclobber(path) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => e.file,
+        Err(e) => return Err(e.error),
+    };
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
