@@ -122,12 +122,11 @@ struct Inner {
     find_links: Vec<FindLinks>,
     find_links_files: Vec<OnceCell<Result<Arc<Vec<DistFile>>, IndexError>>>,
     projects: Mutex<HashMap<PackageName, Memo<ProjectFiles>>>,
-    /// In place of `projects` once [`compact_project_pages`] was called;
-    /// shared by the indexes of one configuration.
-    compacted: Arc<CompactPages>,
+    /// Compact pages (in place of `projects` once [`compact_project_pages`]
+    /// was called) and the cached names; shared by the indexes of one
+    /// configuration in compact mode.
+    shared: Arc<Shared>,
     metadata: Mutex<HashMap<String, Memo<RawMetadata>>>,
-    /// Project names with a page in the on-disk cache, listed once (editor completion).
-    cached_names: std::sync::OnceLock<Vec<PackageName>>,
 }
 
 /// A [`PackageIndex`] over HTTP (see the crate documentation).
@@ -195,9 +194,8 @@ impl HttpIndex {
             find_links_files: find_links.iter().map(|_| OnceCell::new()).collect(),
             find_links,
             projects: Mutex::new(HashMap::new()),
-            compacted: if compacting() { shared_compact_pages(&config) } else { Arc::default() },
+            shared: if compacting() { shared_compact_pages(&config) } else { Arc::default() },
             metadata: Mutex::new(HashMap::new()),
-            cached_names: std::sync::OnceLock::new(),
         });
         Ok(Self { inner, handle: runtime.handle().clone(), runtime: Some(runtime) })
     }
@@ -220,7 +218,7 @@ impl HttpIndex {
     /// caller, else the compact form (fetched once) decoded on this thread.
     fn compact_project(&self, name: &PackageName) -> Result<Arc<ProjectFiles>, IndexError> {
         let memo = {
-            let mut compacted = self.inner.compacted.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut compacted = self.inner.shared.pages.lock().unwrap_or_else(PoisonError::into_inner);
             let entry = compacted.entry(name.clone()).or_default();
             if let Some(files) = entry.live.upgrade() {
                 return Ok(files);
@@ -239,7 +237,7 @@ impl HttpIndex {
                 return self.block_on(async move { inner.fetch_project(owned).await });
             }
         };
-        let mut compacted = self.inner.compacted.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut compacted = self.inner.shared.pages.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = compacted.entry(name.clone()).or_default();
         match entry.live.upgrade() {
             Some(decoded_meanwhile) => Ok(decoded_meanwhile),
@@ -308,17 +306,24 @@ fn compacting() -> bool {
     COMPACT_PROJECT_PAGES.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Compact project pages by name.
-type CompactPages = Mutex<HashMap<PackageName, CompactEntry>>;
+/// What the indexes of one configuration share in compact mode (each index
+/// has its own otherwise).
+#[derive(Default)]
+struct Shared {
+    /// Compact project pages by name.
+    pages: Mutex<HashMap<PackageName, CompactEntry>>,
+    /// Project names with a page in the on-disk cache, listed once (editor completion, "did you mean").
+    cached_names: std::sync::OnceLock<Vec<PackageName>>,
+}
 
-/// The compact pages of each configuration, while an index of it lives.
-static SHARED_COMPACT_PAGES: Mutex<Vec<(IndexConfig, Weak<CompactPages>)>> = Mutex::new(Vec::new());
+/// The shared state of each configuration, while an index of it lives.
+static SHARED_COMPACT_PAGES: Mutex<Vec<(IndexConfig, Weak<Shared>)>> = Mutex::new(Vec::new());
 
 /// In compact mode, the indexes of one configuration share their pages: a
 /// caller may open an index for a burst of work and drop it (its runtime's
 /// threads exit, and the allocator gives back what they used) while another
 /// index of the same configuration keeps the pages.
-fn shared_compact_pages(config: &IndexConfig) -> Arc<CompactPages> {
+fn shared_compact_pages(config: &IndexConfig) -> Arc<Shared> {
     let mut shared = SHARED_COMPACT_PAGES.lock().unwrap_or_else(PoisonError::into_inner);
     shared.retain(|(_, pages)| pages.strong_count() > 0);
     if let Some(pages) = shared.iter().find(|(of, _)| of == config).and_then(|(_, pages)| pages.upgrade()) {
@@ -358,14 +363,15 @@ impl PackageIndex for HttpIndex {
             .collect();
         names.extend(
             self.inner
-                .compacted
+                .shared
+                .pages
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
                 .filter(|(_, entry)| entry.memo.get().is_some_and(Result::is_ok))
                 .map(|(name, _)| name.clone()),
         );
-        let cached = self.inner.cached_names.get_or_init(|| {
+        let cached = self.inner.shared.cached_names.get_or_init(|| {
             let prefixes: Vec<String> = self.inner.index_urls.iter().map(|url| format!("{url}/")).collect();
             self.inner
                 .fetcher
@@ -482,7 +488,7 @@ impl Inner {
     }
 
     fn compact_memo(&self, name: &PackageName) -> Memo<CompactFiles> {
-        let mut compacted = self.compacted.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut compacted = self.shared.pages.lock().unwrap_or_else(PoisonError::into_inner);
         compacted.entry(name.clone()).or_default().memo.clone()
     }
 
@@ -503,7 +509,12 @@ impl Inner {
             let owner = PageOwner { name: name.as_ref(), index };
             let page = self
                 .fetcher
-                .get_project_page(&url, owner, |page| Ok(simple::files_of(&simple::parse_page(page, index)?, &name)))
+                .get_project_page(&url, owner, |page| {
+                    // As `simple::files_of`, in place: a page's files are not copied.
+                    let mut files = simple::parse_page(page, index)?;
+                    files.retain(|file| simple::belongs_to(&file.filename, &name));
+                    Ok(files)
+                })
                 .await?;
             match page.status {
                 200 => {
