@@ -220,6 +220,7 @@ def main() -> None:
     server.proc.wait(timeout=10)
 
     print()
+    print("load average (1, 5, 15 min) at the end: %.2f %.2f %.2f (2 cores; figures taken under load are noisy)" % os.getloadavg())
     summary("didChange -> static diagnostics", static_times, 0.020)
     summary("didChange -> index + resolver diagnostics (warm)", background_times, 0.200)
     summary("didChange (conflicting pin) -> PB0300 published", conflict_times, 0.200)
