@@ -466,9 +466,18 @@ pub fn run_tests(
     // Record durations (merged, committable) and the failures.
     let mut all_durations = durations;
     for result in &outcome.results {
-        all_durations.insert(result.id.clone(), (result.duration * 1000.0).round() / 1000.0);
+        let seconds = (result.duration * 1000.0).round() / 1000.0;
+        all_durations
+            .entry(result.id.clone())
+            .and_modify(|recorded| {
+                if duration_changed(*recorded, seconds) {
+                    *recorded = seconds;
+                }
+            })
+            .or_insert(seconds);
     }
-    let known: BTreeSet<&str> = all.iter().map(|(id, _, _)| *id).collect();
+    // (pytest's own ids of files sent whole count as known too.)
+    let known: BTreeSet<&str> = all.iter().map(|(id, _, _)| *id).chain(outcome.results.iter().map(|r| r.id.as_str())).collect();
     all_durations.retain(|id, _| known.contains(id.as_str()));
     write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations);
     let failed_ids: Vec<String> = outcome.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.id.clone()).collect();
@@ -476,8 +485,19 @@ pub fn run_tests(
         "[\n{}\n]\n",
         failed_ids.iter().map(|id| format!("  {}", json_string(id))).collect::<Vec<_>>().join(",\n")
     );
-    let _ = ports.fs.write_atomic(&rootdir.join(LAST_FAILED_FILE), text.as_bytes());
+    let last_failed_path = rootdir.join(LAST_FAILED_FILE);
+    if ports.fs.read_to_string(&last_failed_path).ok().as_deref() != Some(text.as_str()) {
+        let _ = ports.fs.write_atomic(&last_failed_path, text.as_bytes());
+    }
     Ok(outcome)
+}
+
+/// Whether a test's new duration replaces the recorded one: only a real change
+/// (more than 5 ms and more than a quarter), so the committable file does not
+/// churn with every run's noise (and is not rewritten when nothing changed).
+fn duration_changed(recorded: f64, seconds: f64) -> bool {
+    let difference = (seconds - recorded).abs();
+    difference > 0.005 && difference > recorded * 0.25
 }
 
 /// The environment the tests run in (section 16's, synced when stale) and
