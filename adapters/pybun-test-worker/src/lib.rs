@@ -43,6 +43,11 @@ pub mod watch;
 /// The worker script, written next to nothing else in a private temp dir.
 pub const WORKER_PY: &str = include_str!("worker.py");
 
+/// The script the interpreter runs: it loads `WORKER_PY` (written next to it
+/// as `pybun_test_worker_main.py`) from bytecode cached in
+/// `$PYBUN_TEST_BYTECODE_DIR` when set, compiling it once per version.
+pub const WORKER_BOOT_PY: &str = include_str!("boot.py");
+
 /// Message prefix of results the native engine could not run (rerun them with pytest).
 pub const NATIVE_FALLBACK_PREFIX: &str = "native-engine: ";
 
@@ -476,7 +481,8 @@ impl WorkerPool {
     fn start_with(config: WorkerConfig, sessions: bool) -> io::Result<WorkerPool> {
         let dir = tempfile::Builder::new().prefix("pybun-test-").tempdir()?;
         let script = dir.path().join("pybun_test_worker.py");
-        std::fs::write(&script, WORKER_PY)?;
+        std::fs::write(&script, WORKER_BOOT_PY)?;
+        std::fs::write(dir.path().join("pybun_test_worker_main.py"), WORKER_PY)?;
         let rootdir = std::path::absolute(&config.rootdir)?;
         let n = config.workers.max(1);
         let launcher = Launcher {
