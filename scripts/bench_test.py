@@ -193,13 +193,17 @@ def generated(args, root, env, pybun, pytest) -> None:
         "collect: pybun": pybun + ["test", "--collect-only"],
         "collect: pytest": pytest + ["--collect-only", "-q"],
         "run: pybun": pybun + ["test", "-q"],
+        "run: pybun, no bc": pybun + ["test", "-q"],
         "run: pytest": pytest + ["-q"],
         "run: pytest -n 2": pytest + ["-q", "-n", "2"],
     }
+    # "no bc": without the bytecode cache of the project's modules (PYBUN_TEST_NO_BYTECODE_CACHE=1):
+    # every module compiled on every run, as pytest does under PYTHONDONTWRITEBYTECODE=1.
+    no_bytecode = dict(env, PYBUN_TEST_NO_BYTECODE_CACHE="1")
     results = {name: [] for name in ways}
     for _ in range(args.runs):
         for name, cmd in ways.items():
-            seconds, _ = timed(cmd, env, root)
+            seconds, _ = timed(cmd, no_bytecode if name.endswith("no bc") else env, root)
             results[name].append(seconds)
     medians = {name: statistics.median(v) for name, v in results.items()}
     print(f"PYTHONDONTWRITEBYTECODE=1; {len(our_ids)} tests in {args.files} files; identical node ids; interpreter {PEERS}/bin/python")
@@ -217,6 +221,7 @@ def generated(args, root, env, pybun, pytest) -> None:
         f"{statistics.median(warm) * 1000:.1f} ms"
     )
     print(f"run speed-up pybun vs pytest: {medians['run: pytest'] / medians['run: pybun']:.1f}x; vs pytest -n 2: {medians['run: pytest -n 2'] / medians['run: pybun']:.1f}x")
+    print(f"run speed-up without the bytecode cache (PYBUN_TEST_NO_BYTECODE_CACHE=1) vs pytest: {medians['run: pytest'] / medians['run: pybun, no bc']:.1f}x")
     outside, inside = bench_watch(pybun, env, root, args.edits)
     print(
         f"warm re-run (--watch, one test, {args.edits} edits of its file): write -> result line median "
