@@ -174,3 +174,63 @@ fn preferences_keep_locked_versions() {
     req.preferences.insert("a".parse().unwrap(), "1.0".parse().unwrap());
     check(&index, &req, &["a==2.0"]);
 }
+
+/// Runs the resolver's candidate guesses at once against the fixture (as the
+/// HTTP index does when pages arrive) and records what they pick and what
+/// the resolver then reads.
+struct Guessing {
+    inner: FixtureIndex,
+    guessed: std::sync::Mutex<Vec<String>>,
+    read: std::sync::Mutex<Vec<String>>,
+}
+
+impl pybun_ports::PackageIndex for Guessing {
+    fn project(&self, name: &pybun_pep::PackageName) -> Result<std::sync::Arc<pybun_ports::ProjectFiles>, pybun_ports::IndexError> {
+        self.inner.project(name)
+    }
+
+    fn metadata(
+        &self,
+        name: &pybun_pep::PackageName,
+        file: &pybun_ports::DistFile,
+    ) -> Result<std::sync::Arc<pybun_ports::RawMetadata>, pybun_ports::IndexError> {
+        self.read.lock().unwrap().push(file.filename.clone());
+        self.inner.metadata(name, file)
+    }
+
+    fn prefetch_candidate(&self, name: &pybun_pep::PackageName, pick: pybun_ports::CandidatePick) {
+        let Ok(project) = self.inner.project(name) else { return };
+        let Some(file) = pick.pick(&project) else { return };
+        self.guessed.lock().unwrap().push(file.filename.clone());
+        let Ok(metadata) = self.inner.metadata(name, &file) else { return };
+        for (next, pick) in pick.next(&metadata) {
+            self.prefetch_candidate(&next, pick);
+        }
+    }
+}
+
+#[test]
+fn candidate_guesses_are_the_metadata_the_resolver_reads() {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "a", "1.0", &["c"]);
+    add(&mut index, "a", "2.0", &["c>=1", "x ; extra == 'extra'", "old ; python_version < '3.8'", "d ; sys_platform == 'win32'"]);
+    add(&mut index, "a", "3.0b1", &[]);
+    add(&mut index, "b", "0.9", &[]);
+    add_full(&mut index, "b", "1.0", &[], None, Some("broken"));
+    add(&mut index, "c", "1.0", &["d<2"]);
+    add(&mut index, "d", "1.5", &[]);
+    add(&mut index, "d", "2.0", &[]);
+    add(&mut index, "x", "1.0", &[]);
+    add(&mut index, "old", "1.0", &[]);
+    let guessing = Guessing { inner: index, guessed: std::sync::Mutex::default(), read: std::sync::Mutex::default() };
+    let resolution = resolve(&request(&["a>=1", "b"]), &guessing, &NullReporter).unwrap();
+    let got: Vec<String> = resolution.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
+    assert_eq!(got, ["a==2.0", "b==0.9", "c==1.0", "d==1.5"]);
+    let mut guessed = guessing.guessed.into_inner().unwrap();
+    let mut read = guessing.read.into_inner().unwrap();
+    guessed.sort();
+    read.sort();
+    // `d` is guessed from `a` (d, any version: 2.0) before `c` narrows it to <2.
+    assert_eq!(guessed, ["a-2.0-py3-none-any.whl", "b-0.9-py3-none-any.whl", "c-1.0-py3-none-any.whl", "d-2.0-py3-none-any.whl"]);
+    assert_eq!(read, ["a-2.0-py3-none-any.whl", "b-0.9-py3-none-any.whl", "c-1.0-py3-none-any.whl", "d-1.5-py3-none-any.whl"]);
+}
