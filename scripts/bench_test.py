@@ -148,7 +148,8 @@ def main() -> None:
 def real_suites(args, suites, env, pytest) -> None:
     print()
     print(f"real suites (PyPI sdists), median of {args.runs} runs; same per-test outcomes required")
-    print(f"{'suite':<16} {'tests':>6} {'pybun s':>8} {'pytest s':>9} {'-n 2 s':>7} {'vs pytest':>10} {'vs -n 2':>8}  outcomes")
+    print("(node ids: `pybun test --collect-only` vs `pytest --collect-only -q`, files only pytest can list collected by it; collect s: pybun's, pytest's)")
+    print(f"{'suite':<16} {'tests':>6} {'pybun s':>8} {'pytest s':>9} {'-n 2 s':>7} {'vs pytest':>10} {'vs -n 2':>8}  {'node ids':<9} {'collect s':<12} outcomes")
     for name in suites:
         base = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-suite-{name}-"))
         root = bench_test_suites.unpack(name, base)
@@ -157,6 +158,11 @@ def real_suites(args, suites, env, pytest) -> None:
         ours = bench_test_suites.pybun_outcomes(pybun, root, env)
         theirs = bench_test_suites.pytest_outcomes(pytest[0], root, env)
         same = bench_test_suites.compare(name, ours, theirs)
+        ours_collect, our_listing = timed(pybun + ["test", "--collect-only"], env, root)
+        theirs_collect, their_listing = timed(pytest + ["--collect-only", "-q"], env, root)
+        our_ids = [line for line in our_listing.splitlines() if "::" in line]
+        their_ids = [line for line in their_listing.splitlines() if "::" in line]
+        ids_verdict = "identical" if our_ids == their_ids else f"DIFFER({len(our_ids)}/{len(their_ids)})"
         ways = {
             "pybun": pybun + ["test", "-q"],
             "pytest": pytest + ["-q"],
@@ -171,7 +177,8 @@ def real_suites(args, suites, env, pytest) -> None:
         verdict = "same" if same else "MISMATCH"
         print(
             f"{name + ' ' + bench_test_suites.SUITES[name]['version']:<16} {len(theirs):>6} {m['pybun']:>8.3f} {m['pytest']:>9.3f} "
-            f"{m['pytest -n 2']:>7.3f} {m['pybun'] / m['pytest']:>9.2f}x {m['pybun'] / m['pytest -n 2']:>7.2f}x  {verdict} ({bench_test_suites.counts(ours)})"
+            f"{m['pytest -n 2']:>7.3f} {m['pybun'] / m['pytest']:>9.2f}x {m['pybun'] / m['pytest -n 2']:>7.2f}x  {ids_verdict:<9} "
+            f"{ours_collect:.2f}/{theirs_collect:.2f}    {verdict} ({bench_test_suites.counts(ours)})"
         )
 
 
