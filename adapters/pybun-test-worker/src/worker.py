@@ -2597,9 +2597,11 @@ def main(argv):
 def keep_bytecode(directory):
     """The project's modules (files under the rootdir, outside virtual
     environments) are compiled once and their bytecode kept in PyBun's cache
-    (`directory`, never beside the sources), also under
-    PYTHONDONTWRITEBYTECODE: each run imports the suite's modules again, and
-    compiling them is a fifth of the native engine's time. The files are
+    (`directory`, never beside the sources): each run imports the suite's
+    modules again, and compiling them is a fifth of the native engine's time.
+    Like Python's own import system, it honours PYTHONDONTWRITEBYTECODE /
+    `-B` (`sys.dont_write_bytecode`): bytecode already in the cache is read,
+    none is written. The files are
     checked hash-based pycs (PEP 552): validated by the source's hash, not its
     mtime, so an edit within the same second that keeps the size (`--watch`,
     an agent's quick fix) is never hidden by stale bytecode. Other modules
@@ -2628,6 +2630,8 @@ def keep_bytecode(directory):
             except (OSError, ValueError, EOFError, TypeError):
                 pass
             code = self.source_to_code(source, path)
+            if sys.dont_write_bytecode:
+                return code
             try:
                 os.makedirs(os.path.dirname(cached), exist_ok=True)
                 partial = "%s.%d.tmp" % (cached, os.getpid())

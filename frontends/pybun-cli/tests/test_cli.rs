@@ -628,3 +628,62 @@ fn watch_in_json_prints_one_document_per_run() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The bytecode of the project's modules is kept in PyBun's cache, never
+/// beside the sources, and honours `PYTHONDONTWRITEBYTECODE` as Python's
+/// import system does; the cached bytecode is checked against the source's
+/// hash, so an edit that keeps the file's size within the same second runs.
+#[test]
+fn project_bytecode_is_cached_unless_python_is_told_not_to() {
+    let ctx = TestContext::new();
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/test_bc.py", "def test_value():\n    assert 1 == 1\n");
+    let dir = ctx.project_dir.clone();
+    let bytecode_dir = ctx.cache_dir.join("test-bytecode-v1");
+    let cached = || -> Vec<PathBuf> {
+        fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.to_string_lossy().contains("test_bc.py") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&bytecode_dir, &mut found);
+        found
+    };
+    let run = |write_bytecode: bool| -> Run {
+        let mut command: Command = ctx.command(bin());
+        command.current_dir(&dir).env("PYBUN_DATA_DIR", ctx.temp.path().join("data")).env_remove("VIRTUAL_ENV");
+        if write_bytecode {
+            command.env_remove("PYTHONDONTWRITEBYTECODE");
+        } else {
+            command.env("PYTHONDONTWRITEBYTECODE", "1");
+        }
+        let output = command.args(["test", "-q"]).output().unwrap();
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+
+    let out = run(false);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(cached().is_empty(), "nothing written under PYTHONDONTWRITEBYTECODE: {:?}", cached());
+
+    let out = run(true);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(cached().len(), 1, "the module's bytecode is kept in the cache: {:?}", cached());
+    assert!(!dir.join("tests/__pycache__").exists(), "nothing beside the sources");
+
+    // Same size, same second: the hash check still sees the edit.
+    ctx.write_file("tests/test_bc.py", "def test_value():\n    assert 1 == 2\n");
+    let out = run(true);
+    assert_eq!(out.code, Some(1), "the edited test runs, not stale bytecode\n{out}");
+    let out = run(false);
+    assert_eq!(out.code, Some(1), "{out}");
+}
