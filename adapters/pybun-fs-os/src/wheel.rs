@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, BufReader, Read, Write as _};
+use std::io::{self, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -88,7 +88,7 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
     let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
     let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
     let file = fs::File::open(wheel).map_err(io_error("open", wheel))?;
-    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| invalid(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(BlockReader::new(file)).map_err(|e| invalid(e.to_string()))?;
 
     let mut entries = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
@@ -124,7 +124,7 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
         .map_err(io_error("create a temporary directory in", parent))?;
     let mut made_dirs = HashSet::new();
     let mut manifest: Vec<(String, u64, bool)> = Vec::with_capacity(archive.len());
-    let mut buffer = vec![0_u8; 64 * 1024];
+    let mut buffer = Vec::with_capacity(64 * 1024);
     for index in 0..archive.len() {
         let mut member = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
         if member.is_dir() {
@@ -149,14 +149,24 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
         let mut written = 0_u64;
         // Read one byte past the expected size, to notice a member longer than it claims.
         let mut limited = (&mut member).take(file.size + 1);
-        loop {
-            let n = limited.read(&mut buffer).map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
-            if n == 0 {
-                break;
+        if file.size <= WHOLE_MEMBER_LIMIT {
+            // One write per file (most files): the member inflated into one buffer.
+            buffer.clear();
+            limited.read_to_end(&mut buffer).map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
+            hasher.update(&buffer);
+            out.write_all(&buffer).map_err(io_error("write", &target))?;
+            written = buffer.len() as u64;
+        } else {
+            buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
+            loop {
+                let n = limited.read(&mut buffer).map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+                out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
+                written += n as u64;
             }
-            hasher.update(&buffer[..n]);
-            out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
-            written += n as u64;
         }
         if written != file.size {
             return Err(InstallError::SizeMismatch { wheel: filename, path, expected: file.size, actual: written }.into());
@@ -171,8 +181,8 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
             }
             .into());
         }
+        set_file_mode(&out, &target, file.executable)?;
         drop(out);
-        set_mode(&target, file.executable)?;
         manifest.push((path, file.size, file.executable));
     }
     let mut text = String::new();
@@ -189,10 +199,89 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
     Ok(temp)
 }
 
+/// A file read through one 256 KiB block at a time with positioned reads:
+/// the zip reader seeks to every member, and with a `BufReader` each seek
+/// is an `lseek` plus a refill; here a seek only moves a position, and a
+/// member that starts inside the current block costs no system call.
+struct BlockReader {
+    file: fs::File,
+    position: u64,
+    block_start: u64,
+    block: Vec<u8>,
+    length: Option<u64>,
+}
+
+impl BlockReader {
+    const BLOCK: usize = 256 * 1024;
+
+    fn new(file: fs::File) -> Self {
+        Self { file, position: 0, block_start: 0, block: Vec::new(), length: None }
+    }
+
+    fn length(&mut self) -> io::Result<u64> {
+        if let Some(length) = self.length {
+            return Ok(length);
+        }
+        let length = self.file.metadata()?.len();
+        self.length = Some(length);
+        Ok(length)
+    }
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let block_end = self.block_start + self.block.len() as u64;
+        if self.position < self.block_start || self.position >= block_end {
+            self.block.resize(Self::BLOCK, 0);
+            let n = read_at(&self.file, &mut self.block, self.position)?;
+            self.block.truncate(n);
+            self.block_start = self.position;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let offset = usize::try_from(self.position - self.block_start).unwrap_or(usize::MAX);
+        let available = &self.block[offset..];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for BlockReader {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(offset) => Some(offset),
+            io::SeekFrom::End(delta) => self.length()?.checked_add_signed(delta),
+            io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        self.position =
+            target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the file"))?;
+        Ok(self.position)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt as _;
+    file.read_at(buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::windows::fs::FileExt as _;
+    file.seek_read(buf, offset)
+}
+
 /// The list of an unpacked wheel's files, written last by [`unpack_wheel`]:
 /// `x|-<TAB>size<TAB>path` per line (`x`: executable). Planning an install
 /// reads it instead of walking the directory.
 pub const MANIFEST: &str = ".pybun-manifest";
+
+/// Members up to this size (most files) are inflated into one buffer and
+/// written at once; larger ones stream through a buffer of this size.
+const WHOLE_MEMBER_LIMIT: u64 = 256 * 1024;
 
 /// The entries of an unpacked wheel: its manifest, else a directory walk.
 fn unpacked_entries(unpacked_dir: &Path) -> Result<Vec<ArchiveEntry>, WheelInstallError> {
@@ -240,6 +329,19 @@ fn set_mode(path: &Path, executable: bool) -> Result<(), WheelInstallError> {
 
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
+    Ok(())
+}
+
+/// [`set_mode`] on an open file (fchmod: no second path lookup).
+#[cfg(unix)]
+fn set_file_mode(file: &fs::File, path: &Path, executable: bool) -> Result<(), WheelInstallError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = if executable { 0o755 } else { 0o644 };
+    file.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_error("set permissions of", path))
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(_file: &fs::File, _path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
     Ok(())
 }
 
