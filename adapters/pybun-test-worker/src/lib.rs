@@ -963,23 +963,26 @@ fn run_on_pool(
     })
 }
 
+/// Runs `ask` on a pool of one worker started for it, then shuts the pool down.
+fn with_one_worker<T>(
+    config: &pybun_ports::RunnerConfig,
+    ask: impl FnOnce(&mut WorkerPool) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut config = worker_config(config);
+    config.workers = 1;
+    let mut pool = WorkerPool::start(config)?;
+    let result = ask(&mut pool);
+    pool.shutdown();
+    result
+}
+
 impl pybun_ports::TestRunner for PoolTestRunner {
     fn collect(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Collected> {
-        let mut config = worker_config(config);
-        config.workers = 1;
-        let mut pool = WorkerPool::start(config)?;
-        let result = pool.collect(&paths);
-        pool.shutdown();
-        result
+        with_one_worker(config, |pool| pool.collect(&paths))
     }
 
     fn ignored(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Vec<String>> {
-        let mut config = worker_config(config);
-        config.workers = 1;
-        let mut pool = WorkerPool::start(config)?;
-        let result = pool.ignored(&paths);
-        pool.shutdown();
-        result
+        with_one_worker(config, |pool| pool.ignored(&paths))
     }
 
     fn run(

@@ -1578,25 +1578,8 @@ class NativeSession(object):
         items = obj.__dict__.items() if is_class else list(vars(obj).items())
         if is_class:
             # A class layer is built per test (its fixtures bind to the test's
-            # instance): scan the class once for the attributes that are fixtures.
-            key = ("class-fixture-attrs", id(obj))
-            attrs = self.static_cache.get(key)
-            if attrs is None:
-                attrs = []
-                for attr, value in items:
-                    if isinstance(value, (staticmethod, classmethod)):
-                        value = value.__func__
-                    try:
-                        if fixture_info(value) is not None:
-                            attrs.append(attr)
-                    except NativeUnsupported:
-                        raise
-                    except Exception:
-                        pass
-                self.static_cache[key] = (obj, attrs)
-            else:
-                attrs = attrs[1]
-            items = [(attr, obj.__dict__[attr]) for attr in attrs]
+            # instance): the class is scanned once for the attributes that are fixtures.
+            items = [(attr, obj.__dict__[attr]) for attr in self._class_fixture_attrs(obj)]
         for attr, value in items:
             if is_class and isinstance(value, (staticmethod, classmethod)):
                 value = value.__func__
