@@ -24,13 +24,23 @@ impl std::fmt::Display for Run {
     }
 }
 
-fn pybun(ctx: &TestContext, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+/// `pybun` in `dir`, outside any agent or virtual environment.
+fn pybun_command(ctx: &TestContext, dir: &Path) -> Command {
     let mut command: Command = ctx.command(bin());
     command.current_dir(dir).env("PYBUN_DATA_DIR", ctx.temp.path().join("data")).env_remove("VIRTUAL_ENV");
     for variable in ["AGENT", "CLAUDECODE", "CURSOR_AGENT", "CODEX", "AIDER", "GEMINI_CLI", "OPENCODE"] {
         command.env_remove(variable);
     }
+    command
+}
+
+fn pybun(ctx: &TestContext, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut command = pybun_command(ctx, dir);
     command.envs(envs.iter().copied()).args(args);
+    output(&mut command)
+}
+
+fn output(command: &mut Command) -> Run {
     let output = command.output().unwrap();
     Run {
         code: output.status.code(),
@@ -408,17 +418,8 @@ fn watch_reruns_the_affected_tests() {
     ctx.write_file("tests/test_uses.py", "from helper import value\n\ndef test_value():\n    assert value() == 1\n");
     ctx.write_file("tests/test_other.py", "def test_other_one():\n    pass\n\ndef test_other_two():\n    pass\n");
     ctx.write_file("tests/conftest.py", "");
-    let mut command: Command = ctx.command(bin());
-    command
-        .current_dir(&ctx.project_dir)
-        .env("PYBUN_DATA_DIR", ctx.temp.path().join("data"))
-        .env_remove("VIRTUAL_ENV")
-        .args(["test", "--watch"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    for variable in ["AGENT", "CLAUDECODE", "CURSOR_AGENT", "CODEX", "AIDER", "GEMINI_CLI", "OPENCODE"] {
-        command.env_remove(variable);
-    }
+    let mut command = pybun_command(&ctx, &ctx.project_dir);
+    command.args(["test", "--watch"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
     let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -593,14 +594,8 @@ fn watch_in_json_prints_one_document_per_run() {
     let ctx = TestContext::new();
     ctx.write_pyproject(SUITE_PYPROJECT);
     ctx.write_file("tests/test_one.py", "def test_one():\n    pass\n");
-    let mut command: Command = ctx.command(bin());
-    command
-        .current_dir(&ctx.project_dir)
-        .env("PYBUN_DATA_DIR", ctx.temp.path().join("data"))
-        .env_remove("VIRTUAL_ENV")
-        .args(["--format", "json", "test", "--watch"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
+    let mut command = pybun_command(&ctx, &ctx.project_dir);
+    command.args(["--format", "json", "test", "--watch"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -656,19 +651,13 @@ fn project_bytecode_is_cached_unless_python_is_told_not_to() {
         found
     };
     let run = |write_bytecode: bool| -> Run {
-        let mut command: Command = ctx.command(bin());
-        command.current_dir(&dir).env("PYBUN_DATA_DIR", ctx.temp.path().join("data")).env_remove("VIRTUAL_ENV");
+        let mut command = pybun_command(&ctx, &dir);
         if write_bytecode {
             command.env_remove("PYTHONDONTWRITEBYTECODE");
         } else {
             command.env("PYTHONDONTWRITEBYTECODE", "1");
         }
-        let output = command.args(["test", "-q"]).output().unwrap();
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        output(command.args(["test", "-q"]))
     };
 
     let out = run(false);
