@@ -91,12 +91,15 @@ impl FixtureIndex {
         Self::default()
     }
 
-    /// Add a file of a project, with its metadata text.
+    /// Add a file of a project, with its metadata text (served as a PEP 658 file).
     pub fn add_file(&mut self, name: &PackageName, file: DistFile, metadata: &str) {
-        self.metadata.insert(
-            file.filename.clone(),
-            Arc::new(RawMetadata { bytes: metadata.as_bytes().to_vec(), origin: MetadataOrigin::Pep658 }),
-        );
+        self.add_file_from(name, file, metadata, MetadataOrigin::Pep658);
+    }
+
+    /// Add a file of a project, with its metadata text served as coming from `origin`.
+    pub fn add_file_from(&mut self, name: &PackageName, file: DistFile, metadata: &str, origin: MetadataOrigin) {
+        self.metadata
+            .insert(file.filename.clone(), Arc::new(RawMetadata { bytes: metadata.as_bytes().to_vec(), origin }));
         let project = self
             .projects
             .entry(name.clone())

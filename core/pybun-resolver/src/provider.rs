@@ -431,7 +431,12 @@ impl<'a> Provider<'a> {
             reason,
         };
         let metadata = CoreMetadata::parse(&raw.bytes).map_err(|e| invalid(e.to_string()))?;
-        if raw.origin == pybun_ports::MetadataOrigin::SdistPkgInfo && !metadata.has_static_dependencies() {
+        // An sdist's PKG-INFO, from an index or a find-links directory, is only
+        // trusted when its dependencies are static (Metadata 2.2+, no dynamic
+        // `Requires-Dist`); metadata of a wheel built from it comes as a download.
+        let sdist_pkg_info = matches!(raw.origin, pybun_ports::MetadataOrigin::SdistPkgInfo)
+            || (raw.origin == pybun_ports::MetadataOrigin::Local && !file.filename.ends_with(".whl"));
+        if sdist_pkg_info && !metadata.has_static_dependencies() {
             return Err(ResolveError::DynamicSdist { name: name.clone(), version: version.clone(), filename: file.filename.clone() });
         }
         if &metadata.name != name {

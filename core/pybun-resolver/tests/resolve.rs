@@ -5,8 +5,8 @@ mod common;
 use std::str::FromStr;
 
 use pybun_pep::{Req, VersionSpecifiers};
-use pybun_ports::NullReporter;
 use pybun_ports::testing::FixtureIndex;
+use pybun_ports::{DistFile, MetadataOrigin, NullReporter};
 use pybun_resolver::{PrereleaseMode, ResolveError, ResolveRequest, resolve};
 
 use common::{add, add_full};
@@ -233,4 +233,36 @@ fn candidate_guesses_are_the_metadata_the_resolver_reads() {
     // `d` is guessed from `a` (d, any version: 2.0) before `c` narrows it to <2.
     assert_eq!(guessed, ["a-2.0-py3-none-any.whl", "b-0.9-py3-none-any.whl", "c-1.0-py3-none-any.whl", "d-2.0-py3-none-any.whl"]);
     assert_eq!(read, ["a-2.0-py3-none-any.whl", "b-0.9-py3-none-any.whl", "c-1.0-py3-none-any.whl", "d-1.5-py3-none-any.whl"]);
+}
+
+/// An sdist's `PKG-INFO` whose dependencies may be dynamic (Metadata < 2.2)
+/// is not trusted, whether it comes from an index or a find-links directory;
+/// the metadata of a wheel built from that sdist is.
+#[test]
+fn dynamic_sdist_metadata_is_not_trusted() {
+    let sdist = |origin: MetadataOrigin| {
+        let mut index = FixtureIndex::new();
+        let file = DistFile {
+            filename: "old-1.0.tar.gz".to_string(),
+            url: "https://example.invalid/files/old-1.0.tar.gz".to_string(),
+            index: "https://example.invalid/simple".to_string(),
+            sha256: Some("00".repeat(32)),
+            size: Some(1),
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            has_metadata: false,
+        };
+        let metadata = "Metadata-Version: 2.1\nName: old\nVersion: 1.0\nRequires-Dist: dep\n";
+        index.add_file_from(&"old".parse().unwrap(), file, metadata, origin);
+        add(&mut index, "dep", "1.0", &[]);
+        index
+    };
+    for origin in [MetadataOrigin::SdistPkgInfo, MetadataOrigin::Local] {
+        match resolve(&request(&["old"]), &sdist(origin), &NullReporter) {
+            Err(ResolveError::DynamicSdist { filename, .. }) => assert_eq!(filename, "old-1.0.tar.gz"),
+            other => panic!("{origin:?}: expected DynamicSdist, got {other:?}"),
+        }
+    }
+    check(&sdist(MetadataOrigin::WheelDownload), &request(&["old"]), &["dep==1.0", "old==1.0"]);
 }
