@@ -2,7 +2,7 @@
 
 cold: empty cache for each run (network); warm: caches filled, `--offline`.
 The lock file is removed before every run so both tools resolve from scratch.
-Runs alternate between the tools. Prints, per tool, the median wall time,
+Runs alternate between the tools (each goes first in every other run). Prints, per tool, the median wall time,
 the median CPU time (user + sys, which the other work on a shared machine
 disturbs less than wall time) and the peak RSS over all runs, and the
 pybun/uv ratios of wall time and peak RSS.
@@ -68,8 +68,10 @@ def main() -> None:
             if mode == "warm":
                 for tool in wall:
                     one(tool, project, caches[tool], offline=False)
-            for _ in range(args.runs):
-                for tool in wall:  # interleaved, so both see the same network conditions
+            for run in range(args.runs):
+                # Interleaved, so both see the same network conditions, and each tool goes
+                # first in every other run (a caching proxy on the way favours the second).
+                for tool in (("pybun", "uv") if run % 2 == 0 else ("uv", "pybun")):
                     if mode == "cold":
                         shutil.rmtree(caches[tool], ignore_errors=True)
                     seconds, cpu_seconds, peak = one(tool, project, caches[tool], offline=(mode == "warm"))

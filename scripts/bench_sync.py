@@ -107,8 +107,10 @@ def main() -> None:
                 for tool in projects:  # fill the cache (and the venv)
                     cmd, env = sync_cmd(tool, caches[tool], python)
                     run(cmd, env, projects[tool])
-            for _ in range(args.runs):
-                for tool in projects:
+            for run_index in range(args.runs):
+                # Each tool goes first in every other run: a caching proxy on the way (cold)
+                # or the page cache and the filesystem's recent history favour the second.
+                for tool in (("pybun", "uv") if run_index % 2 == 0 else ("uv", "pybun")):
                     project = projects[tool]
                     if mode in ("fresh-venv", "cold"):
                         discard(project / ".venv", args.delete_venv)
