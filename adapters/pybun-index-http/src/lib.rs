@@ -654,17 +654,7 @@ fn list_local(location: &str, path: &Path) -> Vec<DistFile> {
             let filename = path.file_name()?.to_str()?.to_string();
             let absolute = std::path::absolute(&path).ok()?;
             let url = Url::from_file_path(&absolute).ok()?.to_string();
-            Some(DistFile {
-                filename,
-                url,
-                index: location.to_string(),
-                sha256: None,
-                size: Some(metadata.len()),
-                requires_python: None,
-                yanked: None,
-                upload_time: None,
-                has_metadata: false,
-            })
+            Some(DistFile { size: Some(metadata.len()), ..DistFile::new(filename, url, location.to_string()) })
         })
         .collect()
 }

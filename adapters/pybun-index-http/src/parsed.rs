@@ -572,17 +572,7 @@ mod tests {
     }
 
     fn file(filename: &str, url: &str) -> DistFile {
-        DistFile {
-            filename: filename.into(),
-            url: url.into(),
-            index: INDEX.into(),
-            sha256: None,
-            size: None,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            has_metadata: false,
-        }
+        DistFile::new(filename, url, INDEX)
     }
 
     fn files() -> Vec<DistFile> {

@@ -191,17 +191,7 @@ fn config(cache: &Path, indexes: &[String]) -> IndexConfig {
 }
 
 fn file(server: &TestServer, filename: &str) -> DistFile {
-    DistFile {
-        filename: filename.to_string(),
-        url: server.url(&format!("/files/{filename}")),
-        index: server.url("/simple"),
-        sha256: None,
-        size: None,
-        requires_python: None,
-        yanked: None,
-        upload_time: None,
-        has_metadata: false,
-    }
+    DistFile::new(filename, server.url(&format!("/files/{filename}")), server.url("/simple"))
 }
 
 // ---------------------------------------------------------------- tests

@@ -2279,13 +2279,7 @@ def collect_pytest(proto, capture, paths):
     collector = PytestCollector()
     capture.begin()
     args = list(paths) + ["--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", ROOTDIR]
-    code = None
-    try:
-        code = pytest.main(args, plugins=[collector])
-    except SystemExit as e:
-        code = e.code
-    except BaseException:
-        code = traceback.format_exc()
+    code = _pytest_main(pytest, args, collector)
     out, err = capture.end()
     try:
         code = int(code)
@@ -2293,6 +2287,16 @@ def collect_pytest(proto, capture, paths):
         code = str(code)
     proto.send({"collected": collector.items, "errors": collector.errors, "exit": code,
                 "output": (out + err)[-4000:]})
+
+
+def _pytest_main(pytest, args, plugin):
+    """pytest.main's exit code; a SystemExit's code, or the traceback of anything else raised."""
+    try:
+        return pytest.main(args, plugins=[plugin])
+    except SystemExit as e:
+        return e.code
+    except BaseException:
+        return traceback.format_exc()
 
 
 def run_pytest(proto, capture, ids):
@@ -2306,13 +2310,7 @@ def run_pytest(proto, capture, ids):
     reporter = PytestReporter(proto, capture, ids)
     capture.begin()
     args = list(ids) + ["-p", "no:cacheprovider", "-q", "--rootdir", ROOTDIR, "-o", "console_output_style=classic"]
-    code = None
-    try:
-        code = pytest.main(args, plugins=[reporter])
-    except SystemExit as e:
-        code = e.code
-    except BaseException:
-        code = traceback.format_exc()
+    code = _pytest_main(pytest, args, reporter)
     out, err = capture.end()
     if code == 4 and not reporter.reported and not reporter.pending and len(ids) > 1:
         # a usage error (typically "not found" for one id) runs nothing: isolate the bad ids

@@ -170,17 +170,7 @@ mod tests {
     }
 
     fn file(filename: &str) -> DistFile {
-        DistFile {
-            filename: filename.to_string(),
-            url: format!("https://example.test/{filename}"),
-            index: "https://example.test/simple".to_string(),
-            sha256: None,
-            size: None,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            has_metadata: false,
-        }
+        DistFile::new(filename, format!("https://example.test/{filename}"), "https://example.test/simple")
     }
 
     fn check(filename: &str, pkg_info: &str, origin: MetadataOrigin, expect_build: bool) {

@@ -30,6 +30,25 @@ pub struct DistFile {
     pub has_metadata: bool,
 }
 
+impl DistFile {
+    /// A file known only by its name, URL and the index that listed it (no
+    /// hash, size, `Requires-Python`, yank, upload time or metadata file).
+    #[must_use]
+    pub fn new(filename: impl Into<String>, url: impl Into<String>, index: impl Into<String>) -> Self {
+        Self {
+            filename: filename.into(),
+            url: url.into(),
+            index: index.into(),
+            sha256: None,
+            size: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            has_metadata: false,
+        }
+    }
+}
+
 /// The files of one project, from the first index that knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectFiles {

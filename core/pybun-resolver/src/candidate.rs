@@ -316,17 +316,7 @@ mod tests {
     use super::*;
 
     fn file(filename: &str) -> DistFile {
-        DistFile {
-            filename: filename.to_string(),
-            url: format!("https://files.example/{filename}"),
-            index: "https://index.example/simple".to_string(),
-            sha256: None,
-            size: None,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            has_metadata: false,
-        }
+        DistFile::new(filename, format!("https://files.example/{filename}"), "https://index.example/simple")
     }
 
     fn guess(range: Ranges<Version>) -> CandidateGuess {

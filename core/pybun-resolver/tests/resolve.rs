@@ -242,17 +242,11 @@ fn candidate_guesses_are_the_metadata_the_resolver_reads() {
 fn dynamic_sdist_metadata_is_not_trusted() {
     let sdist = |origin: MetadataOrigin| {
         let mut index = FixtureIndex::new();
-        let file = DistFile {
-            filename: "old-1.0.tar.gz".to_string(),
-            url: "https://example.invalid/files/old-1.0.tar.gz".to_string(),
-            index: "https://example.invalid/simple".to_string(),
-            sha256: Some("00".repeat(32)),
-            size: Some(1),
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            has_metadata: false,
-        };
+        let file = DistFile::new(
+            "old-1.0.tar.gz",
+            "https://example.invalid/files/old-1.0.tar.gz",
+            "https://example.invalid/simple",
+        );
         let metadata = "Metadata-Version: 2.1\nName: old\nVersion: 1.0\nRequires-Dist: dep\n";
         index.add_file_from(&"old".parse().unwrap(), file, metadata, origin);
         add(&mut index, "dep", "1.0", &[]);
