@@ -31,6 +31,7 @@ mod activate;
 mod cfg;
 mod create;
 mod dists;
+mod entry_points;
 mod install;
 
 use std::io;
@@ -39,7 +40,7 @@ use std::sync::Arc;
 
 use pybun_env::Interpreter;
 use pybun_ports::{
-    EnvironmentError, Environments, InstalledDist, Interpreters, LinkMode, Venv, VenvOptions, WheelToInstall,
+    EntryPointsFile, EnvironmentError, Environments, InstalledDist, Interpreters, LinkMode, Venv, VenvOptions, WheelToInstall,
 };
 
 pub use create::{base_executable, site_packages_dir};
@@ -96,6 +97,10 @@ impl Environments for OsEnvironments {
 
     fn installed(&self, venv: &Venv) -> Result<Vec<InstalledDist>, EnvironmentError> {
         dists::installed(venv)
+    }
+
+    fn entry_point_files(&self, root: &Path) -> Result<Vec<EntryPointsFile>, EnvironmentError> {
+        entry_points::entry_point_files(root)
     }
 
     fn uninstall(&self, venv: &Venv, dist: &InstalledDist) -> Result<(), EnvironmentError> {

@@ -41,6 +41,19 @@ pub struct InstalledDist {
     pub dist_info: PathBuf,
 }
 
+/// A distribution's `entry_points.txt`, as installed in an environment
+/// ([`Environments::entry_point_files`]): the text is read, not parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryPointsFile {
+    /// PEP 503 normalized name of the distribution.
+    pub name: String,
+    /// Its version, as the metadata directory's name spells it (empty when the name has none).
+    pub version: String,
+    /// The `entry_points.txt` file.
+    pub path: PathBuf,
+    pub text: String,
+}
+
 /// Why an environment operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvironmentError {
@@ -99,6 +112,18 @@ pub trait Environments: Send + Sync {
     /// # Errors
     /// On IO failure.
     fn installed(&self, venv: &Venv) -> Result<Vec<InstalledDist>, EnvironmentError>;
+
+    /// The `entry_points.txt` of every distribution Python's
+    /// `importlib.metadata` finds in the environment at `root` (not
+    /// necessarily a venv PyBun made, and without inspecting its interpreter):
+    /// `*.dist-info` and `*.egg-info` directories in its site-packages and in
+    /// the directories its `.pth` files add to `sys.path`; sorted by path.
+    /// Only directory listings and the small files themselves are read: no
+    /// Python process.
+    ///
+    /// # Errors
+    /// On IO failure other than absence.
+    fn entry_point_files(&self, root: &Path) -> Result<Vec<EntryPointsFile>, EnvironmentError>;
 
     /// Remove an installed distribution: every file its `RECORD` lists, then
     /// its `.dist-info` (removed first-thing renamed away, so an interrupted

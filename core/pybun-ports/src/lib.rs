@@ -24,7 +24,7 @@ pub use index::{CandidatePick, CandidatePicker, DistFile, IndexError, MetadataOr
 pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};
 pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
 pub use artifacts::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, PreparedWheel};
-pub use environment::{EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
+pub use environment::{EntryPointsFile, EnvironmentError, Environments, InstalledDist, LinkMode, Venv, VenvOptions, WheelToInstall};
 pub use python::{InterpreterError, Interpreters};
 pub use tests_runner::{Collected, CollectedTest, RunnerConfig, TestBatch, TestEngine, TestOutcomeKind, TestResult, TestRunner};
 pub use runtimes::{InstalledRuntime, ManagedRuntime, PythonRuntimes, RuntimeDownload, RuntimeError};
