@@ -88,6 +88,7 @@ codes! {
     TestSyntax = "PB0700": "a test file is not valid Python",
     TestConfigInvalid = "PB0701": "the pytest configuration is invalid",
     TestCollection = "PB0702": "pytest could not collect a test file",
+    TestPluginMetadata = "PB0703": "an installed distribution's entry_points.txt is malformed (pytest cannot read it)",
     // 080x: checks (`pybun check`, the language server)
     NoMatchingRelease = "PB0800": "no release of a package matches the requirement's version specifier",
     ChecksSkipped = "PB0801": "offline: the checks that need the package index were skipped",
