@@ -19,6 +19,7 @@ mod run;
 mod sdist_metadata;
 mod sync;
 pub mod test_select;
+mod test_plugins;
 mod test_run;
 mod tree;
 mod venv;
@@ -39,7 +40,7 @@ pub use run::{
 };
 pub use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule};
 pub use python::{ListedPython, PythonListOutcome, python_find, python_install, python_list, python_pin, python_uninstall};
-pub use test_run::{CompatReason, DURATIONS_FILE, EngineChoice, LAST_FAILED_FILE, PlannedTest, TestOutcome, TestRequest, run_tests};
+pub use test_run::{CompatReason, DURATIONS_FILE, EngineChoice, LAST_FAILED_FILE, PlannedTest, PytestVariables, TestOutcome, TestRequest, run_tests};
 pub use pybun_ports::{TestEngine, TestOutcomeKind, TestResult};
 pub use sdist_metadata::{SdistMetadataBuilder, build_sdist_metadata, with_sdist_builds};
 pub use sync::{ChangeKind, LockMode, PackageChange, SyncOutcome, SyncPorts, SyncRequest, sync};

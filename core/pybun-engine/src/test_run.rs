@@ -17,6 +17,7 @@ use crate::lock::IndexSettings;
 use crate::run::{RunRequest, RunTarget, environment_plan};
 use crate::sync::SyncPorts;
 use crate::test_select::{Expr, batches, keyword_matches, marker_matches, parse_expr, shard};
+use crate::test_plugins::{autoloaded_plugins, named_plugin_reasons, plugin_compat, plugin_options, problem_warnings};
 
 /// Which engine runs the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +56,20 @@ pub struct TestRequest {
     /// Workers compile modules without keeping the bytecode in PyBun's cache
     /// (`<cache>/test-bytecode-v1`, Python's `sys.pycache_prefix`).
     pub no_bytecode_cache: bool,
+    /// The environment variables pytest reads for its plugins.
+    pub pytest_variables: PytestVariables,
+}
+
+/// The environment variables that tell pytest which plugins to load (the
+/// frontend reads them; core does no IO).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PytestVariables {
+    /// `PYTEST_DISABLE_PLUGIN_AUTOLOAD` is set (non-empty, as pytest checks it).
+    pub disable_plugin_autoload: bool,
+    /// `PYTEST_ADDOPTS`.
+    pub addopts: Option<String>,
+    /// `PYTEST_PLUGINS`.
+    pub plugins: Option<String>,
 }
 
 /// A test chosen to run, with how.
@@ -124,6 +139,16 @@ pub fn run_tests(
     let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let (config, config_file, mut collection_errors) = TestConfig::from_files(&refs);
     collection_errors.retain(Diagnostic::is_error);
+    // Plugins: named by `-p` / PYTEST_PLUGINS (every module runs under
+    // pytest), autoloaded from the environment (known once it is prepared).
+    let config_text = config_file.as_deref().and_then(|name| files.iter().find(|(n, _)| *n == name)).map(|(n, t)| (*n, t.as_str()));
+    let plugin_options = plugin_options(
+        &config.addopts,
+        config_text,
+        request.pytest_variables.addopts.as_deref(),
+        request.pytest_variables.disable_plugin_autoload,
+    );
+    let named_plugins = named_plugin_reasons(&plugin_options, request.pytest_variables.plugins.as_deref());
     let list = |dir: &str| -> Vec<(String, bool)> {
         let path = if dir.is_empty() { rootdir.clone() } else { rootdir.join(dir) };
         ports
@@ -167,6 +192,11 @@ pub fn run_tests(
             }
         }
         collection_errors.extend(module.errors.iter().cloned());
+    }
+
+    if !named_plugins.is_empty() {
+        needs_pytest.extend(walked.test_files.iter().cloned());
+        compat.extend(named_plugins);
     }
 
     // Files whose node ids only pytest can tell: pytest collects them (in a
@@ -352,6 +382,32 @@ pub fn run_tests(
         None => prepare_environment(request, ports)?,
     };
     let mut tests = tests;
+    // The plugins pytest autoloads from the environment: the modules they reach run under pytest.
+    match ports.environments.entry_point_files(&plan.environment) {
+        Ok(files) => {
+            let (plugins, problems) = autoloaded_plugins(&files, &plugin_options);
+            let (reasons, reached) = plugin_compat(&plugins, &rootdir, &walked.test_files, &modules);
+            outcome.warnings.extend(problem_warnings(&problems));
+            for reason in reasons {
+                if !outcome.compat.contains(&reason) {
+                    outcome.compat.push(reason);
+                }
+            }
+            if request.engine == EngineChoice::Auto && !reached.is_empty() {
+                for test in &mut tests {
+                    if reached.contains(test.node_id.split("::").next().unwrap_or(&test.node_id)) {
+                        test.engine = TestEngine::Pytest;
+                    }
+                }
+                outcome.tests.clone_from(&tests);
+                needs_pytest.extend(reached);
+            }
+        }
+        Err(e) => outcome.warnings.push(
+            Diagnostic::warning(Code::Io, format!("could not list the pytest plugins installed in `{}`: {e}", plan.environment.display()))
+                .with_hint("plugins pytest would load automatically are not taken into account: `--engine pytest` runs exactly as pytest"),
+        ),
+    }
     if !pytest_available && tests.iter().any(|t| t.engine == TestEngine::Pytest) {
         let modules: BTreeSet<&str> = tests
             .iter()

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use pybun_engine::{
-    Code, Diagnostic, EngineChoice, Failure, TestOutcome, TestOutcomeKind, TestRequest, TestResult,
+    Code, Diagnostic, EngineChoice, Failure, PytestVariables, TestOutcome, TestOutcomeKind, TestRequest, TestResult,
 };
 use serde_json::json;
 
@@ -141,6 +141,12 @@ fn test_once(
         },
         changed,
         no_bytecode_cache: std::env::var_os("PYBUN_TEST_NO_BYTECODE_CACHE").is_some_and(|v| !v.is_empty() && v != "0"),
+        pytest_variables: PytestVariables {
+            // pytest checks only that it is set and non-empty (even `0` disables).
+            disable_plugin_autoload: std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_some_and(|v| !v.is_empty()),
+            addopts: std::env::var("PYTEST_ADDOPTS").ok().filter(|v| !v.trim().is_empty()),
+            plugins: std::env::var("PYTEST_PLUGINS").ok().filter(|v| !v.trim().is_empty()),
+        },
     };
     let text_mode = settings.format == OutputFormat::Text;
     let terse = settings.quiet || agent_detected();
