@@ -676,3 +676,134 @@ fn project_bytecode_is_cached_unless_python_is_told_not_to() {
     let out = run(false);
     assert_eq!(out.code, Some(1), "{out}");
 }
+
+/// A test environment with `/tmp/peers`' packages (pytest, pytest-xdist…)
+/// linked into its own site-packages, as if installed there. Returns the
+/// environment and its site-packages, or `None` (saying why) without pytest.
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn environment_with_peers_pytest(ctx: &TestContext) -> Option<(PathBuf, PathBuf)> {
+    let peers = Path::new("/tmp/peers");
+    let peers_site = std::fs::read_dir(peers.join("lib")).ok()?.flatten().map(|e| e.path().join("site-packages")).find(|p| p.join("pytest").is_dir());
+    let Some(peers_site) = peers_site else {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest pytest-xdist`)");
+        return None;
+    };
+    let env = ctx.temp.path().join("env");
+    let status = Command::new(peers.join("bin/python")).args(["-m", "venv", "--without-pip"]).arg(&env).status().unwrap();
+    assert!(status.success());
+    let site = env.join("lib").join(peers_site.parent().unwrap().file_name().unwrap()).join("site-packages");
+    for entry in std::fs::read_dir(&peers_site).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if ["pip", "setuptools", "_distutils_hack", "distutils-precedence.pth", "__pycache__", "pkg_resources"].iter().any(|skip| name.starts_with(skip)) {
+            continue;
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(entry.path(), site.join(&name)).unwrap();
+    }
+    Some((env, site))
+}
+
+/// pytest's own per-test outcomes (through [`OUTCOME_PLUGIN`]) in `dir`
+/// with the environment's interpreter.
+fn pytest_outcomes(ctx: &TestContext, env: &Path, dir: &Path, envs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    let plugin_dir = ctx.temp.path().join("outcome-plugin");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::write(plugin_dir.join("pybun_outcomes.py"), OUTCOME_PLUGIN).unwrap();
+    let outcomes = ctx.temp.path().join("outcomes.json");
+    let status = Command::new(env.join("bin/python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pybun_outcomes"])
+        .current_dir(dir)
+        .env("PYTHONPATH", &plugin_dir)
+        .env("PYBUN_OUTCOMES", &outcomes)
+        .env_remove("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+        .env_remove("PYTEST_ADDOPTS")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&outcomes).unwrap_or_else(|e| panic!("{e}: {status:?}"))).unwrap()
+}
+
+/// `pybun test --format json`'s outcomes and engines: `(id → outcome, engines used)`.
+fn outcomes_and_engines(out: &Run) -> (std::collections::BTreeMap<String, String>, std::collections::BTreeSet<String>) {
+    let document = json(out);
+    let outcomes = document["result"]["tests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}"))
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    let engines = document["result"]["planned"].as_array().unwrap().iter().map(|t| t["engine"].as_str().unwrap().to_string()).collect();
+    (outcomes, engines)
+}
+
+/// A pytest plugin installed in the environment (a distribution with a
+/// `[pytest11]` entry point, which pytest loads by itself) sends the suite
+/// to the pytest engine, with the entry point's file and line as the reason
+/// (`--pytest-compat`, text and JSON), and the outcomes are pytest's; a
+/// plugin known to change nothing (pytest-xdist) does not;
+/// `PYTEST_DISABLE_PLUGIN_AUTOLOAD` and `-p no:NAME` in addopts bring the
+/// native engine back, with pytest's outcomes under the same setting.
+#[test]
+fn an_installed_pytest_plugin_sends_the_suite_to_the_pytest_engine() {
+    let ctx = TestContext::new();
+    let Some((env, site)) = environment_with_peers_pytest(&ctx) else { return };
+    assert!(site.join("xdist").exists(), "pytest-xdist is installed at /tmp/peers");
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/test_a.py", "def test_fast():\n    pass\n\ndef test_slow():\n    assert False\n");
+    let dir = ctx.project_dir.clone();
+    let env_var = [("PYBUN_ENV", env.to_str().unwrap())];
+    let engines = |names: &[&str]| names.iter().map(|s| (*s).to_string()).collect::<std::collections::BTreeSet<String>>();
+
+    // pytest and pytest-xdist: the native engine, nothing to explain.
+    let out = pybun(&ctx, &dir, &["--format", "json", "test", "--pytest-compat"], &env_var);
+    let (outcomes, used) = outcomes_and_engines(&out);
+    assert_eq!(used, engines(&["native"]), "{out}");
+    assert_eq!(json(&out)["result"]["pytest_compat"], serde_json::json!([]), "{out}");
+    assert_eq!(outcomes, pytest_outcomes(&ctx, &env, &dir, &[]), "{out}");
+
+    // A plugin that skips the slow tests.
+    let dist_info = site.join("pytest_skipper-1.0.dist-info");
+    std::fs::create_dir_all(&dist_info).unwrap();
+    std::fs::write(dist_info.join("METADATA"), "Metadata-Version: 2.1\nName: pytest-skipper\nVersion: 1.0\n").unwrap();
+    std::fs::write(dist_info.join("entry_points.txt"), "[pytest11]\nskipper = pybun_skipper\n").unwrap();
+    std::fs::write(
+        site.join("pybun_skipper.py"),
+        "import pytest\n\ndef pytest_runtest_setup(item):\n    if 'slow' in item.name:\n        pytest.skip('skipped by the plugin')\n",
+    )
+    .unwrap();
+    let out = pybun(&ctx, &dir, &["--format", "json", "test", "--pytest-compat"], &env_var);
+    let (outcomes, used) = outcomes_and_engines(&out);
+    assert_eq!(used, engines(&["pytest"]), "{out}");
+    let expected = pytest_outcomes(&ctx, &env, &dir, &[]);
+    assert_eq!(expected.get("tests/test_a.py::test_slow").map(String::as_str), Some("skipped"), "the plugin acts under pytest");
+    assert_eq!(outcomes, expected, "{out}");
+    let document = json(&out);
+    let compat = document["result"]["pytest_compat"].as_array().unwrap();
+    let entry_points = dist_info.join("entry_points.txt");
+    assert!(
+        compat.iter().any(|c| c["file"] == entry_points.to_str().unwrap()
+            && c["line"] == 2
+            && c["reason"].as_str().unwrap().contains("`skipper` (`pybun_skipper`) of pytest-skipper 1.0")),
+        "{out}"
+    );
+    let text = pybun(&ctx, &dir, &["test", "--pytest-compat"], &env_var);
+    assert_eq!(text.code, Some(0), "{text}");
+    assert!(text.stderr.contains(&format!("{}:2: runs under pytest: pytest autoloads the plugin `skipper`", entry_points.display())), "{text}");
+    assert!(text.stderr.contains("1 passed, 1 skipped"), "{text}");
+
+    // Autoloading off: native again, as pytest's outcomes are then.
+    let off = [("PYBUN_ENV", env.to_str().unwrap()), ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")];
+    let out = pybun(&ctx, &dir, &["--format", "json", "test", "--pytest-compat"], &off);
+    let (outcomes, used) = outcomes_and_engines(&out);
+    assert_eq!(used, engines(&["native"]), "{out}");
+    assert_eq!(json(&out)["result"]["pytest_compat"], serde_json::json!([]), "{out}");
+    assert_eq!(outcomes, pytest_outcomes(&ctx, &env, &dir, &off[1..]), "{out}");
+    assert_eq!(outcomes.get("tests/test_a.py::test_slow").map(String::as_str), Some("failed"), "{out}");
+
+    // `-p no:skipper` in addopts: the plugin is blocked, native again.
+    ctx.write_pyproject(&format!("{SUITE_PYPROJECT}addopts = \"-p no:skipper\"\n"));
+    let out = pybun(&ctx, &dir, &["--format", "json", "test"], &env_var);
+    let (outcomes, used) = outcomes_and_engines(&out);
+    assert_eq!(used, engines(&["native"]), "{out}");
+    assert_eq!(outcomes, pytest_outcomes(&ctx, &env, &dir, &[]), "{out}");
+}
