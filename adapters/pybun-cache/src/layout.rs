@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! <cache>/.lock                               shared by users, exclusive for clean / prune
-//! <cache>/wheels-v1/<sha256>/                 an unpacked wheel (the archive's sha256, hex)
-//! <cache>/wheels-v1/by-url/<sha256 of url>    the archive's sha256 for an http(s) URL
-//! <cache>/wheels-v1/by-name/<name>/<sha256>   which entries belong to a project (JSON origin)
-//! <cache>/archives-v1/<sha256>/<filename>     the verified archive itself
-//! <cache>/archives-v1/.tmp-*/                 downloads in progress
+//! <cache>/wheels-v2/<sha256>/                 an unpacked wheel (the archive's sha256, hex; the archive is not kept)
+//! <cache>/wheels-v2/by-url/<sha256 of url>    the archive's sha256 for an http(s) URL
+//! <cache>/wheels-v2/by-name/<name>/<sha256>   which entries belong to a project (JSON origin)
+//! <cache>/archives-v1/<sha256>/<filename>     a verified source archive (sdists, for builds)
+//! <cache>/archives-v1/.tmp-*/                 downloads too large for memory, in progress
 //! <cache>/scratch-v1/                         scratch space of builds
 //! <cache>/built-v1/<key>                      `<sha256> <filename>` of the wheel built from a source archive
 //! <cache>/build-envs-v1/<key>/                a build environment (venv)
@@ -19,9 +19,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-/// Unpacked wheels.
-pub const WHEELS_DIR: &str = "wheels-v1";
-/// Verified archives (wheels, and source archives for builds).
+/// Unpacked wheels. `v2`: complete without their archive (`wheels-v1`
+/// entries needed `archives-v1/<sha256>/<filename>` beside them).
+pub const WHEELS_DIR: &str = "wheels-v2";
+/// The previous wheel directory, removed by `prune`.
+pub(crate) const OLD_WHEELS_DIR: &str = "wheels-v1";
+/// Verified source archives for builds (before `wheels-v2`, wheel archives too).
 pub const ARCHIVES_DIR: &str = "archives-v1";
 /// The index client's HTTP cache.
 pub const HTTP_DIR: &str = "http-v1";
@@ -37,9 +40,9 @@ pub const ENVIRONMENTS_DIR: &str = "environments-v1";
 pub const TEST_DISCOVERY_DIR: &str = "test-discovery-v1";
 /// The lock file at the cache root.
 pub const LOCK_FILE: &str = ".lock";
-/// `wheels-v1/by-url/`.
+/// `wheels-v2/by-url/`.
 pub(crate) const BY_URL: &str = "by-url";
-/// `wheels-v1/by-name/`.
+/// `wheels-v2/by-name/`.
 pub(crate) const BY_NAME: &str = "by-name";
 /// Prefix of every temporary file or directory in the cache.
 pub(crate) const TEMP_PREFIX: &str = ".tmp";

@@ -5,10 +5,10 @@
 //!   wheel costs a stat or two and no network; a missing one is downloaded
 //!   (with [`pybun_index_http::HttpIndex`]'s client, up to
 //!   [`DEFAULT_CONCURRENCY`] at once; `file://` URLs are read from disk)
-//!   into a temporary file while hashed and counted, checked against the
-//!   locked `sha256` and size, kept as `archives-v1/<sha256>/<filename>` and
-//!   unpacked with [`pybun_fs_os::unpack_wheel`] (atomic) into
-//!   `wheels-v1/<sha256>/`.
+//!   into memory (past 128 MiB, a temporary file) while hashed and counted,
+//!   checked against the locked `sha256` and size, and unpacked with
+//!   [`pybun_fs_os::unpack_wheel_bytes`] (atomic) into `wheels-v2/<sha256>/`.
+//!   The wheel archive itself is not kept.
 //! * Several PyBun processes share a cache: users hold a shared lock on
 //!   `<cache>/.lock`; [`clean`], [`clean_package`] and [`prune`] need it
 //!   exclusively and refuse ([`CacheError::Busy`]) while anyone else holds it.
@@ -22,12 +22,12 @@
 //!
 //! ```text
 //! <cache>/.lock                               shared by users, exclusive for clean / prune
-//! <cache>/wheels-v1/<sha256>/                 an unpacked wheel (the archive's sha256, hex)
-//! <cache>/wheels-v1/.tmp-unpack-*/            unpacks in progress
-//! <cache>/wheels-v1/by-url/<sha256 of url>    the archive's sha256 for an http(s) URL
-//! <cache>/wheels-v1/by-name/<name>/<sha256>   the entries of a project (JSON origin)
-//! <cache>/archives-v1/<sha256>/<filename>     the verified archive itself
-//! <cache>/archives-v1/.tmp*/                  downloads in progress
+//! <cache>/wheels-v2/<sha256>/                 an unpacked wheel (the archive's sha256, hex)
+//! <cache>/wheels-v2/.tmp-unpack-*/            unpacks in progress
+//! <cache>/wheels-v2/by-url/<sha256 of url>    the archive's sha256 for an http(s) URL
+//! <cache>/wheels-v2/by-name/<name>/<sha256>   the entries of a project (JSON origin)
+//! <cache>/archives-v1/<sha256>/<filename>     a verified source archive (sdists, for builds)
+//! <cache>/archives-v1/.tmp*/                  downloads too large for memory, in progress
 //! <cache>/scratch-v1/                         scratch space of builds
 //! <cache>/built-v1/<key>                      `<sha256> <filename>` of a wheel built from a source archive
 //! <cache>/build-envs-v1/<key>/                a build environment (a venv)
@@ -43,4 +43,4 @@ pub use manage::{
     CacheDirEnv, CacheError, CacheInfo, CleanOutcome, PruneOutcome, SectionInfo, cache_dir_default, cache_info, clean,
     clean_package, prune,
 };
-pub use store::{ArtifactStore, DEFAULT_CONCURRENCY};
+pub use store::{ArtifactStore, DEFAULT_CONCURRENCY, DEFAULT_IN_MEMORY_LIMIT};

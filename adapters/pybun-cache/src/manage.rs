@@ -15,7 +15,7 @@ use std::str::FromStr as _;
 use pybun_fs_os::FileLock;
 use pybun_pep::{PackageName, SdistFilename, WheelFilename};
 
-use crate::layout::{BY_NAME, BY_URL, HTTP_DIR, LOCK_FILE, Layout, SCRATCH_DIR, is_sha256_hex, is_temp};
+use crate::layout::{BY_NAME, BY_URL, HTTP_DIR, LOCK_FILE, Layout, OLD_WHEELS_DIR, SCRATCH_DIR, is_sha256_hex, is_temp};
 
 /// Why a management operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ pub fn cache_dir_default(env: &CacheDirEnv) -> Option<PathBuf> {
 /// Files and bytes under one top-level directory of the cache.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SectionInfo {
-    /// The directory name, e.g. `wheels-v1`.
+    /// The directory name, e.g. `wheels-v2`.
     pub name: String,
     pub files: u64,
     pub bytes: u64,
@@ -79,9 +79,9 @@ pub struct CacheInfo {
     pub dir: PathBuf,
     /// Whether the directory exists at all.
     pub exists: bool,
-    /// Unpacked wheels (`wheels-v1/<sha256>/`).
+    /// Unpacked wheels (`wheels-v2/<sha256>/`).
     pub wheels: u64,
-    /// Archive entries (`archives-v1/<sha256>/`).
+    /// Source archive entries (`archives-v1/<sha256>/`).
     pub archives: u64,
     /// Every top-level directory, sorted by name (`.lock` excluded).
     pub sections: Vec<SectionInfo>,
@@ -161,7 +161,7 @@ pub fn clean(cache_dir: &Path) -> Result<CleanOutcome, CacheError> {
 /// and source archives), their index entries, and the index client's cached
 /// project pages (`http-v1/simple*`) and metadata (`http-v1/metadata`).
 ///
-/// Entries are found through `wheels-v1/by-name/<name>/` and by the names of
+/// Entries are found through `wheels-v2/by-name/<name>/` and by the names of
 /// the archives in `archives-v1/`; HTTP entries by the URL in their header
 /// (a page `…/<name>/`, a metadata entry for a file of the project).
 ///
@@ -226,14 +226,14 @@ pub fn clean_package(cache_dir: &Path, name: &str) -> Result<CleanOutcome, Cache
 /// Remove what interrupted runs left and what no longer makes sense, keeping
 /// every valid entry:
 ///
-/// * temporary files and directories (`.tmp*`) anywhere in `wheels-v1/`,
-///   `archives-v1/`, `wheels-v1/by-*/` and `http-v1/`, and everything in `scratch-v1/`;
-/// * unpacked wheels without their archive, wheel archives without their
-///   unpacked wheel (source archives are kept alone), empty archive entries;
+/// * temporary files and directories (`.tmp*`) anywhere in `wheels-v2/`,
+///   `archives-v1/`, `wheels-v2/by-*/` and `http-v1/`, and everything in `scratch-v1/`;
+/// * the previous layout's `wheels-v1/`, and wheel archives in `archives-v1/`
+///   (only source archives are kept there now), empty archive entries;
 /// * index entries (`by-url`, `by-name`) pointing at nothing, or unreadable;
-/// * anything else in `wheels-v1/` and `archives-v1/` that is not a valid
+/// * anything else in `wheels-v2/` and `archives-v1/` that is not a valid
 ///   entry (a file where a directory belongs, a name that is not a sha256);
-/// * unfinished install recipes (`wheels-v1/<h>/.pybun-installed/.tmp*` or
+/// * unfinished install recipes (`wheels-v2/<h>/.pybun-installed/.tmp*` or
 ///   without their `recipe` file).
 ///
 /// # Errors
@@ -246,7 +246,9 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
     let layout = Layout::new(cache_dir);
     let mut pruner = Pruner::default();
 
-    // Which unpacked wheels and wheel archives exist.
+    // The previous layout's wheels (complete only with their archives, which go below).
+    pruner.remove(&cache_dir.join(OLD_WHEELS_DIR))?;
+    // Which unpacked wheels exist: an unpacked wheel is complete by itself.
     let mut unpacked = HashSet::new();
     for entry in entries_or_empty(&layout.wheels())? {
         let name = file_name(&entry);
@@ -254,7 +256,6 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
             unpacked.insert(name);
         }
     }
-    let mut archived = HashSet::new();
     let mut sources = HashSet::new();
     for dir in entries_or_empty(&layout.archives())? {
         let hex = file_name(&dir);
@@ -267,11 +268,7 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
             if is_temp(&name) || !file.is_file() {
                 pruner.remove(&file)?;
             } else if name.ends_with(".whl") {
-                if unpacked.contains(&hex) {
-                    archived.insert(hex.clone());
-                } else {
-                    pruner.remove(&file)?;
-                }
+                pruner.remove(&file)?;
             } else {
                 sources.insert(hex.clone());
             }
@@ -288,7 +285,7 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
             }
             continue;
         }
-        if !(is_sha256_hex(&name) && entry.is_dir() && archived.contains(&name)) {
+        if !(is_sha256_hex(&name) && entry.is_dir()) {
             pruner.remove(&entry)?;
             continue;
         }
@@ -300,7 +297,7 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
         }
     }
     // Only complete wheels remain now.
-    let kept_wheel = |hex: &str| archived.contains(hex);
+    let kept_wheel = |hex: &str| unpacked.contains(hex);
     for entry in entries_or_empty(&layout.by_url_dir())? {
         let target = read_small(&entry).map(|t| t.trim().to_string());
         let valid = is_sha256_hex(&file_name(&entry)) && target.is_some_and(|t| kept_wheel(&t));

@@ -7,7 +7,7 @@ use std::str::FromStr as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use pybun_fs_os::{WheelInstallError, unpack_wheel, write_atomic};
+use pybun_fs_os::{WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
 use pybun_index_http::{DownloadError, DownloadSink, HttpIndex};
 use pybun_pep::PackageName;
 use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, IndexError, PreparedWheel};
@@ -18,6 +18,9 @@ use crate::layout::{BUILD_ENVS_DIR, BUILT_DIR, Layout, SCRATCH_DIR, SharedLock, 
 
 /// Downloads running at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// A download is held in memory up to this size by default, then spills to a temporary file.
+pub const DEFAULT_IN_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
 
 /// The global, content-addressed wheel cache (see the crate documentation).
 ///
@@ -30,6 +33,7 @@ pub struct ArtifactStore {
     http: Arc<HttpIndex>,
     offline: bool,
     concurrency: usize,
+    in_memory_limit: u64,
     lock: OnceLock<Result<SharedLock, String>>,
 }
 
@@ -51,7 +55,22 @@ impl ArtifactStore {
     /// first request.
     #[must_use]
     pub fn new(cache_dir: impl Into<PathBuf>, http: Arc<HttpIndex>, offline: bool) -> Self {
-        Self { layout: Layout::new(cache_dir), http, offline, concurrency: DEFAULT_CONCURRENCY, lock: OnceLock::new() }
+        Self {
+            layout: Layout::new(cache_dir),
+            http,
+            offline,
+            concurrency: DEFAULT_CONCURRENCY,
+            in_memory_limit: DEFAULT_IN_MEMORY_LIMIT,
+            lock: OnceLock::new(),
+        }
+    }
+
+    /// Downloads larger than `bytes` go through a temporary file in
+    /// `archives-v1/.tmp*/` instead of memory.
+    #[must_use]
+    pub fn with_in_memory_limit(mut self, bytes: u64) -> Self {
+        self.in_memory_limit = bytes;
+        self
     }
 
     /// At most `downloads` downloads (or local reads) at once (at least 1).
@@ -90,11 +109,10 @@ impl ArtifactStore {
         // A local file may change under the same URL: without a locked hash it is read and hashed.
         let known = expected.or_else(|| if local { None } else { self.hash_of_url(&request.url) });
         if let Some(hex) = known {
+            // The unpacked directory appears whole (a rename) and only after its
+            // archive's hash and size were checked: its existence is the hit.
             let unpacked = self.layout.unpacked(&hex);
-            let archive_ok = fs::metadata(self.layout.archive(&hex, &request.filename))
-                .is_ok_and(|m| m.is_file() && request.size.is_none_or(|size| m.len() == size));
-            // Offline, an unpacked wheel whose archive is gone still serves for installing.
-            if (archive_ok || (self.offline && !local)) && unpacked.is_dir() {
+            if unpacked.is_dir() {
                 debug!(filename = %request.filename, cache = "hit", "wheel");
                 return Some(Ok(PreparedWheel {
                     filename: request.filename.clone(),
@@ -117,18 +135,23 @@ impl ArtifactStore {
         is_sha256_hex(hex).then(|| hex.to_string())
     }
 
-    /// Download (or read) into a temporary file and verify hash and size:
-    /// the archive's sha256 (hex), the temporary directory and the file in it.
-    fn download_verified(&self, request: &ArtifactRequest) -> Result<(String, tempfile::TempDir, PathBuf, u64), ArtifactError> {
+    /// Download (or read) into memory (a large file into a temporary file)
+    /// and verify hash and size: the archive's sha256 (hex) and its bytes.
+    fn download_verified(&self, request: &ArtifactRequest) -> Result<(String, Download), ArtifactError> {
         let filename = &request.filename;
         let expected = expected_sha256(request)?;
-        let archives = self.layout.archives();
-        fs::create_dir_all(&archives).map_err(io_error(&archives))?;
-        // A directory, so that the file inside carries its real name (the unpacker reads it).
-        let temp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempdir_in(&archives).map_err(io_error(&archives))?;
-        let temp_path = temp.path().join(filename);
-        let file = File::create(&temp_path).map_err(io_error(&temp_path))?;
-        let mut sink = HashingSink { file, hasher: Sha256::new(), bytes: 0, limit: request.size, overflow: false };
+        let mut sink = HashingSink {
+            target: Download::Memory(Vec::with_capacity(request.size.map_or(0, |size| {
+                usize::try_from(size.min(self.in_memory_limit)).unwrap_or_default()
+            }))),
+            in_memory_limit: self.in_memory_limit,
+            spill_dir: self.layout.archives(),
+            filename: filename.clone(),
+            hasher: Sha256::new(),
+            bytes: 0,
+            limit: request.size,
+            overflow: false,
+        };
         let fetched = if request.url.starts_with("file:") {
             read_local(&request.url, &mut sink)
         } else {
@@ -139,7 +162,7 @@ impl ArtifactStore {
                 }
                 DownloadError::Index(e) => ArtifactError::Download { url: request.url.clone(), reason: e.to_string() },
                 DownloadError::Sink { source, .. } => {
-                    ArtifactError::Io { path: temp_path.clone(), reason: source.to_string() }
+                    ArtifactError::Io { path: sink.spill_dir.join(filename), reason: source.to_string() }
                 }
             })
         };
@@ -152,8 +175,9 @@ impl ArtifactStore {
             });
         }
         fetched?;
-        sink.file.flush().map_err(io_error(&temp_path))?;
-        drop(sink.file);
+        if let Download::File { file, path, .. } = &mut sink.target {
+            file.flush().map_err(io_error(path))?;
+        }
         let hex = hex::encode(sink.hasher.finalize());
         if let Some(expected) = expected
             && expected != hex
@@ -173,51 +197,38 @@ impl ArtifactStore {
                 actual: format!("{} bytes", sink.bytes),
             });
         }
-
-        Ok((hex, temp, temp_path, sink.bytes))
+        debug!(filename, bytes = sink.bytes, in_memory = matches!(sink.target, Download::Memory(_)), "downloaded");
+        Ok((hex, sink.target))
     }
 
-    /// Download (or read), verify, keep the archive, unpack.
+    /// Download (or read), verify, unpack. The archive itself is not kept:
+    /// the unpacked wheel (named by the archive's sha256) is the cache entry.
     fn fetch(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
         let filename = &request.filename;
-        let (hex, temp, temp_path, bytes) = self.download_verified(request)?;
+        let (hex, download) = self.download_verified(request)?;
         let unpacked = self.layout.unpacked(&hex);
-        let archive = self.layout.archive(&hex, filename);
-        if unpacked.is_dir() && archive.is_file() {
+        if unpacked.is_dir() {
             // Already complete (a local file read again, or a lost URL index entry).
-            drop(temp);
             self.remember(request, &hex);
             return Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: false });
         }
-        // The archive first, the unpacked directory last: an unpacked wheel means a complete entry.
-        let archive_dir = self.layout.archive_dir(&hex);
-        fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
-        if !archive.is_file()
-            && let Err(e) = fs::rename(&temp_path, &archive)
-            && !archive.is_file()
-        {
-            return Err(io_error(&archive)(e));
-        }
-        drop(temp);
-        if let Err(e) = unpack_wheel(&archive, &unpacked) {
-            let error = match e {
+        let result = match &download {
+            Download::Memory(bytes) => unpack_wheel_bytes(filename, bytes, &unpacked),
+            Download::File { path, .. } => unpack_wheel(path, &unpacked),
+        };
+        drop(download);
+        if let Err(e) = result {
+            return Err(match e {
                 WheelInstallError::Io { action, path, source } => {
                     ArtifactError::Io { path, reason: format!("could not {action}: {source}") }
                 }
                 invalid => {
-                    // Keep nothing of a wheel we refuse.
-                    let _ = fs::remove_file(&archive);
-                    let _ = fs::remove_dir(&archive_dir);
-                    ArtifactError::InvalidWheel {
-                        filename: filename.clone(),
-                        reason: invalid_reason(&invalid, filename),
-                    }
+                    ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&invalid, filename) }
                 }
-            };
-            return Err(error);
+            });
         }
         self.remember(request, &hex);
-        debug!(filename, sha256 = %hex, bytes, "wheel cached");
+        debug!(filename, sha256 = %hex, "wheel cached");
         Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
     }
 
@@ -229,13 +240,18 @@ impl ArtifactStore {
                 debug!(path = %path.display(), error = %e, "could not write the URL index");
             }
         }
-        if let Ok(name) = PackageName::from_str(&request.name) {
+        self.remember_name(&request.name, &request.version, &request.filename, Some(&request.url), hex);
+    }
+
+    /// The by-name index entry (`cache clean <name>` finds a project's wheels through it).
+    fn remember_name(&self, name: &str, version: &str, filename: &str, url: Option<&str>, hex: &str) {
+        if let Ok(name) = PackageName::from_str(name) {
             let path = self.layout.by_name(name.as_ref()).join(hex);
             let origin = serde_json::json!({
                 "name": name.as_ref(),
-                "version": request.version,
-                "filename": request.filename,
-                "url": request.url,
+                "version": version,
+                "filename": filename,
+                "url": url,
             });
             if let Err(e) = write_atomic(&path, origin.to_string().as_bytes()) {
                 debug!(path = %path.display(), error = %e, "could not write the name index");
@@ -292,19 +308,50 @@ impl ArtifactCache for ArtifactStore {
     }
 }
 
-/// Writes to the temporary archive while hashing and counting; refuses bytes past `limit`.
+/// A verified download: in memory, or (past the store's in-memory limit) in a
+/// temporary file `<cache>/archives-v1/.tmp*/<filename>`, removed on drop.
+enum Download {
+    Memory(Vec<u8>),
+    File { _temp: tempfile::TempDir, path: PathBuf, file: File },
+}
+
+/// Collects a download while hashing and counting; refuses bytes past `limit`.
 struct HashingSink {
-    file: File,
+    target: Download,
+    /// Where a download too large for memory goes.
+    spill_dir: PathBuf,
+    in_memory_limit: u64,
+    filename: String,
     hasher: Sha256,
     bytes: u64,
     limit: Option<u64>,
     overflow: bool,
 }
 
+impl HashingSink {
+    /// Move what is in memory to a temporary file (a directory, so that the
+    /// file inside carries its real name: the unpacker reads it).
+    fn spill(&mut self) -> io::Result<()> {
+        let Download::Memory(bytes) = &self.target else { return Ok(()) };
+        fs::create_dir_all(&self.spill_dir)?;
+        let temp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempdir_in(&self.spill_dir)?;
+        let path = temp.path().join(&self.filename);
+        let mut file = File::create(&path)?;
+        file.write_all(bytes)?;
+        self.target = Download::File { _temp: temp, path, file };
+        Ok(())
+    }
+}
+
 impl DownloadSink for HashingSink {
     fn restart(&mut self) -> io::Result<()> {
-        self.file.set_len(0)?;
-        self.file.rewind()?;
+        match &mut self.target {
+            Download::Memory(bytes) => bytes.clear(),
+            Download::File { file, .. } => {
+                file.set_len(0)?;
+                file.rewind()?;
+            }
+        }
         self.hasher = Sha256::new();
         self.bytes = 0;
         Ok(())
@@ -317,7 +364,16 @@ impl DownloadSink for HashingSink {
             return Err(io::Error::other("more bytes than the expected size"));
         }
         self.hasher.update(chunk);
-        self.file.write_all(chunk)
+        if self.bytes > self.in_memory_limit {
+            self.spill()?;
+        }
+        match &mut self.target {
+            Download::Memory(bytes) => {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            }
+            Download::File { file, .. } => file.write_all(chunk),
+        }
     }
 }
 
@@ -401,17 +457,22 @@ impl BuildCache for ArtifactStore {
         if self.offline && !request.url.starts_with("file:") {
             return Err(ArtifactError::OfflineMiss { filename: request.filename.clone() });
         }
-        let (hex, temp, temp_path, _) = self.download_verified(request)?;
+        let (hex, download) = self.download_verified(request)?;
         let archive = self.layout.archive(&hex, &request.filename);
         let archive_dir = self.layout.archive_dir(&hex);
         fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
-        if !archive.is_file()
-            && let Err(e) = fs::rename(&temp_path, &archive)
-            && !archive.is_file()
-        {
-            return Err(io_error(&archive)(e));
+        if !archive.is_file() {
+            let kept = match &download {
+                Download::Memory(bytes) => write_atomic(&archive, bytes),
+                Download::File { path, .. } => fs::rename(path, &archive),
+            };
+            if let Err(e) = kept
+                && !archive.is_file()
+            {
+                return Err(io_error(&archive)(e));
+            }
         }
-        drop(temp);
+        drop(download);
         self.remember(request, &hex);
         Ok(archive)
     }
@@ -434,16 +495,13 @@ impl BuildCache for ArtifactStore {
         check_filename(&filename)?;
         let bytes = fs::read(wheel).map_err(io_error(wheel))?;
         let hex = hex::encode(Sha256::digest(&bytes));
-        let archive = self.layout.archive(&hex, &filename);
-        let archive_dir = self.layout.archive_dir(&hex);
-        fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
-        if !archive.is_file() {
-            write_atomic(&archive, &bytes).map_err(io_error(&archive))?;
-        }
         let unpacked = self.layout.unpacked(&hex);
-        if let Err(e) = unpack_wheel(&archive, &unpacked) {
-            let _ = fs::remove_file(&archive);
+        if let Err(e) = unpack_wheel_bytes(&filename, &bytes, &unpacked) {
             return Err(ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&e, &filename) });
+        }
+        if let Ok(wheel_name) = pybun_pep::WheelFilename::from_str(&filename) {
+            let version = wheel_name.version.to_string();
+            self.remember_name(wheel_name.name.as_ref(), &version, &filename, None, &hex);
         }
         if let Some(key) = source_sha256 {
             let path = self.layout.root().join(BUILT_DIR).join(key);

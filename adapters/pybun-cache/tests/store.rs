@@ -105,14 +105,12 @@ fn downloads_once_then_reuses_without_network() {
     assert!(first.downloaded);
     assert_eq!(first.sha256, hex);
     assert_eq!(first.filename, request.filename);
-    assert_eq!(first.unpacked, cache.path().join("wheels-v1").join(&hex));
+    assert_eq!(first.unpacked, cache.path().join("wheels-v2").join(&hex));
     assert_eq!(entries(&first.unpacked), [".pybun-manifest", "demo", "demo-1.0.dist-info"]);
-    let archive = cache.path().join("archives-v1").join(&hex).join(&request.filename);
-    assert_eq!(fs::read(&archive).unwrap(), server.file_bytes(&request.filename).unwrap());
     assert_eq!(server.requests(), [format!("/files/{}", request.filename)]);
-    // No temporary leftovers.
-    assert_eq!(entries(&cache.path().join("archives-v1")), std::slice::from_ref(&hex));
-    assert_eq!(entries(&cache.path().join("wheels-v1")), sorted(["by-name", "by-url", &hex]));
+    // The archive is not kept (it was never written: held in memory), and no temporary leftovers.
+    assert!(!cache.path().join("archives-v1").exists());
+    assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", &hex]));
 
     // Another process (a new store): a hit, no request.
     let second = prepare_one(&store(cache.path(), &server, false), &request).unwrap();
@@ -143,7 +141,7 @@ fn many_wheels_in_one_call_keep_their_order() {
     assert!(again.iter().all(|r| !r.as_ref().unwrap().downloaded));
     assert_eq!(server.request_count(), names.len());
     let info = cache_info(cache.path()).unwrap();
-    assert_eq!((info.wheels, info.archives), (5, 5));
+    assert_eq!((info.wheels, info.archives), (5, 0));
     assert!(info.bytes > 0 && info.files > 10);
 }
 
@@ -164,6 +162,27 @@ fn hash_mismatch_is_refused_and_nothing_kept() {
         }
     );
     assert_nothing_kept(cache.path());
+}
+
+#[test]
+fn downloads_past_the_memory_limit_go_through_a_temporary_file() {
+    let server = serve(&["demo"]);
+    let cache = tempfile::tempdir().unwrap();
+    let good = request(&server, "demo");
+    let store = || store(cache.path(), &server, false).with_in_memory_limit(16);
+
+    // A wrong hash: refused, the temporary file removed.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let bad = ArtifactRequest { hash: Some(wrong), ..good.clone() };
+    assert!(matches!(prepare_one(&store(), &bad), Err(ArtifactError::HashMismatch { .. })));
+    assert_nothing_kept(cache.path());
+
+    let wheel = prepare_one(&store(), &good).unwrap();
+    assert!(wheel.downloaded);
+    assert_eq!(entries(&wheel.unpacked), [".pybun-manifest", "demo", "demo-1.0.dist-info"]);
+    // The spill directory was made (`archives-v1/`) and its temporary file removed.
+    assert!(cache.path().join("archives-v1").is_dir());
+    assert!(entries(&cache.path().join("archives-v1")).is_empty());
 }
 
 #[test]
@@ -341,12 +360,11 @@ fn concurrent_prepares_of_one_wheel_share_one_copy() {
     });
     let hex = request.hash.as_deref().unwrap().strip_prefix("sha256:").unwrap();
     for result in &results {
-        assert_eq!(result.as_ref().unwrap().unpacked, cache.path().join("wheels-v1").join(hex));
+        assert_eq!(result.as_ref().unwrap().unpacked, cache.path().join("wheels-v2").join(hex));
     }
-    assert_eq!(entries(&cache.path().join("wheels-v1")), sorted(["by-name", "by-url", hex]));
-    assert_eq!(entries(&cache.path().join("archives-v1")), [hex]);
-    assert_eq!(entries(&cache.path().join("archives-v1").join(hex)), [request.filename.as_str()]);
-    assert_eq!(entries(&cache.path().join("wheels-v1").join(hex)), [".pybun-manifest", "demo", "demo-1.0.dist-info"]);
+    assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", hex]));
+    assert!(!cache.path().join("archives-v1").exists());
+    assert_eq!(entries(&cache.path().join("wheels-v2").join(hex)), [".pybun-manifest", "demo", "demo-1.0.dist-info"]);
 }
 
 #[test]
@@ -371,7 +389,8 @@ fn clean_removes_everything_but_refuses_while_in_use() {
     let outcome = clean(cache.path()).unwrap();
     assert_eq!(outcome.removed_files, before.files);
     assert_eq!(outcome.removed_bytes, before.bytes);
-    assert!(outcome.removed_bytes > server.file_bytes(&request.filename).unwrap().len() as u64);
+    // The unpacked wheel (the archive is not kept), its index entries, the interpreter entry.
+    assert!(outcome.removed_bytes > 0 && outcome.removed_files >= 5, "{outcome:?}");
     assert_eq!(entries(cache.path()), [".lock"]);
     assert_eq!(clean(cache.path()).unwrap().removed_files, 0);
     // A missing cache is clean already.
@@ -405,11 +424,10 @@ fn clean_package_removes_one_project_only() {
     let outcome = clean_package(cache.path(), "Demo").unwrap();
     assert!(outcome.removed_files > 3 && outcome.removed_bytes > 0, "{outcome:?}");
     assert!(!demo.unpacked.exists());
-    assert!(!cache.path().join("archives-v1").join(&demo.sha256).exists());
-    assert!(!cache.path().join("wheels-v1/by-name/demo").exists());
+    assert!(!cache.path().join("wheels-v2/by-name/demo").exists());
     assert!(other.unpacked.is_dir());
-    assert!(cache.path().join("archives-v1").join(&other.sha256).is_dir());
-    assert_eq!(entries(&cache.path().join("wheels-v1/by-url")).len(), 1);
+    assert!(cache.path().join("wheels-v2/by-name/other").is_dir());
+    assert_eq!(entries(&cache.path().join("wheels-v2/by-url")).len(), 1);
     assert_eq!(http_files(cache.path()).len(), 3, "{:?}", http_files(cache.path()));
 
     // `other` is still served from the cache; `demo` is downloaded again.
@@ -433,21 +451,24 @@ fn prune_removes_leftovers_and_keeps_valid_entries() {
     let download = root.join("archives-v1/.tmp-Ab12/demo-1.0-py3-none-any.whl");
     fs::create_dir_all(download.parent().unwrap()).unwrap();
     fs::write(&download, b"PK partial").unwrap();
-    fs::create_dir_all(root.join("wheels-v1/.tmp-unpack-Xy/demo")).unwrap();
-    fs::write(root.join("wheels-v1/.tmp-unpack-Xy/demo/__init__.py"), b"x").unwrap();
-    // Orphans both ways, a source archive alone (kept), stale indexes, junk.
+    fs::create_dir_all(root.join("wheels-v2/.tmp-unpack-Xy/demo")).unwrap();
+    fs::write(root.join("wheels-v2/.tmp-unpack-Xy/demo/__init__.py"), b"x").unwrap();
+    // The previous layout (`wheels-v1/` and wheel archives, gone), an unpacked
+    // wheel alone (complete: kept), a source archive alone (kept), stale indexes, junk.
     let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
     fs::create_dir_all(root.join("archives-v1").join(&a)).unwrap();
     fs::write(root.join("archives-v1").join(&a).join("x-1.0-py3-none-any.whl"), b"zip").unwrap();
-    fs::create_dir_all(root.join("wheels-v1").join(&b).join("x")).unwrap();
-    fs::write(root.join("wheels-v1").join(&b).join("x/y.py"), b"y").unwrap();
+    fs::create_dir_all(root.join("wheels-v1").join(&a).join("x")).unwrap();
+    fs::write(root.join("wheels-v1").join(&a).join("x/y.py"), b"y").unwrap();
+    fs::create_dir_all(root.join("wheels-v2").join(&b).join("x")).unwrap();
+    fs::write(root.join("wheels-v2").join(&b).join("x/y.py"), b"y").unwrap();
     fs::create_dir_all(root.join("archives-v1").join(&c)).unwrap();
     fs::write(root.join("archives-v1").join(&c).join("demo-1.0.tar.gz"), b"tgz").unwrap();
-    fs::write(root.join("wheels-v1/by-url").join("d".repeat(64)), &b).unwrap();
-    fs::write(root.join("wheels-v1/by-url/.tmpQ"), b"").unwrap();
-    fs::create_dir_all(root.join("wheels-v1/by-name/x")).unwrap();
-    fs::write(root.join("wheels-v1/by-name/x").join(&a), b"{}").unwrap();
-    fs::write(root.join("wheels-v1/not-a-hash"), b"?").unwrap();
+    fs::write(root.join("wheels-v2/by-url").join("d".repeat(64)), &a).unwrap();
+    fs::write(root.join("wheels-v2/by-url/.tmpQ"), b"").unwrap();
+    fs::create_dir_all(root.join("wheels-v2/by-name/x")).unwrap();
+    fs::write(root.join("wheels-v2/by-name/x").join(&a), b"{}").unwrap();
+    fs::write(root.join("wheels-v2/not-a-hash"), b"?").unwrap();
     fs::create_dir_all(root.join("http-v1/simple/ab")).unwrap();
     fs::write(root.join("http-v1/simple/ab/.tmpZZ"), b"half").unwrap();
     fs::create_dir_all(root.join("scratch-v1/build-1")).unwrap();
@@ -465,16 +486,16 @@ fn prune_removes_leftovers_and_keeps_valid_entries() {
     let removed: Vec<String> =
         outcome.removed.iter().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
     let expected = [
+        "wheels-v1".to_string(),
         "archives-v1/.tmp-Ab12".to_string(),
         format!("archives-v1/{a}/x-1.0-py3-none-any.whl"),
         format!("archives-v1/{a}"),
-        "wheels-v1/.tmp-unpack-Xy".to_string(),
-        format!("wheels-v1/{b}"),
-        "wheels-v1/not-a-hash".to_string(),
-        "wheels-v1/by-url/.tmpQ".to_string(),
-        format!("wheels-v1/by-url/{}", "d".repeat(64)),
-        format!("wheels-v1/by-name/x/{a}"),
-        "wheels-v1/by-name/x".to_string(),
+        "wheels-v2/.tmp-unpack-Xy".to_string(),
+        "wheels-v2/not-a-hash".to_string(),
+        "wheels-v2/by-url/.tmpQ".to_string(),
+        format!("wheels-v2/by-url/{}", "d".repeat(64)),
+        format!("wheels-v2/by-name/x/{a}"),
+        "wheels-v2/by-name/x".to_string(),
         "http-v1/simple/ab/.tmpZZ".to_string(),
         "scratch-v1/build-1".to_string(),
         format!("{unpacked}/.pybun-installed/.tmp-Rc"),
@@ -487,6 +508,7 @@ fn prune_removes_leftovers_and_keeps_valid_entries() {
     assert_eq!(sorted_removed, sorted_expected);
     assert_eq!(outcome.removed_files, 12);
     assert!(recipes.join("f".repeat(32)).join("recipe").is_file());
+    assert!(root.join("wheels-v2").join(&b).join("x/y.py").is_file());
 
     // The valid entry and the source archive are kept, and still a hit.
     assert!(root.join("archives-v1").join(&c).join("demo-1.0.tar.gz").is_file());
@@ -547,14 +569,14 @@ fn two_processes_prepare_the_same_wheel() {
         })
         .collect();
     let hex = request.hash.as_deref().unwrap().strip_prefix("sha256:").unwrap();
-    let expected = format!("PREPARED {}", cache.path().join("wheels-v1").join(hex).display());
+    let expected = format!("PREPARED {}", cache.path().join("wheels-v2").join(hex).display());
     for child in children {
         let output = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
         assert!(stdout.contains(&expected), "{stdout}");
     }
-    assert_eq!(entries(&cache.path().join("wheels-v1")), sorted(["by-name", "by-url", hex]));
-    assert_eq!(entries(&cache.path().join("archives-v1")), [hex]);
+    assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", hex]));
+    assert!(!cache.path().join("archives-v1").exists());
     assert!((1..=2).contains(&server.request_count()));
 }

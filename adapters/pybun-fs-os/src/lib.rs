@@ -26,7 +26,7 @@ mod wheel;
 pub use link::{LinkMode, detect_link_mode, link_file};
 pub use wheel::{
     InstallOptions, Installed, MANIFEST, RECIPES_DIR, RecipeInstalled, Unpacked, WheelInstallError, install_from_recipe,
-    install_planned, install_wheel, plan_unpacked, unpack_wheel,
+    install_planned, install_wheel, plan_unpacked, unpack_wheel, unpack_wheel_bytes,
 };
 
 /// The operating system's filesystem.
@@ -70,6 +70,36 @@ impl FileSystem for OsFs {
             .collect::<io::Result<Vec<_>>>()?;
         entries.sort();
         Ok(entries)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<(String, bool)>> {
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(path)? {
+            let entry = entry?;
+            // The listing's own type (`d_type`): no `stat` but for symlinks
+            // (followed, as `is_dir` does) and filesystems that give none.
+            let is_dir = match entry.file_type() {
+                Ok(kind) if !kind.is_symlink() => kind.is_dir(),
+                _ => entry.path().is_dir(),
+            };
+            entries.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
+        }
+        entries.sort();
+        Ok(entries)
+    }
+
+    #[cfg(unix)]
+    fn stamp(&self, path: &Path) -> Option<pybun_ports::FileStamp> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = fs::metadata(path).ok()?;
+        let nanos = |seconds: i64, nanos: i64| seconds.saturating_mul(1_000_000_000).saturating_add(nanos);
+        Some(pybun_ports::FileStamp {
+            size: meta.size(),
+            modified_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+            changed_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+            inode: meta.ino(),
+            device: meta.dev(),
+        })
     }
 }
 

@@ -79,16 +79,34 @@ pub fn unpack_wheel(wheel: &Path, dest: &Path) -> Result<Unpacked, WheelInstallE
     if dest.exists() {
         return Ok(Unpacked::AlreadyPresent);
     }
-    let temp = unpack_to_temp(wheel, dest)?;
+    let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = fs::File::open(wheel).map_err(io_error("open", wheel))?;
+    let temp = unpack_to_temp(&filename, BlockReader::new(file), dest)?;
     commit(temp, dest)
 }
 
-fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelInstallError> {
-    let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+/// [`unpack_wheel`] for a wheel held in memory (a download that was never
+/// written to disk): `filename` is its name, `bytes` the whole archive.
+///
+/// # Errors
+/// As [`unpack_wheel`].
+pub fn unpack_wheel_bytes(filename: &str, bytes: &[u8], dest: &Path) -> Result<Unpacked, WheelInstallError> {
+    if dest.exists() {
+        return Ok(Unpacked::AlreadyPresent);
+    }
+    let temp = unpack_to_temp(filename, io::Cursor::new(bytes), dest)?;
+    commit(temp, dest)
+}
+
+fn unpack_to_temp(
+    filename: &str,
+    source: impl Read + io::Seek,
+    dest: &Path,
+) -> Result<tempfile::TempDir, WheelInstallError> {
+    let filename = filename.to_string();
     let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
     let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
-    let file = fs::File::open(wheel).map_err(io_error("open", wheel))?;
-    let mut archive = zip::ZipArchive::new(BlockReader::new(file)).map_err(|e| invalid(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(source).map_err(|e| invalid(e.to_string()))?;
 
     let mut entries = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
@@ -137,8 +155,10 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
         {
             fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
         }
-        let mut out = fs::File::create(&target).map_err(io_error("create", &target))?;
-        let Some(file) = planned.get(path.as_str()) else {
+        let planned_file = planned.get(path.as_str());
+        let mut out = create_with_mode(&target, planned_file.is_some_and(|f| f.executable))
+            .map_err(io_error("create", &target))?;
+        let Some(file) = planned_file else {
             // RECORD and its signatures: not hashed.
             let size =
                 io::copy(&mut (&mut member).take(MAX_METADATA_FILE), &mut out).map_err(io_error("write", &target))?;
@@ -181,7 +201,6 @@ fn unpack_to_temp(wheel: &Path, dest: &Path) -> Result<tempfile::TempDir, WheelI
             }
             .into());
         }
-        set_file_mode(&out, &target, file.executable)?;
         drop(out);
         manifest.push((path, file.size, file.executable));
     }
@@ -332,17 +351,23 @@ fn set_mode(_path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
     Ok(())
 }
 
-/// [`set_mode`] on an open file (fchmod: no second path lookup).
+/// Create (truncate) `path` for writing with mode `0o755` (executables) or
+/// `0o644`, set at creation: no `fchmod` per file. The process umask applies,
+/// as for any file created (a umask of `022` leaves these modes as they are).
 #[cfg(unix)]
-fn set_file_mode(file: &fs::File, path: &Path, executable: bool) -> Result<(), WheelInstallError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = if executable { 0o755 } else { 0o644 };
-    file.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_error("set permissions of", path))
+fn create_with_mode(path: &Path, executable: bool) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if executable { 0o755 } else { 0o644 })
+        .open(path)
 }
 
 #[cfg(not(unix))]
-fn set_file_mode(_file: &fs::File, _path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
-    Ok(())
+fn create_with_mode(path: &Path, _executable: bool) -> io::Result<fs::File> {
+    fs::File::create(path)
 }
 
 #[cfg(unix)]
@@ -814,12 +839,10 @@ mod tests {
     fn a_concurrent_winner_keeps_its_unpack() {
         let dir = tempfile::tempdir().unwrap();
         let (filename, bytes) = build_wheel(&DistSpec::new("demo", "1.0"), "py3-none-any");
-        let wheel = dir.path().join(&filename);
-        fs::write(&wheel, bytes).unwrap();
         let dest = dir.path().join("cache/demo-1.0");
 
         // We finish unpacking, then another process renames its copy into place first.
-        let ours = unpack_to_temp(&wheel, &dest).unwrap();
+        let ours = unpack_to_temp(&filename, io::Cursor::new(&bytes[..]), &dest).unwrap();
         let ours_path = ours.path().to_path_buf();
         fs::create_dir_all(dest.join("demo-1.0.dist-info")).unwrap();
         fs::write(dest.join("winner"), "theirs").unwrap();
