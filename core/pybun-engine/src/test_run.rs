@@ -522,7 +522,7 @@ pub fn run_tests(
     // Record durations (merged, committable) and the failures.
     let mut all_durations = durations;
     for result in &outcome.results {
-        let seconds = (result.duration * 1000.0).round() / 1000.0;
+        let seconds = ((result.duration * 1000.0).round() / 1000.0).max(MIN_DURATION);
         all_durations
             .entry(result.id.clone())
             .and_modify(|recorded| {
@@ -811,19 +811,20 @@ fn merge_pytest_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>,
         .collect()
 }
 
-/// Consecutive native batches (ordered longest first) travel together up to
-/// an eighth of a worker's share of the native work: a worker asks for work a
-/// few times per run rather than once per module (each ask is a round trip
-/// through the pool), while the small batches at the end still balance the
-/// workers. Tests of one module stay in one batch.
+/// Consecutive native batches (ordered longest first) travel together, in
+/// shrinking groups (guided self-scheduling): a group takes up to a quarter
+/// of a worker's share of the native work still left when it starts. A worker
+/// asks for work a few times per run rather than once per module (each ask is
+/// a round trip through the pool), and the last groups are single modules, so
+/// the workers finish together. Tests of one module stay in one batch.
 fn coalesce_native_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f64>, workers: usize) -> Vec<TestBatch> {
     let weight = |b: &TestBatch| -> f64 {
         b.ids.iter().map(|id| durations.get(id).copied().unwrap_or(crate::test_select::DEFAULT_DURATION)).sum()
     };
-    let total: f64 = work.iter().filter(|b| b.engine == TestEngine::Native).map(&weight).sum();
-    let target = total / (workers.max(1) as f64 * 8.0);
+    let mut remaining: f64 = work.iter().filter(|b| b.engine == TestEngine::Native).map(&weight).sum();
+    let share = 1.0 / (workers.max(1) as f64 * 4.0);
     let mut out = Vec::with_capacity(work.len());
-    let mut current: Option<(f64, TestBatch)> = None;
+    let mut current: Option<(f64, f64, TestBatch)> = None;
     for batch in work {
         if batch.engine != TestEngine::Native {
             out.push(batch);
@@ -831,19 +832,20 @@ fn coalesce_native_batches(work: Vec<TestBatch>, durations: &BTreeMap<String, f6
         }
         let w = weight(&batch);
         match current.as_mut() {
-            Some((sum, group)) if *sum + w <= target => {
+            Some((sum, target, group)) if *sum + w <= *target => {
                 *sum += w;
                 group.ids.extend(batch.ids);
             }
             _ => {
-                if let Some((_, group)) = current.take() {
+                if let Some((_, _, group)) = current.take() {
                     out.push(group);
                 }
-                current = Some((w, batch));
+                current = Some((w, remaining * share, batch));
             }
         }
+        remaining -= w;
     }
-    out.extend(current.map(|(_, group)| group));
+    out.extend(current.map(|(_, _, group)| group));
     out
 }
 
@@ -910,10 +912,17 @@ fn read_durations(ports: &SyncPorts<'_>, path: &Path) -> BTreeMap<String, f64> {
             let line = line.trim().trim_end_matches(',');
             let (key, value) = line.rsplit_once(':')?;
             let key = key.trim().strip_prefix('"')?.strip_suffix('"')?;
-            Some((unescape(key), value.trim().parse().ok()?))
+            let seconds: f64 = value.trim().parse().ok()?;
+            Some((unescape(key), seconds.max(MIN_DURATION)))
         })
         .collect()
 }
+
+/// The least duration recorded for a test (seconds): a test that ran in well
+/// under a millisecond still costs its worker something (the harness's work,
+/// its share of the module's import), and a zero would make it weightless to
+/// the scheduler and the shards (all of a fast suite's modules in one batch).
+const MIN_DURATION: f64 = 0.001;
 
 fn write_durations(ports: &SyncPorts<'_>, path: &Path, durations: &BTreeMap<String, f64>) {
     let body: Vec<String> = durations.iter().map(|(id, seconds)| format!("  {}: {seconds:.3}", json_string(id))).collect();
@@ -973,11 +982,26 @@ mod tests {
         work.extend(small.iter().map(|id| batch(&[id.as_str()])));
         let merged = coalesce_native_batches(work, &durations, 2);
         assert_eq!(merged[0].ids, ["big.py::t"], "the long batch stays alone and first");
-        // 5 s of native work, 2 workers: groups up to 5/16 s (31 tests of 10 ms).
-        assert!(merged.len() > 2 && merged.len() < 10, "{}", merged.len());
+        // 5 s of native work, 2 workers: the first small group takes up to an
+        // eighth of the 1 s left (12 tests of 10 ms), later ones less, the last ones one module.
+        assert_eq!(merged[1].ids.len(), 12);
+        assert!(merged.windows(2).skip(1).all(|pair| pair[0].ids.len() >= pair[1].ids.len()), "groups shrink");
+        assert_eq!(merged.last().map(|b| b.ids.len()), Some(1));
+        assert!(merged.len() > 10 && merged.len() < 60, "{}", merged.len());
         let all: Vec<String> = merged.iter().flat_map(|b| b.ids.clone()).collect();
         assert_eq!(all.len(), 101);
         assert_eq!(&all[1..], small.as_slice(), "order kept");
+    }
+
+    #[test]
+    fn a_fast_suite_is_spread_over_the_workers() {
+        // Tests recorded at the least duration (0.000 in earlier files is read as it).
+        let batch = |ids: &[&str]| TestBatch { engine: TestEngine::Native, ids: ids.iter().map(|s| (*s).to_string()).collect() };
+        let durations: BTreeMap<String, f64> = (0..40).map(|i| (format!("m{i:02}.py::t"), MIN_DURATION)).collect();
+        let work: Vec<TestBatch> = durations.keys().map(|id| batch(&[id.as_str()])).collect();
+        let merged = coalesce_native_batches(work, &durations, 2);
+        assert!(merged.len() >= 8, "{}", merged.len());
+        assert!(merged[0].ids.len() <= 5, "{}", merged[0].ids.len());
     }
 
     #[test]
