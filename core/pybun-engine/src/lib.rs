@@ -19,6 +19,7 @@ mod run;
 mod sdist_metadata;
 mod sync;
 pub mod test_select;
+mod test_ignore;
 mod test_plugins;
 mod test_run;
 mod tree;

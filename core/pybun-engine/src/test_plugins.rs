@@ -209,26 +209,10 @@ pub(crate) fn plugin_options(addopts: &str, config: Option<(&str, &str)>, pytest
     options
 }
 
-/// Words of an option string, as `shlex.split` gives them for the usual
-/// cases (whitespace, single and double quotes).
+/// Words of an option string, as pytest splits `addopts` (`shlex.split`;
+/// on an unclosed quote, at whitespace).
 fn split_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current: Option<String> = None;
-    let mut quote: Option<char> = None;
-    for c in text.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => current.get_or_insert_with(String::new).push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                current.get_or_insert_with(String::new);
-            }
-            None if c.is_whitespace() => words.extend(current.take()),
-            None => current.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(current);
-    words
+    pybun_testing::shlex_split(text).unwrap_or_else(|| text.split_whitespace().map(str::to_string).collect())
 }
 
 /// An autoloaded plugin found in the environment.

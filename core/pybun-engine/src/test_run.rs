@@ -17,6 +17,7 @@ use crate::lock::IndexSettings;
 use crate::run::{RunRequest, RunTarget, environment_plan};
 use crate::sync::SyncPorts;
 use crate::test_select::{Expr, batches, keyword_matches, marker_matches, parse_expr, shard};
+use crate::test_ignore::{collect_ignore_dirs, collection_args, file_of, ignore_options, ignored_by_options, initial_path};
 use crate::test_plugins::{autoloaded_plugins, named_plugin_reasons, plugin_compat, plugin_options, problem_warnings};
 
 /// Which engine runs the tests.
@@ -162,7 +163,17 @@ pub fn run_tests(
             })
             .collect()
     };
-    let walked = walk("", &config, &list);
+    let mut walked = walk("", &config, &list);
+    let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
+    // `--ignore` / `--ignore-glob` in addopts or PYTEST_ADDOPTS: pytest does not reach those files.
+    let option_words: Vec<String> = [config.addopts.as_str(), request.pytest_variables.addopts.as_deref().unwrap_or_default()]
+        .iter()
+        .flat_map(|text| pybun_testing::shlex_split(text).unwrap_or_else(|| text.split_whitespace().map(str::to_string).collect()))
+        .collect();
+    let ignore = ignore_options(&option_words, &|value| normalize_path(value, &request.directory, &rootdir));
+    if !ignore.is_empty() {
+        walked.test_files.retain(|rel| !ignored_by_options(rel, initial_path(rel, &wanted_paths, &config.testpaths), &ignore));
+    }
     let mut modules = discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
 
     // Which modules need pytest: their own reasons, and their conftests'.
@@ -201,7 +212,6 @@ pub fn run_tests(
 
     // Files whose node ids only pytest can tell: pytest collects them (in a
     // worker), the others keep their static ids.
-    let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
     let affected: Option<BTreeSet<String>> =
         request.changed.as_ref().and_then(|changed| affected_files(changed, &rootdir, &walked.test_files, &modules));
     let file_in_play = |rel: &String| {
@@ -215,7 +225,12 @@ pub fn run_tests(
     // second collection. Listing, narrowing (`-k`, `-m`, `--last-failed`,
     // `--failed-first`, `--shard`, a node id inside the file), fail-fast (one
     // test per batch) and the native engine need them up front.
+    // Files under a conftest's `collect_ignore`: pytest, given their
+    // directory, tells which it collects (always asked: a run must not run
+    // what pytest leaves out).
+    let ignore_dirs = collect_ignore_dirs(&walked.conftests, &modules);
     let needs_ids_first = |rel: &String| {
+        ignore_dirs.iter().any(|dir| rel.starts_with(dir.as_str())) ||
         request.collect_only
             || request.keyword.is_some()
             || request.marker.is_some()
@@ -233,14 +248,21 @@ pub fn run_tests(
     // need it; a run drops their results anyway). A hook it cannot ask sends
     // the files to pytest's collection.
     let under_ignore_hooks: Vec<String> = if request.collect_only || request.shard.is_some() {
-        files_under_ignore_hooks(&walked.test_files, &modules).into_iter().filter(|rel| file_in_play(rel) && !dynamic.contains(rel)).collect()
+        // (Not the files named as arguments: pytest never ignores those.)
+        files_under_ignore_hooks(&walked.test_files, &modules)
+            .into_iter()
+            .filter(|rel| file_in_play(rel) && initial_path(rel, &wanted_paths, &[]) != rel)
+            .collect()
     } else {
         Vec::new()
     };
+    let asked_ignore_hooks = !under_ignore_hooks.is_empty();
     if !under_ignore_hooks.is_empty() {
         let found = prepare_environment(request, ports)?;
         match runner.ignored(&runner_config(request, ports, &found.0, &rootdir, 1), under_ignore_hooks.clone()) {
             Ok(ignored) => {
+                // (pytest would never collect them: not even the dynamic ones.)
+                dynamic.retain(|rel| !ignored.contains(rel));
                 for rel in ignored {
                     if let Some(module) = modules.get_mut(&rel) {
                         module.items.clear();
@@ -248,7 +270,7 @@ pub fn run_tests(
                 }
             }
             Err(_) => {
-                dynamic.extend(under_ignore_hooks);
+                dynamic.extend(under_ignore_hooks.into_iter().filter(|rel| !dynamic.contains(rel)).collect::<Vec<_>>());
                 dynamic.sort_by_key(|rel| walked.test_files.iter().position(|f| f == rel));
             }
         }
@@ -269,7 +291,11 @@ pub fn run_tests(
         if pytest_available {
             let runner_config = runner_config(request, ports, &plan, &rootdir, 1);
             // Everything wanted, unnarrowed: pytest's own arguments (it may collect non-Python files too).
-            let args = if everywhere && wanted_paths.is_empty() && affected.is_none() { Vec::new() } else { dynamic.clone() };
+            let args = if everywhere && wanted_paths.is_empty() && affected.is_none() {
+                Vec::new()
+            } else {
+                collection_args(&dynamic, &ignore_dirs, &wanted_paths)
+            };
             match runner.collect(&runner_config, args) {
                 Ok(collected) => {
                     let order = merge_collected(&mut modules, &dynamic, everywhere, collected, &mut collection_errors);
@@ -430,6 +456,28 @@ pub fn run_tests(
         }
         outcome.tests.clone_from(&tests);
     }
+    // Files under a conftest's `pytest_ignore_collect` that pytest would run:
+    // pytest never ignores the paths it is given, so the hook is asked first
+    // (the native engine asks it itself, and its ignored files are left out
+    // after the run).
+    if !asked_ignore_hooks && pytest_available && request.engine != EngineChoice::Native {
+        let ask: Vec<String> = files_under_ignore_hooks(&walked.test_files, &modules)
+            .into_iter()
+            .filter(|rel| {
+                file_in_play(rel)
+                    && (request.engine == EngineChoice::Pytest || needs_pytest.contains(rel))
+                    && initial_path(rel, &wanted_paths, &[]) != rel
+            })
+            .collect();
+        if !ask.is_empty()
+            && let Ok(ignored) = runner.ignored(&runner_config(request, ports, &plan, &rootdir, 1), ask)
+        {
+            let ignored: BTreeSet<String> = ignored.into_iter().collect();
+            leave_out_files(&mut outcome, &mut tests, &all, &ignored);
+            // (Nor sent whole to pytest.)
+            needs_pytest.retain(|rel| !ignored.contains(rel));
+        }
+    }
     let ids: Vec<String> = if request.failed_first {
         let (first, rest): (Vec<&PlannedTest>, Vec<&PlannedTest>) = tests.iter().partition(|t| last_failed.contains(&t.node_id));
         first.into_iter().chain(rest).map(|t| t.node_id.clone()).collect()
@@ -490,6 +538,7 @@ pub fn run_tests(
     };
     let results = std::sync::Mutex::new(Vec::new());
     let failures = std::sync::atomic::AtomicUsize::new(0);
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     let bail = request.bail;
     runner
         .run(
@@ -502,6 +551,7 @@ pub fn run_tests(
                 if failed {
                     let count = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                     if bail.is_some_and(|limit| count >= limit) {
+                        stopped.store(true, std::sync::atomic::Ordering::SeqCst);
                         return false;
                     }
                 }
@@ -516,8 +566,26 @@ pub fn run_tests(
         })?;
     outcome.results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let failed = outcome.results.iter().filter(|r| r.outcome.is_failure()).count();
-    outcome.stopped_early = outcome.results.len() < tests.len();
+    outcome.stopped_early = stopped.load(std::sync::atomic::Ordering::SeqCst);
     outcome.exit_code = u8::from(failed > 0);
+    if !outcome.stopped_early {
+        // Files the native engine found ignored by a conftest's
+        // `pytest_ignore_collect` report nothing: pytest would not list them.
+        let reported: BTreeSet<&str> = outcome.results.iter().map(|r| file_of(&r.id)).collect();
+        let under_hooks: BTreeSet<String> = files_under_ignore_hooks(&walked.test_files, &modules).into_iter().collect();
+        let silent: BTreeSet<String> = tests
+            .iter()
+            .map(|t| file_of(&t.node_id))
+            .filter(|rel| under_hooks.contains(*rel) && !reported.contains(rel))
+            .map(str::to_string)
+            .collect();
+        if !silent.is_empty() {
+            leave_out_files(&mut outcome, &mut tests, &all, &silent);
+        }
+        if outcome.results.is_empty() {
+            outcome.exit_code = 5;
+        }
+    }
 
     // Record durations (merged, committable) and the failures.
     let mut all_durations = durations;
@@ -546,6 +614,18 @@ pub fn run_tests(
         let _ = ports.fs.write_atomic(&last_failed_path, text.as_bytes());
     }
     Ok(outcome)
+}
+
+/// Leaves the test files `files` (which pytest would not collect) out of the
+/// outcome: their planned tests, and their items from the counts.
+fn leave_out_files(outcome: &mut TestOutcome, tests: &mut Vec<PlannedTest>, all: &[(&str, Vec<String>, &str)], files: &BTreeSet<String>) {
+    let planned = tests.len();
+    tests.retain(|t| !files.contains(file_of(&t.node_id)));
+    outcome.tests.retain(|t| !files.contains(file_of(&t.node_id)));
+    let removed_planned = planned - tests.len();
+    let removed = all.iter().filter(|(_, _, rel)| files.contains(*rel)).count();
+    outcome.collected = outcome.collected.saturating_sub(removed);
+    outcome.deselected = outcome.deselected.saturating_sub(removed.saturating_sub(removed_planned));
 }
 
 /// Whether a test's new duration replaces the recorded one: only a real change
@@ -636,11 +716,16 @@ fn merge_collected(
             fixtures: Vec::new(),
         });
     }
+    let asked: BTreeSet<String> = per_file.keys().cloned().collect();
     for (file, items) in per_file {
         modules.entry(file).or_default().items = items;
     }
     for (id, text) in collected.errors {
         let file = id.split("::").next().unwrap_or(&id).to_string();
+        if file.ends_with(".py") && !asked.contains(&file) {
+            // A module pytest reached through a directory given for another's sake.
+            continue;
+        }
         let last = text.trim_end().lines().last().unwrap_or("").trim().to_string();
         errors.push(
             Diagnostic::error(Code::TestCollection, format!("pytest could not collect `{file}`: {last}"))

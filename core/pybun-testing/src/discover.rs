@@ -51,6 +51,12 @@ pub struct ModuleTests {
     /// ([`crate::files_under_ignore_hooks`]).
     #[serde(default)]
     pub ignore_hook: Option<usize>,
+    /// A conftest's `collect_ignore` / `collect_ignore_glob` (its line): the
+    /// files under it are dynamic, and pytest, given their directory (not
+    /// the files: it never ignores the paths it is given), tells which it
+    /// collects. The tests it keeps need no pytest to run.
+    #[serde(default)]
+    pub collect_ignore: Option<usize>,
 }
 
 /// A `@pytest.fixture` definition.
@@ -245,6 +251,7 @@ pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -
     result.dynamic_everywhere = cx.dynamic_everywhere;
     result.fixtures = cx.fixture_defs;
     result.ignore_hook = cx.ignore_hook;
+    result.collect_ignore = cx.collect_ignore;
     result
 }
 
@@ -334,6 +341,7 @@ struct Cx<'a> {
     dynamic_everywhere: Vec<PytestReason>,
     fixture_defs: Vec<FixtureDef>,
     ignore_hook: Option<usize>,
+    collect_ignore: Option<usize>,
 }
 
 /// A parametrization: one id per parameter set, and that set's marks.
@@ -365,6 +373,7 @@ impl<'a> Cx<'a> {
             dynamic_everywhere: Vec::new(),
             fixture_defs: Vec::new(),
             ignore_hook: None,
+            collect_ignore: None,
         };
         cx.scan_imports(body);
         for stmt in body {
@@ -547,7 +556,13 @@ impl<'a> Cx<'a> {
                                     self.dynamic_everywhere_reason(line, "`pytest_plugins` loads plugins");
                                 }
                                 "collect_ignore" | "collect_ignore_glob" if conftest => {
-                                    self.dynamic_reason(line, format!("conftest sets `{}`", name.id));
+                                    // Which files it leaves out is pytest's answer (a
+                                    // collection); how the others run does not change.
+                                    let reason = PytestReason { line, reason: format!("conftest sets `{}`", name.id) };
+                                    if !self.dynamic.contains(&reason) {
+                                        self.dynamic.push(reason);
+                                    }
+                                    self.collect_ignore.get_or_insert(line);
                                 }
                                 _ => {}
                             }

@@ -807,3 +807,57 @@ fn an_installed_pytest_plugin_sends_the_suite_to_the_pytest_engine() {
     assert_eq!(used, engines(&["native"]), "{out}");
     assert_eq!(outcomes, pytest_outcomes(&ctx, &env, &dir, &[]), "{out}");
 }
+
+/// Files pytest leaves out (a conftest's `collect_ignore` and
+/// `collect_ignore_glob`, `--ignore` / `--ignore-glob` in addopts, a
+/// conftest's `pytest_ignore_collect`, also for a module that runs under
+/// pytest) are neither run nor counted in a plain run, as under pytest; a
+/// path naming an ignored file runs it, as pytest does.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn files_pytest_ignores_are_not_run_or_counted() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    ctx.write_pyproject(&format!("{SUITE_PYPROJECT}addopts = \"--ignore=tests/skipped_dir --ignore-glob=*_old.py\"\n"));
+    ctx.write_file("tests/conftest.py", "collect_ignore = [\"test_listed.py\"]\ncollect_ignore_glob = [\"*_glob.py\"]\n");
+    ctx.write_file("tests/test_kept.py", "def test_kept():\n    pass\n");
+    for file in ["tests/test_listed.py", "tests/test_by_glob.py", "tests/skipped_dir/test_a.py", "tests/deep/test_b_old.py"] {
+        ctx.write_file(file, "def test_ignored():\n    assert False\n");
+    }
+    ctx.write_file("tests/deep/test_c.py", "def test_c():\n    pass\n");
+    // A hook that ignores `*_py2.py`, on a native module and on one pytest runs.
+    ctx.write_file(
+        "hooked/conftest.py",
+        "def pytest_ignore_collect(collection_path, config):\n    return True if collection_path.name.endswith('_py2.py') else None\n",
+    );
+    ctx.write_file("hooked/test_native_py2.py", "def test_n():\n    assert False\n");
+    ctx.write_file("hooked/test_generated_py2.py", "def pytest_generate_tests(metafunc):\n    pass\n\ndef test_g():\n    assert False\n");
+    ctx.write_file("hooked/test_ok_py3.py", "def test_ok():\n    pass\n");
+    let dir = ctx.project_dir.clone();
+    let env_var = [("PYBUN_ENV", peers.to_str().unwrap())];
+    let expected = pytest_outcomes(&ctx, peers, &dir, &[]);
+    assert_eq!(expected.len(), 3, "{expected:?}");
+
+    let out = pybun(&ctx, &dir, &["--format", "json", "test"], &env_var);
+    let (outcomes, _) = outcomes_and_engines(&out);
+    assert_eq!(outcomes, expected, "{out}");
+    let document = json(&out);
+    let result = &document["result"];
+    assert_eq!((result["collected"].as_u64(), result["selected"].as_u64(), result["deselected"].as_u64()), (Some(3), Some(3), Some(0)), "{out}");
+    assert_eq!(result["summary"]["stopped_early"], false, "{out}");
+    assert_eq!(out.code, Some(0), "{out}");
+    let listed = pybun(&ctx, &dir, &["test", "--collect-only"], &env_var);
+    let mut ids: Vec<&str> = listed.stdout.lines().filter(|l| l.contains("::")).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, expected.keys().map(String::as_str).collect::<Vec<_>>(), "{listed}");
+
+    // Named on the command line, an ignored file runs (pytest never ignores its arguments).
+    let out = pybun(&ctx, &dir, &["--format", "json", "test", "tests/test_listed.py", "tests/skipped_dir"], &env_var);
+    let (outcomes, _) = outcomes_and_engines(&out);
+    let named: Vec<&str> = outcomes.keys().map(String::as_str).collect();
+    assert_eq!(named, ["tests/skipped_dir/test_a.py::test_ignored", "tests/test_listed.py::test_ignored"], "{out}");
+}
