@@ -57,9 +57,10 @@ pub(crate) fn ignored_by_options(rel: &str, initial: &str, options: &IgnoreOptio
     }
     let initial = initial.trim_end_matches('/');
     let parts: Vec<&str> = rel.split('/').collect();
-    (1..=parts.len()).map(|n| parts[..n].join("/")).filter(|candidate| candidate.len() > initial.len() || initial.is_empty()).any(|candidate| {
-        options.paths.iter().any(|p| *p == candidate) || options.globs.iter().any(|g| fnmatch(&candidate, g))
-    })
+    (1..=parts.len())
+        .map(|n| parts[..n].join("/"))
+        .filter(|candidate| candidate.len() > initial.len())
+        .any(|candidate| options.paths.contains(&candidate) || options.globs.iter().any(|g| fnmatch(&candidate, g)))
 }
 
 /// The initial path pytest collects `rel` from: the deepest path argument
