@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use pybun_testing::{ModuleTests, fnmatch};
+use pybun_testing::{CollectIgnore, ModuleTests, fnmatch};
 
 /// `--ignore PATH` and `--ignore-glob GLOB`, relative to the rootdir.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,6 +121,79 @@ pub(crate) fn collection_args(dynamic: &[String], ignore_dirs: &[String], wanted
     args
 }
 
+/// The conftests that set `collect_ignore` / `collect_ignore_glob`: their
+/// directory (`tests/`, or empty for the rootdir) and their lists when read
+/// statically (`None`: only pytest can tell).
+pub(crate) fn conftest_ignore_lists<'a>(conftests: &[String], modules: &'a BTreeMap<String, ModuleTests>) -> Vec<(String, Option<&'a CollectIgnore>)> {
+    conftests
+        .iter()
+        .filter_map(|c| {
+            let module = modules.get(c)?;
+            let dir = c.trim_end_matches("conftest.py").to_string();
+            match (&module.collect_ignore_lists, module.collect_ignore) {
+                (Some(lists), _) => Some((dir, Some(lists))),
+                (None, Some(_)) => Some((dir, None)),
+                (None, None) => None,
+            }
+        })
+        .collect()
+}
+
+/// Whether the statically read lists of `conftests` leave the test file `rel`
+/// out when pytest collects from `initial`: each directory below `initial`
+/// on the way, and the file, is checked against the lists of the closest
+/// conftest (above it) that sets each one, as pytest does. A closest
+/// conftest whose lists only pytest can tell decides nothing here (pytest
+/// is asked for those files).
+pub(crate) fn ignored_by_conftests(rel: &str, initial: &str, conftests: &[(String, Option<&CollectIgnore>)]) -> bool {
+    if rel == initial || !conftests.iter().any(|(_, lists)| lists.is_some()) {
+        return false;
+    }
+    let initial = initial.trim_end_matches('/');
+    let parts: Vec<&str> = rel.split('/').collect();
+    for n in 1..=parts.len() {
+        let candidate = parts[..n].join("/");
+        if candidate.len() <= initial.len() {
+            continue;
+        }
+        let parent = parts[..n - 1].join("/");
+        let mut chain: Vec<&(String, Option<&CollectIgnore>)> =
+            conftests.iter().filter(|(dir, _)| dir.is_empty() || format!("{parent}/").starts_with(dir.as_str())).collect();
+        chain.sort_by_key(|(dir, _)| std::cmp::Reverse(dir.len()));
+        for list in [0, 1] {
+            // The closest conftest that sets the list (an unknown one sets both, as far as we know).
+            let closest = chain.iter().find_map(|(dir, lists)| match lists {
+                None => Some((dir, None)),
+                Some(l) => (if list == 0 { l.paths.as_ref() } else { l.globs.as_ref() }).map(|values| (dir, Some(values))),
+            });
+            let Some((dir, Some(values))) = closest else { continue };
+            let hit = values.iter().any(|value| {
+                let entry = normalize(&format!("{dir}{value}"));
+                if list == 0 { entry == candidate } else { fnmatch(&candidate, &entry) }
+            });
+            if hit {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// `a/./b/../c/` as `a/c`.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
 /// The file part of a node id.
 pub(crate) fn file_of(id: &str) -> &str {
     id.split("::").next().unwrap_or(id)
@@ -166,6 +239,31 @@ mod tests {
         assert_eq!(initial_path("tests/unit/test_b.py", &wanted, &[]), "tests");
         assert_eq!(initial_path("docs/test_c.py", &wanted, &[]), "");
         assert_eq!(initial_path("docs/test_c.py", &[], &["docs".to_string()]), "docs");
+    }
+
+    #[test]
+    fn static_collect_ignore_lists_follow_the_closest_conftest() {
+        let root = CollectIgnore { paths: Some(vec!["test_setup.py".into(), "docs/legacy".into(), "tests/legacy".into()]), globs: Some(vec!["*_py2.py".into()]) };
+        let tests = CollectIgnore { paths: Some(vec!["./test_x.py".into(), "../docs/test_d.py".into()]), globs: None };
+        let conftests = vec![(String::new(), Some(&root)), ("tests/".to_string(), Some(&tests))];
+        let check = |rel: &str, initial: &str, expected: bool| assert_eq!(ignored_by_conftests(rel, initial, &conftests), expected, "{rel} from `{initial}`");
+        check("test_setup.py", "", true);
+        check("docs/legacy/test_a.py", "", true);
+        check("docs/legacy/test_a.py", "docs/legacy", false);
+        // `tests/conftest.py` sets its own `collect_ignore`: for what is in
+        // `tests/` (its directory included), the rootdir's no longer applies…
+        check("tests/legacy/test_a.py", "", false);
+        check("tests/test_x.py", "", true);
+        check("tests/test_x.py", "tests/test_x.py", false);
+        check("docs/test_d.py", "", false);
+        // …but its glob list does (tests/ sets none).
+        check("tests/deep/test_b_py2.py", "", true);
+        check("test_top_py2.py", "", true);
+        check("tests/test_y.py", "", false);
+        // An unknown list closer to the file decides nothing here.
+        let conftests = vec![(String::new(), Some(&root)), ("tests/".to_string(), None)];
+        assert!(!ignored_by_conftests("tests/deep/test_b_py2.py", "", &conftests));
+        assert!(ignored_by_conftests("test_top_py2.py", "", &conftests));
     }
 
     #[test]

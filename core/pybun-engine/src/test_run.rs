@@ -17,7 +17,9 @@ use crate::lock::IndexSettings;
 use crate::run::{RunRequest, RunTarget, environment_plan};
 use crate::sync::SyncPorts;
 use crate::test_select::{Expr, batches, keyword_matches, marker_matches, parse_expr, shard};
-use crate::test_ignore::{collect_ignore_dirs, collection_args, file_of, ignore_options, ignored_by_options, initial_path};
+use crate::test_ignore::{
+    collect_ignore_dirs, collection_args, conftest_ignore_lists, file_of, ignore_options, ignored_by_conftests, ignored_by_options, initial_path,
+};
 use crate::test_plugins::{autoloaded_plugins, named_plugin_reasons, plugin_compat, plugin_options, problem_warnings};
 
 /// Which engine runs the tests.
@@ -175,6 +177,12 @@ pub fn run_tests(
         walked.test_files.retain(|rel| !ignored_by_options(rel, initial_path(rel, &wanted_paths, &config.testpaths), &ignore));
     }
     let mut modules = discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
+
+    // A conftest's `collect_ignore` / `collect_ignore_glob` read statically: pytest does not reach those files.
+    let conftest_ignores = conftest_ignore_lists(&walked.conftests, &modules);
+    if conftest_ignores.iter().any(|(_, lists)| lists.is_some()) {
+        walked.test_files.retain(|rel| !ignored_by_conftests(rel, initial_path(rel, &wanted_paths, &config.testpaths), &conftest_ignores));
+    }
 
     // Which modules need pytest: their own reasons, and their conftests'.
     let mut compat = Vec::new();

@@ -57,6 +57,64 @@ pub struct ModuleTests {
     /// collects. The tests it keeps need no pytest to run.
     #[serde(default)]
     pub collect_ignore: Option<usize>,
+    /// A conftest's `collect_ignore` / `collect_ignore_glob` when read
+    /// statically ([`CollectIgnore`]); then [`Self::collect_ignore`] is `None`
+    /// and the files under it are not dynamic for it.
+    #[serde(default)]
+    pub collect_ignore_lists: Option<CollectIgnore>,
+}
+
+/// A conftest's `collect_ignore` and `collect_ignore_glob`, read statically:
+/// each set once, at module level, to a list or tuple of string literals
+/// (relative paths), and named nowhere else in the file. Entries are
+/// relative to the conftest's directory; `None`: the conftest does not set it
+/// (pytest takes each list from the closest conftest that sets it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CollectIgnore {
+    pub paths: Option<Vec<String>>,
+    pub globs: Option<Vec<String>>,
+}
+
+/// [`CollectIgnore`] of a conftest, or `None` when a list is set otherwise
+/// (computed, extended, set conditionally, absolute).
+fn static_collect_ignore(body: &[Stmt], source: &str) -> Option<CollectIgnore> {
+    let mut lists = CollectIgnore::default();
+    for name in ["collect_ignore", "collect_ignore_glob"] {
+        let is_ident = |c: char| c == '_' || c.is_alphanumeric();
+        let mentions = source
+            .match_indices(name)
+            .filter(|(at, _)| {
+                !source[..*at].chars().next_back().is_some_and(is_ident) && !source[at + name.len()..].chars().next().is_some_and(is_ident)
+            })
+            .count();
+        if mentions == 0 {
+            continue;
+        }
+        if mentions > 1 {
+            return None;
+        }
+        let values = body.iter().find_map(|stmt| match stmt {
+            Stmt::Assign(assign) if assign.targets.len() == 1 && matches!(&assign.targets[0], Expr::Name(n) if n.id.as_str() == name) => {
+                Some(match &*assign.value {
+                    Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => elts
+                        .iter()
+                        .map(|e| match e {
+                            Expr::StringLiteral(s) if !s.value.to_str().starts_with('/') => Some(s.value.to_str().to_owned()),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<String>>>(),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })??;
+        if name == "collect_ignore" {
+            lists.paths = Some(values);
+        } else {
+            lists.globs = Some(values);
+        }
+    }
+    Some(lists)
 }
 
 /// A `@pytest.fixture` definition.
@@ -242,6 +300,14 @@ pub fn discover_module(relative_path: &str, source: &str, config: &TestConfig) -
     result.imports = imports_of(relative_path, &module.body);
     let mut cx = Cx::new(relative_path, source, config, &module.body);
     cx.scan_reasons(&module.body, result.conftest);
+    if cx.collect_ignore.is_some()
+        && let Some(lists) = static_collect_ignore(&module.body, source)
+    {
+        // Known without pytest: the walk leaves the files out.
+        cx.dynamic.retain(|r| !r.reason.starts_with("conftest sets `collect_ignore"));
+        cx.collect_ignore = None;
+        result.collect_ignore_lists = Some(lists);
+    }
     if !result.conftest || config.collects_file(relative_path) {
         cx.collect_module(&module.body);
     }
@@ -1815,4 +1881,54 @@ fn contains_yield(body: &[Stmt]) -> bool {
     let mut finder = Finder(false);
     finder.visit_body(body);
     finder.0
+}
+
+#[cfg(test)]
+mod collect_ignore_tests {
+    use super::*;
+
+    /// A conftest's source: its static lists, or `None` with the line pytest must be asked about.
+    fn check(source: &str, expected: Result<CollectIgnore, usize>) {
+        let module = discover_module("tests/conftest.py", source, &TestConfig::default());
+        match expected {
+            Ok(lists) => {
+                assert_eq!(module.collect_ignore_lists.as_ref(), Some(&lists), "{source}");
+                assert_eq!(module.collect_ignore, None, "{source}");
+                assert!(module.dynamic.is_empty() && module.needs_pytest.is_empty(), "{source}: {:?}", module.dynamic);
+            }
+            Err(line) => {
+                assert_eq!(module.collect_ignore_lists, None, "{source}");
+                assert_eq!(module.collect_ignore, Some(line), "{source}");
+                assert!(module.dynamic.iter().any(|r| r.line == line), "{source}: {:?}", module.dynamic);
+            }
+        }
+    }
+
+    fn strings(values: &[&str]) -> Option<Vec<String>> {
+        Some(values.iter().map(|v| (*v).to_string()).collect())
+    }
+
+    #[test]
+    fn literal_lists_are_read_statically() {
+        check(
+            "collect_ignore = [\"setup.py\", 'legacy']\ncollect_ignore_glob = (\"*_py2.py\",)\n",
+            Ok(CollectIgnore { paths: strings(&["setup.py", "legacy"]), globs: strings(&["*_py2.py"]) }),
+        );
+        check("import os\n\ncollect_ignore_glob = []\n", Ok(CollectIgnore { paths: None, globs: strings(&[]) }));
+        // `collect_ignore_glob` alone does not count as `collect_ignore`.
+        check("collect_ignore_glob = ['x']\n", Ok(CollectIgnore { paths: None, globs: strings(&["x"]) }));
+    }
+
+    #[test]
+    fn other_lists_are_left_to_pytest() {
+        check("collect_ignore = ['a']\nif True:\n    collect_ignore.append('b')\n", Err(1));
+        check("import sys\nif sys.version_info < (3, 12):\n    collect_ignore = ['new_syntax.py']\n", Err(3));
+        check("x = 'a'\ncollect_ignore = [x]\n", Err(2));
+        check("collect_ignore = ['/abs/path.py']\n", Err(1));
+        check("collect_ignore = ['a'] + ['b']\n", Err(1));
+        check("# collect_ignore is set below\ncollect_ignore = ['a']\n", Err(2));
+        // Not a conftest: nothing.
+        let module = discover_module("tests/test_a.py", "collect_ignore = ['a']\n", &TestConfig::default());
+        assert_eq!((module.collect_ignore, module.collect_ignore_lists), (None, None));
+    }
 }

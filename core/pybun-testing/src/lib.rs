@@ -21,7 +21,7 @@ mod ids;
 mod walk;
 
 pub use config::{CONFIG_FILES, DEFAULT_NORECURSEDIRS, TestConfig, is_virtualenv_dir, shlex_split};
-pub use discover::{FixtureDef, Mark, ModuleTests, PytestReason, TestItem, TestKind, discover_module};
+pub use discover::{CollectIgnore, FixtureDef, Mark, ModuleTests, PytestReason, TestItem, TestKind, discover_module};
 pub use dynamic::{DynamicReason, dynamic_files, files_under_ignore_hooks};
 pub use glob::{fnmatch, fnmatch_ex};
 pub use walk::{Walk, walk};

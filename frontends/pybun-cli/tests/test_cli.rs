@@ -809,7 +809,7 @@ fn an_installed_pytest_plugin_sends_the_suite_to_the_pytest_engine() {
 }
 
 /// Files pytest leaves out (a conftest's `collect_ignore` and
-/// `collect_ignore_glob`, `--ignore` / `--ignore-glob` in addopts, a
+/// `collect_ignore_glob`, literal or computed, `--ignore` / `--ignore-glob` in addopts, a
 /// conftest's `pytest_ignore_collect`, also for a module that runs under
 /// pytest) are neither run nor counted in a plain run, as under pytest; a
 /// path naming an ignored file runs it, as pytest does.
@@ -829,6 +829,13 @@ fn files_pytest_ignores_are_not_run_or_counted() {
         ctx.write_file(file, "def test_ignored():\n    assert False\n");
     }
     ctx.write_file("tests/deep/test_c.py", "def test_c():\n    pass\n");
+    // A list only pytest can tell (built at import time): pytest collects the directory.
+    ctx.write_file(
+        "computed/conftest.py",
+        "import sys\n\ncollect_ignore = []\nif sys.version_info >= (3,):\n    collect_ignore.append('test_computed.py')\n",
+    );
+    ctx.write_file("computed/test_computed.py", "def test_ignored():\n    assert False\n");
+    ctx.write_file("computed/test_d.py", "def test_d():\n    pass\n");
     // A hook that ignores `*_py2.py`, on a native module and on one pytest runs.
     ctx.write_file(
         "hooked/conftest.py",
@@ -840,14 +847,14 @@ fn files_pytest_ignores_are_not_run_or_counted() {
     let dir = ctx.project_dir.clone();
     let env_var = [("PYBUN_ENV", peers.to_str().unwrap())];
     let expected = pytest_outcomes(&ctx, peers, &dir, &[]);
-    assert_eq!(expected.len(), 3, "{expected:?}");
+    assert_eq!(expected.len(), 4, "{expected:?}");
 
     let out = pybun(&ctx, &dir, &["--format", "json", "test"], &env_var);
     let (outcomes, _) = outcomes_and_engines(&out);
     assert_eq!(outcomes, expected, "{out}");
     let document = json(&out);
     let result = &document["result"];
-    assert_eq!((result["collected"].as_u64(), result["selected"].as_u64(), result["deselected"].as_u64()), (Some(3), Some(3), Some(0)), "{out}");
+    assert_eq!((result["collected"].as_u64(), result["selected"].as_u64(), result["deselected"].as_u64()), (Some(4), Some(4), Some(0)), "{out}");
     assert_eq!(result["summary"]["stopped_early"], false, "{out}");
     assert_eq!(out.code, Some(0), "{out}");
     let listed = pybun(&ctx, &dir, &["test", "--collect-only"], &env_var);
