@@ -19,7 +19,7 @@ pub mod testing;
 /// Re-exported so port users name the same diagnostic types.
 pub use pybun_diagnostics as diagnostics;
 pub use events::{Event, NullReporter, Reporter};
-pub use fs::FileSystem;
+pub use fs::{FileStamp, FileSystem};
 pub use index::{CandidatePick, CandidatePicker, DistFile, IndexError, MetadataOrigin, PackageIndex, ProjectFiles, RawMetadata};
 pub use process::{ProcessOutput, ProcessRunner, ProcessSpec};
 pub use build::{BuildError, BuildFrontend, Hook, HookOutput, HookRequest};
