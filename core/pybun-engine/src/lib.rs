@@ -21,6 +21,7 @@ mod sync;
 pub mod test_select;
 mod test_ignore;
 mod test_plugins;
+mod test_discovery;
 mod test_run;
 mod tree;
 mod venv;

@@ -8,8 +8,7 @@ use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::EnvironmentInputs;
 use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestResult, TestRunner};
 use pybun_testing::{
-    CONFIG_FILES, Mark, ModuleTests, TestConfig, TestItem, TestKind, decode_cached, discover_module, discovery_cache_key, dynamic_files,
-    encode_cached, files_under_ignore_hooks, walk,
+    CONFIG_FILES, Mark, ModuleTests, TestConfig, TestItem, TestKind, dynamic_files, files_under_ignore_hooks, walk,
 };
 
 use crate::Failure;
@@ -154,16 +153,7 @@ pub fn run_tests(
     let named_plugins = named_plugin_reasons(&plugin_options, request.pytest_variables.plugins.as_deref());
     let list = |dir: &str| -> Vec<(String, bool)> {
         let path = if dir.is_empty() { rootdir.clone() } else { rootdir.join(dir) };
-        ports
-            .fs
-            .read_dir(&path)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|p| {
-                let name = p.file_name()?.to_string_lossy().into_owned();
-                Some((name, ports.fs.is_dir(&p)))
-            })
-            .collect()
+        ports.fs.list_dir(&path).unwrap_or_default()
     };
     let mut walked = walk("", &config, &list);
     let wanted_paths: Vec<String> = request.paths.iter().map(|p| normalize_path(p, &request.directory, &rootdir)).collect();
@@ -176,7 +166,7 @@ pub fn run_tests(
     if !ignore.is_empty() {
         walked.test_files.retain(|rel| !ignored_by_options(rel, initial_path(rel, &wanted_paths, &config.testpaths), &ignore));
     }
-    let mut modules = discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
+    let mut modules = crate::test_discovery::discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
 
     // A conftest's `collect_ignore` / `collect_ignore_glob` read statically: pytest does not reach those files.
     let conftest_ignores = conftest_ignore_lists(&walked.conftests, &modules);
@@ -797,57 +787,6 @@ pub(crate) fn affected_files(
     Some(files)
 }
 
-/// Reads and discovers the files in parallel, through the per-file discovery
-/// cache: one index per rootdir in the cache's `test-discovery-v1`, a line
-/// `<key> <json>` per file, the key hashing the file's path and bytes with the
-/// configuration and the parser version ([`discovery_cache_key`]). The index
-/// is rewritten (atomically) only when a file missed, keeping the entries of
-/// this run's files.
-fn discover_files<'a>(
-    ports: &SyncPorts<'_>,
-    rootdir: &Path,
-    config: &TestConfig,
-    files: impl Iterator<Item = &'a String>,
-) -> BTreeMap<String, ModuleTests> {
-    use rayon::prelude::*;
-    let files: Vec<&String> = files.collect();
-    let index_path = ports
-        .build_cache
-        .test_discovery_dir()
-        .join(format!("{}.idx", &pybun_testing::cache_key(rootdir.to_string_lossy().as_bytes())[..32]));
-    let index_text = ports.fs.read_to_string(&index_path).unwrap_or_default();
-    let index: std::collections::HashMap<&str, &str> = index_text.lines().filter_map(|line| line.split_once(' ')).collect();
-    let found: Vec<(String, ModuleTests, String, Option<String>)> = files
-        .par_iter()
-        .filter_map(|rel| {
-            let text = ports.fs.read_to_string(&rootdir.join(rel.as_str())).ok()?;
-            let key = discovery_cache_key(rel, &text, config);
-            if let Some(module) = index.get(key.as_str()).and_then(|json| decode_cached(json)) {
-                let json = (*index.get(key.as_str())?).to_string();
-                return Some(((*rel).clone(), module, key, Some(json)));
-            }
-            let module = discover_module(rel, &text, config);
-            Some(((*rel).clone(), module, key, None))
-        })
-        .collect();
-    // Results with collection errors are not cached: they neither miss nor count.
-    let cacheable = found.iter().filter(|(_, module, _, _)| module.errors.is_empty()).count();
-    let missed = found.iter().any(|(_, module, _, hit)| hit.is_none() && module.errors.is_empty());
-    if missed || cacheable != index.len() {
-        let mut lines: Vec<String> = found
-            .iter()
-            .filter_map(|(_, module, key, hit)| {
-                let json = hit.clone().or_else(|| encode_cached(module))?;
-                Some(format!("{key} {json}\n"))
-            })
-            .collect();
-        lines.sort();
-        lines.dedup();
-        let _ = ports.fs.write_atomic(&index_path, lines.concat().as_bytes());
-    }
-    found.into_iter().map(|(rel, module, _, _)| (rel, module)).collect()
-}
-
 /// What starting pytest in a worker costs (importing it, `pytest.main`'s
 /// configuration and collection), in seconds: measured 0.3-0.4 s on the
 /// benchmark machine.
@@ -1049,7 +988,7 @@ mod tests {
     use super::*;
 
     fn modules(files: &[(&str, &str)]) -> BTreeMap<String, ModuleTests> {
-        files.iter().map(|(rel, source)| ((*rel).to_string(), discover_module(rel, source, &TestConfig::default()))).collect()
+        files.iter().map(|(rel, source)| ((*rel).to_string(), pybun_testing::discover_module(rel, source, &TestConfig::default()))).collect()
     }
 
     #[test]

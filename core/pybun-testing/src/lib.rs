@@ -9,10 +9,11 @@
 //!   and the reasons the static answer may differ from pytest's.
 //! - [`walk`]: which files pytest would collect, in pytest's order, through a
 //!   directory-listing callback.
-//! - [`cache_key`]: a content hash to cache per-file results;
-//!   [`discovery_cache_key`], [`encode_cached`], [`decode_cached`]: the
-//!   per-file discovery cache's key and format.
+//! - [`cache_key`]: a content hash; [`DiscoverySettings`], [`decode_index`],
+//!   [`encode_index`], [`stamp_proves_content`]: the discovery cache's packed
+//!   per-rootdir index (one read per collection, one `stat` per file).
 
+mod cache;
 mod config;
 mod discover;
 mod dynamic;
@@ -20,6 +21,10 @@ mod glob;
 mod ids;
 mod walk;
 
+pub use cache::{
+    DiscoverySettings, INDEX_MAGIC, IndexEntry, STAMP_SETTLE_NS, Stamp, decode_index, decode_module, encode_index, encode_module,
+    stamp_is_racy, stamp_proves_content,
+};
 pub use config::{CONFIG_FILES, DEFAULT_NORECURSEDIRS, TestConfig, is_virtualenv_dir, shlex_split};
 pub use discover::{CollectIgnore, FixtureDef, Mark, ModuleTests, PytestReason, TestItem, TestKind, discover_module};
 pub use dynamic::{DynamicReason, dynamic_files, files_under_ignore_hooks};
@@ -50,7 +55,7 @@ pub fn cache_key(source: &[u8]) -> String {
 
 /// Changes whenever discovery's output for the same input may change: the
 /// crate version, the parser's, and the cache format.
-pub const DISCOVERY_CACHE_VERSION: &str = concat!("pybun-testing ", env!("CARGO_PKG_VERSION"), "; ruff_python_parser 0.0.10; format 2");
+pub const DISCOVERY_CACHE_VERSION: &str = concat!("pybun-testing ", env!("CARGO_PKG_VERSION"), "; ruff_python_parser 0.0.10; format 3");
 
 /// A hash of the discovery code itself (computed at compile time), so a
 /// build whose discovery logic changed never reads results of another.
@@ -69,39 +74,6 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// The key of one file's discovery result: the SHA-256 of the cache version,
-/// the configuration that shapes collection, the file's path relative to the
-/// rootdir (node ids contain it) and its bytes.
-#[must_use]
-pub fn discovery_cache_key(relative_path: &str, source: &str, config: &TestConfig) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(DISCOVERY_CACHE_VERSION.as_bytes());
-    hasher.update(DISCOVERY_CODE_HASH.to_le_bytes());
-    hasher.update([0]);
-    hasher.update(format!("{config:?}").as_bytes());
-    hasher.update([0]);
-    hasher.update(relative_path.as_bytes());
-    hasher.update([0]);
-    hasher.update(source.as_bytes());
-    hex::encode(hasher.finalize())
-}
-
-/// A discovery result as cached (JSON); `None` for results with collection
-/// errors, which are never cached (their diagnostics carry source spans).
-#[must_use]
-pub fn encode_cached(module: &ModuleTests) -> Option<String> {
-    if !module.errors.is_empty() {
-        return None;
-    }
-    serde_json::to_string(module).ok()
-}
-
-/// A cached discovery result; `None` when the text is not one (then discover again).
-#[must_use]
-pub fn decode_cached(text: &str) -> Option<ModuleTests> {
-    serde_json::from_str(text).ok()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -117,25 +89,6 @@ mod tests {
         assert_eq!(reasons("from collections.abc import Set\n\nclass TestSet(Set):\n    pass\n"), 1);
         // Not the standard library: may be a TestCase.
         assert_eq!(reasons("from helpers import Base\n\nclass _Frozen(Base):\n    pass\n"), 1);
-    }
-
-    #[test]
-    fn cached_results_round_trip_and_keys_change_with_inputs() {
-        use super::*;
-        let config = TestConfig::default();
-        let source = "import pytest\n\n@pytest.mark.parametrize('x', [1, 2])\ndef test_a(x, tmp_path):\n    pass\n\nclass TestB:\n    def test_c(self):\n        pass\n";
-        let module = discover_module("tests/test_a.py", source, &config);
-        assert_eq!(module.items.len(), 3);
-        let text = encode_cached(&module).unwrap();
-        assert_eq!(decode_cached(&text).unwrap(), module);
-        assert!(decode_cached("{").is_none());
-        let key = discovery_cache_key("tests/test_a.py", source, &config);
-        assert_ne!(key, discovery_cache_key("tests/test_b.py", source, &config));
-        assert_ne!(key, discovery_cache_key("tests/test_a.py", "", &config));
-        let other = TestConfig { python_functions: vec!["check".into()], ..TestConfig::default() };
-        assert_ne!(key, discovery_cache_key("tests/test_a.py", source, &other));
-        let broken = discover_module("tests/test_x.py", "def (", &config);
-        assert!(encode_cached(&broken).is_none());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Which files pytest collects, in its order, with the caller doing the IO.
 
+use std::collections::HashSet;
+
 use crate::config::{TestConfig, is_virtualenv_dir};
 use crate::glob::{fnmatch, has_glob};
 
@@ -29,7 +31,7 @@ fn join(dir: &str, name: &str) -> String {
 /// it does not exist or is a file).
 #[must_use]
 pub fn walk(root: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String, bool)>) -> Walk {
-    let mut out = Walk::default();
+    let mut out = Walker::default();
     let root = root.trim_end_matches('/');
     let mut starts: Vec<(String, bool)> = Vec::new();
     for testpath in &config.testpaths {
@@ -49,50 +51,69 @@ pub fn walk(root: &str, config: &TestConfig, list: &dyn Fn(&str) -> Vec<(String,
             path.rfind('/').unwrap_or(0)
         };
         let mut dir = root.to_owned();
-        add_conftest(&mut out, &dir, list);
+        let mut entries = list(&dir);
+        out.add_conftest(&dir, &entries);
         let rest = path[..parent_end]
             .strip_prefix(root)
             .unwrap_or(&path[..parent_end])
             .trim_start_matches('/');
         for segment in rest.split('/').filter(|s| !s.is_empty()) {
             dir = join(&dir, segment);
-            add_conftest(&mut out, &dir, list);
+            entries = list(&dir);
+            out.add_conftest(&dir, &entries);
         }
         if is_dir {
-            walk_dir(&path, config, list, &mut out);
-        } else if !out.test_files.contains(&path) {
-            out.test_files.push(path);
+            // `dir` is normally `path` here, and `entries` its listing.
+            let entries = if dir == path { entries } else { list(&path) };
+            walk_dir(&path, entries, config, list, &mut out);
+        } else {
+            out.add_test_file(path);
         }
     }
-    out
+    out.walk
 }
 
-fn add_conftest(out: &mut Walk, dir: &str, list: &dyn Fn(&str) -> Vec<(String, bool)>) {
-    let conftest = join(dir, "conftest.py");
-    if !out.conftests.contains(&conftest) && list(dir).iter().any(|(n, d)| n == "conftest.py" && !d)
-    {
-        out.conftests.push(conftest);
+/// The walk so far, with sets to keep its lists free of duplicates in
+/// constant time (a large suite has thousands of files).
+#[derive(Default)]
+struct Walker {
+    walk: Walk,
+    seen_files: HashSet<String>,
+    seen_conftests: HashSet<String>,
+}
+
+impl Walker {
+    /// The directory's `conftest.py`, if its listing has one.
+    fn add_conftest(&mut self, dir: &str, entries: &[(String, bool)]) {
+        if entries.iter().any(|(n, d)| n == "conftest.py" && !d) {
+            let conftest = join(dir, "conftest.py");
+            if self.seen_conftests.insert(conftest.clone()) {
+                self.walk.conftests.push(conftest);
+            }
+        }
+    }
+
+    fn add_test_file(&mut self, path: String) {
+        if self.seen_files.insert(path.clone()) {
+            self.walk.test_files.push(path);
+        }
     }
 }
 
+/// Walks `dir`, whose listing is `entries`.
 fn walk_dir(
     dir: &str,
+    mut entries: Vec<(String, bool)>,
     config: &TestConfig,
     list: &dyn Fn(&str) -> Vec<(String, bool)>,
-    out: &mut Walk,
+    out: &mut Walker,
 ) {
-    let mut entries = list(dir);
     let package = entries.iter().any(|(n, d)| n == "__init__.py" && !d);
     entries.sort_by(|a, b| {
-        let key = |e: &(String, bool)| (package && e.0 != "__init__.py", e.0.clone());
-        key(a).cmp(&key(b))
+        let first = |e: &(String, bool)| package && e.0 != "__init__.py";
+        first(a).cmp(&first(b)).then_with(|| a.0.cmp(&b.0))
     });
-    if entries.iter().any(|(n, d)| n == "conftest.py" && !d) {
-        let conftest = join(dir, "conftest.py");
-        if !out.conftests.contains(&conftest) {
-            out.conftests.push(conftest);
-        }
-    }
+    out.add_conftest(dir, &entries);
     for (name, is_dir) in entries {
         let path = join(dir, &name);
         if is_dir {
@@ -107,9 +128,9 @@ fn walk_dir(
             }) {
                 continue;
             }
-            walk_dir(&path, config, list, out);
-        } else if config.collects_file(&path) && !out.test_files.contains(&path) {
-            out.test_files.push(path);
+            walk_dir(&path, sub, config, list, out);
+        } else if config.collects_file(&path) {
+            out.add_test_file(path);
         }
     }
 }

@@ -111,6 +111,43 @@ fn expected_ids(case: &str) -> Vec<String> {
         .collect()
 }
 
+/// The discovery cache (one index per rootdir, entries proven by file
+/// stamps) follows edits, also one that keeps the file's size and restores
+/// its modification time: right after the first collection (the entry is
+/// then "racy": read and hashed) and once the entry has settled (more than
+/// two seconds older than the index: only the stamp is checked, and the
+/// status-change time moved).
+#[test]
+fn discovery_cache_sees_edits_that_keep_size_and_modification_time() {
+    let ctx = TestContext::new();
+    let dir = ctx.temp.path().join("edits");
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(dir.join("pytest.ini"), "[pytest]\ntestpaths = tests\n").unwrap();
+    let file = dir.join("tests").join("test_a.py");
+    let collect = || -> Vec<String> {
+        let out = pybun(&ctx, &dir, &["test", "--collect-only"], &[]);
+        assert_eq!(out.code, Some(0), "{out}");
+        out.stdout.lines().take_while(|l| !l.trim().is_empty()).map(str::to_string).collect()
+    };
+    let rewrite = |name: &str| {
+        let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::write(&file, format!("def {name}():\n    pass\n")).unwrap();
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(modified).unwrap();
+    };
+    std::fs::write(&file, "def test_one():\n    pass\n").unwrap();
+    assert_eq!(collect(), ["tests/test_a.py::test_one"]);
+    let index_dir = ctx.cache_dir.join("test-discovery-v1");
+    assert_eq!(std::fs::read_dir(&index_dir).unwrap().count(), 1, "one index for the rootdir");
+    rewrite("test_two");
+    assert_eq!(collect(), ["tests/test_a.py::test_two"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // Verified by content and recorded again, then proven by its stamp alone.
+    assert_eq!(collect(), ["tests/test_a.py::test_two"]);
+    assert_eq!(collect(), ["tests/test_a.py::test_two"]);
+    rewrite("test_six");
+    assert_eq!(collect(), ["tests/test_a.py::test_six"]);
+}
+
 /// A conftest's `pytest_ignore_collect` is asked (by the native harness, no
 /// pytest needed) which files `--collect-only` leaves out, as pytest does.
 #[test]
