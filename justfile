@@ -42,9 +42,10 @@ bench-run runs="21": build
     python3 scripts/bench_run.py --runs {{runs}}
 
 # pybun test vs pytest vs pytest -n 2 on a generated 5,000-test suite and on real suites from PyPI sdists
-# (toolz, boltons, idna; downloaded once), collection cold/warm cache, --watch warm re-run (needs /tmp/peers with pytest, pytest-xdist).
+# (toolz, boltons, idna; downloaded once), collection cold/warm cache, --watch warm re-run, and collection of a generated
+# 81,000-test suite (`--large`; pytest's collect-only of it takes 30-60 s) (needs /tmp/peers with pytest, pytest-xdist).
 bench-test runs="3" *args="": build
-    python3 scripts/bench_test.py --runs {{runs}} {{args}}
+    python3 scripts/bench_test.py --runs {{runs}} --large {{args}}
 
 # The compute cost of each `pybun check` layer (static, index, resolution, lock) on a 60-dependency pyproject, with in-memory fakes (no IO): core's share of pybun lsp's latency.
 bench-check:

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 
+import bench_test_large
 import bench_test_suites
 from common import base_env, pybun_bin
 
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=20, help="edits for the --watch re-run measurement")
     parser.add_argument("--suite", action="append", help="real suites to run (default: toolz, boltons, idna; `none` for none)")
     parser.add_argument("--skip-generated", action="store_true", help="only the real suites")
+    parser.add_argument("--large", action="store_true", help="also collect a generated 81,000-test suite (bench_test_large.py; `just bench-test` sets it)")
     args = parser.parse_args()
     if not (PEERS / "bin" / "pytest").exists():
         raise SystemExit("needs pytest and pytest-xdist in /tmp/peers: python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest pytest-xdist")
@@ -140,6 +142,9 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores here; other work on the machine skews the figures)")
     if not args.skip_generated:
         generated(args, root, env, pybun, pytest)
+    if args.large:
+        large = pathlib.Path(tempfile.mkdtemp(prefix="bench-test-large-")) / "suite"
+        bench_test_large.bench(args, large, env, [pybun_bin(), "--cache-dir", str(large / ".pybun-cache")], pytest)
     suites = args.suite or bench_test_suites.DEFAULT
     if suites != ["none"]:
         real_suites(args, suites, env, pytest)
