@@ -398,6 +398,20 @@ mod tests {
         check("[\u{fffd}]\n=\n[]\n]x[\n", &[("\u{fffd}", "", "", 2)], &[(4, "`]x[` is not `name = value`")]);
     }
 
+    #[test]
+    fn any_text_parses_without_panicking() {
+        // Every sequence of up to four of these pieces: problems, never a panic.
+        let pieces = ["[", "]", "=", "[pytest11]", "\n", " ", "a", ":", "#", "\u{e9}", "\r\n", "\u{fffd}", "[x"];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            texts = texts.iter().flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}"))).collect();
+            for text in &texts {
+                let (entries, problems) = parse_entry_points(text);
+                assert!(entries.iter().all(|e| e.line >= 1) && problems.iter().all(|p| p.line >= 1), "{text:?}");
+            }
+        }
+    }
+
     fn file(name: &str, version: &str, text: &str) -> EntryPointsFile {
         EntryPointsFile {
             name: name.into(),

@@ -843,6 +843,14 @@ fn an_installed_pytest_plugin_sends_the_suite_to_the_pytest_engine() {
     let (outcomes, used) = outcomes_and_engines(&out);
     assert_eq!(used, engines(&["native"]), "{out}");
     assert_eq!(outcomes, pytest_outcomes(&ctx, &env, &dir, &[]), "{out}");
+
+    // An entry_points.txt pytest cannot read: a warning at its line (the run goes on).
+    let broken = site.join("broken-1.0.dist-info");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("entry_points.txt"), "[pytest11]\nno equals sign\n").unwrap();
+    let text = pybun(&ctx, &dir, &["test"], &env_var);
+    assert!(text.stderr.contains("PB0703"), "{text}");
+    assert!(text.stderr.contains(&format!("{}:2: `no equals sign` is not `name = value`", broken.join("entry_points.txt").display())), "{text}");
 }
 
 /// Files pytest leaves out (a conftest's `collect_ignore` and
