@@ -353,7 +353,7 @@ pub fn run_tests(
     };
     let collected = all.len();
     let last_failed: BTreeSet<String> = read_json_list(ports, &rootdir.join(LAST_FAILED_FILE));
-    let durations = read_durations(ports, &rootdir.join(DURATIONS_FILE));
+    let (durations, durations_text) = read_durations(ports, &rootdir.join(DURATIONS_FILE));
     let mut selected: Vec<(String, String)> = all
         .iter()
         .filter(|(_, _, rel)| affected.as_ref().is_none_or(|files| files.contains(*rel)))
@@ -601,7 +601,7 @@ pub fn run_tests(
     // (pytest's own ids of files sent whole count as known too.)
     let known: BTreeSet<&str> = all.iter().map(|(id, _, _)| *id).chain(outcome.results.iter().map(|r| r.id.as_str())).collect();
     all_durations.retain(|id, _| known.contains(id.as_str()));
-    write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations);
+    write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations, &durations_text);
     let failed_ids: Vec<String> = outcome.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.id.clone()).collect();
     let text = format!(
         "[\n{}\n]\n",
@@ -937,9 +937,12 @@ fn read_json_list(ports: &SyncPorts<'_>, path: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn read_durations(ports: &SyncPorts<'_>, path: &Path) -> BTreeMap<String, f64> {
-    let Ok(text) = ports.fs.read_to_string(path) else { return BTreeMap::new() };
-    text.lines()
+/// The recorded durations, and the file's text (empty when there is none) to
+/// tell whether the merged durations change it.
+fn read_durations(ports: &SyncPorts<'_>, path: &Path) -> (BTreeMap<String, f64>, String) {
+    let Ok(text) = ports.fs.read_to_string(path) else { return (BTreeMap::new(), String::new()) };
+    let durations = text
+        .lines()
         .filter_map(|line| {
             let line = line.trim().trim_end_matches(',');
             let (key, value) = line.rsplit_once(':')?;
@@ -947,7 +950,8 @@ fn read_durations(ports: &SyncPorts<'_>, path: &Path) -> BTreeMap<String, f64> {
             let seconds: f64 = value.trim().parse().ok()?;
             Some((unescape(key), seconds.max(MIN_DURATION)))
         })
-        .collect()
+        .collect();
+    (durations, text)
 }
 
 /// The least duration recorded for a test (seconds): a test that ran in well
@@ -956,15 +960,27 @@ fn read_durations(ports: &SyncPorts<'_>, path: &Path) -> BTreeMap<String, f64> {
 /// the scheduler and the shards (all of a fast suite's modules in one batch).
 const MIN_DURATION: f64 = 0.001;
 
-fn write_durations(ports: &SyncPorts<'_>, path: &Path, durations: &BTreeMap<String, f64>) {
-    let body: Vec<String> = durations.iter().map(|(id, seconds)| format!("  {}: {seconds:.3}", json_string(id))).collect();
-    let text = format!("{{\n{}\n}}\n", body.join(",\n"));
-    if ports.fs.read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+/// Writes the durations unless the file (`previous`, as read) already says the same.
+fn write_durations(ports: &SyncPorts<'_>, path: &Path, durations: &BTreeMap<String, f64>, previous: &str) {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(previous.len().max(64));
+    text.push_str("{\n");
+    for (i, (id, seconds)) in durations.iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        let _ = write!(text, "  {}: {seconds:.3}", json_string(id));
+    }
+    text.push_str("\n}\n");
+    if text != previous {
         let _ = ports.fs.write_atomic(path, text.as_bytes());
     }
 }
 
 fn json_string(text: &str) -> String {
+    if !text.chars().any(|c| c == '"' || c == '\\' || (c as u32) < 0x20) {
+        return format!("\"{text}\"");
+    }
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {
@@ -980,6 +996,9 @@ fn json_string(text: &str) -> String {
 }
 
 fn unescape(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
     text.replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\")
 }
 
