@@ -154,17 +154,26 @@ impl ArtifactStore {
         };
         let fetched = if request.url.starts_with("file:") {
             read_local(&request.url, &mut sink)
+        } else if let Some(size) = request.size.filter(|&size| size <= self.in_memory_limit) {
+            // The common case (a locked size): collected on the client's runtime, hashed here.
+            debug!(url = %request.url, "downloading");
+            match self.http.download_bytes(&request.url, Some(size)) {
+                Ok(bytes) => {
+                    sink.hasher.update(&bytes);
+                    sink.bytes = bytes.len() as u64;
+                    sink.target = Download::Memory(bytes);
+                    Ok(())
+                }
+                Err(DownloadError::Sink { source, .. }) if source.kind() == io::ErrorKind::FileTooLarge => {
+                    sink.overflow = true;
+                    Ok(())
+                }
+                Err(e) => Err(download_error(e, request, &sink.spill_dir)),
+            }
         } else {
             debug!(url = %request.url, "downloading");
-            self.http.download(&request.url, &mut sink).map(|_| ()).map_err(|e| match e {
-                DownloadError::Index(IndexError::OfflineMiss { .. }) => {
-                    ArtifactError::OfflineMiss { filename: filename.clone() }
-                }
-                DownloadError::Index(e) => ArtifactError::Download { url: request.url.clone(), reason: e.to_string() },
-                DownloadError::Sink { source, .. } => {
-                    ArtifactError::Io { path: sink.spill_dir.join(filename), reason: source.to_string() }
-                }
-            })
+            let spill_dir = sink.spill_dir.clone();
+            self.http.download(&request.url, &mut sink).map(|_| ()).map_err(|e| download_error(e, request, &spill_dir))
         };
         if sink.overflow {
             let size = request.size.unwrap_or_default();
@@ -396,6 +405,18 @@ fn read_local(url: &str, sink: &mut HashingSink) -> Result<(), ArtifactError> {
             } else {
                 ArtifactError::Io { path: path.clone(), reason: e.to_string() }
             });
+        }
+    }
+}
+
+fn download_error(error: DownloadError, request: &ArtifactRequest, spill_dir: &Path) -> ArtifactError {
+    match error {
+        DownloadError::Index(IndexError::OfflineMiss { .. }) => {
+            ArtifactError::OfflineMiss { filename: request.filename.clone() }
+        }
+        DownloadError::Index(e) => ArtifactError::Download { url: request.url.clone(), reason: e.to_string() },
+        DownloadError::Sink { source, .. } => {
+            ArtifactError::Io { path: spill_dir.join(&request.filename), reason: source.to_string() }
         }
     }
 }

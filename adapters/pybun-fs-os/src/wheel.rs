@@ -179,7 +179,9 @@ fn unpack_to_temp(
         } else {
             buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
             loop {
-                let n = limited.read(&mut buffer).map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
+                // Inflate returns a few kilobytes per read: fill the buffer, then write it once.
+                let n = read_full(&mut limited, &mut buffer)
+                    .map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
                 if n == 0 {
                     break;
                 }
@@ -216,6 +218,20 @@ fn unpack_to_temp(
     let manifest_path = temp.path().join(MANIFEST);
     fs::write(&manifest_path, text).map_err(io_error("write", &manifest_path))?;
     Ok(temp)
+}
+
+/// Read until `buffer` is full or the input ends: the bytes read.
+fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match input.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A file read through one 256 KiB block at a time with positioned reads:
