@@ -184,8 +184,10 @@ fn test_once(
     warnings.extend(reported);
     if args.pytest_compat {
         for reason in &outcome.compat {
+            // (Line 0: not a file's line, e.g. `$PYTEST_PLUGINS`.)
+            let place = if reason.line == 0 { reason.file.clone() } else { format!("{}:{}", reason.file, reason.line) };
             warnings.push(
-                Diagnostic::info(Code::NotImplemented, format!("{}:{}: runs under pytest: {}", reason.file, reason.line, reason.reason))
+                Diagnostic::info(Code::NotImplemented, format!("{place}: runs under pytest: {}", reason.reason))
                     .with_hint("the native engine is used for modules without these; see `pybun test --engine`"),
             );
         }
