@@ -1418,6 +1418,7 @@ class NativeSession(object):
         self.conftest_layers = {}  # ("conftest", id(module)) -> (module, fixture layer)
         self.module_layers = {}  # id(module) -> (module, fixture layer)
         self.packages = {}  # directory -> (the directory its top package is in, package names)
+        self.paths = {}  # test file (relative) -> absolute path
 
     # pytest's outcome exceptions as well as the shim's once pytest is imported
     def _exc_classes(self):
@@ -1822,7 +1823,9 @@ class NativeSession(object):
         with fixture methods binds them to each test's instance: its closure
         is computed per test (`plan.per_test`)."""
         plan = _Plan()
-        path = os.path.normpath(os.path.join(ROOTDIR, relfile))
+        path = self.paths.get(relfile)
+        if path is None:
+            path = self.paths[relfile] = os.path.normpath(os.path.join(ROOTDIR, relfile))
         plan.path = path
         plan.conftests = self.conftest_chain(path)
         plan.ignored = self._ignored(path, plan.conftests)
@@ -2020,9 +2023,17 @@ class NativeSession(object):
         item = Item()
         item.cls = cls
         marks = obj_marks(obj)
+        # (a class's and a module's marks, read once: pytest reads them at collection)
         if item.cls is not None:
-            marks += obj_marks(item.cls)
-        marks += normalize_marks(getattr(mod, "pytestmark", None))
+            found = self.static_cache.get(("class-marks", cls))
+            if found is None:
+                found = self.static_cache[("class-marks", cls)] = obj_marks(cls)
+            marks += found
+        found = self.static_cache.get(("module-marks", mod))
+        if found is None:
+            found = self.static_cache[("module-marks", mod)] = normalize_marks(vars(mod).get("pytestmark")) \
+                if "__getattr__" not in vars(mod) else normalize_marks(getattr(mod, "pytestmark", None))
+        marks += found
 
         # parametrization
         callspecs = [CallSpec()]
