@@ -20,25 +20,33 @@ use crate::io_error;
 const MAX_ENTRY_POINTS_BYTES: u64 = 1 << 20;
 
 pub(crate) fn entry_point_files(root: &Path) -> Result<Vec<EntryPointsFile>, EnvironmentError> {
-    let mut directories: Vec<PathBuf> = Vec::new();
+    // Each directory with its listing (made once).
+    let mut directories: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     for site in site_packages_dirs(root)? {
+        // (`lib64` is usually a link to `lib`: one listing.)
+        let key = fs::canonicalize(&site).unwrap_or_else(|_| site.clone());
+        if !seen.insert(key) {
+            continue;
+        }
         let listing = list(&site)?;
         let pth_dirs: Vec<PathBuf> = listing
             .iter()
             .filter(|name| name.ends_with(".pth") && !name.starts_with('.'))
             .flat_map(|name| pth_directories(&site, &site.join(name)))
             .collect();
-        for dir in std::iter::once(site).chain(pth_dirs) {
+        directories.push((site, listing));
+        for dir in pth_dirs {
             let key = fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
             if seen.insert(key) {
-                directories.push(dir);
+                let listing = list(&dir)?;
+                directories.push((dir, listing));
             }
         }
     }
     let mut files = Vec::new();
-    for dir in directories {
-        for name in list(&dir)? {
+    for (dir, listing) in directories {
+        for name in listing {
             if name.starts_with('.') {
                 continue;
             }
@@ -152,10 +160,12 @@ mod tests {
         fs::write(site.join(".hidden-1.0.dist-info/entry_points.txt"), "[pytest11]\nh = h\n").unwrap();
         fs::write(extra.join("legacy.egg-info/entry_points.txt"), "[pytest11]\nlegacy = legacy.plugin\n").unwrap();
         fs::write(site.join("extra.pth"), format!("# comment\nimport sys\n{}\n/does/not/exist\n", extra.display())).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("lib", root.join("lib64")).unwrap();
         let found = entry_point_files(&root).unwrap();
         let rows: Vec<(&str, &str, bool)> =
             found.iter().map(|f| (f.name.as_str(), f.version.as_str(), f.text.contains("[pytest11]"))).collect();
-        // Sorted by path: `env/lib/...` (`O` before `p`), then `src/`.
+        // Sorted by path: `env/lib/...` (`O` before `p`), then `src/`; `lib64`, a link to `lib`, adds nothing.
         assert_eq!(rows, [("other-pkg", "2.0", false), ("pytest-a", "1.0", true), ("legacy", "", true)]);
         assert!(entry_point_files(&temp.path().join("missing")).unwrap().is_empty());
     }
