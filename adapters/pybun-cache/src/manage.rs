@@ -265,9 +265,8 @@ pub fn prune(cache_dir: &Path) -> Result<PruneOutcome, CacheError> {
         }
         for file in entries_or_empty(&dir)? {
             let name = file_name(&file);
-            if is_temp(&name) || !file.is_file() {
-                pruner.remove(&file)?;
-            } else if name.ends_with(".whl") {
+            // Wheel archives are the previous layout's: only source archives are kept.
+            if is_temp(&name) || !file.is_file() || name.ends_with(".whl") {
                 pruner.remove(&file)?;
             } else {
                 sources.insert(hex.clone());

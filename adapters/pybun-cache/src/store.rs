@@ -5,10 +5,10 @@ use std::io::{self, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
-use pybun_fs_os::{WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
-use pybun_index_http::{DownloadError, DownloadSink, HttpIndex};
+use pybun_fs_os::{StreamedWheel, WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
+use pybun_index_http::{DownloadError, DownloadSink, DownloadTask, HttpIndex};
 use pybun_pep::PackageName;
 use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, IndexError, PreparedWheel};
 use sha2::{Digest as _, Sha256};
@@ -157,18 +157,21 @@ impl ArtifactStore {
         } else if let Some(size) = request.size.filter(|&size| size <= self.in_memory_limit) {
             // The common case (a locked size): collected on the client's runtime, hashed here.
             debug!(url = %request.url, "downloading");
-            match self.http.download_bytes(&request.url, Some(size)) {
-                Ok(bytes) => {
-                    sink.hasher.update(&bytes);
-                    sink.bytes = bytes.len() as u64;
-                    sink.target = Download::Memory(bytes);
+            let (feed, task) = self.spawn_feed(request, size);
+            let mut reader = FeedReader::new(feed, size);
+            let drained = reader.drain();
+            match self.finish_feed(request, task, &mut reader, drained) {
+                Ok(()) => {
+                    sink.hasher = reader.hasher;
+                    sink.bytes = reader.bytes.len() as u64;
+                    sink.target = Download::Memory(reader.bytes);
                     Ok(())
                 }
-                Err(DownloadError::Sink { source, .. }) if source.kind() == io::ErrorKind::FileTooLarge => {
+                Err(FeedError::TooLarge) => {
                     sink.overflow = true;
                     Ok(())
                 }
-                Err(e) => Err(download_error(e, request, &sink.spill_dir)),
+                Err(FeedError::Download(e)) => Err(download_error(e, request, &sink.spill_dir)),
             }
         } else {
             debug!(url = %request.url, "downloading");
@@ -214,6 +217,12 @@ impl ArtifactStore {
     /// the unpacked wheel (named by the archive's sha256) is the cache entry.
     fn fetch(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
         let filename = &request.filename;
+        if let (Some(size), Some(hex)) = (request.size, expected_sha256(request)?)
+            && size <= self.in_memory_limit
+            && !request.url.starts_with("file:")
+        {
+            return self.fetch_streamed(request, size, hex);
+        }
         let (hex, download) = self.download_verified(request)?;
         let unpacked = self.layout.unpacked(&hex);
         if unpacked.is_dir() {
@@ -239,6 +248,105 @@ impl ArtifactStore {
         self.remember(request, &hex);
         debug!(filename, sha256 = %hex, "wheel cached");
         Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
+    }
+
+    /// Download a wheel of known size and hash, unpacking it while it
+    /// arrives ([`StreamedWheel`]); checked against the hash, the size and
+    /// `RECORD` once complete, and only then renamed into place. A wheel the
+    /// stream cannot unpack (a data descriptor, say) is unpacked from the
+    /// complete download instead, which also gives the verdict on a bad one.
+    fn fetch_streamed(&self, request: &ArtifactRequest, size: u64, hex: String) -> Result<PreparedWheel, ArtifactError> {
+        let filename = &request.filename;
+        let unpacked = self.layout.unpacked(&hex);
+        debug!(url = %request.url, "downloading and unpacking");
+        let (feed, task) = self.spawn_feed(request, size);
+        let mut reader = FeedReader::new(feed, size);
+        let streamed = StreamedWheel::extract(filename, &mut reader, &unpacked);
+        let drained = reader.drain();
+        let restarted = drained.is_err();
+        match self.finish_feed(request, task, &mut reader, drained) {
+            Ok(()) => {}
+            Err(FeedError::TooLarge) => {
+                return Err(ArtifactError::HashMismatch {
+                    filename: filename.clone(),
+                    expected: format!("{size} bytes"),
+                    actual: format!("more than {size} bytes"),
+                });
+            }
+            Err(FeedError::Download(e)) => return Err(download_error(e, request, &self.layout.archives())),
+        }
+        let actual = hex::encode(reader.hasher.clone().finalize());
+        if actual != hex {
+            return Err(ArtifactError::HashMismatch {
+                filename: filename.clone(),
+                expected: format!("sha256:{hex}"),
+                actual: format!("sha256:{actual}"),
+            });
+        }
+        if reader.bytes.len() as u64 != size {
+            return Err(ArtifactError::HashMismatch {
+                filename: filename.clone(),
+                expected: format!("{size} bytes"),
+                actual: format!("{} bytes", reader.bytes.len()),
+            });
+        }
+        let result = match streamed {
+            Ok(streamed) if !restarted => streamed.finish(&reader.bytes),
+            other => {
+                if let Err(e) = other {
+                    debug!(filename, reason = %e, "not unpacked while downloading; unpacking the whole archive");
+                }
+                unpack_wheel_bytes(filename, &reader.bytes, &unpacked)
+            }
+        };
+        drop(reader);
+        if let Err(e) = result {
+            return Err(match e {
+                WheelInstallError::Io { action, path, source } => {
+                    ArtifactError::Io { path, reason: format!("could not {action}: {source}") }
+                }
+                invalid => {
+                    ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&invalid, filename) }
+                }
+            });
+        }
+        self.remember(request, &hex);
+        debug!(filename, sha256 = %hex, "wheel cached");
+        Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
+    }
+
+    /// Start downloading `request` (of `size` bytes) on the index client's runtime into a [`Feed`].
+    fn spawn_feed(&self, request: &ArtifactRequest, size: u64) -> (Arc<Feed>, DownloadTask) {
+        let feed = Arc::new(Feed::default());
+        let sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: Some(size) };
+        (feed, self.http.spawn_download(&request.url, Box::new(sink)))
+    }
+
+    /// Wait for the download behind `reader`; after a retry that started the
+    /// body over (`drained` failed), read the new body whole.
+    fn finish_feed(
+        &self,
+        request: &ArtifactRequest,
+        task: DownloadTask,
+        reader: &mut FeedReader,
+        drained: io::Result<()>,
+    ) -> Result<(), FeedError> {
+        let result = task.wait();
+        match result {
+            Ok(_) => {}
+            Err(DownloadError::Sink { source, .. }) if source.kind() == io::ErrorKind::FileTooLarge => {
+                return Err(FeedError::TooLarge);
+            }
+            Err(e) => return Err(FeedError::Download(e)),
+        }
+        if drained.is_err() {
+            debug!(url = %request.url, "the download started over; reading it whole");
+            reader.reset();
+            reader.drain().map_err(|e| {
+                FeedError::Download(DownloadError::Sink { url: request.url.clone(), source: e })
+            })?;
+        }
+        Ok(())
     }
 
     /// The by-URL and by-name indexes (best effort: a failure only costs a later lookup).
@@ -314,6 +422,146 @@ impl ArtifactCache for ArtifactStore {
                 })
             })
             .collect()
+    }
+}
+
+/// Why a download into a [`Feed`] failed.
+enum FeedError {
+    /// More bytes than the locked size.
+    TooLarge,
+    Download(DownloadError),
+}
+
+/// The body of a download in progress, shared by the runtime task that
+/// receives it ([`FeedSink`]) and the thread that consumes it
+/// ([`FeedReader`]). The consumer is woken once per [`FEED_BATCH`] bytes (or
+/// at the end), not per network chunk.
+#[derive(Default)]
+struct Feed {
+    state: Mutex<FeedState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct FeedState {
+    chunks: Vec<Vec<u8>>,
+    pending: usize,
+    done: bool,
+    /// The body started over (a retry); the consumer must start over too.
+    restarted: bool,
+}
+
+/// Bytes a waiting consumer is woken for.
+const FEED_BATCH: usize = 256 * 1024;
+
+impl Feed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct FeedSink {
+    feed: Arc<Feed>,
+    received: u64,
+    limit: Option<u64>,
+}
+
+impl DownloadSink for FeedSink {
+    fn restart(&mut self) -> io::Result<()> {
+        self.received = 0;
+        let mut state = self.feed.lock();
+        state.chunks.clear();
+        state.pending = 0;
+        state.restarted = true;
+        self.feed.ready.notify_all();
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.received += chunk.len() as u64;
+        if self.limit.is_some_and(|limit| self.received > limit) {
+            return Err(io::Error::new(io::ErrorKind::FileTooLarge, "more bytes than the expected size"));
+        }
+        let mut state = self.feed.lock();
+        state.chunks.push(chunk.to_vec());
+        state.pending += chunk.len();
+        if state.pending >= FEED_BATCH {
+            self.feed.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.feed.lock().done = true;
+        self.feed.ready.notify_all();
+    }
+}
+
+/// Reads a [`Feed`] as it fills, keeping (and hashing) every byte.
+struct FeedReader {
+    feed: Arc<Feed>,
+    bytes: Vec<u8>,
+    position: usize,
+    hasher: Sha256,
+}
+
+impl FeedReader {
+    fn new(feed: Arc<Feed>, size: u64) -> Self {
+        let capacity = usize::try_from(size).unwrap_or_default();
+        Self { feed, bytes: Vec::with_capacity(capacity), position: 0, hasher: Sha256::new() }
+    }
+
+    /// Wait for more bytes: `false` at the end of the body; an error if it started over.
+    fn pull(&mut self) -> io::Result<bool> {
+        let mut state = self.feed.lock();
+        loop {
+            if state.restarted {
+                return Err(io::Error::other("the download started over"));
+            }
+            if state.pending >= FEED_BATCH || (state.done && state.pending > 0) {
+                let chunks = std::mem::take(&mut state.chunks);
+                state.pending = 0;
+                drop(state);
+                for chunk in chunks {
+                    self.hasher.update(&chunk);
+                    self.bytes.extend_from_slice(&chunk);
+                }
+                return Ok(true);
+            }
+            if state.done {
+                return Ok(false);
+            }
+            state = self.feed.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Read to the end of the body.
+    fn drain(&mut self) -> io::Result<()> {
+        while self.pull()? {}
+        Ok(())
+    }
+
+    /// Forget what was read: the body started over.
+    fn reset(&mut self) {
+        self.feed.lock().restarted = false;
+        self.bytes.clear();
+        self.position = 0;
+        self.hasher = Sha256::new();
+    }
+}
+
+impl io::Read for FeedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.bytes.len() {
+            if !self.pull()? {
+                return Ok(0);
+            }
+        }
+        let available = &self.bytes[self.position..];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.position += n;
+        Ok(n)
     }
 }
 

@@ -22,12 +22,14 @@ use pybun_ports::FileSystem;
 
 mod link;
 mod wheel;
+mod wheel_stream;
 
 pub use link::{LinkMode, detect_link_mode, link_file};
 pub use wheel::{
     InstallOptions, Installed, MANIFEST, RECIPES_DIR, RecipeInstalled, Unpacked, WheelInstallError, install_from_recipe,
     install_planned, install_wheel, plan_unpacked, unpack_wheel, unpack_wheel_bytes,
 };
+pub use wheel_stream::StreamedWheel;
 
 /// The operating system's filesystem.
 #[derive(Debug, Default, Clone, Copy)]

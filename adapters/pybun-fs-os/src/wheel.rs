@@ -21,7 +21,7 @@ use pybun_pep::WheelFilename;
 use crate::link::{LinkMode, link_file};
 
 /// `RECORD`, `WHEEL` and `entry_points.txt` larger than this are refused.
-const MAX_METADATA_FILE: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_METADATA_FILE: u64 = 64 * 1024 * 1024;
 
 /// Why a wheel could not be unpacked or installed.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,7 @@ pub enum WheelInstallError {
     },
 }
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> WheelInstallError {
+pub(crate) fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> WheelInstallError {
     let path = path.to_path_buf();
     move |source| WheelInstallError::Io { action, path, source }
 }
@@ -57,7 +57,7 @@ pub enum Unpacked {
 }
 
 /// `/`-separated archive path without empty or `.` components (the planner's normal form).
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     path.split('/').filter(|c| !c.is_empty() && *c != ".").collect::<Vec<_>>().join("/")
 }
 
@@ -206,8 +206,14 @@ fn unpack_to_temp(
         drop(out);
         manifest.push((path, file.size, file.executable));
     }
+    write_manifest(temp.path(), &manifest)?;
+    Ok(temp)
+}
+
+/// Write [`MANIFEST`] into the unpacked directory `dir`: `(path, size, executable)` per file.
+pub(crate) fn write_manifest(dir: &Path, manifest: &[(String, u64, bool)]) -> Result<(), WheelInstallError> {
     let mut text = String::new();
-    for (path, size, executable) in &manifest {
+    for (path, size, executable) in manifest {
         text.push_str(if *executable { "x" } else { "-" });
         text.push('\t');
         text.push_str(&size.to_string());
@@ -215,13 +221,12 @@ fn unpack_to_temp(
         text.push_str(path);
         text.push('\n');
     }
-    let manifest_path = temp.path().join(MANIFEST);
-    fs::write(&manifest_path, text).map_err(io_error("write", &manifest_path))?;
-    Ok(temp)
+    let manifest_path = dir.join(MANIFEST);
+    fs::write(&manifest_path, text).map_err(io_error("write", &manifest_path))
 }
 
 /// Read until `buffer` is full or the input ends: the bytes read.
-fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
         match input.read(&mut buffer[filled..]) {
@@ -316,7 +321,7 @@ pub const MANIFEST: &str = ".pybun-manifest";
 
 /// Members up to this size (most files) are inflated into one buffer and
 /// written at once; larger ones stream through a buffer of this size.
-const WHOLE_MEMBER_LIMIT: u64 = 256 * 1024;
+pub(crate) const WHOLE_MEMBER_LIMIT: u64 = 256 * 1024;
 
 /// The entries of an unpacked wheel: its manifest, else a directory walk.
 fn unpacked_entries(unpacked_dir: &Path) -> Result<Vec<ArchiveEntry>, WheelInstallError> {
@@ -343,7 +348,7 @@ fn unpacked_entries(unpacked_dir: &Path) -> Result<Vec<ArchiveEntry>, WheelInsta
 }
 
 /// Rename the finished temporary directory to `dest`, unless someone else's is there.
-fn commit(temp: tempfile::TempDir, dest: &Path) -> Result<Unpacked, WheelInstallError> {
+pub(crate) fn commit(temp: tempfile::TempDir, dest: &Path) -> Result<Unpacked, WheelInstallError> {
     match fs::rename(temp.path(), dest) {
         Ok(()) => {
             let _ = temp.keep();
@@ -356,14 +361,14 @@ fn commit(temp: tempfile::TempDir, dest: &Path) -> Result<Unpacked, WheelInstall
 }
 
 #[cfg(unix)]
-fn set_mode(path: &Path, executable: bool) -> Result<(), WheelInstallError> {
+pub(crate) fn set_mode(path: &Path, executable: bool) -> Result<(), WheelInstallError> {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = if executable { 0o755 } else { 0o644 };
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_error("set permissions of", path))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
+pub(crate) fn set_mode(_path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
     Ok(())
 }
 
@@ -371,7 +376,7 @@ fn set_mode(_path: &Path, _executable: bool) -> Result<(), WheelInstallError> {
 /// `0o644`, set at creation: no `fchmod` per file. The process umask applies,
 /// as for any file created (a umask of `022` leaves these modes as they are).
 #[cfg(unix)]
-fn create_with_mode(path: &Path, executable: bool) -> io::Result<fs::File> {
+pub(crate) fn create_with_mode(path: &Path, executable: bool) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     fs::OpenOptions::new()
         .write(true)
@@ -382,7 +387,7 @@ fn create_with_mode(path: &Path, executable: bool) -> io::Result<fs::File> {
 }
 
 #[cfg(not(unix))]
-fn create_with_mode(path: &Path, _executable: bool) -> io::Result<fs::File> {
+pub(crate) fn create_with_mode(path: &Path, _executable: bool) -> io::Result<fs::File> {
     fs::File::create(path)
 }
 

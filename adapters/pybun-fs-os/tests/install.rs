@@ -12,8 +12,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 
 use pybun_fs_os::{
-    InstallOptions, LinkMode, RECIPES_DIR, Unpacked, detect_link_mode, install_from_recipe, install_planned,
-    install_wheel, link_file, plan_unpacked, unpack_wheel,
+    InstallOptions, LinkMode, RECIPES_DIR, StreamedWheel, Unpacked, detect_link_mode, install_from_recipe,
+    install_planned, install_wheel, link_file, plan_unpacked, unpack_wheel, unpack_wheel_bytes,
 };
 use pybun_install::{Record, RecordHash, SchemePaths};
 use pybun_pep::WheelFilename;
@@ -335,6 +335,12 @@ fn refused(members: &[Member], record: &str) -> String {
     let dest = cache.join("demo-1.0-py3-none-any");
     let error = unpack_wheel(&wheel, &dest).unwrap_err().to_string();
     assert!(!dest.exists(), "{error}");
+    // Unpacking while downloading refuses it too: at once, or once the whole archive is there.
+    let bytes = fs::read(&wheel).unwrap();
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest)
+        .and_then(|streamed| streamed.finish(&bytes));
+    assert!(streamed.is_err(), "streamed unpack accepted a wheel unpack_wheel refuses: {error}");
+    assert!(!dest.exists(), "{error}");
     let left: Vec<_> = fs::read_dir(&cache).map(|d| d.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "left in the cache: {left:?}");
     let mut everything = Vec::new();
@@ -548,4 +554,74 @@ fn a_recipe_without_scripts_serves_any_interpreter() {
     let plan = plan_unpacked(&unpacked, &name, &scheme(&other.path().join("env"))).unwrap();
     install_planned(&unpacked, &plan, LinkMode::Copy, &options(Path::new("/a/bin/python"))).unwrap();
     assert!(!unpacked.join(RECIPES_DIR).exists());
+}
+
+#[test]
+fn unpacking_while_downloading_gives_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let bytes = fs::read(&wheel).unwrap();
+    let whole = dir.path().join("cache/whole");
+    assert_eq!(unpack_wheel(&wheel, &whole).unwrap(), Unpacked::Fresh);
+    let streamed_dest = dir.path().join("cache/streamed");
+    // The reader gives a few bytes at a time, as a network would.
+    let mut trickle = Trickle { bytes: &bytes, position: 0 };
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut trickle, &streamed_dest).unwrap();
+    assert!(!streamed_dest.exists(), "nothing is visible before finish");
+    assert_eq!(streamed.finish(&bytes).unwrap(), Unpacked::Fresh);
+    let (whole_tree, streamed_tree) = (tree(&whole), tree(&streamed_dest));
+    assert_eq!(whole_tree, streamed_tree);
+    assert_eq!(streamed_tree["demo-1.0.data/scripts/plain.sh"].1, 0o755);
+    assert_eq!(streamed_tree["demo/__init__.py"].1, 0o644);
+    let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "no temporary directory left: {names:?}");
+}
+
+/// Gives at most 7 bytes per read.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(7).min(self.bytes.len() - self.position);
+        buf[..n].copy_from_slice(&self.bytes[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_wheel_with_data_descriptors_is_left_to_the_whole_archive_unpacker() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let mut bytes = fs::read(&wheel).unwrap();
+    // The first member's local header says its sizes follow its data (general purpose flag bit 3),
+    // as a streaming zip writer makes it.
+    assert_eq!(&bytes[..4], b"PK\x03\x04");
+    bytes[6] |= 0x08;
+    let dest = dir.path().join("cache/demo");
+    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap_err();
+    assert!(error.to_string().contains("not a valid wheel"), "{error}");
+    assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
+    assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &dest).unwrap(), Unpacked::Fresh);
+    assert!(dest.join("demo/cli.py").is_file());
+}
+
+#[test]
+fn a_local_header_that_differs_from_the_central_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let mut bytes = fs::read(&wheel).unwrap();
+    // Rename the member in its local header only (the first occurrence of the name).
+    let name = b"demo/cli.py";
+    let at = bytes.windows(name.len()).position(|w| w == name).unwrap();
+    bytes[at..at + name.len()].copy_from_slice(b"demo/clx.py");
+    let dest = dir.path().join("cache/demo");
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap();
+    let error = streamed.finish(&bytes).unwrap_err().to_string();
+    assert!(error.contains("differs from the member in the archive"), "{error}");
+    assert!(!dest.exists());
+    assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
 }

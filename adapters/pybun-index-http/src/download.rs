@@ -31,6 +31,10 @@ pub trait DownloadSink: Send {
     /// # Errors
     /// Stops the download with [`DownloadError::Sink`].
     fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
+
+    /// The download ended, with or without success (called by
+    /// [`HttpIndex::spawn_download`]'s task; a sink others read from wakes them).
+    fn finish(&mut self) {}
 }
 
 /// Why [`HttpIndex::download`] failed.
@@ -67,56 +71,46 @@ impl HttpIndex {
 }
 
 impl HttpIndex {
-    /// GET `url` into memory: the whole body. Unlike [`HttpIndex::download`],
-    /// the body is collected by a task on the client's own runtime, so its
-    /// chunks do not wake the calling thread one by one (on a cold sync of
-    /// a few hundred megabytes that was tens of thousands of thread
-    /// wake-ups); the caller wakes once, when the body is complete.
-    ///
-    /// More than `limit` bytes stop the download with a
-    /// [`DownloadError::Sink`] whose error kind is
-    /// [`io::ErrorKind::FileTooLarge`].
-    ///
-    /// # Errors
-    /// See [`DownloadError`]. Offline, nothing is sent.
-    pub fn download_bytes(&self, url: &str, limit: Option<u64>) -> Result<Vec<u8>, DownloadError> {
+    /// Start a GET of `url` on the client's own runtime, handing its body to
+    /// `sink` there; [`DownloadTask::wait`] gives the result. The sink gets
+    /// the chunks on a runtime thread: the caller is not woken per chunk (on
+    /// a cold sync of a few hundred megabytes that was tens of thousands of
+    /// thread wake-ups with [`HttpIndex::download`]), and may consume what
+    /// the sink collects meanwhile (the artifact cache unpacks a wheel while
+    /// it downloads).
+    #[must_use]
+    pub fn spawn_download(&self, url: &str, mut sink: Box<dyn DownloadSink>) -> DownloadTask {
         let inner = std::sync::Arc::clone(&self.inner);
         let owned_url = url.to_string();
-        let capacity = limit.and_then(|limit| usize::try_from(limit).ok()).unwrap_or(0);
         let task = self.handle.spawn(async move {
-            let mut sink = MemorySink { bytes: Vec::with_capacity(capacity), limit };
-            let (status, _) = inner.fetcher.get_streamed(&owned_url, &mut sink).await?;
-            if status != 200 {
-                return Err(DownloadError::Index(IndexError::HttpStatus { url: owned_url, status }));
+            let result = inner.fetcher.get_streamed(&owned_url, &mut *sink).await;
+            sink.finish();
+            match result? {
+                (200, written) => Ok(written),
+                (status, _) => Err(DownloadError::Index(IndexError::HttpStatus { url: owned_url, status })),
             }
-            Ok(sink.bytes)
         });
-        self.block_on(task).unwrap_or_else(|join| {
-            Err(DownloadError::Index(IndexError::Unreachable {
-                url: url.to_string(),
-                reason: format!("the download task stopped: {join}"),
-            }))
+        DownloadTask { handle: self.handle.clone(), url: url.to_string(), task }
+    }
+}
+
+/// A download started with [`HttpIndex::spawn_download`].
+#[derive(Debug)]
+pub struct DownloadTask {
+    handle: tokio::runtime::Handle,
+    url: String,
+    task: tokio::task::JoinHandle<Result<u64, DownloadError>>,
+}
+
+impl DownloadTask {
+    /// Wait for the download to end: the number of bytes given to the sink.
+    ///
+    /// # Errors
+    /// See [`DownloadError`].
+    pub fn wait(self) -> Result<u64, DownloadError> {
+        let url = self.url;
+        crate::block_on_with(&self.handle, self.task).unwrap_or_else(|join| {
+            Err(DownloadError::Index(IndexError::Unreachable { url, reason: format!("the download task stopped: {join}") }))
         })
-    }
-}
-
-/// The body in memory, refused past `limit`.
-struct MemorySink {
-    bytes: Vec<u8>,
-    limit: Option<u64>,
-}
-
-impl DownloadSink for MemorySink {
-    fn restart(&mut self) -> io::Result<()> {
-        self.bytes.clear();
-        Ok(())
-    }
-
-    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        if self.limit.is_some_and(|limit| (self.bytes.len() + chunk.len()) as u64 > limit) {
-            return Err(io::Error::new(io::ErrorKind::FileTooLarge, "more bytes than the expected size"));
-        }
-        self.bytes.extend_from_slice(chunk);
-        Ok(())
     }
 }

@@ -41,7 +41,7 @@ use crate::archive::RangeFailure;
 use crate::cache::{Bucket, EntryHeader};
 use crate::client::{ClientSettings, Fetcher, PageOwner};
 use crate::parsed::CompactFiles;
-pub use crate::download::{DownloadError, DownloadSink};
+pub use crate::download::{DownloadError, DownloadSink, DownloadTask};
 
 /// Where and how [`HttpIndex`] looks for packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,14 +254,23 @@ impl HttpIndex {
         F: Future + Send,
         F::Output: Send,
     {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return self.handle.block_on(future);
-        }
-        std::thread::scope(|scope| {
-            let waiter = scope.spawn(|| self.handle.block_on(future));
-            waiter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+        block_on_with(&self.handle, future)
     }
+}
+
+/// `handle.block_on(future)`, from a thread of another runtime too (then on a scoped thread).
+pub(crate) fn block_on_with<F>(handle: &tokio::runtime::Handle, future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return handle.block_on(future);
+    }
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| handle.block_on(future));
+        waiter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 impl Drop for HttpIndex {

@@ -27,7 +27,8 @@ pub use entry_points::{EntryPoint, EntryPoints};
 pub use error::{FormatError, InstallError};
 pub use installed::{GeneratedFile, INSTALLER, generated_files, path_bytes, record_path, rewrite_record};
 pub use plan::{
-    ArchiveEntry, InstallPlan, PlannedFile, SchemeKey, SchemePaths, check_archive, find_dist_info, plan_install,
+    ArchiveEntry, InstallPlan, PlannedFile, SchemeKey, SchemePaths, check_archive, find_dist_info, is_safe_member_path,
+    plan_install,
 };
 pub use recipe::{Destination, Recipe, destinations, recipe_key, scheme_layout};
 pub use record::{HashAlgorithm, Record, RecordEntry, RecordHash, RecordHasher};

@@ -179,6 +179,15 @@ fn normal_path(path: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether an archive member name is safe to create under a directory: not
+/// absolute, no `..`, backslash, drive letter or NUL, not empty (the checks
+/// [`check_archive`] makes first). Lets an unpacker write members as they
+/// arrive, before the whole archive (and so [`check_archive`]) is available.
+#[must_use]
+pub fn is_safe_member_path(path: &str) -> bool {
+    safe_components("", path).is_ok()
+}
+
 fn safe_components<'a>(wheel: &str, path: &'a str) -> Result<Vec<&'a str>, InstallError> {
     let bytes = path.as_bytes();
     if path.contains('\0') {

@@ -1,0 +1,251 @@
+//! Unpacking a wheel while it downloads: members are extracted in archive
+//! order from the zip's local headers as their bytes arrive, and checked
+//! once the whole archive (its central directory, `RECORD`, and the
+//! caller's hash of the archive) is there. Until then nothing is visible at
+//! the destination: the members sit in a temporary directory beside it, as
+//! with [`crate::unpack_wheel`].
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use pybun_install::{
+    ArchiveEntry, HashAlgorithm, InstallError, Record, RecordHash, RecordHasher, WheelMeta, check_archive,
+    find_dist_info, is_safe_member_path,
+};
+use pybun_pep::WheelFilename;
+
+use crate::wheel::{
+    MAX_METADATA_FILE, Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, normalize,
+    read_full, set_mode, write_manifest,
+};
+
+/// The members of a wheel extracted from a stream, not yet checked
+/// (see [`StreamedWheel::extract`] and [`StreamedWheel::finish`]).
+#[derive(Debug)]
+pub struct StreamedWheel {
+    filename: String,
+    dest: PathBuf,
+    temp: tempfile::TempDir,
+    /// Per extracted file, by normalized path.
+    members: HashMap<String, StreamedMember>,
+}
+
+#[derive(Debug)]
+struct StreamedMember {
+    /// The name as the local header gave it.
+    raw_name: String,
+    size: u64,
+    compressed_size: u64,
+    crc32: u32,
+    sha256: RecordHash,
+}
+
+impl StreamedWheel {
+    /// Extract the members of the wheel `filename` from `reader` (the archive
+    /// from its first byte, as it arrives) into a temporary directory beside
+    /// `dest`, up to the central directory. Each file's size, CRC and sha256
+    /// are kept for [`StreamedWheel::finish`]; nothing is checked against
+    /// `RECORD` yet and nothing appears at `dest`.
+    ///
+    /// # Errors
+    /// Whatever a stream cannot give: a member whose sizes follow its data
+    /// (a data descriptor), bytes before the first member, an unsafe or
+    /// repeated name, a CRC or size mismatch, an early end, an IO error.
+    /// The temporary directory is removed. The caller then reads the whole
+    /// archive and unpacks it with [`crate::unpack_wheel_bytes`], which gives
+    /// the authoritative verdict.
+    pub fn extract(filename: &str, reader: &mut impl Read, dest: &Path) -> Result<Self, WheelInstallError> {
+        let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
+        WheelFilename::from_str(filename).map_err(|e| invalid(e.to_string()))?;
+        let parent = match dest.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
+        let temp = tempfile::Builder::new()
+            .prefix(".tmp-unpack-")
+            .tempdir_in(parent)
+            .map_err(io_error("create a temporary directory in", parent))?;
+        let mut made_dirs = HashSet::new();
+        let mut members = HashMap::new();
+        let mut buffer = Vec::with_capacity(64 * 1024);
+        while let Some(mut member) = zip::read::read_zipfile_from_stream(reader).map_err(|e| invalid(e.to_string()))? {
+            if member.is_dir() {
+                continue;
+            }
+            let raw_name = member.name().to_string();
+            if !is_safe_member_path(&raw_name) {
+                return Err(invalid(format!("unsafe member name `{raw_name}`")));
+            }
+            let path = normalize(&raw_name);
+            if members.contains_key(&path) {
+                return Err(invalid(format!("`{path}` appears twice")));
+            }
+            let target = temp.path().join(&path);
+            if let Some(dir) = target.parent()
+                && made_dirs.insert(dir.to_path_buf())
+            {
+                fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+            }
+            let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
+            let expected = member.size();
+            let mut hasher = RecordHasher::new(HashAlgorithm::Sha256);
+            let mut written = 0_u64;
+            // One byte past the size the header gives, to notice a longer member;
+            // reading to the end makes the zip reader check the CRC.
+            let mut limited = (&mut member).take(expected.saturating_add(1));
+            let extract_error = |e: io::Error| invalid(format!("cannot extract `{path}`: {e}"));
+            if expected <= WHOLE_MEMBER_LIMIT {
+                buffer.clear();
+                limited.read_to_end(&mut buffer).map_err(extract_error)?;
+                hasher.update(&buffer);
+                out.write_all(&buffer).map_err(io_error("write", &target))?;
+                written = buffer.len() as u64;
+            } else {
+                buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
+                loop {
+                    let n = read_full(&mut limited, &mut buffer).map_err(extract_error)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                    out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
+                    written += n as u64;
+                }
+            }
+            if written != expected {
+                return Err(invalid(format!("`{path}` has {written} bytes, its header says {expected}")));
+            }
+            drop(out);
+            let streamed = StreamedMember {
+                raw_name,
+                size: written,
+                compressed_size: member.compressed_size(),
+                crc32: member.crc32(),
+                sha256: hasher.finish(),
+            };
+            members.insert(path, streamed);
+        }
+        Ok(Self { filename: filename.to_string(), dest: dest.to_path_buf(), temp, members })
+    }
+
+    /// Check the extracted members against the whole `archive` (the same
+    /// bytes the stream gave, which the caller has verified against the
+    /// locked hash): the central directory must list exactly the extracted
+    /// files with the same sizes and CRCs; then the checks of
+    /// [`crate::unpack_wheel`] (unsafe names and symlinks, `WHEEL`, `RECORD`
+    /// sizes and hashes); executables get mode `0o755`. Then the directory is
+    /// renamed to the destination, as [`crate::unpack_wheel`] does.
+    ///
+    /// # Errors
+    /// As [`crate::unpack_wheel`]; the temporary directory is removed.
+    pub fn finish(self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
+        let filename = self.filename.clone();
+        let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
+        let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
+        let mut zip = zip::ZipArchive::new(io::Cursor::new(archive)).map_err(|e| invalid(e.to_string()))?;
+        let mut entries = Vec::with_capacity(zip.len());
+        let mut listed = 0;
+        for index in 0..zip.len() {
+            let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+            entries.push(ArchiveEntry {
+                path: member.name().to_string(),
+                size: member.size(),
+                is_dir: member.is_dir(),
+                unix_mode: member.unix_mode(),
+            });
+            if member.is_dir() {
+                continue;
+            }
+            let same = self.members.get(&normalize(member.name())).is_some_and(|streamed| {
+                streamed.raw_name == member.name()
+                    && streamed.size == member.size()
+                    && streamed.compressed_size == member.compressed_size()
+                    && streamed.crc32 == member.crc32()
+            });
+            if !same {
+                return Err(invalid(format!(
+                    "the central directory's `{}` differs from the member in the archive",
+                    member.name()
+                )));
+            }
+            listed += 1;
+        }
+        if listed != self.members.len() {
+            return Err(invalid("the central directory does not list every member of the archive".to_string()));
+        }
+        let dist_info = find_dist_info(&wheel_name, &entries)?;
+        let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
+            let path = format!("{dist_info}/{name}");
+            let member = zip.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
+            let mut text = String::new();
+            member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
+            Ok(text)
+        };
+        let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(&filename))?;
+        let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(&filename))?;
+        let plan = check_archive(&wheel_name, &entries, &wheel_meta, &record)?;
+
+        let mut executable = HashSet::new();
+        for file in &plan.files {
+            let Some(streamed) = self.members.get(&file.archive_path) else {
+                return Err(invalid(format!("`{}` was not extracted", file.archive_path)));
+            };
+            let target = self.temp.path().join(&file.archive_path);
+            let actual = if file.hash.algorithm == streamed.sha256.algorithm {
+                streamed.sha256.clone()
+            } else {
+                hash_file(&target, file.hash.algorithm)?
+            };
+            if streamed.size != file.size {
+                return Err(InstallError::SizeMismatch {
+                    wheel: filename,
+                    path: file.archive_path.clone(),
+                    expected: file.size,
+                    actual: streamed.size,
+                }
+                .into());
+            }
+            if actual != file.hash {
+                return Err(InstallError::HashMismatch {
+                    wheel: filename,
+                    path: file.archive_path.clone(),
+                    expected: file.hash.to_string(),
+                    actual: actual.to_string(),
+                }
+                .into());
+            }
+            if file.executable {
+                set_mode(&target, true)?;
+                executable.insert(file.archive_path.as_str());
+            }
+        }
+        let manifest: Vec<(String, u64, bool)> = entries
+            .iter()
+            .filter(|entry| !entry.is_dir)
+            .map(|entry| {
+                let path = normalize(&entry.path);
+                let is_executable = executable.contains(path.as_str());
+                (path, entry.size, is_executable)
+            })
+            .collect();
+        write_manifest(self.temp.path(), &manifest)?;
+        commit(self.temp, &self.dest)
+    }
+}
+
+fn hash_file(path: &Path, algorithm: HashAlgorithm) -> Result<RecordHash, WheelInstallError> {
+    let mut file = fs::File::open(path).map_err(io_error("open", path))?;
+    let mut hasher = RecordHasher::new(algorithm);
+    let mut buffer = vec![0_u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer).map_err(io_error("read", path))?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
