@@ -332,7 +332,9 @@ pub fn run_tests(
     }
 
     // Selection.
-    let all: Vec<(&str, Vec<String>, &str)> = match &session_order {
+    // Borrowed from the modules (a large suite has tens of thousands of items):
+    // mark names are copied only for a `-k` / `-m` filter.
+    let all: Vec<(&str, &[Mark], &str)> = match &session_order {
         Some(order) => {
             let items: std::collections::HashMap<&str, (&TestItem, &str)> = modules
                 .iter()
@@ -341,33 +343,34 @@ pub fn run_tests(
             order
                 .iter()
                 .filter_map(|(id, _)| items.get(id.as_str()))
-                .map(|(item, rel)| (item.node_id.as_str(), item.marks.iter().map(|k| k.name.clone()).collect(), *rel))
+                .map(|(item, rel)| (item.node_id.as_str(), item.marks.as_slice(), *rel))
                 .collect()
         }
         None => walked
             .test_files
             .iter()
             .filter_map(|rel| modules.get(rel).map(|m| (rel, m)))
-            .flat_map(|(rel, m)| m.items.iter().map(move |item| (item.node_id.as_str(), item.marks.iter().map(|k| k.name.clone()).collect(), rel.as_str())))
+            .flat_map(|(rel, m)| m.items.iter().map(move |item| (item.node_id.as_str(), item.marks.as_slice(), rel.as_str())))
             .collect(),
     };
     let collected = all.len();
     let last_failed: BTreeSet<String> = read_json_list(ports, &rootdir.join(LAST_FAILED_FILE));
     let (durations, durations_text) = read_durations(ports, &rootdir.join(DURATIONS_FILE));
-    let mut selected: Vec<(String, String)> = all
+    let mark_names = |marks: &[Mark]| -> Vec<String> { marks.iter().map(|k| k.name.clone()).collect() };
+    let mut selected: Vec<(&str, &str)> = all
         .iter()
         .filter(|(_, _, rel)| affected.as_ref().is_none_or(|files| files.contains(*rel)))
         .filter(|(id, _, _)| wanted_paths.is_empty() || wanted_paths.iter().any(|p| path_selects(p, id)))
-        .filter(|(id, marks, _)| keyword.as_ref().is_none_or(|k| keyword_matches(k, id, marks)))
-        .filter(|(_, marks, _)| marker.as_ref().is_none_or(|m| marker_matches(m, marks)))
+        .filter(|(id, marks, _)| keyword.as_ref().is_none_or(|k| keyword_matches(k, id, &mark_names(marks))))
+        .filter(|(_, marks, _)| marker.as_ref().is_none_or(|m| marker_matches(m, &mark_names(marks))))
         .filter(|(id, _, _)| !request.last_failed || last_failed.is_empty() || last_failed.contains(*id))
-        .map(|(id, _, rel)| ((*id).to_string(), (*rel).to_string()))
+        .map(|(id, _, rel)| (*id, *rel))
         .collect();
     let deselected = collected - selected.len();
     if let Some((index, count)) = request.shard {
-        let ids: Vec<String> = selected.iter().map(|(id, _)| id.clone()).collect();
+        let ids: Vec<String> = selected.iter().map(|(id, _)| (*id).to_string()).collect();
         let keep: BTreeSet<String> = shard(&ids, &durations, index - 1, count).into_iter().collect();
-        selected.retain(|(id, _)| keep.contains(id));
+        selected.retain(|(id, _)| keep.contains(*id));
     }
     let engine_of = |rel: &str| match request.engine {
         EngineChoice::Native => TestEngine::Native,
@@ -375,12 +378,12 @@ pub fn run_tests(
         EngineChoice::Auto if needs_pytest.contains(rel) => TestEngine::Pytest,
         EngineChoice::Auto => TestEngine::Native,
     };
-    let tests: Vec<PlannedTest> = selected.iter().map(|(id, rel)| PlannedTest { node_id: id.clone(), engine: engine_of(rel) }).collect();
+    let tests: Vec<PlannedTest> = selected.iter().map(|(id, rel)| PlannedTest { node_id: (*id).to_string(), engine: engine_of(rel) }).collect();
     let mut outcome = TestOutcome {
         rootdir: rootdir.clone(),
         config_file,
         collected,
-        tests: tests.clone(),
+        tests: Vec::new(),
         deselected,
         results: Vec::new(),
         compat,
@@ -397,8 +400,13 @@ pub fn run_tests(
         } else {
             0
         };
+        outcome.tests = tests;
+        // A large suite's discovery results take a while to free: on the
+        // pool, off the way to the output.
+        rayon::spawn(move || drop(modules));
         return Ok(outcome);
     }
+    outcome.tests.clone_from(&tests);
 
     // The environment, then the workers.
     let (plan, pytest_available) = match environment {
@@ -616,7 +624,7 @@ pub fn run_tests(
 
 /// Leaves the test files `files` (which pytest would not collect) out of the
 /// outcome: their planned tests, and their items from the counts.
-fn leave_out_files(outcome: &mut TestOutcome, tests: &mut Vec<PlannedTest>, all: &[(&str, Vec<String>, &str)], files: &BTreeSet<String>) {
+fn leave_out_files(outcome: &mut TestOutcome, tests: &mut Vec<PlannedTest>, all: &[(&str, &[Mark], &str)], files: &BTreeSet<String>) {
     let planned = tests.len();
     tests.retain(|t| !files.contains(file_of(&t.node_id)));
     outcome.tests.retain(|t| !files.contains(file_of(&t.node_id)));
