@@ -8,10 +8,14 @@ ids must be identical) and full runs (outcomes must match). Both use the same
 interpreter and environment (`/tmp/peers`, with pytest and pytest-xdist;
 `PYBUN_ENV` points pybun at it). PYTHONDONTWRITEBYTECODE=1 for all, except
 the ", bc" rows, where it is unset for both tools (both then keep bytecode).
+Each generated-suite row also shows the CPU the tool used (its workers
+included) and CPU / wall: the cores it kept busy, which separates a slower
+tool from a busier machine.
 """
 
 import argparse
 import os
+import resource
 import shutil
 import pathlib
 import statistics
@@ -62,6 +66,13 @@ def timed(cmd, env, cwd) -> tuple[float, str]:
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     return time.perf_counter() - start, out.stdout
+
+
+def cpu_seconds() -> float:
+    """CPU (user + system) of the children waited for so far, their own waited-for
+    children included (a tool's workers): the difference around a run is its CPU."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_watch(pybun, env, root, edits: int) -> tuple[list[float], list[float]]:
@@ -226,6 +237,7 @@ def generated(args, root, env, pybun, pytest) -> None:
 
     drop_bytecode()
     results = {name: [] for name in ways}
+    cpu = {name: [] for name in ways}
     for group, group_env in ((False, env), (True, with_bytecode)):
         names = [name for name in ways if name.endswith(", bc") == group]
         if group:
@@ -233,14 +245,18 @@ def generated(args, root, env, pybun, pytest) -> None:
                 timed(ways[name], group_env, root)
         for _ in range(args.runs):
             for name in names:
+                before = cpu_seconds()
                 seconds, _ = timed(ways[name], group_env, root)
+                cpu[name].append(cpu_seconds() - before)
                 results[name].append(seconds)
     drop_bytecode()
     medians = {name: statistics.median(v) for name, v in results.items()}
     print(f"PYTHONDONTWRITEBYTECODE=1; {len(our_ids)} tests in {args.files} files; identical node ids; interpreter {PEERS}/bin/python")
-    print(f"{'what':<18} {'median s':>9}")
+    print("(cpu s: user + system of the tool and its workers; cpu/wall: how many cores it kept busy)")
+    print(f"{'what':<18} {'median s':>9} {'cpu s':>7} {'cpu/wall':>9}")
     for name, value in medians.items():
-        print(f"{name:<18} {value:>9.3f}")
+        cpu_median = statistics.median(cpu[name])
+        print(f"{name:<18} {value:>9.3f} {cpu_median:>7.3f} {cpu_median / value:>9.2f}")
     print(f"collection speed-up pybun vs pytest: {medians['collect: pytest'] / medians['collect: pybun']:.1f}x")
     cold, warm = [], []
     for _ in range(max(args.runs, 10)):

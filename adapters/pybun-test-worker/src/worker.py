@@ -1419,6 +1419,7 @@ class NativeSession(object):
         self.module_layers = {}  # id(module) -> (module, fixture layer)
         self.packages = {}  # directory -> (the directory its top package is in, package names)
         self.paths = {}  # test file (relative) -> absolute path
+        self.files = {}  # test file (absolute) -> (its conftests, ignored by a hook)
 
     # pytest's outcome exceptions as well as the shim's once pytest is imported
     def _exc_classes(self):
@@ -1827,8 +1828,11 @@ class NativeSession(object):
         if path is None:
             path = self.paths[relfile] = os.path.normpath(os.path.join(ROOTDIR, relfile))
         plan.path = path
-        plan.conftests = self.conftest_chain(path)
-        plan.ignored = self._ignored(path, plan.conftests)
+        found = self.files.get(path)
+        if found is None:
+            conftests = self.conftest_chain(path)
+            found = self.files[path] = (conftests, self._ignored(path, conftests))
+        plan.conftests, plan.ignored = found
         key = (relfile, names)
         if plan.ignored:
             self.plans[key] = plan
@@ -1886,10 +1890,23 @@ class NativeSession(object):
         plan.layers = layers
         plan.per_test = plan.cls is not None and bool(self._class_fixture_attrs(plan.cls))
         if not plan.per_test:
+            # Without direct parametrization the expansion depends only on the
+            # layers (the session's own, kept) and the argument names: the
+            # methods of a class, the plain functions of a module share it.
+            shared = None
+            if len(callspecs) == 1 and not callspecs[0].ids:
+                shared = ("expansion", tuple(map(id, layers)), tuple(argnames))
+                found = self.static_cache.get(shared)
+                if found is not None:
+                    plan.by_id, plan.order = found
+                    self.plans[key] = plan
+                    return plan
             item = Item()
             item.layers = layers
             item.callspec = callspecs[0]
             plan.by_id, plan.order = self._expand(item, callspecs, argnames)
+            if shared is not None:
+                self.static_cache[shared] = (plan.by_id, plan.order)
         self.plans[key] = plan
         return plan
 
