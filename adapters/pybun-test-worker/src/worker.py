@@ -1420,6 +1420,7 @@ class NativeSession(object):
         self.packages = {}  # directory -> (the directory its top package is in, package names)
         self.paths = {}  # test file (relative) -> absolute path
         self.files = {}  # test file (absolute) -> (its conftests, ignored by a hook)
+        self.file_layers = {}  # test file (absolute) -> its fixture layers (builtins, conftests, module)
 
     # pytest's outcome exceptions as well as the shim's once pytest is imported
     def _exc_classes(self):
@@ -1876,17 +1877,20 @@ class NativeSession(object):
         plan.marks = marks
         plan.argnames = argnames
         plan.direct = callspecs
-        layers = [self.builtin_layer]
-        for i, conf in enumerate(plan.conftests):
-            ckey = ("conftest", id(conf))
-            if ckey not in self.conftest_layers:
-                d = os.path.dirname(os.path.abspath(conf.__file__))
-                self.conftest_layers[ckey] = (conf, self._layer_from(conf, i + 1, relpath(d) if d != ROOTDIR else ""))
-            layers.append(self.conftest_layers[ckey][1])
-        mkey = id(mod)
-        if mkey not in self.module_layers:
-            self.module_layers[mkey] = (mod, self._layer_from(mod, len(layers), relfile))
-        layers.append(self.module_layers[mkey][1])
+        layers = self.file_layers.get(path)  # (the same for every function of the file)
+        if layers is None:
+            layers = [self.builtin_layer]
+            for i, conf in enumerate(plan.conftests):
+                ckey = ("conftest", id(conf))
+                if ckey not in self.conftest_layers:
+                    d = os.path.dirname(os.path.abspath(conf.__file__))
+                    self.conftest_layers[ckey] = (conf, self._layer_from(conf, i + 1, relpath(d) if d != ROOTDIR else ""))
+                layers.append(self.conftest_layers[ckey][1])
+            mkey = id(mod)
+            if mkey not in self.module_layers:
+                self.module_layers[mkey] = (mod, self._layer_from(mod, len(layers), relfile))
+            layers.append(self.module_layers[mkey][1])
+            self.file_layers[path] = layers
         plan.layers = layers
         plan.per_test = plan.cls is not None and bool(self._class_fixture_attrs(plan.cls))
         if not plan.per_test:
