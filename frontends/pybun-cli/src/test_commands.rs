@@ -193,9 +193,11 @@ fn test_once(
         }
     }
     let (stdout, stderr) = if args.collect_only {
-        let mut out = String::new();
+        // Sized up front: a large suite prints megabytes of node ids.
+        let mut out = String::with_capacity(outcome.tests.iter().map(|t| t.node_id.len() + 1).sum::<usize>() + 64);
         for test in &outcome.tests {
-            let _ = writeln!(out, "{}", test.node_id);
+            out.push_str(&test.node_id);
+            out.push('\n');
         }
         let _ = write!(out, "\n{} tests collected in {elapsed:.2}s", outcome.tests.len());
         (out, String::new())
