@@ -387,7 +387,9 @@ impl ArtifactCache for ArtifactStore {
         }
         let mut results: Vec<Option<Result<PreparedWheel, ArtifactError>>> =
             requests.iter().map(|request| self.lookup(request)).collect();
-        let pending: Vec<usize> = (0..requests.len()).filter(|&i| results[i].is_none()).collect();
+        let mut pending: Vec<usize> = (0..requests.len()).filter(|&i| results[i].is_none()).collect();
+        // The largest first: the last download to finish bounds the whole, so the long ones start at once.
+        pending.sort_by_key(|&i| std::cmp::Reverse(requests[i].size.unwrap_or(0)));
         let workers = self.concurrency.min(pending.len());
         if workers == 1 {
             for &i in &pending {
