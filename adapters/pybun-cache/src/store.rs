@@ -35,6 +35,8 @@ pub struct ArtifactStore {
     concurrency: usize,
     in_memory_limit: u64,
     lock: OnceLock<Result<SharedLock, String>>,
+    /// Wheels unpacked while they downloaded (not from the complete archive).
+    streamed_unpacks: AtomicUsize,
 }
 
 impl std::fmt::Debug for ArtifactStore {
@@ -62,6 +64,7 @@ impl ArtifactStore {
             concurrency: DEFAULT_CONCURRENCY,
             in_memory_limit: DEFAULT_IN_MEMORY_LIMIT,
             lock: OnceLock::new(),
+            streamed_unpacks: AtomicUsize::new(0),
         }
     }
 
@@ -78,6 +81,15 @@ impl ArtifactStore {
     pub fn with_concurrency(mut self, downloads: usize) -> Self {
         self.concurrency = downloads.max(1);
         self
+    }
+
+    /// How many wheels this store unpacked while they downloaded; the
+    /// others it downloaded were unpacked from the complete archive (a data
+    /// descriptor, a body that started over after part of it was unpacked, no
+    /// locked size or hash, a download past the in-memory limit).
+    #[must_use]
+    pub fn wheels_unpacked_while_downloading(&self) -> usize {
+        self.streamed_unpacks.load(Ordering::Relaxed)
     }
 
     /// The cache root.
@@ -291,7 +303,13 @@ impl ArtifactStore {
             });
         }
         let result = match streamed {
-            Ok(streamed) if !restarted => streamed.finish(&reader.bytes),
+            Ok(streamed) if !restarted => {
+                let finished = streamed.finish(&reader.bytes);
+                if finished.is_ok() {
+                    self.streamed_unpacks.fetch_add(1, Ordering::Relaxed);
+                }
+                finished
+            }
             other => {
                 if let Err(e) = other {
                     debug!(filename, reason = %e, "not unpacked while downloading; unpacking the whole archive");
@@ -449,7 +467,10 @@ struct FeedState {
     chunks: Vec<Vec<u8>>,
     pending: usize,
     done: bool,
-    /// The body started over (a retry); the consumer must start over too.
+    /// The consumer has taken bytes of the current body.
+    taken: bool,
+    /// The body started over (a retry) after the consumer had taken some of
+    /// it; the consumer must start over too.
     restarted: bool,
 }
 
@@ -469,13 +490,17 @@ struct FeedSink {
 }
 
 impl DownloadSink for FeedSink {
+    /// The index client calls this before every body, the first included:
+    /// only a body the consumer has already taken bytes of makes it start over.
     fn restart(&mut self) -> io::Result<()> {
         self.received = 0;
         let mut state = self.feed.lock();
         state.chunks.clear();
         state.pending = 0;
-        state.restarted = true;
-        self.feed.ready.notify_all();
+        if state.taken {
+            state.restarted = true;
+            self.feed.ready.notify_all();
+        }
         Ok(())
     }
 
@@ -496,6 +521,14 @@ impl DownloadSink for FeedSink {
     fn finish(&mut self) {
         self.feed.lock().done = true;
         self.feed.ready.notify_all();
+    }
+}
+
+impl Drop for FeedSink {
+    /// The task that owns the sink ended without [`DownloadSink::finish`] (it
+    /// panicked, or the runtime dropped it): the consumer must not wait forever.
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -523,6 +556,7 @@ impl FeedReader {
             if state.pending >= FEED_BATCH || (state.done && state.pending > 0) {
                 let chunks = std::mem::take(&mut state.chunks);
                 state.pending = 0;
+                state.taken = true;
                 drop(state);
                 for chunk in chunks {
                     self.hasher.update(&chunk);
@@ -545,7 +579,10 @@ impl FeedReader {
 
     /// Forget what was read: the body started over.
     fn reset(&mut self) {
-        self.feed.lock().restarted = false;
+        let mut state = self.feed.lock();
+        state.restarted = false;
+        state.taken = false;
+        drop(state);
         self.bytes.clear();
         self.position = 0;
         self.hasher = Sha256::new();

@@ -580,3 +580,294 @@ fn two_processes_prepare_the_same_wheel() {
     assert!(!cache.path().join("archives-v1").exists());
     assert!((1..=2).contains(&server.request_count()));
 }
+
+// ---------------------------------------------------------------------------
+// Unpacking while downloading (the locked size and hash path): faults.
+
+/// A store whose client retries once, quickly (a cut body is fetched again).
+fn retrying_store(cache: &Path, server: &IndexServer) -> ArtifactStore {
+    let mut config = IndexConfig::new(cache);
+    config.index_urls = vec![server.url()];
+    config.retries = 1;
+    config.retry_backoff = std::time::Duration::from_millis(1);
+    ArtifactStore::new(cache, Arc::new(HttpIndex::new(config).unwrap()), false)
+}
+
+/// `big-1.0-py3-none-any.whl`: four stored (incompressible) members of 300 KiB
+/// each from `seed`, so the body spans several of the feed's 256 KiB batches
+/// and members are extracted while the rest is still on the way. The same
+/// size for every seed.
+fn big_wheel(seed: u64) -> (String, Vec<u8>) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect()
+    };
+    let mut members: Vec<(String, Vec<u8>)> = vec![("big/__init__.py".to_string(), b"x = 1\n".to_vec())];
+    for i in 0..4 {
+        members.push((format!("big/blob{i}.bin"), noise(300 * 1024)));
+    }
+    members.push(("big-1.0.dist-info/METADATA".to_string(), b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n".to_vec()));
+    members.push((
+        "big-1.0.dist-info/WHEEL".to_string(),
+        b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
+    ));
+    let mut record = String::new();
+    for (path, content) in &members {
+        record.push_str(&format!("{path},sha256={},{}\n", urlsafe_b64_nopad(&Sha256::digest(content)), content.len()));
+    }
+    record.push_str("big-1.0.dist-info/RECORD,,\n");
+    members.push(("big-1.0.dist-info/RECORD".to_string(), record.into_bytes()));
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, content) in &members {
+        writer.start_file(name.as_str(), options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    ("big-1.0-py3-none-any.whl".to_string(), writer.finish().unwrap().into_inner())
+}
+
+/// Serve `bytes` as `filename` and lock them (name, size, hash).
+fn locked(server: &IndexServer, filename: &str, bytes: &[u8]) -> ArtifactRequest {
+    server.put_file(filename, bytes.to_vec());
+    let name = filename.split('-').next().unwrap().to_string();
+    ArtifactRequest {
+        name,
+        version: "1.0".to_string(),
+        filename: filename.to_string(),
+        url: server.file_url(filename),
+        hash: Some(format!("sha256:{}", sha256_hex(bytes))),
+        size: Some(bytes.len() as u64),
+    }
+}
+
+/// Every file under `dir` with its content and mode.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    files(dir)
+        .into_iter()
+        .map(|path| {
+            let full = dir.join(&path);
+            let mode = fs::metadata(&full).unwrap().permissions().mode() & 0o777;
+            (path, fs::read(&full).unwrap(), mode)
+        })
+        .collect()
+}
+
+/// The tree the whole-archive unpacker makes of `bytes`.
+fn reference_tree(filename: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>, u32)> {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("unpacked");
+    pybun_fs_os::unpack_wheel_bytes(filename, bytes, &dest).unwrap();
+    tree(&dest)
+}
+
+/// No temporary directory (`.tmp-unpack-*`, `.tmp*`) anywhere in the cache, and no archive kept.
+fn assert_no_temporaries(cache: &Path) {
+    let leftovers: Vec<String> = files(cache).into_iter().filter(|path| path.contains("/.tmp") || path.starts_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    for dir in [cache.join("wheels-v2"), cache.join("archives-v1")] {
+        let temporary: Vec<String> = entries(&dir).into_iter().filter(|name| name.starts_with(".tmp")).collect();
+        assert!(temporary.is_empty(), "temporary directories left in {}: {temporary:?}", dir.display());
+    }
+    assert!(entries(&cache.join("archives-v1")).is_empty(), "no archive is kept");
+}
+
+#[test]
+fn a_clean_download_is_unpacked_while_it_arrives() {
+    let server = serve(&["demo"]);
+    let (filename, bytes) = big_wheel(1);
+    for request in [request(&server, "demo"), locked(&server, &filename, &bytes)] {
+        let cache = tempfile::tempdir().unwrap();
+        let store = store(cache.path(), &server, false);
+        let wheel = prepare_one(&store, &request).unwrap();
+        assert!(wheel.downloaded);
+        assert_eq!(store.wheels_unpacked_while_downloading(), 1, "{}", request.filename);
+        let served = server.file_bytes(&request.filename).unwrap();
+        assert_eq!(tree(&wheel.unpacked), reference_tree(&request.filename, &served), "{}", request.filename);
+        assert_no_temporaries(cache.path());
+    }
+}
+
+#[test]
+fn a_body_cut_mid_way_is_downloaded_again_and_unpacked_the_same() {
+    let server = serve(&["demo"]);
+    let (big, big_bytes) = big_wheel(2);
+    let cases = [request(&server, "demo"), locked(&server, &big, &big_bytes)];
+    for request in &cases {
+        let served = server.file_bytes(&request.filename).unwrap();
+        let len = served.len();
+        let expected = reference_tree(&request.filename, &served);
+        // Before the first member ends, past the central directory's start, and (the
+        // big wheel) after the unpacker took its first batch.
+        let mut cuts = vec![100, len - 10];
+        if len > 512 * 1024 {
+            cuts.push(400 * 1024);
+        }
+        for cut in cuts {
+            let cache = tempfile::tempdir().unwrap();
+            let store = retrying_store(cache.path(), &server);
+            server.clear_requests();
+            server.cut_next("/files/", cut);
+            let wheel = prepare_one(&store, request).unwrap_or_else(|e| panic!("{} cut at {cut}: {e}", request.filename));
+            assert!(wheel.downloaded);
+            let path = format!("/files/{}", request.filename);
+            assert_eq!(server.requests(), [path.clone(), path], "cut at {cut}: one retry");
+            assert_eq!(tree(&wheel.unpacked), expected, "{} cut at {cut}", request.filename);
+            if cut < 256 * 1024 {
+                // The unpacker is woken per 256 KiB (or at the end): it had taken nothing of
+                // the cut body, so the second body is unpacked while it arrives.
+                assert_eq!(store.wheels_unpacked_while_downloading(), 1, "{} cut at {cut}", request.filename);
+            }
+            assert_no_temporaries(cache.path());
+            let hex = request.hash.as_deref().unwrap().strip_prefix("sha256:").unwrap();
+            assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", hex]));
+        }
+    }
+}
+
+#[test]
+fn a_body_cut_with_no_retry_left_is_a_download_error_and_nothing_kept() {
+    let server = serve(&[]);
+    let (filename, bytes) = big_wheel(3);
+    let request = locked(&server, &filename, &bytes);
+    for cut in [100, 400 * 1024, bytes.len() - 10] {
+        let cache = tempfile::tempdir().unwrap();
+        server.cut_next("/files/", cut);
+        let error = prepare_one(&store(cache.path(), &server, false), &request).unwrap_err();
+        assert!(matches!(&error, ArtifactError::Download { url, .. } if *url == request.url), "cut at {cut}: {error:?}");
+        assert_nothing_kept(cache.path());
+        assert_no_temporaries(cache.path());
+    }
+}
+
+#[test]
+fn other_bytes_than_the_locked_ones_are_refused_after_unpacking_and_nothing_kept() {
+    let server = serve(&[]);
+    let (filename, locked_bytes) = big_wheel(4);
+    // Another valid wheel of the same name and size: every member is extracted before the
+    // body's hash is known.
+    let (_, other) = big_wheel(5);
+    assert_eq!(other.len(), locked_bytes.len());
+    assert_ne!(other, locked_bytes);
+    let request = locked(&server, &filename, &locked_bytes);
+    server.put_file(&filename, other.clone());
+    let cache = tempfile::tempdir().unwrap();
+    let store = store(cache.path(), &server, false);
+    let error = prepare_one(&store, &request).unwrap_err();
+    assert_eq!(
+        error,
+        ArtifactError::HashMismatch {
+            filename: filename.clone(),
+            expected: request.hash.clone().unwrap(),
+            actual: format!("sha256:{}", sha256_hex(&other)),
+        }
+    );
+    assert_eq!(store.wheels_unpacked_while_downloading(), 0);
+    assert_nothing_kept(cache.path());
+    assert_no_temporaries(cache.path());
+}
+
+#[test]
+fn a_body_longer_or_shorter_than_the_locked_size_is_refused_and_nothing_kept() {
+    let server = serve(&[]);
+    let (filename, bytes) = big_wheel(6);
+    let request = locked(&server, &filename, &bytes);
+    let size = bytes.len();
+
+    // Longer: the wheel followed by 300 KiB more (the central directory and more arrive
+    // before the sink refuses them).
+    let mut longer = bytes.clone();
+    longer.extend(std::iter::repeat_n(0_u8, 300 * 1024));
+    server.put_file(&filename, longer);
+    let cache = tempfile::tempdir().unwrap();
+    let error = prepare_one(&store(cache.path(), &server, false), &request).unwrap_err();
+    assert_eq!(
+        error,
+        ArtifactError::HashMismatch {
+            filename: filename.clone(),
+            expected: format!("{size} bytes"),
+            actual: format!("more than {size} bytes"),
+        }
+    );
+    assert_nothing_kept(cache.path());
+    assert_no_temporaries(cache.path());
+
+    // Shorter: the body ends (a complete response) in the middle of the last member.
+    let shorter = bytes[..size - 1000].to_vec();
+    server.put_file(&filename, shorter.clone());
+    let cache = tempfile::tempdir().unwrap();
+    let error = prepare_one(&store(cache.path(), &server, false), &request).unwrap_err();
+    assert_eq!(
+        error,
+        ArtifactError::HashMismatch {
+            filename: filename.clone(),
+            expected: request.hash.clone().unwrap(),
+            actual: format!("sha256:{}", sha256_hex(&shorter)),
+        }
+    );
+    assert_nothing_kept(cache.path());
+    assert_no_temporaries(cache.path());
+
+    // A locked size smaller than the (valid) wheel: refused in the middle of the stream.
+    server.put_file(&filename, bytes.clone());
+    let smaller = ArtifactRequest { size: Some(size as u64 - 700 * 1024), ..request.clone() };
+    let cache = tempfile::tempdir().unwrap();
+    let error = prepare_one(&store(cache.path(), &server, false), &smaller).unwrap_err();
+    let limit = size - 700 * 1024;
+    assert_eq!(
+        error,
+        ArtifactError::HashMismatch {
+            filename: filename.clone(),
+            expected: format!("{limit} bytes"),
+            actual: format!("more than {limit} bytes"),
+        }
+    );
+    assert_nothing_kept(cache.path());
+    assert_no_temporaries(cache.path());
+}
+
+#[test]
+fn concurrent_prepares_of_one_big_wheel_unpack_while_downloading_and_share_one_copy() {
+    let server = serve(&[]);
+    let (filename, bytes) = big_wheel(7);
+    let request = locked(&server, &filename, &bytes);
+    let expected = reference_tree(&filename, &bytes);
+    let cache = tempfile::tempdir().unwrap();
+    let threads = 4;
+    let barrier = Arc::new(Barrier::new(threads));
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                let (cache, server, request) = (cache.path(), &server, &request);
+                scope.spawn(move || {
+                    let store = store(cache, server, false);
+                    barrier.wait();
+                    let result = prepare_one(&store, request);
+                    (result, store.wheels_unpacked_while_downloading())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let hex = sha256_hex(&bytes);
+    for (result, streamed) in &results {
+        let wheel = result.as_ref().unwrap();
+        assert_eq!(wheel.unpacked, cache.path().join("wheels-v2").join(&hex));
+        // Every store downloaded and unpacked while downloading (one of them won the rename,
+        // unless a late one found the directory already there and downloaded nothing).
+        if wheel.downloaded {
+            assert_eq!(*streamed, 1);
+        }
+    }
+    assert_eq!(tree(&cache.path().join("wheels-v2").join(&hex)), expected);
+    assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", &hex]));
+    assert_no_temporaries(cache.path());
+}

@@ -148,7 +148,8 @@ impl StreamedWheel {
         let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
         let mut zip = zip::ZipArchive::new(io::Cursor::new(archive)).map_err(|e| invalid(e.to_string()))?;
         let mut entries = Vec::with_capacity(zip.len());
-        let mut listed = 0;
+        // Distinct names: a name listed twice must not make up for a member not listed.
+        let mut listed = HashSet::with_capacity(self.members.len());
         for index in 0..zip.len() {
             let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
             entries.push(ArchiveEntry {
@@ -172,9 +173,9 @@ impl StreamedWheel {
                     member.name()
                 )));
             }
-            listed += 1;
+            listed.insert(normalize(member.name()));
         }
-        if listed != self.members.len() {
+        if listed.len() != self.members.len() {
             return Err(invalid("the central directory does not list every member of the archive".to_string()));
         }
         let dist_info = find_dist_info(&wheel_name, &entries)?;

@@ -625,3 +625,55 @@ fn a_local_header_that_differs_from_the_central_directory_is_refused() {
     assert!(!dest.exists());
     assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
 }
+
+/// The central directory entries of a zip: `(start, end, name)` byte ranges.
+fn central_directory(bytes: &[u8]) -> Vec<(usize, usize, String)> {
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let end = bytes.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    let (count, mut at) = (u16_at(end + 10), u32_at(end + 16));
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        assert_eq!(&bytes[at..at + 4], b"PK\x01\x02");
+        let (name_len, extra_len, comment_len) = (u16_at(at + 28), u16_at(at + 30), u16_at(at + 32));
+        let name = String::from_utf8(bytes[at + 46..at + 46 + name_len].to_vec()).unwrap();
+        let next = at + 46 + name_len + extra_len + comment_len;
+        entries.push((at, next, name));
+        at = next;
+    }
+    entries
+}
+
+#[test]
+fn a_member_the_central_directory_hides_behind_a_repeated_name_is_refused() {
+    // A member whose local header is in the stream but whose central directory
+    // entry was replaced by a second copy of RECORD's (the same length): a zip
+    // reader never sees it, so nothing checks it against RECORD.
+    let dir = tempfile::tempdir().unwrap();
+    let mut members = demo_members();
+    let hidden = "demo/hidden_payload_xx.py";
+    assert_eq!(hidden.len(), "demo-1.0.dist-info/RECORD".len());
+    let record = record_for(&members, &[]);
+    members.push((hidden, b"import os\n".to_vec(), 0o644));
+    let wheel = zip_wheel(dir.path(), "demo-1.0-py3-none-any.whl", &members, &record);
+    let mut bytes = fs::read(&wheel).unwrap();
+    let entries = central_directory(&bytes);
+    let find = |name: &str| entries.iter().find(|(_, _, n)| n == name).map(|(s, e, _)| (*s, *e)).unwrap();
+    let ((hidden_start, hidden_end), (record_start, record_end)) = (find(hidden), find("demo-1.0.dist-info/RECORD"));
+    assert_eq!(hidden_end - hidden_start, record_end - record_start);
+    let record_entry = bytes[record_start..record_end].to_vec();
+    bytes[hidden_start..hidden_end].copy_from_slice(&record_entry);
+
+    // The whole-archive unpacker reads the central directory only: the member is not there.
+    let whole = dir.path().join("cache/whole");
+    assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &whole).unwrap(), Unpacked::Fresh);
+    assert!(!whole.join(hidden).exists());
+    // Unpacking while downloading extracted it: the central directory does not list it, refused.
+    let dest = dir.path().join("cache/streamed");
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap();
+    let error = streamed.finish(&bytes).unwrap_err().to_string();
+    assert!(error.contains("does not list every member"), "{error}");
+    assert!(!dest.exists());
+    let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["whole"], "the temporary directory is removed");
+}

@@ -132,11 +132,18 @@ struct Fault {
     remaining: usize,
 }
 
+/// A 200 reply whose connection closes after `after_bytes` of the body.
+struct Cut {
+    prefix: String,
+    after_bytes: usize,
+}
+
 #[derive(Default)]
 struct State {
     projects: BTreeMap<String, Project>,
     files: HashMap<String, FileEntry>,
     faults: Vec<Fault>,
+    cuts: Vec<Cut>,
     garbage: BTreeSet<String>,
     html_as_json: BTreeSet<String>,
     log: Vec<RequestRecord>,
@@ -343,6 +350,31 @@ impl IndexServer {
         lock(&self.state).faults.push(Fault { prefix: path_prefix.to_string(), status, remaining: times });
     }
 
+    /// The next request whose path starts with `path_prefix` and is answered
+    /// 200 gets its headers (with the full `Content-Length`) and only the first
+    /// `after_bytes` of its body, then the connection is closed: the client
+    /// sees a transport error in the middle of the body.
+    pub fn cut_next(&self, path_prefix: &str, after_bytes: usize) {
+        lock(&self.state).cuts.push(Cut { prefix: path_prefix.to_string(), after_bytes });
+    }
+
+    /// Serve `bytes` at `/files/{filename}` (replacing what was there), with
+    /// range requests and ETag like any file; no project page lists it.
+    pub fn put_file(&self, filename: &str, bytes: Vec<u8>) {
+        let entry = FileEntry {
+            filename: filename.to_string(),
+            sha256: sha256_hex(&bytes),
+            bytes: Arc::new(bytes),
+            metadata: None,
+            metadata_sha256: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: DEFAULT_UPLOAD_TIME.to_string(),
+            version: String::new(),
+        };
+        lock(&self.state).files.insert(filename.to_string(), entry);
+    }
+
     /// Serve invalid bytes (labelled JSON) for this project's page, until cleared.
     pub fn set_garbage(&self, project: &str) {
         lock(&self.state).garbage.insert(normalize_name(project));
@@ -357,6 +389,7 @@ impl IndexServer {
     pub fn clear_faults(&self) {
         let mut state = lock(&self.state);
         state.faults.clear();
+        state.cuts.clear();
         state.garbage.clear();
         state.html_as_json.clear();
     }
@@ -534,7 +567,7 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>, options: &ServerOpt
         };
         let keep_alive = request.keep_alive();
         let head_only = request.method == "HEAD";
-        let reply = handle(&request, state, options, base);
+        let (reply, cut) = handle(&request, state, options, base);
         let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
         for (name, value) in &reply.headers {
             let _ = write!(head, "{name}: {value}\r\n");
@@ -544,6 +577,12 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>, options: &ServerOpt
         }
         head.push_str(if keep_alive { "Connection: keep-alive\r\n\r\n" } else { "Connection: close\r\n\r\n" });
         let mut result = writer.write_all(head.as_bytes());
+        if let Some(after_bytes) = cut.filter(|_| !head_only) {
+            let body = &reply.body[..after_bytes.min(reply.body.len())];
+            let _ = writer.write_all(body).and_then(|()| writer.flush());
+            let _ = writer.get_ref().shutdown(std::net::Shutdown::Both);
+            return;
+        }
         if !head_only && reply.status != 304 {
             result = result.and_then(|()| writer.write_all(&reply.body));
         }
@@ -553,7 +592,8 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>, options: &ServerOpt
     }
 }
 
-fn handle(request: &HttpRequest, state: &Mutex<State>, options: &ServerOptions, base: &str) -> Reply {
+/// The reply, and where to cut its body (see [`IndexServer::cut_next`]).
+fn handle(request: &HttpRequest, state: &Mutex<State>, options: &ServerOptions, base: &str) -> (Reply, Option<usize>) {
     let method = request.method.clone();
     // Absolute-form targets (`http://host/path`) are accepted too.
     let target = match request.target.split_once("://") {
@@ -566,7 +606,7 @@ fn handle(request: &HttpRequest, state: &Mutex<State>, options: &ServerOptions, 
     let accept = request.header("Accept");
     let if_none_match = request.header("If-None-Match");
 
-    let reply = {
+    let (reply, cut) = {
         let mut guard = lock(state);
         let fault = guard.faults.iter_mut().find(|f| f.remaining > 0 && path.starts_with(&f.prefix)).map(|f| {
             f.remaining -= 1;
@@ -578,6 +618,11 @@ fn handle(request: &HttpRequest, state: &Mutex<State>, options: &ServerOptions, 
             None if method != "GET" && method != "HEAD" => Reply::text(405, "method not allowed\n"),
             None => route(&guard, options, base, &path, range.as_deref(), accept.as_deref()),
         };
+        let cut = if reply.status == 200 {
+            guard.cuts.iter().position(|c| path.starts_with(&c.prefix)).map(|i| guard.cuts.remove(i).after_bytes)
+        } else {
+            None
+        };
         guard.log.push(RequestRecord {
             method,
             path,
@@ -585,18 +630,21 @@ fn handle(request: &HttpRequest, state: &Mutex<State>, options: &ServerOptions, 
             accept,
             status: reply.status,
         });
-        reply
+        (reply, cut)
     };
 
     // Conditional requests: a matching ETag gives 304.
     let etag = reply.headers.iter().find(|(k, _)| k == "ETag").map(|(_, v)| v.clone());
     match (etag, if_none_match) {
-        (Some(etag), Some(tags)) if reply.status == 200 && tags.split(',').any(|t| t.trim() == etag) => Reply {
-            status: 304,
-            body: Vec::new(),
-            headers: reply.headers.into_iter().filter(|(k, _)| k != "Content-Type").collect(),
-        },
-        _ => reply,
+        (Some(etag), Some(tags)) if reply.status == 200 && tags.split(',').any(|t| t.trim() == etag) => (
+            Reply {
+                status: 304,
+                body: Vec::new(),
+                headers: reply.headers.into_iter().filter(|(k, _)| k != "Content-Type").collect(),
+            },
+            None,
+        ),
+        _ => (reply, cut),
     }
 }
 
