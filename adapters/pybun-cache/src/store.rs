@@ -838,3 +838,75 @@ impl BuildCache for ArtifactStore {
         self.layout.root().join(crate::layout::TEST_DISCOVERY_DIR)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use pybun_index_http::DownloadSink as _;
+
+    use super::{FEED_BATCH, Feed, FeedReader, FeedSink};
+
+    fn feed() -> (FeedSink, FeedReader) {
+        let feed = Arc::new(Feed::default());
+        let sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: None };
+        (sink, FeedReader::new(feed, 0))
+    }
+
+    /// Read everything on another thread; the bytes, or the error, within 10 s.
+    fn read_all_elsewhere(mut reader: FeedReader) -> std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = sender.send(reader.read_to_end(&mut out).map(|_| out));
+        });
+        receiver
+    }
+
+    #[test]
+    fn a_sink_dropped_without_finishing_ends_the_body() {
+        let (mut sink, reader) = feed();
+        let result = read_all_elsewhere(reader);
+        sink.write(b"partial").unwrap();
+        // The download task panicked or was dropped with its runtime: no finish() call.
+        drop(sink);
+        let bytes = result.recv_timeout(Duration::from_secs(10)).expect("the reader is woken").unwrap();
+        assert_eq!(bytes, b"partial");
+    }
+
+    #[test]
+    fn the_restart_before_the_first_body_is_not_a_retry() {
+        let (mut sink, mut reader) = feed();
+        // The index client announces every body, the first included.
+        sink.restart().unwrap();
+        sink.write(b"first bytes").unwrap();
+        sink.restart().unwrap();
+        sink.write(b"second body").unwrap();
+        sink.finish();
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"second body", "nothing of the cut body was taken: the reader goes on");
+    }
+
+    #[test]
+    fn a_restart_after_bytes_were_taken_makes_the_reader_start_over() {
+        let (mut sink, mut reader) = feed();
+        sink.restart().unwrap();
+        sink.write(&vec![1_u8; FEED_BATCH]).unwrap();
+        let mut first = [0_u8; 16];
+        reader.read_exact(&mut first).unwrap();
+        sink.restart().unwrap();
+        sink.write(b"again").unwrap();
+        sink.finish();
+        // What was taken of the cut body is still read (its unpacking is thrown away
+        // later), then the restart is an error.
+        let error = reader.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(error.to_string(), "the download started over");
+        assert!(reader.drain().is_err(), "still started over until reset");
+        reader.reset();
+        reader.drain().unwrap();
+        assert_eq!(reader.bytes, b"again");
+    }
+}

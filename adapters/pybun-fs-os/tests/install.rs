@@ -677,3 +677,32 @@ fn a_member_the_central_directory_hides_behind_a_repeated_name_is_refused() {
     let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["whole"], "the temporary directory is removed");
 }
+
+#[test]
+fn a_member_that_inflates_past_its_declared_size_is_refused_without_inflating_it_all() {
+    // 64 MiB of zeros deflate to ~64 KiB; both headers then claim 10 bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut members = demo_members();
+    let record = record_for(&members, &[]);
+    members.insert(0, ("demo/bomb.bin", vec![0_u8; 64 * 1024 * 1024], 0o644));
+    let wheel = zip_wheel(dir.path(), "demo-1.0-py3-none-any.whl", &members, &record);
+    let mut bytes = fs::read(&wheel).unwrap();
+    assert!(bytes.len() < 1024 * 1024, "{}", bytes.len());
+    // The first member's local header: uncompressed size at offset 22.
+    assert_eq!(&bytes[..4], b"PK\x03\x04");
+    bytes[22..26].copy_from_slice(&10_u32.to_le_bytes());
+    let (start, _, name) = central_directory(&bytes).into_iter().next().unwrap();
+    assert_eq!(name, "demo/bomb.bin");
+    bytes[start + 24..start + 28].copy_from_slice(&10_u32.to_le_bytes());
+
+    let dest = dir.path().join("cache/streamed");
+    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap_err().to_string();
+    assert!(error.contains("demo/bomb.bin") && error.contains("its header says 10"), "{error}");
+    assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
+    // The whole-archive unpacker (the fallback) refuses it too.
+    let error = unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &dest).unwrap_err().to_string();
+    assert!(!dest.exists(), "{error}");
+    let mut left = Vec::new();
+    files_under(dir.path(), &mut left);
+    assert_eq!(left, [wheel], "{error}");
+}
