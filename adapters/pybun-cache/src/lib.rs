@@ -43,4 +43,4 @@ pub use manage::{
     CacheDirEnv, CacheError, CacheInfo, CleanOutcome, PruneOutcome, SectionInfo, cache_dir_default, cache_info, clean,
     clean_package, prune,
 };
-pub use store::{ArtifactStore, DEFAULT_CONCURRENCY, DEFAULT_IN_MEMORY_LIMIT};
+pub use store::{ArtifactStore, DEFAULT_CONCURRENCY, DEFAULT_IN_MEMORY_LIMIT, DEFAULT_MEMORY_BUDGET};

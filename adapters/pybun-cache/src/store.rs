@@ -4,7 +4,7 @@ use std::fs::{self, File};
 use std::io::{self, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
 use pybun_fs_os::{StreamedWheel, WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
@@ -22,6 +22,10 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 /// A download is held in memory up to this size by default, then spills to a temporary file.
 pub const DEFAULT_IN_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
 
+/// All downloads of a store together hold at most this much in memory by
+/// default; past it, a download goes through a temporary file.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 384 * 1024 * 1024;
+
 /// The global, content-addressed wheel cache (see the crate documentation).
 ///
 /// The first [`ArtifactCache::prepare_wheels`] call takes a shared lock on
@@ -34,6 +38,7 @@ pub struct ArtifactStore {
     offline: bool,
     concurrency: usize,
     in_memory_limit: u64,
+    memory: MemoryBudget,
     lock: OnceLock<Result<SharedLock, String>>,
     /// Wheels unpacked while they downloaded (not from the complete archive).
     streamed_unpacks: AtomicUsize,
@@ -63,6 +68,7 @@ impl ArtifactStore {
             offline,
             concurrency: DEFAULT_CONCURRENCY,
             in_memory_limit: DEFAULT_IN_MEMORY_LIMIT,
+            memory: MemoryBudget::new(DEFAULT_MEMORY_BUDGET),
             lock: OnceLock::new(),
             streamed_unpacks: AtomicUsize::new(0),
         }
@@ -74,6 +80,19 @@ impl ArtifactStore {
     pub fn with_in_memory_limit(mut self, bytes: u64) -> Self {
         self.in_memory_limit = bytes;
         self
+    }
+
+    /// All downloads in progress hold at most `bytes` in memory together;
+    /// one that does not fit goes through a temporary file.
+    #[must_use]
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory = MemoryBudget::new(bytes);
+        self
+    }
+
+    /// Room in memory for a download of `size` bytes (known and within the per-download limit).
+    fn reserve_memory(&self, size: Option<u64>) -> Option<Reservation<'_>> {
+        size.filter(|&size| size <= self.in_memory_limit).and_then(|size| self.memory.reserve(size))
     }
 
     /// At most `downloads` downloads (or local reads) at once (at least 1).
@@ -152,11 +171,11 @@ impl ArtifactStore {
     fn download_verified(&self, request: &ArtifactRequest) -> Result<(String, Download), ArtifactError> {
         let filename = &request.filename;
         let expected = expected_sha256(request)?;
+        // Memory for a download of known size that fits the budget; else a temporary file from the start.
+        let memory = self.reserve_memory(request.size);
         let mut sink = HashingSink {
-            target: Download::Memory(Vec::with_capacity(request.size.map_or(0, |size| {
-                usize::try_from(size.min(self.in_memory_limit)).unwrap_or_default()
-            }))),
-            in_memory_limit: self.in_memory_limit,
+            target: Download::Memory(Vec::new()),
+            in_memory_limit: if memory.is_some() { self.in_memory_limit } else { 0 },
             spill_dir: self.layout.archives(),
             filename: filename.clone(),
             hasher: Sha256::new(),
@@ -166,7 +185,7 @@ impl ArtifactStore {
         };
         let fetched = if request.url.starts_with("file:") {
             read_local(&request.url, &mut sink)
-        } else if let Some(size) = request.size.filter(|&size| size <= self.in_memory_limit) {
+        } else if let Some(size) = request.size.filter(|_| memory.is_some()) {
             // The common case (a locked size): collected on the client's runtime, hashed here.
             debug!(url = %request.url, "downloading");
             let (feed, task) = self.spawn_feed(request, size);
@@ -230,8 +249,8 @@ impl ArtifactStore {
     fn fetch(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
         let filename = &request.filename;
         if let (Some(size), Some(hex)) = (request.size, expected_sha256(request)?)
-            && size <= self.in_memory_limit
             && !request.url.starts_with("file:")
+            && let Some(_memory) = self.reserve_memory(Some(size))
         {
             return self.fetch_streamed(request, size, hex);
         }
@@ -442,6 +461,39 @@ impl ArtifactCache for ArtifactStore {
                 })
             })
             .collect()
+    }
+}
+
+/// Bytes held in memory by the downloads in progress, against a limit.
+struct MemoryBudget {
+    used: AtomicU64,
+    limit: u64,
+}
+
+impl MemoryBudget {
+    fn new(limit: u64) -> Self {
+        Self { used: AtomicU64::new(0), limit }
+    }
+
+    fn reserve(&self, bytes: u64) -> Option<Reservation<'_>> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .ok()
+            .map(|_| Reservation { budget: self, bytes })
+    }
+}
+
+/// Memory reserved for one download, given back when dropped.
+struct Reservation<'a> {
+    budget: &'a MemoryBudget,
+    bytes: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }
 

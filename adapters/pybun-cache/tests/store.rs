@@ -186,6 +186,27 @@ fn downloads_past_the_memory_limit_go_through_a_temporary_file() {
 }
 
 #[test]
+fn downloads_past_the_memory_budget_go_through_a_temporary_file() {
+    let names = ["alpha", "beta", "gamma"];
+    let server = serve(&names);
+    let cache = tempfile::tempdir().unwrap();
+    let requests: Vec<_> = names.iter().map(|n| request(&server, n)).collect();
+    // Room in memory for one wheel at a time at most: the others use files, all succeed.
+    let one = requests.iter().map(|r| r.size.unwrap()).max().unwrap();
+    let store = store(cache.path(), &server, false).with_memory_budget(one).with_concurrency(3);
+    for (result, request) in store.prepare_wheels(&requests).iter().zip(&requests) {
+        let wheel = result.as_ref().unwrap();
+        assert!(wheel.downloaded && wheel.unpacked.join(format!("{}-1.0.dist-info", request.name)).is_dir());
+    }
+    // With no budget at all, every download goes through a file (the spill directory is made, then emptied).
+    let cache = tempfile::tempdir().unwrap();
+    let store = self::store(cache.path(), &server, false).with_memory_budget(0);
+    assert!(prepare_one(&store, &requests[0]).unwrap().downloaded);
+    assert!(cache.path().join("archives-v1").is_dir());
+    assert!(entries(&cache.path().join("archives-v1")).is_empty());
+}
+
+#[test]
 fn size_mismatch_is_refused_and_nothing_kept() {
     let server = serve(&["demo"]);
     let cache = tempfile::tempdir().unwrap();
@@ -577,7 +598,8 @@ fn two_processes_prepare_the_same_wheel() {
         assert!(stdout.contains(&expected), "{stdout}");
     }
     assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", hex]));
-    assert!(!cache.path().join("archives-v1").exists());
+    // No size given: each download went through a temporary file, removed afterwards.
+    assert!(entries(&cache.path().join("archives-v1")).is_empty());
     assert!((1..=2).contains(&server.request_count()));
 }
 
