@@ -363,6 +363,33 @@ fn junit_xml_and_durations() {
     assert!(xml.contains("classname=\"tests.test_suite.TestGroup\" name=\"test_in_class\""), "{xml}");
 }
 
+/// A fast suite whose recorded durations are all 0.000 (as earlier versions
+/// wrote them for sub-millisecond tests) is still spread over the workers:
+/// each module's test says which worker ran it.
+#[test]
+fn a_suite_recorded_at_zero_seconds_uses_every_worker() {
+    let ctx = TestContext::new();
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    let mut durations = Vec::new();
+    for i in 0..8 {
+        ctx.write_file(
+            &format!("tests/test_fast_{i}.py"),
+            "import os, time\n\ndef test_where():\n    time.sleep(0.05)\n    print(os.environ['PYBUN_TEST_WORKER'])\n",
+        );
+        durations.push(format!("  \"tests/test_fast_{i}.py::test_where\": 0.000"));
+    }
+    ctx.write_file(".pybun/test-durations.json", format!("{{\n{}\n}}\n", durations.join(",\n")));
+    let out = pybun(&ctx, &ctx.project_dir, &["--format", "json", "test", "--workers", "2"], &[]);
+    let document = json(&out);
+    let workers: std::collections::BTreeSet<String> = document["result"]["tests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}"))
+        .iter()
+        .map(|t| t["stdout"].as_str().unwrap_or_default().trim().to_string())
+        .collect();
+    assert_eq!(workers.into_iter().collect::<Vec<_>>(), ["gw0", "gw1"], "{out}");
+}
+
 /// With pytest installed in the environment (`/tmp/peers`, as the benchmarks
 /// use), the pytest engine gives the same outcomes.
 #[test]
