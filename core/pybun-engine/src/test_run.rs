@@ -597,17 +597,20 @@ pub fn run_tests(
     let mut all_durations = durations;
     for result in &outcome.results {
         let seconds = ((result.duration * 1000.0).round() / 1000.0).max(MIN_DURATION);
-        all_durations
-            .entry(result.id.clone())
-            .and_modify(|recorded| {
+        match all_durations.get_mut(result.id.as_str()) {
+            Some(recorded) => {
                 if duration_changed(*recorded, seconds) {
                     *recorded = seconds;
                 }
-            })
-            .or_insert(seconds);
+            }
+            None => {
+                all_durations.insert(result.id.clone(), seconds);
+            }
+        }
     }
     // (pytest's own ids of files sent whole count as known too.)
-    let known: BTreeSet<&str> = all.iter().map(|(id, _, _)| *id).chain(outcome.results.iter().map(|r| r.id.as_str())).collect();
+    let known: std::collections::HashSet<&str> =
+        all.iter().map(|(id, _, _)| *id).chain(outcome.results.iter().map(|r| r.id.as_str())).collect();
     all_durations.retain(|id, _| known.contains(id.as_str()));
     write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations, &durations_text);
     let failed_ids: Vec<String> = outcome.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.id.clone()).collect();
