@@ -726,9 +726,9 @@ fn a_body_cut_mid_way_is_downloaded_again_and_unpacked_the_same() {
         let served = server.file_bytes(&request.filename).unwrap();
         let len = served.len();
         let expected = reference_tree(&request.filename, &served);
-        // Before the first member ends, past the central directory's start, and (the
-        // big wheel) after the unpacker took its first batch.
-        let mut cuts = vec![100, len - 10];
+        // Before any byte of the body, before the first member ends, past the central
+        // directory's start, and (the big wheel) after the unpacker took its first batch.
+        let mut cuts = vec![0, 100, len - 10];
         if len > 512 * 1024 {
             cuts.push(400 * 1024);
         }
@@ -891,5 +891,21 @@ fn concurrent_prepares_of_one_big_wheel_unpack_while_downloading_and_share_one_c
     }
     assert_eq!(tree(&cache.path().join("wheels-v2").join(&hex)), expected);
     assert_eq!(entries(&cache.path().join("wheels-v2")), sorted(["by-name", "by-url", &hex]));
+    assert_no_temporaries(cache.path());
+}
+
+#[test]
+fn a_server_error_before_the_body_is_retried_and_the_wheel_still_unpacked_while_downloading() {
+    let server = serve(&[]);
+    let (filename, bytes) = big_wheel(8);
+    let request = locked(&server, &filename, &bytes);
+    let cache = tempfile::tempdir().unwrap();
+    let store = retrying_store(cache.path(), &server);
+    server.fail_next("/files/", 503);
+    let wheel = prepare_one(&store, &request).unwrap();
+    assert!(wheel.downloaded);
+    assert_eq!(server.request_count(), 2);
+    assert_eq!(store.wheels_unpacked_while_downloading(), 1);
+    assert_eq!(tree(&wheel.unpacked), reference_tree(&filename, &bytes));
     assert_no_temporaries(cache.path());
 }
