@@ -909,3 +909,24 @@ fn a_server_error_before_the_body_is_retried_and_the_wheel_still_unpacked_while_
     assert_eq!(tree(&wheel.unpacked), reference_tree(&filename, &bytes));
     assert_no_temporaries(cache.path());
 }
+
+#[test]
+fn a_zip_slip_wheel_downloaded_with_a_lock_is_invalid_and_nothing_written_outside() {
+    let server = serve(&[]);
+    let root = tempfile::tempdir().unwrap();
+    let cache = root.path().join("cache");
+    let source = root.path().join("src");
+    fs::create_dir_all(&source).unwrap();
+    let (filename, path) = zip_slip_wheel(&source);
+    let request = locked(&server, &filename, &fs::read(&path).unwrap());
+    let store = store(&cache, &server, false);
+    let error = prepare_one(&store, &request).unwrap_err();
+    let ArtifactError::InvalidWheel { reason, .. } = &error else { panic!("{error:?}") };
+    assert!(reason.contains("../evil.py"), "{reason}");
+    assert_eq!(store.wheels_unpacked_while_downloading(), 0);
+    assert_nothing_kept(&cache);
+    assert_no_temporaries(&cache);
+    assert!(!root.path().join("evil.py").exists());
+    assert!(!cache.join("evil.py").exists());
+    assert!(!cache.join("wheels-v2/evil.py").exists());
+}
