@@ -9,10 +9,12 @@ parametrized method, a `unittest.TestCase`; every package and sub-package has
 an `__init__.py`, every package and every third sub-package a `conftest.py`
 (fixtures overriding the root's). Timed: `pybun test --collect-only` with a
 cold and a warm discovery cache, `pytest --collect-only -q` (once: about
-30-60 s); node ids must be identical.
+30-60 s), wall and CPU (user + system) seconds; node ids must be identical.
 """
 
+import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -113,12 +115,20 @@ def generate(root: pathlib.Path) -> int:
     return count
 
 
+CPU: list[float] = []
+
+
 def _timed(cmd, env, cwd) -> tuple[float, str]:
+    """Wall seconds and stdout; the CPU seconds (user + system) of the command go to `CPU`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}... exited {out.returncode}: {out.stderr[-2000:]}{out.stdout[-500:]}")
-    return time.perf_counter() - start, out.stdout
+    return seconds, out.stdout
 
 
 def bench(args, root: pathlib.Path, env, pybun, pytest) -> None:
@@ -130,16 +140,20 @@ def bench(args, root: pathlib.Path, env, pybun, pytest) -> None:
     # Warm-up of the file system's caches for both tools (not timed): a listing of the tree.
     for path in root.rglob("*.py"):
         path.stat()
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
     theirs_seconds, theirs = _timed(pytest + ["--collect-only", "-q"], env, root)
+    theirs_cpu = CPU[-1]
     their_ids = [line for line in theirs.splitlines() if "::" in line]
-    cold, warm = [], []
+    cold, warm, cold_cpu, warm_cpu = [], [], [], []
     ours = ""
     for _ in range(max(args.runs, 5)):
         shutil.rmtree(cache, ignore_errors=True)
         seconds, _ = _timed(pybun + ["test", "--collect-only"], env, root)
         cold.append(seconds)
+        cold_cpu.append(CPU[-1])
         seconds, ours = _timed(pybun + ["test", "--collect-only"], env, root)
         warm.append(seconds)
+        warm_cpu.append(CPU[-1])
     our_ids = [line for line in ours.splitlines() if "::" in line]
     verdict = "identical" if our_ids == their_ids else f"DIFFER (pybun {len(our_ids)}, pytest {len(their_ids)})"
     if our_ids != their_ids:
@@ -148,10 +162,11 @@ def bench(args, root: pathlib.Path, env, pybun, pytest) -> None:
                 print(f"  first difference: pybun `{a}` vs pytest `{b}`")
                 break
     cold_s, warm_s = statistics.median(cold), statistics.median(warm)
-    print(f"{'what':<28} {'seconds':>9}")
-    print(f"{'collect: pybun, cold cache':<28} {cold_s:>9.3f}   (median of {len(cold)}; min {min(cold):.3f})")
-    print(f"{'collect: pybun, warm cache':<28} {warm_s:>9.3f}   (median of {len(warm)}; min {min(warm):.3f})")
-    print(f"{'collect: pytest':<28} {theirs_seconds:>9.3f}   (one run)")
+    print(f"{'what':<28} {'seconds':>9} {'cpu s':>7}")
+    print(f"{'collect: pybun, cold cache':<28} {cold_s:>9.3f} {statistics.median(cold_cpu):>7.3f}   (median of {len(cold)}; min {min(cold):.3f})")
+    print(f"{'collect: pybun, warm cache':<28} {warm_s:>9.3f} {statistics.median(warm_cpu):>7.3f}   (median of {len(warm)}; min {min(warm):.3f})")
+    print(f"{'collect: pytest':<28} {theirs_seconds:>9.3f} {theirs_cpu:>7.3f}   (one run)")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(
         f"large suite: {len(their_ids)} tests, node ids {verdict}; collection speed-up vs pytest: "
         f"warm {theirs_seconds / warm_s:.1f}x, cold {theirs_seconds / cold_s:.1f}x (bar: 0.11 s and 154x)"

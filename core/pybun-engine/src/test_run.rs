@@ -177,6 +177,14 @@ pub fn run_tests(
     // Which modules need pytest: their own reasons, and their conftests'.
     let mut compat = Vec::new();
     let mut needs_pytest: BTreeSet<String> = BTreeSet::new();
+    // Each conftest's directory and reasons, once (a large suite pairs
+    // thousands of files with hundreds of conftests).
+    let conftests_needing_pytest: Vec<(&str, &String, &ModuleTests)> = walked
+        .conftests
+        .iter()
+        .filter_map(|conftest| modules.get(conftest).map(|c| (conftest.trim_end_matches("conftest.py"), conftest, c)))
+        .filter(|(_, _, c)| !c.needs_pytest.is_empty())
+        .collect();
     for rel in &walked.test_files {
         let Some(module) = modules.get(rel) else { continue };
         let mut reasons: Vec<CompatReason> = module
@@ -184,11 +192,8 @@ pub fn run_tests(
             .iter()
             .map(|r| CompatReason { file: rel.clone(), line: r.line, reason: r.reason.clone() })
             .collect();
-        for conftest in &walked.conftests {
-            let dir = conftest.trim_end_matches("conftest.py");
-            if rel.starts_with(dir)
-                && let Some(c) = modules.get(conftest)
-            {
+        for &(dir, conftest, c) in &conftests_needing_pytest {
+            if rel.starts_with(dir) {
                 reasons.extend(c.needs_pytest.iter().map(|r| CompatReason { file: conftest.clone(), line: r.line, reason: r.reason.clone() }));
             }
         }
