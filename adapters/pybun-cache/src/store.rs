@@ -42,6 +42,8 @@ pub struct ArtifactStore {
     lock: OnceLock<Result<SharedLock, String>>,
     /// Wheels unpacked while they downloaded (not from the complete archive).
     streamed_unpacks: AtomicUsize,
+    /// Whether a wheel of locked size and hash is unpacked while it downloads.
+    stream: bool,
 }
 
 impl std::fmt::Debug for ArtifactStore {
@@ -71,6 +73,7 @@ impl ArtifactStore {
             memory: MemoryBudget::new(DEFAULT_MEMORY_BUDGET),
             lock: OnceLock::new(),
             streamed_unpacks: AtomicUsize::new(0),
+            stream: true,
         }
     }
 
@@ -99,6 +102,14 @@ impl ArtifactStore {
     #[must_use]
     pub fn with_concurrency(mut self, downloads: usize) -> Self {
         self.concurrency = downloads.max(1);
+        self
+    }
+
+    /// With `false`, every download is unpacked once complete, never while it
+    /// arrives (the default is `true`): to compare the two paths.
+    #[must_use]
+    pub fn with_unpacking_while_downloading(mut self, enabled: bool) -> Self {
+        self.stream = enabled;
         self
     }
 
@@ -250,6 +261,7 @@ impl ArtifactStore {
         let filename = &request.filename;
         if let (Some(size), Some(hex)) = (request.size, expected_sha256(request)?)
             && !request.url.starts_with("file:")
+            && self.stream
             && let Some(_memory) = self.reserve_memory(Some(size))
         {
             return self.fetch_streamed(request, size, hex);

@@ -930,3 +930,20 @@ fn a_zip_slip_wheel_downloaded_with_a_lock_is_invalid_and_nothing_written_outsid
     assert!(!cache.join("evil.py").exists());
     assert!(!cache.join("wheels-v2/evil.py").exists());
 }
+
+#[test]
+fn unpacking_while_downloading_or_once_complete_gives_the_same_entry() {
+    let server = serve(&["demo"]);
+    let (filename, bytes) = big_wheel(9);
+    for request in [request(&server, "demo"), locked(&server, &filename, &bytes)] {
+        let (streamed_cache, whole_cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let streaming = store(streamed_cache.path(), &server, false);
+        let whole = store(whole_cache.path(), &server, false).with_unpacking_while_downloading(false);
+        let (a, b) = (prepare_one(&streaming, &request).unwrap(), prepare_one(&whole, &request).unwrap());
+        assert_eq!((streaming.wheels_unpacked_while_downloading(), whole.wheels_unpacked_while_downloading()), (1, 0));
+        assert_eq!((a.downloaded, a.sha256.clone()), (b.downloaded, b.sha256.clone()));
+        assert_eq!(tree(&a.unpacked), tree(&b.unpacked), "{}", request.filename);
+        assert_no_temporaries(streamed_cache.path());
+        assert_no_temporaries(whole_cache.path());
+    }
+}
