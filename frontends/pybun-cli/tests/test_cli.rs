@@ -364,8 +364,8 @@ fn junit_xml_and_durations() {
 }
 
 /// A fast suite whose recorded durations are all 0.000 (as earlier versions
-/// wrote them for sub-millisecond tests) is still spread over the workers:
-/// each module's test says which worker ran it.
+/// wrote them for sub-millisecond tests) is still spread over the workers
+/// (each module's test says which worker ran it) and over the shards.
 #[test]
 fn a_suite_recorded_at_zero_seconds_uses_every_worker() {
     let ctx = TestContext::new();
@@ -388,6 +388,13 @@ fn a_suite_recorded_at_zero_seconds_uses_every_worker() {
         .map(|t| t["stdout"].as_str().unwrap_or_default().trim().to_string())
         .collect();
     assert_eq!(workers.into_iter().collect::<Vec<_>>(), ["gw0", "gw1"], "{out}");
+    // The shards too (every test went to the first shard: the least loaded
+    // stayed at 0 s). The run above recorded its durations: zero them again.
+    ctx.write_file(".pybun/test-durations.json", format!("{{\n{}\n}}\n", durations.join(",\n")));
+    for shard in ["1/2", "2/2"] {
+        let out = pybun(&ctx, &ctx.project_dir, &["test", "--collect-only", "--shard", shard], &[]);
+        assert_eq!(out.stdout.lines().filter(|line| line.contains("::")).count(), 4, "{out}");
+    }
 }
 
 /// With pytest installed in the environment (`/tmp/peers`, as the benchmarks
