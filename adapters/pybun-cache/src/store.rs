@@ -200,7 +200,7 @@ impl ArtifactStore {
             // The common case (a locked size): collected on the client's runtime, hashed here.
             debug!(url = %request.url, "downloading");
             let (feed, task) = self.spawn_feed(request, size);
-            let mut reader = FeedReader::new(feed, size);
+            let mut reader = FeedReader::new(feed);
             let drained = reader.drain();
             match self.finish_feed(request, task, &mut reader, drained) {
                 Ok(()) => {
@@ -303,7 +303,7 @@ impl ArtifactStore {
         let unpacked = self.layout.unpacked(&hex);
         debug!(url = %request.url, "downloading and unpacking");
         let (feed, task) = self.spawn_feed(request, size);
-        let mut reader = FeedReader::new(feed, size);
+        let mut reader = FeedReader::new(feed);
         let streamed = StreamedWheel::extract(filename, &mut reader, &unpacked);
         let drained = reader.drain();
         let restarted = drained.is_err();
@@ -366,7 +366,7 @@ impl ArtifactStore {
 
     /// Start downloading `request` (of `size` bytes) on the index client's runtime into a [`Feed`].
     fn spawn_feed(&self, request: &ArtifactRequest, size: u64) -> (Arc<Feed>, DownloadTask) {
-        let feed = Arc::new(Feed::default());
+        let feed = Arc::new(Feed::with_capacity(size));
         let sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: Some(size) };
         (feed, self.http.spawn_download(&request.url, Box::new(sink)))
     }
@@ -518,8 +518,9 @@ enum FeedError {
 
 /// The body of a download in progress, shared by the runtime task that
 /// receives it ([`FeedSink`]) and the thread that consumes it
-/// ([`FeedReader`]). The consumer is woken once per [`FEED_BATCH`] bytes (or
-/// at the end), not per network chunk.
+/// ([`FeedReader`]). The body is kept once, here (the consumer copies out
+/// what it reads and takes the whole at the end). The consumer is woken once
+/// per [`FEED_BATCH`] bytes (or at the end), not per network chunk.
 #[derive(Default)]
 struct Feed {
     state: Mutex<FeedState>,
@@ -528,8 +529,10 @@ struct Feed {
 
 #[derive(Default)]
 struct FeedState {
-    chunks: Vec<Vec<u8>>,
-    pending: usize,
+    /// The body received so far.
+    body: Vec<u8>,
+    /// How much of `body` the consumer has taken (and hashed).
+    seen: usize,
     done: bool,
     /// The consumer has taken bytes of the current body.
     taken: bool,
@@ -542,6 +545,12 @@ struct FeedState {
 const FEED_BATCH: usize = 256 * 1024;
 
 impl Feed {
+    /// A feed for a body of about `size` bytes (its room is reserved at once).
+    fn with_capacity(size: u64) -> Self {
+        let body = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
+        Self { state: Mutex::new(FeedState { body, ..FeedState::default() }), ready: Condvar::new() }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -559,8 +568,8 @@ impl DownloadSink for FeedSink {
     fn restart(&mut self) -> io::Result<()> {
         self.received = 0;
         let mut state = self.feed.lock();
-        state.chunks.clear();
-        state.pending = 0;
+        state.body.clear();
+        state.seen = 0;
         if state.taken {
             state.restarted = true;
             self.feed.ready.notify_all();
@@ -574,9 +583,8 @@ impl DownloadSink for FeedSink {
             return Err(io::Error::new(io::ErrorKind::FileTooLarge, "more bytes than the expected size"));
         }
         let mut state = self.feed.lock();
-        state.chunks.push(chunk.to_vec());
-        state.pending += chunk.len();
-        if state.pending >= FEED_BATCH {
+        state.body.extend_from_slice(chunk);
+        if state.body.len() - state.seen >= FEED_BATCH {
             self.feed.ready.notify_one();
         }
         Ok(())
@@ -596,49 +604,59 @@ impl Drop for FeedSink {
     }
 }
 
-/// Reads a [`Feed`] as it fills, keeping (and hashing) every byte.
+/// Reads a [`Feed`] as it fills, hashing every byte; [`FeedReader::drain`]
+/// then takes the whole body (`bytes`).
 struct FeedReader {
     feed: Arc<Feed>,
+    /// The whole body, once drained.
     bytes: Vec<u8>,
+    /// The next byte [`io::Read::read`] gives.
     position: usize,
     hasher: Sha256,
 }
 
 impl FeedReader {
-    fn new(feed: Arc<Feed>, size: u64) -> Self {
-        let capacity = usize::try_from(size).unwrap_or_default();
-        Self { feed, bytes: Vec::with_capacity(capacity), position: 0, hasher: Sha256::new() }
+    fn new(feed: Arc<Feed>) -> Self {
+        Self { feed, bytes: Vec::new(), position: 0, hasher: Sha256::new() }
     }
 
-    /// Wait for more bytes: `false` at the end of the body; an error if it started over.
-    fn pull(&mut self) -> io::Result<bool> {
-        let mut state = self.feed.lock();
+    /// Wait until the consumer may take more bytes, and take (hash) them:
+    /// `false` at the end of the body; an error if it started over.
+    fn pull<'a>(
+        feed: &'a Feed,
+        hasher: &mut Sha256,
+        mut state: std::sync::MutexGuard<'a, FeedState>,
+    ) -> io::Result<(bool, std::sync::MutexGuard<'a, FeedState>)> {
         loop {
             if state.restarted {
                 return Err(io::Error::other("the download started over"));
             }
-            if state.pending >= FEED_BATCH || (state.done && state.pending > 0) {
-                let chunks = std::mem::take(&mut state.chunks);
-                state.pending = 0;
+            let unseen = state.body.len() - state.seen;
+            if unseen >= FEED_BATCH || (state.done && unseen > 0) {
+                hasher.update(&state.body[state.seen..]);
+                state.seen = state.body.len();
                 state.taken = true;
-                drop(state);
-                for chunk in chunks {
-                    self.hasher.update(&chunk);
-                    self.bytes.extend_from_slice(&chunk);
-                }
-                return Ok(true);
+                return Ok((true, state));
             }
             if state.done {
-                return Ok(false);
+                return Ok((false, state));
             }
-            state = self.feed.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state = feed.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
-    /// Read to the end of the body.
+    /// Read to the end of the body and take it whole (`bytes`).
     fn drain(&mut self) -> io::Result<()> {
-        while self.pull()? {}
-        Ok(())
+        let mut state = self.feed.lock();
+        loop {
+            let (more, next) = Self::pull(&self.feed, &mut self.hasher, state)?;
+            state = next;
+            if !more {
+                self.bytes = std::mem::take(&mut state.body);
+                self.position = self.bytes.len();
+                return Ok(());
+            }
+        }
     }
 
     /// Forget what was read: the body started over.
@@ -646,6 +664,7 @@ impl FeedReader {
         let mut state = self.feed.lock();
         state.restarted = false;
         state.taken = false;
+        state.seen = 0;
         drop(state);
         self.bytes.clear();
         self.position = 0;
@@ -655,16 +674,24 @@ impl FeedReader {
 
 impl io::Read for FeedReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.position == self.bytes.len() {
-            if !self.pull()? {
+        let mut state = self.feed.lock();
+        loop {
+            if state.restarted {
+                return Err(io::Error::other("the download started over"));
+            }
+            if self.position < state.seen {
+                let available = &state.body[self.position..state.seen];
+                let n = available.len().min(buf.len());
+                buf[..n].copy_from_slice(&available[..n]);
+                self.position += n;
+                return Ok(n);
+            }
+            let (more, next) = Self::pull(&self.feed, &mut self.hasher, state)?;
+            state = next;
+            if !more {
                 return Ok(0);
             }
         }
-        let available = &self.bytes[self.position..];
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.position += n;
-        Ok(n)
     }
 }
 
@@ -916,7 +943,7 @@ mod tests {
     fn feed() -> (FeedSink, FeedReader) {
         let feed = Arc::new(Feed::default());
         let sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: None };
-        (sink, FeedReader::new(feed, 0))
+        (sink, FeedReader::new(feed))
     }
 
     /// Read everything on another thread; the bytes, or the error, within 10 s.
@@ -927,6 +954,36 @@ mod tests {
             let _ = sender.send(reader.read_to_end(&mut out).map(|_| out));
         });
         receiver
+    }
+
+    #[test]
+    fn the_body_is_kept_once_in_the_room_reserved_at_the_start() {
+        use sha2::{Digest as _, Sha256};
+        let size = 3 * FEED_BATCH + 12_345;
+        let body: Vec<u8> = (0..size).map(|i| u8::try_from(i % 251).unwrap()).collect();
+        let feed = Arc::new(Feed::with_capacity(size as u64));
+        let reserved = feed.lock().body.as_ptr();
+        let mut sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: Some(size as u64) };
+        let writer = {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                sink.restart().unwrap();
+                for chunk in body.chunks(1000) {
+                    sink.write(chunk).unwrap();
+                }
+                sink.finish();
+            })
+        };
+        let mut reader = FeedReader::new(feed);
+        // Read part of it as the unpacker would, then the rest whole.
+        let mut head = vec![0_u8; FEED_BATCH + 7];
+        reader.read_exact(&mut head).unwrap();
+        assert_eq!(head, body[..head.len()]);
+        reader.drain().unwrap();
+        writer.join().unwrap();
+        assert_eq!(reader.bytes, body);
+        assert_eq!(reader.bytes.as_ptr(), reserved, "no second copy, no regrowth");
+        assert_eq!(reader.hasher.clone().finalize().as_slice(), Sha256::digest(&body).as_slice());
     }
 
     #[test]
