@@ -880,8 +880,52 @@ fn run_batch(
 /// Native-engine results that ask for pytest ([`TestResult::needs_fallback`])
 /// are held back and rerun with the pytest engine at the end of the run when
 /// the environment has pytest; otherwise they are reported as they are.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PoolTestRunner;
+///
+/// [`pybun_ports::TestRunner::prestart`] starts the pool on a background
+/// thread (the interpreters start while the engine discovers); the next run
+/// with the same configuration takes it.
+#[derive(Debug, Default)]
+pub struct PoolTestRunner {
+    prestarted: Mutex<Option<Prestarted>>,
+}
+
+/// A pool being started for the run that follows, and its configuration.
+type Prestarted = (pybun_ports::RunnerConfig, std::thread::JoinHandle<io::Result<WorkerPool>>);
+
+impl PoolTestRunner {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The prestarted pool if it was started for `config`; else a new one of `workers` workers.
+    fn pool_for(&self, config: &pybun_ports::RunnerConfig, workers: usize) -> io::Result<WorkerPool> {
+        let prestarted = self.prestarted.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((started_for, handle)) = prestarted {
+            let started = handle.join().unwrap_or_else(|_| Err(io::Error::other("worker start panicked")));
+            match started {
+                Ok(pool) if &started_for == config => return Ok(pool),
+                Ok(pool) => pool.shutdown(),
+                // Started afresh below: the error, if it is real, comes again.
+                Err(_) => {}
+            }
+        }
+        let mut worker_config = worker_config(config);
+        worker_config.workers = workers;
+        WorkerPool::start(worker_config)
+    }
+}
+
+impl Drop for PoolTestRunner {
+    fn drop(&mut self) {
+        let prestarted = self.prestarted.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((_, handle)) = prestarted
+            && let Ok(Ok(pool)) = handle.join()
+        {
+            pool.shutdown();
+        }
+    }
+}
 
 fn to_port(r: TestResult) -> pybun_ports::TestResult {
     use pybun_ports::TestOutcomeKind as K;
@@ -977,6 +1021,20 @@ fn with_one_worker<T>(
 }
 
 impl pybun_ports::TestRunner for PoolTestRunner {
+    fn prestart(&self, config: &pybun_ports::RunnerConfig) {
+        let mut prestarted = self.prestarted.lock().unwrap_or_else(|p| p.into_inner());
+        if prestarted.is_some() {
+            return;
+        }
+        let worker_config = worker_config(config);
+        let handle = std::thread::Builder::new()
+            .name("pybun-test-prestart".to_string())
+            .spawn(move || WorkerPool::start(worker_config));
+        if let Ok(handle) = handle {
+            *prestarted = Some((config.clone(), handle));
+        }
+    }
+
     fn collect(&self, config: &pybun_ports::RunnerConfig, paths: Vec<String>) -> io::Result<Collected> {
         with_one_worker(config, |pool| pool.collect(&paths))
     }
@@ -991,10 +1049,9 @@ impl pybun_ports::TestRunner for PoolTestRunner {
         batches: Vec<pybun_ports::TestBatch>,
         on_result: &(dyn Fn(pybun_ports::TestResult) -> bool + Sync),
     ) -> io::Result<()> {
-        // No more workers than batches (each worker imports pytest when installed).
-        let mut config = worker_config(config);
-        config.workers = config.workers.min(batches.len().max(1));
-        let mut pool = WorkerPool::start(config)?;
+        // No more workers than batches (each worker imports pytest when installed),
+        // unless they were started already.
+        let mut pool = self.pool_for(config, config.workers.min(batches.len().max(1)))?;
         let result = run_on_pool(&mut pool, batches, on_result);
         pool.shutdown();
         result

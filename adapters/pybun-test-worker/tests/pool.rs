@@ -412,7 +412,7 @@ fn port_runner_falls_back_to_pytest_and_stops_early() {
         ],
         engine: TestEngine::Native,
     }];
-    PoolTestRunner
+    PoolTestRunner::new()
         .run(&config, batches, &|r| {
             seen.lock().unwrap().push(r);
             true
@@ -445,7 +445,7 @@ fn port_runner_falls_back_to_pytest_and_stops_early() {
         workers: 1,
         ..config
     };
-    PoolTestRunner
+    PoolTestRunner::new()
         .run(&config, batches, &|r| {
             *count.lock().unwrap() += 1;
             !r.outcome.is_failure()
@@ -540,4 +540,57 @@ fn warm_pool_runs_edits_in_fresh_sessions() {
     let fourth = run_once(&mut pool, &["test_warm.py::test_value"]);
     assert_eq!(fourth["test_warm.py::test_value"].outcome, Outcome::Passed);
     pool.shutdown();
+}
+
+/// Seconds since boot (`/proc/uptime`), the clock of a process's start time in `/proc/<pid>/stat`.
+#[cfg(target_os = "linux")]
+fn uptime() -> f64 {
+    let text = std::fs::read_to_string("/proc/uptime").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// `prestart` starts the workers in the background; the next run with the
+/// same configuration uses them (they started before the run was asked for),
+/// one with another configuration starts its own.
+#[cfg(target_os = "linux")]
+#[test]
+fn prestarted_workers_serve_the_next_run() {
+    use pybun_ports::{RunnerConfig, TestBatch, TestEngine, TestRunner};
+    use pybun_test_worker::PoolTestRunner;
+    let dir = tempfile::tempdir().unwrap();
+    // The worker prints when its process started (seconds since boot).
+    std::fs::write(
+        dir.path().join("test_started.py"),
+        "import os\n\ndef test_started():\n    ticks = int(open(f'/proc/{os.getpid()}/stat').read().rsplit(')', 1)[1].split()[19])\n    print('STARTED', ticks / os.sysconf('SC_CLK_TCK'))\n",
+    )
+    .unwrap();
+    let config = RunnerConfig { python: PathBuf::from("python3"), rootdir: dir.path().to_path_buf(), workers: 2, env: vec![] };
+    let batches = || vec![TestBatch { ids: vec!["test_started.py::test_started".into()], engine: TestEngine::Native }];
+    let started_at = |runner: &PoolTestRunner, config: &RunnerConfig| -> f64 {
+        let out = Mutex::new(String::new());
+        runner.run(config, batches(), &|r| {
+            out.lock().unwrap().push_str(&r.stdout);
+            true
+        })
+        .unwrap();
+        let text = out.into_inner().unwrap();
+        text.split_whitespace().nth(1).unwrap_or_else(|| panic!("{text:?}")).parse().unwrap()
+    };
+
+    let runner = PoolTestRunner::new();
+    runner.prestart(&config);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let asked = uptime();
+    assert!(started_at(&runner, &config) < asked - 0.2, "the prestarted pool ran the test");
+
+    // Prestarted for another configuration: not used, a pool of its own runs.
+    runner.prestart(&config);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let other = RunnerConfig { workers: 1, ..config.clone() };
+    let asked = uptime();
+    assert!(started_at(&runner, &other) >= asked - 0.02, "a new pool ran the test");
+
+    // Prestarted and never used: dropping the runner stops the workers.
+    runner.prestart(&config);
+    drop(runner);
 }

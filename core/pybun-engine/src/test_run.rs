@@ -166,6 +166,14 @@ pub fn run_tests(
     if !ignore.is_empty() {
         walked.test_files.retain(|rel| !ignored_by_options(rel, initial_path(rel, &wanted_paths, &config.testpaths), &ignore));
     }
+    // A run needs the environment and its workers: prepared first, so the
+    // workers start (in the background) while discovery runs.
+    let mut environment: Option<(crate::run::RunPlan, bool)> = None;
+    if !request.collect_only && !walked.test_files.is_empty() {
+        let found = prepare_environment(request, ports)?;
+        runner.prestart(&runner_config(request, ports, &found.0, &rootdir, request.workers.max(1)));
+        environment = Some(found);
+    }
     let mut modules = crate::test_discovery::discover_files(ports, &rootdir, &config, walked.test_files.iter().chain(walked.conftests.iter()));
 
     // A conftest's `collect_ignore` / `collect_ignore_glob` read statically: pytest does not reach those files.
@@ -245,7 +253,6 @@ pub fn run_tests(
             || wanted_paths.iter().any(|p| p.split_once("::").is_some_and(|(file, _)| file == rel))
     };
     dynamic.retain(|rel| needs_ids_first(rel));
-    let mut environment: Option<(crate::run::RunPlan, bool)> = None;
     // Files under a conftest's `pytest_ignore_collect`: the native harness asks
     // the hook which pytest would not collect at all (listing and sharding
     // need it; a run drops their results anyway). A hook it cannot ask sends
@@ -261,7 +268,10 @@ pub fn run_tests(
     };
     let asked_ignore_hooks = !under_ignore_hooks.is_empty();
     if !under_ignore_hooks.is_empty() {
-        let found = prepare_environment(request, ports)?;
+        let found = match environment.take() {
+            Some(found) => found,
+            None => prepare_environment(request, ports)?,
+        };
         match runner.ignored(&runner_config(request, ports, &found.0, &rootdir, 1), under_ignore_hooks.clone()) {
             Ok(ignored) => {
                 // (pytest would never collect them: not even the dynamic ones.)

@@ -118,6 +118,13 @@ pub trait TestRunner: Send + Sync {
     }
 
 
+    /// A hint: a [`TestRunner::run`] with `config` follows soon, so the
+    /// runner may start its workers now, in the background (interpreter
+    /// start-up then overlaps discovery). Nothing by default.
+    fn prestart(&self, config: &RunnerConfig) {
+        let _ = config;
+    }
+
     /// Run the batches (in the given order, as workers free up), calling
     /// `on_result` for every test as it finishes. `on_result` returning
     /// `false` stops the run (fail fast): batches not started are dropped.

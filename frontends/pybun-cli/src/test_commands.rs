@@ -39,7 +39,7 @@ fn parse_shard(text: &str) -> Result<(usize, usize), Failure> {
 
 pub(crate) fn test(cli: &Cli, settings: &Settings, args: &TestArgs) -> Result<Rendered, Failure> {
     if !args.watch {
-        return test_once(cli, settings, args, &pybun_test_worker::PoolTestRunner, None);
+        return test_once(cli, settings, args, &pybun_test_worker::PoolTestRunner::new(), None);
     }
     // JSON: one document per run, one per line (JSON lines), each the document
     // `pybun test --format json` prints, with a `watch` object on reruns.
