@@ -947,3 +947,60 @@ fn unpacking_while_downloading_or_once_complete_gives_the_same_entry() {
         assert_no_temporaries(whole_cache.path());
     }
 }
+
+/// Serve `body` on 127.0.0.1 in 20 pieces, `pause` after each: the port.
+fn trickling_server(body: Vec<u8>, pause: std::time::Duration) -> u16 {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut head = [0_u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                for piece in body.chunks(body.len() / 20 + 1) {
+                    if stream.write_all(piece).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(pause);
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The timeout bounds each wait for the server, not the whole download: a
+/// body that keeps arriving for longer than the timeout is fine (a large
+/// wheel on a slow line), one that stalls for longer fails.
+#[test]
+fn a_slow_download_is_fine_a_stalled_one_times_out() {
+    let (filename, bytes) = big_wheel(10);
+    let request = |port: u16| ArtifactRequest {
+        name: "big".into(),
+        version: "1.0".into(),
+        url: format!("http://127.0.0.1:{port}/{filename}"),
+        hash: Some(format!("sha256:{}", sha256_hex(&bytes))),
+        size: Some(bytes.len() as u64),
+        filename: filename.clone(),
+    };
+    let store = |cache: &Path| {
+        let mut config = IndexConfig::new(cache);
+        config.timeout = std::time::Duration::from_secs(1);
+        config.retries = 0;
+        ArtifactStore::new(cache, Arc::new(HttpIndex::new(config).unwrap()), false)
+    };
+    // About 2 s in all, a piece every 100 ms.
+    let cache = tempfile::tempdir().unwrap();
+    let port = trickling_server(bytes.clone(), std::time::Duration::from_millis(100));
+    let wheel = prepare_one(&store(cache.path()), &request(port));
+    assert!(wheel.is_ok_and(|w| w.downloaded));
+    // A 1.5 s silence after the first piece.
+    let cache = tempfile::tempdir().unwrap();
+    let port = trickling_server(bytes.clone(), std::time::Duration::from_millis(1500));
+    let error = prepare_one(&store(cache.path()), &request(port)).unwrap_err();
+    assert!(matches!(error, ArtifactError::Download { .. }), "{error:?}");
+}

@@ -138,7 +138,9 @@ impl Fetcher {
                 debug!("starting the HTTP client");
                 reqwest::Client::builder()
                     .user_agent(self.settings.user_agent.clone())
-                    .timeout(self.settings.timeout)
+                    // Per wait, not per request: a large download on a slow line may take
+                    // minutes; a stalled one fails after `timeout` without progress.
+                    .read_timeout(self.settings.timeout)
                     .connect_timeout(self.settings.connect_timeout)
                     // HTTP/2's default 64 KiB flow-control windows cap one stream at
                     // 64 KiB per round trip: a 7 MB project page took 150 ms instead
