@@ -179,7 +179,8 @@ impl ArtifactStore {
 
     /// Download (or read) into memory (a large file into a temporary file)
     /// and verify hash and size: the archive's sha256 (hex) and its bytes.
-    fn download_verified(&self, request: &ArtifactRequest) -> Result<(String, Download), ArtifactError> {
+    /// The memory reservation, if any, comes along: it is held as long as the bytes are.
+    fn download_verified(&self, request: &ArtifactRequest) -> Result<(String, Download, Option<Reservation<'_>>), ArtifactError> {
         let filename = &request.filename;
         let expected = expected_sha256(request)?;
         // Memory for a download of known size that fits the budget; else a temporary file from the start.
@@ -252,7 +253,7 @@ impl ArtifactStore {
             });
         }
         debug!(filename, bytes = sink.bytes, in_memory = matches!(sink.target, Download::Memory(_)), "downloaded");
-        Ok((hex, sink.target))
+        Ok((hex, sink.target, memory))
     }
 
     /// Download (or read), verify, unpack. The archive itself is not kept:
@@ -266,7 +267,7 @@ impl ArtifactStore {
         {
             return self.fetch_streamed(request, size, hex);
         }
-        let (hex, download) = self.download_verified(request)?;
+        let (hex, download, _memory) = self.download_verified(request)?;
         let unpacked = self.layout.unpacked(&hex);
         if unpacked.is_dir() {
             // Already complete (a local file read again, or a lost URL index entry).
@@ -856,7 +857,7 @@ impl BuildCache for ArtifactStore {
         if self.offline && !request.url.starts_with("file:") {
             return Err(ArtifactError::OfflineMiss { filename: request.filename.clone() });
         }
-        let (hex, download) = self.download_verified(request)?;
+        let (hex, download, _memory) = self.download_verified(request)?;
         let archive = self.layout.archive(&hex, &request.filename);
         let archive_dir = self.layout.archive_dir(&hex);
         fs::create_dir_all(&archive_dir).map_err(io_error(&archive_dir))?;
