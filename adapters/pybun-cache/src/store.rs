@@ -195,6 +195,8 @@ impl ArtifactStore {
             limit: request.size,
             overflow: false,
         };
+        // The digest when the feed computed it (on the download's thread).
+        let mut hashed = None;
         let fetched = if request.url.starts_with("file:") {
             read_local(&request.url, &mut sink)
         } else if let Some(size) = request.size.filter(|_| memory.is_some()) {
@@ -205,7 +207,7 @@ impl ArtifactStore {
             let drained = reader.drain();
             match self.finish_feed(request, task, &mut reader, drained) {
                 Ok(()) => {
-                    sink.hasher = reader.hasher;
+                    hashed = reader.sha256_hex();
                     sink.bytes = reader.bytes.len() as u64;
                     sink.target = Download::Memory(reader.bytes);
                     Ok(())
@@ -233,7 +235,7 @@ impl ArtifactStore {
         if let Download::File { file, path, .. } = &mut sink.target {
             file.flush().map_err(io_error(path))?;
         }
-        let hex = hex::encode(sink.hasher.finalize());
+        let hex = hashed.unwrap_or_else(|| hex::encode(sink.hasher.finalize()));
         if let Some(expected) = expected
             && expected != hex
         {
@@ -319,7 +321,7 @@ impl ArtifactStore {
             }
             Err(FeedError::Download(e)) => return Err(download_error(e, request, &self.layout.archives())),
         }
-        let actual = hex::encode(reader.hasher.clone().finalize());
+        let actual = reader.sha256_hex().unwrap_or_default();
         if actual != hex {
             return Err(ArtifactError::HashMismatch {
                 filename: filename.clone(),
@@ -368,7 +370,7 @@ impl ArtifactStore {
     /// Start downloading `request` (of `size` bytes) on the index client's runtime into a [`Feed`].
     fn spawn_feed(&self, request: &ArtifactRequest, size: u64) -> (Arc<Feed>, DownloadTask) {
         let feed = Arc::new(Feed::with_capacity(size));
-        let sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: Some(size) };
+        let sink = FeedSink::new(Arc::clone(&feed), Some(size));
         (feed, self.http.spawn_download(&request.url, Box::new(sink)))
     }
 
@@ -540,6 +542,9 @@ struct FeedState {
     /// The body started over (a retry) after the consumer had taken some of
     /// it; the consumer must start over too.
     restarted: bool,
+    /// The body's sha256, computed by the sink as the chunks arrive (on the
+    /// download's runtime thread, not the unpacking one), set at the end.
+    digest: Option<[u8; 32]>,
 }
 
 /// Bytes a waiting consumer is woken for.
@@ -561,6 +566,13 @@ struct FeedSink {
     feed: Arc<Feed>,
     received: u64,
     limit: Option<u64>,
+    hasher: Sha256,
+}
+
+impl FeedSink {
+    fn new(feed: Arc<Feed>, limit: Option<u64>) -> Self {
+        Self { feed, received: 0, limit, hasher: Sha256::new() }
+    }
 }
 
 impl DownloadSink for FeedSink {
@@ -568,6 +580,7 @@ impl DownloadSink for FeedSink {
     /// only a body the consumer has already taken bytes of makes it start over.
     fn restart(&mut self) -> io::Result<()> {
         self.received = 0;
+        self.hasher = Sha256::new();
         let mut state = self.feed.lock();
         state.body.clear();
         state.seen = 0;
@@ -583,6 +596,8 @@ impl DownloadSink for FeedSink {
         if self.limit.is_some_and(|limit| self.received > limit) {
             return Err(io::Error::new(io::ErrorKind::FileTooLarge, "more bytes than the expected size"));
         }
+        // Hashed here, outside the lock: the unpacking thread only inflates.
+        self.hasher.update(chunk);
         let mut state = self.feed.lock();
         state.body.extend_from_slice(chunk);
         if state.body.len() - state.seen >= FEED_BATCH {
@@ -592,7 +607,12 @@ impl DownloadSink for FeedSink {
     }
 
     fn finish(&mut self) {
-        self.feed.lock().done = true;
+        let mut state = self.feed.lock();
+        if !state.done {
+            state.digest = Some(std::mem::take(&mut self.hasher).finalize().into());
+            state.done = true;
+        }
+        drop(state);
         self.feed.ready.notify_all();
     }
 }
@@ -605,27 +625,30 @@ impl Drop for FeedSink {
     }
 }
 
-/// Reads a [`Feed`] as it fills, hashing every byte; [`FeedReader::drain`]
-/// then takes the whole body (`bytes`).
+/// Reads a [`Feed`] as it fills; [`FeedReader::drain`] then takes the
+/// whole body (`bytes`), whose sha256 the sink computed.
 struct FeedReader {
     feed: Arc<Feed>,
     /// The whole body, once drained.
     bytes: Vec<u8>,
     /// The next byte [`io::Read::read`] gives.
     position: usize,
-    hasher: Sha256,
 }
 
 impl FeedReader {
     fn new(feed: Arc<Feed>) -> Self {
-        Self { feed, bytes: Vec::new(), position: 0, hasher: Sha256::new() }
+        Self { feed, bytes: Vec::new(), position: 0 }
     }
 
-    /// Wait until the consumer may take more bytes, and take (hash) them:
+    /// The body's sha256 (hex), once it is complete.
+    fn sha256_hex(&self) -> Option<String> {
+        self.feed.lock().digest.map(hex::encode)
+    }
+
+    /// Wait until the consumer may take more bytes, and take them:
     /// `false` at the end of the body; an error if it started over.
     fn pull<'a>(
         feed: &'a Feed,
-        hasher: &mut Sha256,
         mut state: std::sync::MutexGuard<'a, FeedState>,
     ) -> io::Result<(bool, std::sync::MutexGuard<'a, FeedState>)> {
         loop {
@@ -634,7 +657,6 @@ impl FeedReader {
             }
             let unseen = state.body.len() - state.seen;
             if unseen >= FEED_BATCH || (state.done && unseen > 0) {
-                hasher.update(&state.body[state.seen..]);
                 state.seen = state.body.len();
                 state.taken = true;
                 return Ok((true, state));
@@ -650,7 +672,7 @@ impl FeedReader {
     fn drain(&mut self) -> io::Result<()> {
         let mut state = self.feed.lock();
         loop {
-            let (more, next) = Self::pull(&self.feed, &mut self.hasher, state)?;
+            let (more, next) = Self::pull(&self.feed, state)?;
             state = next;
             if !more {
                 self.bytes = std::mem::take(&mut state.body);
@@ -669,7 +691,6 @@ impl FeedReader {
         drop(state);
         self.bytes.clear();
         self.position = 0;
-        self.hasher = Sha256::new();
     }
 }
 
@@ -687,7 +708,7 @@ impl io::Read for FeedReader {
                 self.position += n;
                 return Ok(n);
             }
-            let (more, next) = Self::pull(&self.feed, &mut self.hasher, state)?;
+            let (more, next) = Self::pull(&self.feed, state)?;
             state = next;
             if !more {
                 return Ok(0);
@@ -943,7 +964,7 @@ mod tests {
 
     fn feed() -> (FeedSink, FeedReader) {
         let feed = Arc::new(Feed::default());
-        let sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: None };
+        let sink = FeedSink::new(Arc::clone(&feed), None);
         (sink, FeedReader::new(feed))
     }
 
@@ -964,7 +985,7 @@ mod tests {
         let body: Vec<u8> = (0..size).map(|i| u8::try_from(i % 251).unwrap()).collect();
         let feed = Arc::new(Feed::with_capacity(size as u64));
         let reserved = feed.lock().body.as_ptr();
-        let mut sink = FeedSink { feed: Arc::clone(&feed), received: 0, limit: Some(size as u64) };
+        let mut sink = FeedSink::new(Arc::clone(&feed), Some(size as u64));
         let writer = {
             let body = body.clone();
             std::thread::spawn(move || {
@@ -984,7 +1005,7 @@ mod tests {
         writer.join().unwrap();
         assert_eq!(reader.bytes, body);
         assert_eq!(reader.bytes.as_ptr(), reserved, "no second copy, no regrowth");
-        assert_eq!(reader.hasher.clone().finalize().as_slice(), Sha256::digest(&body).as_slice());
+        assert_eq!(reader.sha256_hex().unwrap(), hex::encode(Sha256::digest(&body)));
     }
 
     #[test]
