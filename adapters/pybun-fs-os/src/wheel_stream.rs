@@ -40,8 +40,43 @@ struct StreamedMember {
     size: u64,
     compressed_size: u64,
     crc32: u32,
-    sha256: RecordHash,
+    sha256: MemberHash,
 }
+
+/// A member's sha256: computed inline, or (a large member) on a thread of
+/// its own while the member was being inflated.
+#[derive(Debug)]
+enum MemberHash {
+    Ready(RecordHash),
+    Pending(std::thread::JoinHandle<RecordHash>),
+}
+
+impl MemberHash {
+    fn resolve(&mut self) {
+        if let Self::Pending(_) = self {
+            let Self::Pending(handle) = std::mem::replace(self, Self::Ready(RecordHash { algorithm: HashAlgorithm::Sha256, digest: Vec::new() }))
+            else {
+                return;
+            };
+            // A panicked hasher leaves an empty digest: it matches no RECORD hash.
+            if let Ok(hash) = handle.join() {
+                *self = Self::Ready(hash);
+            }
+        }
+    }
+
+    fn ready(&self) -> Option<&RecordHash> {
+        match self {
+            Self::Ready(hash) => Some(hash),
+            Self::Pending(_) => None,
+        }
+    }
+}
+
+/// Members larger than this are hashed on a thread of their own, in
+/// parallel with inflating them (the unpacking thread would otherwise do
+/// both, and the largest wheel's unpack is the end of a cold sync).
+const HASH_ASIDE: u64 = 1024 * 1024;
 
 impl StreamedWheel {
     /// Extract the members of the wheel `filename` from `reader` (the archive
@@ -97,6 +132,7 @@ impl StreamedWheel {
             // One byte past the size the header gives, to notice a longer member;
             // reading to the end makes the zip reader check the CRC.
             let mut limited = (&mut member).take(expected.saturating_add(1));
+            let mut pending = None;
             let extract_error = |e: io::Error| invalid(format!("cannot extract `{path}`: {e}"));
             if expected <= WHOLE_MEMBER_LIMIT {
                 buffer.clear();
@@ -106,14 +142,37 @@ impl StreamedWheel {
                 written = buffer.len() as u64;
             } else {
                 buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
+                let (aside, hashing) = if expected > HASH_ASIDE {
+                    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+                    let handle = std::thread::Builder::new().name("pybun-hash".to_string()).spawn(move || {
+                        let mut hasher = RecordHasher::new(HashAlgorithm::Sha256);
+                        for chunk in receiver {
+                            hasher.update(&chunk);
+                        }
+                        hasher.finish()
+                    });
+                    match handle {
+                        Ok(handle) => (Some(sender), Some(handle)),
+                        Err(_) => (None, None),
+                    }
+                } else {
+                    (None, None)
+                };
                 loop {
                     let n = read_full(&mut limited, &mut buffer).map_err(extract_error)?;
                     if n == 0 {
                         break;
                     }
-                    hasher.update(&buffer[..n]);
                     out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
+                    match &aside {
+                        Some(sender) => sender.send(buffer[..n].to_vec()).map_err(|_| invalid("the hashing thread stopped".to_string()))?,
+                        None => hasher.update(&buffer[..n]),
+                    }
                     written += n as u64;
+                }
+                drop(aside);
+                if let Some(handle) = hashing {
+                    pending = Some(handle);
                 }
             }
             if written != expected {
@@ -125,7 +184,10 @@ impl StreamedWheel {
                 size: written,
                 compressed_size: member.compressed_size(),
                 crc32: member.crc32(),
-                sha256: hasher.finish(),
+                sha256: match pending {
+                    Some(handle) => MemberHash::Pending(handle),
+                    None => MemberHash::Ready(hasher.finish()),
+                },
             };
             members.insert(path, streamed);
         }
@@ -142,7 +204,10 @@ impl StreamedWheel {
     ///
     /// # Errors
     /// As [`crate::unpack_wheel`]; the temporary directory is removed.
-    pub fn finish(self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
+    pub fn finish(mut self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
+        for member in self.members.values_mut() {
+            member.sha256.resolve();
+        }
         let filename = self.filename.clone();
         let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
         let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
@@ -196,10 +261,9 @@ impl StreamedWheel {
                 return Err(invalid(format!("`{}` was not extracted", file.archive_path)));
             };
             let target = self.temp.path().join(&file.archive_path);
-            let actual = if file.hash.algorithm == streamed.sha256.algorithm {
-                streamed.sha256.clone()
-            } else {
-                hash_file(&target, file.hash.algorithm)?
+            let actual = match streamed.sha256.ready() {
+                Some(hash) if hash.algorithm == file.hash.algorithm => hash.clone(),
+                _ => hash_file(&target, file.hash.algorithm)?,
             };
             if streamed.size != file.size {
                 return Err(InstallError::SizeMismatch {

@@ -706,3 +706,39 @@ fn a_member_that_inflates_past_its_declared_size_is_refused_without_inflating_it
     files_under(dir.path(), &mut left);
     assert_eq!(left, [wheel], "{error}");
 }
+
+/// A member past 1 MiB is hashed on a thread of its own while it is
+/// inflated: the streamed tree is the same, and a wrong RECORD hash for it
+/// is still refused (both unpackers).
+#[test]
+fn large_members_are_hashed_aside_and_still_checked() {
+    let mut members = demo_members();
+    // 3 MiB of varied bytes (a little xorshift), so the member spans many buffers.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let big: Vec<u8> = (0..3 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 56) as u8
+        })
+        .collect();
+    members.push(("demo/_native.so", big.clone(), 0o755));
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = zip_wheel(dir.path(), "demo-1.0-py3-none-any.whl", &members, &record_for(&members, &[]));
+    let bytes = fs::read(&wheel).unwrap();
+    let whole = dir.path().join("cache/whole");
+    unpack_wheel(&wheel, &whole).unwrap();
+    let streamed_dest = dir.path().join("cache/streamed");
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &streamed_dest).unwrap();
+    assert_eq!(streamed.finish(&bytes).unwrap(), Unpacked::Fresh);
+    assert_eq!(tree(&whole), tree(&streamed_dest));
+    assert_eq!(fs::read(streamed_dest.join("demo/_native.so")).unwrap(), big);
+
+    // One byte changed in the large member, RECORD as before.
+    let mut tampered = members.clone();
+    let last = tampered.len() - 1;
+    tampered[last].1[2 * 1024 * 1024] ^= 1;
+    let error = refused(&tampered, &record_for(&members, &[]));
+    assert!(error.contains("hash mismatch for `demo/_native.so`"), "{error}");
+}
