@@ -78,6 +78,9 @@ impl MemberHash {
 /// both, and the largest wheel's unpack is the end of a cold sync).
 const HASH_ASIDE: u64 = 1024 * 1024;
 
+/// Buffers in flight to a member's hashing thread.
+const HASH_BUFFERS: usize = 4;
+
 impl StreamedWheel {
     /// Extract the members of the wheel `filename` from `reader` (the archive
     /// from its first byte, as it arrives) into a temporary directory beside
@@ -142,33 +145,53 @@ impl StreamedWheel {
                 written = buffer.len() as u64;
             } else {
                 buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
+                // Buffers go to the hashing thread and come back to be filled again (no copies).
                 let (aside, hashing) = if expected > HASH_ASIDE {
-                    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+                    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_BUFFERS);
+                    let (back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
                     let handle = std::thread::Builder::new().name("pybun-hash".to_string()).spawn(move || {
                         let mut hasher = RecordHasher::new(HashAlgorithm::Sha256);
                         for chunk in receiver {
                             hasher.update(&chunk);
+                            let _ = back.send(chunk);
                         }
                         hasher.finish()
                     });
                     match handle {
-                        Ok(handle) => (Some(sender), Some(handle)),
+                        Ok(handle) => (Some((sender, returned)), Some(handle)),
                         Err(_) => (None, None),
                     }
                 } else {
                     (None, None)
                 };
+                let mut spare: Vec<Vec<u8>> = Vec::new();
+                let mut made = 1;
                 loop {
                     let n = read_full(&mut limited, &mut buffer).map_err(extract_error)?;
                     if n == 0 {
                         break;
                     }
                     out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
-                    match &aside {
-                        Some(sender) => sender.send(buffer[..n].to_vec()).map_err(|_| invalid("the hashing thread stopped".to_string()))?,
-                        None => hasher.update(&buffer[..n]),
-                    }
                     written += n as u64;
+                    let Some((sender, returned)) = &aside else {
+                        hasher.update(&buffer[..n]);
+                        continue;
+                    };
+                    // The next buffer: one the hasher is done with, a new one (a few at
+                    // most), or else wait for the hasher.
+                    spare.extend(returned.try_iter());
+                    let next = match spare.pop() {
+                        Some(next) => next,
+                        None if made < HASH_BUFFERS + 2 => {
+                            made += 1;
+                            Vec::new()
+                        }
+                        None => returned.recv().map_err(|_| invalid("the hashing thread stopped".to_string()))?,
+                    };
+                    let mut full = std::mem::replace(&mut buffer, next);
+                    full.truncate(n);
+                    sender.send(full).map_err(|_| invalid("the hashing thread stopped".to_string()))?;
+                    buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
                 }
                 drop(aside);
                 if let Some(handle) = hashing {
