@@ -7,7 +7,7 @@ use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
-use pybun_fs_os::{StreamedWheel, WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
+use pybun_fs_os::{StreamedWheel, Unpacked, WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
 use pybun_index_http::{DownloadError, DownloadSink, DownloadTask, HttpIndex};
 use pybun_pep::PackageName;
 use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, IndexError, PreparedWheel};
@@ -281,19 +281,7 @@ impl ArtifactStore {
             Download::File { path, .. } => unpack_wheel(path, &unpacked),
         };
         drop(download);
-        if let Err(e) = result {
-            return Err(match e {
-                WheelInstallError::Io { action, path, source } => {
-                    ArtifactError::Io { path, reason: format!("could not {action}: {source}") }
-                }
-                invalid => {
-                    ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&invalid, filename) }
-                }
-            });
-        }
-        self.remember(request, &hex);
-        debug!(filename, sha256 = %hex, "wheel cached");
-        Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
+        self.unpacked_entry(request, hex, unpacked, result)
     }
 
     /// Download a wheel of known size and hash, unpacking it while it
@@ -352,19 +340,7 @@ impl ArtifactStore {
             }
         };
         drop(reader);
-        if let Err(e) = result {
-            return Err(match e {
-                WheelInstallError::Io { action, path, source } => {
-                    ArtifactError::Io { path, reason: format!("could not {action}: {source}") }
-                }
-                invalid => {
-                    ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&invalid, filename) }
-                }
-            });
-        }
-        self.remember(request, &hex);
-        debug!(filename, sha256 = %hex, "wheel cached");
-        Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
+        self.unpacked_entry(request, hex, unpacked, result)
     }
 
     /// Start downloading `request` (of `size` bytes) on the index client's runtime into a [`Feed`].
@@ -399,6 +375,30 @@ impl ArtifactStore {
             })?;
         }
         Ok(())
+    }
+
+    /// The cache entry an unpack made (remembered in the indexes), or why there is none.
+    fn unpacked_entry(
+        &self,
+        request: &ArtifactRequest,
+        hex: String,
+        unpacked: PathBuf,
+        result: Result<Unpacked, WheelInstallError>,
+    ) -> Result<PreparedWheel, ArtifactError> {
+        let filename = &request.filename;
+        if let Err(e) = result {
+            return Err(match e {
+                WheelInstallError::Io { action, path, source } => {
+                    ArtifactError::Io { path, reason: format!("could not {action}: {source}") }
+                }
+                invalid => {
+                    ArtifactError::InvalidWheel { filename: filename.clone(), reason: invalid_reason(&invalid, filename) }
+                }
+            });
+        }
+        self.remember(request, &hex);
+        debug!(filename, sha256 = %hex, "wheel cached");
+        Ok(PreparedWheel { filename: filename.clone(), unpacked, sha256: hex, downloaded: true })
     }
 
     /// The by-URL and by-name indexes (best effort: a failure only costs a later lookup).

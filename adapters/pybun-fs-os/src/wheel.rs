@@ -118,17 +118,7 @@ fn unpack_to_temp(
             unix_mode: member.unix_mode(),
         });
     }
-    let dist_info = find_dist_info(&wheel_name, &entries)?;
-    let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
-        let path = format!("{dist_info}/{name}");
-        let member = archive.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
-        let mut text = String::new();
-        member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
-        Ok(text)
-    };
-    let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(&filename))?;
-    let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(&filename))?;
-    let plan = check_archive(&wheel_name, &entries, &wheel_meta, &record)?;
+    let plan = plan_archive(&mut archive, &wheel_name, &filename, &entries)?;
     let planned: HashMap<&str, &PlannedFile> = plan.files.iter().map(|f| (f.archive_path.as_str(), f)).collect();
 
     let parent = match dest.parent() {
@@ -223,6 +213,28 @@ pub(crate) fn write_manifest(dir: &Path, manifest: &[(String, u64, bool)]) -> Re
     }
     let manifest_path = dir.join(MANIFEST);
     fs::write(&manifest_path, text).map_err(io_error("write", &manifest_path))
+}
+
+/// The checked plan of a wheel archive ([`check_archive`]): its `WHEEL` and
+/// `RECORD` read from `archive`, whose members `entries` lists.
+pub(crate) fn plan_archive<R: Read + io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    wheel_name: &WheelFilename,
+    filename: &str,
+    entries: &[ArchiveEntry],
+) -> Result<InstallPlan, WheelInstallError> {
+    let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
+    let dist_info = find_dist_info(wheel_name, entries)?;
+    let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
+        let path = format!("{dist_info}/{name}");
+        let member = archive.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
+        let mut text = String::new();
+        member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
+        Ok(text)
+    };
+    let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(filename))?;
+    let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(filename))?;
+    Ok(check_archive(wheel_name, entries, &wheel_meta, &record)?)
 }
 
 /// Read until `buffer` is full or the input ends: the bytes read.

@@ -11,14 +11,11 @@ use std::io::{self, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
-use pybun_install::{
-    ArchiveEntry, HashAlgorithm, InstallError, Record, RecordHash, RecordHasher, WheelMeta, check_archive,
-    find_dist_info, is_safe_member_path,
-};
+use pybun_install::{ArchiveEntry, HashAlgorithm, InstallError, RecordHash, RecordHasher, is_safe_member_path};
 use pybun_pep::WheelFilename;
 
 use crate::wheel::{
-    MAX_METADATA_FILE, Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, normalize,
+    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, normalize, plan_archive,
     read_full, set_mode, write_manifest,
 };
 
@@ -266,17 +263,7 @@ impl StreamedWheel {
         if listed.len() != self.members.len() {
             return Err(invalid("the central directory does not list every member of the archive".to_string()));
         }
-        let dist_info = find_dist_info(&wheel_name, &entries)?;
-        let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
-            let path = format!("{dist_info}/{name}");
-            let member = zip.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
-            let mut text = String::new();
-            member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
-            Ok(text)
-        };
-        let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(&filename))?;
-        let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(&filename))?;
-        let plan = check_archive(&wheel_name, &entries, &wheel_meta, &record)?;
+        let plan = plan_archive(&mut zip, &wheel_name, &filename, &entries)?;
 
         let mut executable = HashSet::new();
         for file in &plan.files {
