@@ -89,6 +89,8 @@ codes! {
     TestConfigInvalid = "PB0701": "the pytest configuration is invalid",
     TestCollection = "PB0702": "pytest could not collect a test file",
     TestPluginMetadata = "PB0703": "an installed distribution's entry_points.txt is malformed (pytest cannot read it)",
+    TestSnapshotObsolete = "PB0704": "a snapshot file has an entry for a test that no longer exists",
+    TestSnapshotInvalid = "PB0705": "a snapshot file is malformed",
     // 080x: checks (`pybun check`, the language server)
     NoMatchingRelease = "PB0800": "no release of a package matches the requirement's version specifier",
     ChecksSkipped = "PB0801": "offline: the checks that need the package index were skipped",
