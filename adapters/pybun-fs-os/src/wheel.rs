@@ -139,6 +139,9 @@ fn unpack_to_temp(
             continue;
         }
         let path = normalize(member.name());
+        if is_reserved(&path) {
+            return Err(invalid(format!("`{path}` is a name PyBun's cache uses for itself")));
+        }
         let target = temp.path().join(&path);
         if let Some(dir) = target.parent()
             && made_dirs.insert(dir.to_path_buf())
@@ -235,6 +238,13 @@ pub(crate) fn plan_archive<R: Read + io::Seek>(
     let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(filename))?;
     let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(filename))?;
     Ok(check_archive(wheel_name, entries, &wheel_meta, &record)?)
+}
+
+/// Whether an archive path (normalized) is one the unpacked cache entry
+/// uses for itself ([`MANIFEST`], [`RECIPES_DIR`]): a member there would be
+/// overwritten or mistaken for PyBun's own files.
+pub(crate) fn is_reserved(path: &str) -> bool {
+    path == MANIFEST || path == RECIPES_DIR || path.starts_with(&format!("{RECIPES_DIR}/"))
 }
 
 /// Read until `buffer` is full or the input ends: the bytes read.

@@ -15,8 +15,8 @@ use pybun_install::{ArchiveEntry, HashAlgorithm, InstallError, RecordHash, Recor
 use pybun_pep::WheelFilename;
 
 use crate::wheel::{
-    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, normalize, plan_archive,
-    read_full, set_mode, write_manifest,
+    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, is_reserved, normalize,
+    plan_archive, read_full, set_mode, write_manifest,
 };
 
 /// The members of a wheel extracted from a stream, not yet checked
@@ -116,6 +116,9 @@ impl StreamedWheel {
                 return Err(invalid(format!("unsafe member name `{raw_name}`")));
             }
             let path = normalize(&raw_name);
+            if is_reserved(&path) {
+                return Err(invalid(format!("`{path}` is a name PyBun's cache uses for itself")));
+            }
             if members.contains_key(&path) {
                 return Err(invalid(format!("`{path}` appears twice")));
             }

@@ -742,3 +742,15 @@ fn large_members_are_hashed_aside_and_still_checked() {
     let error = refused(&tampered, &record_for(&members, &[]));
     assert!(error.contains("hash mismatch for `demo/_native.so`"), "{error}");
 }
+
+/// A member named like the cache entry's own files (`.pybun-manifest`,
+/// `.pybun-installed/…`) would be overwritten or taken for PyBun's: refused.
+#[test]
+fn members_named_like_the_caches_own_files_are_refused() {
+    for name in [".pybun-manifest", ".pybun-installed/abc/recipe"] {
+        let mut members = demo_members();
+        members.push((name, b"x\n".to_vec(), 0o644));
+        let error = refused(&members, &record_for(&members, &[]));
+        assert!(error.contains("is a name PyBun's cache uses for itself"), "{name}: {error}");
+    }
+}
