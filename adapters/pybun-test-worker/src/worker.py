@@ -945,6 +945,10 @@ def _compare_detail(op, a, b):
     if not isinstance(op, ast.Eq):
         return None
     try:
+        if isinstance(b, Snapshot) and b._failed is not None:
+            import difflib
+            diff = list(difflib.unified_diff(b._failed.split("\n"), snapshot_text(a).split("\n"), n=2, lineterm=""))[2:]
+            return "  Snapshot diff (- stored, + new):\n" + "\n".join("  " + line for line in diff)
         if isinstance(a, str) and isinstance(b, str) and ("\n" in a or "\n" in b or len(a) + len(b) > 80):
             import difflib
             diff = difflib.ndiff(b.splitlines(True) or [""], a.splitlines(True) or [""])
@@ -1590,6 +1594,12 @@ class NativeSession(object):
             with r:
                 yield r
 
+        @add("snapshot")
+        def snapshot(request):
+            snap = Snapshot(request.node.nodeid)
+            yield snap
+            snap.flush()
+
         return layer
 
     def _layer_from(self, obj, depth, baseid, is_class=False, instance=None):
@@ -2201,6 +2211,166 @@ def native_result(session, nodeid):
 
 
 # --------------------------------------------------------------------------
+# snapshot fixture (SPECS §19 "Snapshots")
+# --------------------------------------------------------------------------
+
+SNAPSHOT_HEADER = "# pybun snapshot v1"
+
+
+def snapshot_path(nodeid):
+    """`<dir of the test file>/__snapshots__/<test file name>.snap`."""
+    test_file = os.path.join(ROOTDIR, nodeid.split("::", 1)[0])
+    return os.path.join(os.path.dirname(test_file), "__snapshots__", os.path.basename(test_file) + ".snap")
+
+
+def snapshot_text(value):
+    """A value's stored text: a string's repr, anything else `pprint.pformat`."""
+    if isinstance(value, str):
+        return repr(value)
+    import pprint
+    return pprint.pformat(value, width=88, sort_dicts=True)
+
+
+def parse_snapshots(text, path):
+    """{key: text} of a snapshot file; a malformed file raises (it is never rewritten)."""
+    entries = {}
+    if not text:
+        return entries
+    lines = text.split("\n")
+    if lines[0] != SNAPSHOT_HEADER:
+        raise SnapshotFileError("%s:1: the first line is not `%s`" % (path, SNAPSHOT_HEADER))
+    key = None
+    values = []
+    for number, line in enumerate(lines[1:], 2):
+        if line.startswith("# name: "):
+            if key is not None:
+                raise SnapshotFileError("%s:%d: the entry `%s` has no closing `# ---`" % (path, number, key))
+            key, values = line[len("# name: "):], []
+        elif line == "# ---":
+            if key is None:
+                raise SnapshotFileError("%s:%d: `# ---` without an entry" % (path, number))
+            entries[key] = "\n".join(values)
+            key = None
+        elif key is not None:
+            if not line.startswith("  "):
+                raise SnapshotFileError("%s:%d: a value line is not indented by two spaces" % (path, number))
+            values.append(line[2:])
+        elif line:
+            raise SnapshotFileError("%s:%d: a line outside any entry" % (path, number))
+    if key is not None:
+        raise SnapshotFileError("%s: the entry `%s` has no closing `# ---`" % (path, key))
+    return entries
+
+
+def serialize_snapshots(entries):
+    out = [SNAPSHOT_HEADER]
+    for key in sorted(entries):
+        out.append("# name: " + key)
+        out.extend("  " + line for line in entries[key].split("\n"))
+        out.append("# ---")
+    return "\n".join(out) + "\n"
+
+
+def _read_text(path):
+    try:
+        with open(path, "r", encoding="utf-8", newline="") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class SnapshotFileError(Exception):
+    pass
+
+
+class Snapshot(object):
+    """The `snapshot` fixture: `assert value == snapshot`. The n-th comparison
+    of a test (from 0) uses the key `<node id>` then `<node id> [n]`."""
+
+    __hash__ = None
+
+    def __init__(self, nodeid):
+        self._nodeid = nodeid
+        self._path = snapshot_path(nodeid)
+        self._update = os.environ.get("PYBUN_UPDATE_SNAPSHOTS") == "1"
+        self._ci = bool(os.environ.get("CI"))
+        self._entries = None
+        self._count = 0
+        self._shown = None
+        self._failed = None
+        self._writes = {}
+
+    def __eq__(self, other):
+        __tracebackhide__ = True
+        text = snapshot_text(other)
+        if self._failed is not None:
+            # (the failed assertion is evaluated again to explain it)
+            return text == self._failed
+        key = self._nodeid if self._count == 0 else "%s [%d]" % (self._nodeid, self._count)
+        self._count += 1
+        if self._entries is None:
+            self._entries = parse_snapshots(_read_text(self._path), self._path)
+        stored = self._entries.get(key)
+        if stored is None:
+            if self._ci and not self._update:
+                raise AssertionError("no snapshot `%s` (CI is set, so none is written); "
+                                     "run `pybun test --update-snapshots`" % key)
+            self._writes[key] = self._shown = text
+            return True
+        self._shown = stored
+        if stored == text:
+            return True
+        if self._update:
+            self._writes[key] = self._shown = text
+            return True
+        self._failed = stored
+        return False
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return self._shown if self._shown is not None else "<snapshot>"
+
+    def flush(self):
+        """Merges this test's new entries into the file (read-modify-write under
+        a lock on its directory: workers may run tests of one file at once)."""
+        if not self._writes:
+            return
+        import fcntl
+        directory = os.path.dirname(self._path)
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            text = _read_text(self._path)
+            entries = parse_snapshots(text, self._path)
+            entries.update(self._writes)
+            new = serialize_snapshots(entries)
+            if new != text:
+                tmp = "%s.%d.tmp" % (self._path, os.getpid())
+                with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                    f.write(new)
+                os.replace(tmp, self._path)
+        finally:
+            os.close(fd)
+        self._writes = {}
+
+
+def _snapshot_plugin(pytest):
+    """The `snapshot` fixture for the pytest engine."""
+
+    class SnapshotPlugin(object):
+        @pytest.fixture(name="snapshot")
+        def snapshot(self, request):
+            snap = Snapshot(request.node.nodeid)
+            yield snap
+            snap.flush()
+
+    return SnapshotPlugin()
+
+
+# --------------------------------------------------------------------------
 # pytest engine
 # --------------------------------------------------------------------------
 
@@ -2355,10 +2525,10 @@ def collect_pytest(proto, capture, paths):
                 "output": (out + err)[-4000:]})
 
 
-def _pytest_main(pytest, args, plugin):
+def _pytest_main(pytest, args, *plugins):
     """pytest.main's exit code; a SystemExit's code, or the traceback of anything else raised."""
     try:
-        return pytest.main(args, plugins=[plugin])
+        return pytest.main(args, plugins=list(plugins))
     except SystemExit as e:
         return e.code
     except BaseException:
@@ -2376,7 +2546,7 @@ def run_pytest(proto, capture, ids):
     reporter = PytestReporter(proto, capture, ids)
     capture.begin()
     args = list(ids) + ["-p", "no:cacheprovider", "-q", "--rootdir", ROOTDIR, "-o", "console_output_style=classic"]
-    code = _pytest_main(pytest, args, reporter)
+    code = _pytest_main(pytest, args, reporter, _snapshot_plugin(pytest))
     out, err = capture.end()
     if code == 4 and not reporter.reported and not reporter.pending and len(ids) > 1:
         # a usage error (typically "not found" for one id) runs nothing: isolate the bad ids

@@ -23,6 +23,7 @@ mod test_ignore;
 mod test_plugins;
 mod test_discovery;
 mod test_run;
+mod test_snapshots;
 mod tree;
 mod venv;
 mod export;

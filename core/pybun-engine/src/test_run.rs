@@ -20,6 +20,7 @@ use crate::test_ignore::{
     collect_ignore_dirs, collection_args, conftest_ignore_lists, file_of, ignore_options, ignored_by_conftests, ignored_by_options, initial_path,
 };
 use crate::test_plugins::{autoloaded_plugins, named_plugin_reasons, plugin_compat, plugin_options, problem_warnings};
+use crate::test_snapshots::{obsolete_keys, parse_snapshots, serialize_snapshots, snapshot_file};
 
 /// Which engine runs the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +61,9 @@ pub struct TestRequest {
     pub no_bytecode_cache: bool,
     /// The environment variables pytest reads for its plugins.
     pub pytest_variables: PytestVariables,
+    /// `--update-snapshots`: the `snapshot` fixture rewrites mismatched
+    /// entries, and obsolete entries are removed from the snapshot files.
+    pub update_snapshots: bool,
 }
 
 /// The environment variables that tell pytest which plugins to load (the
@@ -627,6 +631,11 @@ pub fn run_tests(
     let known: std::collections::HashSet<&str> =
         all.iter().map(|(id, _, _)| *id).chain(outcome.results.iter().map(|r| r.id.as_str())).collect();
     all_durations.retain(|id, _| known.contains(id.as_str()));
+    // Snapshot files beside the test files that have tests (a file whose
+    // tests are all gone is not looked at).
+    let with_tests: BTreeSet<&str> = known.iter().map(|id| file_of(id)).collect();
+    let checked: Vec<&String> = walked.test_files.iter().filter(|rel| with_tests.contains(rel.as_str())).collect();
+    outcome.warnings.extend(check_snapshots(ports, &rootdir, &checked, &known, request.update_snapshots));
     write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations, &durations_text);
     let failed_ids: Vec<String> = outcome.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.id.clone()).collect();
     let text = format!(
@@ -638,6 +647,57 @@ pub fn run_tests(
         let _ = ports.fs.write_atomic(&last_failed_path, text.as_bytes());
     }
     Ok(outcome)
+}
+
+/// The obsolete entries of the snapshot files beside `test_files` (entries
+/// whose test is not among the `known` node ids): a warning each, and with
+/// `update` they are removed (the file too when nothing is left). A malformed
+/// file is reported (every problem, with its line) and left as it is.
+fn check_snapshots(ports: &SyncPorts<'_>, rootdir: &Path, test_files: &[&String], known: &std::collections::HashSet<&str>, update: bool) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    for rel in test_files {
+        let snap = snapshot_file(rel);
+        let path = rootdir.join(&snap);
+        let Ok(text) = ports.fs.read_to_string(&path) else { continue };
+        let (entries, problems) = parse_snapshots(&text);
+        if !problems.is_empty() {
+            warnings.extend(problems.iter().map(|p| {
+                Diagnostic::warning(Code::TestSnapshotInvalid, format!("{snap}:{}: {}", p.line, p.message))
+                    .in_file(snap.clone())
+                    .with_hint("fix or delete the file; `pybun test --update-snapshots` rewrites the entries its tests take")
+            }));
+            continue;
+        }
+        let obsolete: BTreeSet<&str> = obsolete_keys(&entries, known).into_iter().collect();
+        if obsolete.is_empty() {
+            continue;
+        }
+        let mut removed = false;
+        if update {
+            let kept: Vec<_> = entries.iter().filter(|e| !obsolete.contains(e.key.as_str())).cloned().collect();
+            let written = if kept.is_empty() { ports.fs.remove_file(&path) } else { ports.fs.write_atomic(&path, serialize_snapshots(&kept).as_bytes()) };
+            match written {
+                Ok(()) => removed = true,
+                Err(e) => warnings.push(
+                    Diagnostic::warning(Code::Io, format!("could not remove the obsolete snapshots from `{snap}`: {e}"))
+                        .with_hint("check the file's permissions"),
+                ),
+            }
+        }
+        for key in obsolete {
+            let message = if removed {
+                format!("obsolete snapshot `{key}` removed from `{snap}`")
+            } else {
+                format!("obsolete snapshot `{key}` in `{snap}`: no such test")
+            };
+            warnings.push(
+                Diagnostic::warning(Code::TestSnapshotObsolete, message)
+                    .in_file(snap.clone())
+                    .with_hint("`pybun test --update-snapshots` removes obsolete snapshots"),
+            );
+        }
+    }
+    warnings
 }
 
 /// Leaves the test files `files` (which pytest would not collect) out of the
@@ -690,6 +750,9 @@ fn runner_config(request: &TestRequest, ports: &SyncPorts<'_>, plan: &crate::run
     if !request.no_bytecode_cache {
         let dir = ports.build_cache.test_discovery_dir().with_file_name("test-bytecode-v1");
         env.push(("PYBUN_TEST_BYTECODE_DIR".into(), dir.display().to_string()));
+    }
+    if request.update_snapshots {
+        env.push(("PYBUN_UPDATE_SNAPSHOTS".into(), "1".into()));
     }
     RunnerConfig { python: plan.environment.join("bin").join("python"), rootdir: rootdir.to_path_buf(), workers, env }
 }

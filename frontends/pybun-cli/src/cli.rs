@@ -461,6 +461,9 @@ pub(crate) struct TestArgs {
     /// Rerun on file changes: the changed test files, or everything when other files changed (polling).
     #[arg(long)]
     pub(crate) watch: bool,
+    /// Accept changed values of the `snapshot` fixture (rewrite its entries) and remove obsolete snapshots.
+    #[arg(long)]
+    pub(crate) update_snapshots: bool,
     /// The interpreter: a version, a range or a path.
     #[arg(long, env = "PYBUN_PYTHON", value_name = "PYTHON")]
     pub(crate) python: Option<String>,

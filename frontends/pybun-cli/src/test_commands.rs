@@ -147,6 +147,7 @@ fn test_once(
             addopts: std::env::var("PYTEST_ADDOPTS").ok().filter(|v| !v.trim().is_empty()),
             plugins: std::env::var("PYTEST_PLUGINS").ok().filter(|v| !v.trim().is_empty()),
         },
+        update_snapshots: args.update_snapshots,
     };
     let text_mode = settings.format == OutputFormat::Text;
     let terse = settings.quiet || agent_detected();

@@ -947,3 +947,114 @@ fn files_pytest_ignores_are_not_run_or_counted() {
     let named: Vec<&str> = outcomes.keys().map(String::as_str).collect();
     assert_eq!(named, ["tests/skipped_dir/test_a.py::test_ignored", "tests/test_listed.py::test_ignored"], "{out}");
 }
+
+/// `pybun test` without `CI` (the snapshot fixture writes missing entries only then).
+fn pybun_outside_ci(ctx: &TestContext, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut command = pybun_command(ctx, dir);
+    command.env_remove("CI").envs(envs.iter().copied()).args(args);
+    output(&mut command)
+}
+
+const SNAPSHOT_TESTS: &str = "def test_values(snapshot):\n    assert {'b': [1, 2], 'a': 'x'} == snapshot\n    assert 'hello' == snapshot\n\n\ndef test_other(snapshot):\n    assert 42 == snapshot\n";
+
+/// The `snapshot` fixture: the file is written on the first run (exact
+/// format), compared on the next, a change fails showing both sides,
+/// `--update-snapshots` accepts it and removes obsolete entries (reported
+/// without it), and under `CI` a missing snapshot fails.
+#[test]
+fn snapshots_are_written_compared_updated_and_pruned() {
+    let ctx = TestContext::new();
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/test_snap.py", SNAPSHOT_TESTS);
+    let dir = ctx.project_dir.clone();
+    let snap = dir.join("tests/__snapshots__/test_snap.py.snap");
+
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let first = "# pybun snapshot v1\n# name: tests/test_snap.py::test_other\n  42\n# ---\n# name: tests/test_snap.py::test_values\n  {'a': 'x', 'b': [1, 2]}\n# ---\n# name: tests/test_snap.py::test_values [1]\n  'hello'\n# ---\n";
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), first);
+    assert_eq!(std::fs::read_dir(snap.parent().unwrap()).unwrap().count(), 1, "nothing but the .snap beside it");
+
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(json(&out)["result"]["summary"]["passed"], 2, "{out}");
+
+    // A changed value fails with both sides shown, and the file is kept.
+    ctx.write_file("tests/test_snap.py", SNAPSHOT_TESTS.replace("'hello'", "'hellx'"));
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test"], &[]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let document = json(&out);
+    let tests = document["result"]["tests"].as_array().unwrap();
+    let failed = tests.iter().find(|t| t["id"] == "tests/test_snap.py::test_values").unwrap();
+    assert!(failed["longrepr"].as_str().unwrap().contains("assert 'hellx' == 'hello'"), "{failed}");
+    assert!(failed["longrepr"].as_str().unwrap().contains("Snapshot diff (- stored, + new):\nE     @@ -1 +1 @@\nE     -'hello'\nE     +'hellx'"), "{failed}");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), first);
+
+    // `--update-snapshots` accepts it.
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--update-snapshots"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let updated = first.replace("'hello'", "'hellx'");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), updated);
+
+    // A removed test's snapshot is obsolete: reported, then removed with `--update-snapshots`.
+    ctx.write_file("tests/test_snap.py", "def test_values(snapshot):\n    assert {'b': [1, 2], 'a': 'x'} == snapshot\n    assert 'hellx' == snapshot\n");
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let warnings = json(&out)["warnings"].clone();
+    let obsolete: Vec<&Value> = warnings.as_array().unwrap().iter().filter(|w| w["code"] == "PB0704").collect();
+    assert_eq!(obsolete.len(), 1, "{out}");
+    assert!(obsolete[0]["message"].as_str().unwrap().contains("`tests/test_snap.py::test_other`"), "{out}");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), updated);
+    let text = pybun_outside_ci(&ctx, &dir, &["test"], &[]);
+    assert!(text.stderr.contains("obsolete snapshot `tests/test_snap.py::test_other`"), "{text}");
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--update-snapshots"], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(json(&out)["warnings"][0]["message"].as_str().unwrap().contains("removed"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&snap).unwrap(),
+        "# pybun snapshot v1\n# name: tests/test_snap.py::test_values\n  {'a': 'x', 'b': [1, 2]}\n# ---\n# name: tests/test_snap.py::test_values [1]\n  'hellx'\n# ---\n"
+    );
+
+    // Under CI a missing snapshot fails and nothing is written.
+    ctx.write_file("tests/test_new.py", "def test_new(snapshot):\n    assert [1] == snapshot\n");
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test"], &[("CI", "1")]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let document = json(&out);
+    let failed = document["result"]["tests"].as_array().unwrap().iter().find(|t| t["id"] == "tests/test_new.py::test_new").unwrap().clone();
+    assert!(failed["longrepr"].as_str().unwrap().contains("no snapshot `tests/test_new.py::test_new`"), "{failed}");
+    assert!(!dir.join("tests/__snapshots__/test_new.py.snap").exists());
+}
+
+/// The pytest engine has the same `snapshot` fixture (same file, same keys).
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn snapshots_under_the_pytest_engine() {
+    let peers = Path::new("/tmp/peers");
+    if !peers.join("bin/pytest").exists() {
+        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+        return;
+    }
+    let ctx = TestContext::new();
+    ctx.write_pyproject(SUITE_PYPROJECT);
+    ctx.write_file("tests/test_snap.py", SNAPSHOT_TESTS);
+    let dir = ctx.project_dir.clone();
+    let snap = dir.join("tests/__snapshots__/test_snap.py.snap");
+    let env_var = [("PYBUN_ENV", peers.to_str().unwrap())];
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--engine", "pytest"], &env_var);
+    assert_eq!(out.code, Some(0), "{out}");
+    let written = std::fs::read_to_string(&snap).unwrap();
+    // The native engine agrees with what pytest's run wrote.
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--engine", "native"], &env_var);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), written);
+    assert!(written.contains("# name: tests/test_snap.py::test_values [1]\n  'hello'\n"), "{written}");
+    ctx.write_file("tests/test_snap.py", SNAPSHOT_TESTS.replace("42", "43"));
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--engine", "pytest"], &env_var);
+    assert_eq!(out.code, Some(1), "{out}");
+    let document = json(&out);
+    let failed = document["result"]["tests"].as_array().unwrap().iter().find(|t| t["id"] == "tests/test_snap.py::test_other").unwrap().clone();
+    assert!(failed["longrepr"].as_str().unwrap().contains("43 == 42"), "{failed}");
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--engine", "pytest", "--update-snapshots"], &env_var);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), written.replace("  42\n", "  43\n"));
+}
