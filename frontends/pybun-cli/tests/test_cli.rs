@@ -1023,6 +1023,27 @@ fn snapshots_are_written_compared_updated_and_pruned() {
     let failed = document["result"]["tests"].as_array().unwrap().iter().find(|t| t["id"] == "tests/test_new.py::test_new").unwrap().clone();
     assert!(failed["longrepr"].as_str().unwrap().contains("no snapshot `tests/test_new.py::test_new`"), "{failed}");
     assert!(!dir.join("tests/__snapshots__/test_new.py.snap").exists());
+
+    // A malformed file: every problem a `PB0705` warning with its line, the
+    // tests comparing against it fail, and it is left as it is.
+    let malformed = "# pybun snapshot v1\n# name: tests/test_new.py::test_new\n[1]\n# ---\nstray\n";
+    ctx.write_file("tests/__snapshots__/test_new.py.snap", malformed);
+    let out = pybun_outside_ci(&ctx, &dir, &["--format", "json", "test", "--update-snapshots"], &[]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let document = json(&out);
+    let problems: Vec<&str> =
+        document["warnings"].as_array().unwrap().iter().filter(|w| w["code"] == "PB0705").map(|w| w["message"].as_str().unwrap()).collect();
+    assert_eq!(
+        problems,
+        [
+            "tests/__snapshots__/test_new.py.snap:3: a value line is not indented by two spaces",
+            "tests/__snapshots__/test_new.py.snap:5: a line outside any entry"
+        ],
+        "{out}"
+    );
+    let failed = document["result"]["tests"].as_array().unwrap().iter().find(|t| t["id"] == "tests/test_new.py::test_new").unwrap().clone();
+    assert!(failed["longrepr"].as_str().unwrap().contains("test_new.py.snap:3: a value line is not indented by two spaces"), "{failed}");
+    assert_eq!(std::fs::read_to_string(dir.join("tests/__snapshots__/test_new.py.snap")).unwrap(), malformed);
 }
 
 /// The pytest engine has the same `snapshot` fixture (same file, same keys).
