@@ -121,15 +121,7 @@ fn unpack_to_temp(
     let plan = plan_archive(&mut archive, &wheel_name, &filename, &entries)?;
     let planned: HashMap<&str, &PlannedFile> = plan.files.iter().map(|f| (f.archive_path.as_str(), f)).collect();
 
-    let parent = match dest.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".tmp-unpack-")
-        .tempdir_in(parent)
-        .map_err(io_error("create a temporary directory in", parent))?;
+    let temp = unpack_dir_beside(dest)?;
     let mut made_dirs = HashSet::new();
     let mut manifest: Vec<(String, u64, bool)> = Vec::with_capacity(archive.len());
     let mut buffer = Vec::with_capacity(64 * 1024);
@@ -245,6 +237,20 @@ pub(crate) fn plan_archive<R: Read + io::Seek>(
 /// overwritten or mistaken for PyBun's own files.
 pub(crate) fn is_reserved(path: &str) -> bool {
     path == MANIFEST || path == RECIPES_DIR || path.starts_with(&format!("{RECIPES_DIR}/"))
+}
+
+/// A temporary directory `.tmp-unpack-*` beside `dest` (made if missing),
+/// to unpack into and then rename to `dest`.
+pub(crate) fn unpack_dir_beside(dest: &Path) -> Result<tempfile::TempDir, WheelInstallError> {
+    let parent = match dest.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
+    tempfile::Builder::new()
+        .prefix(".tmp-unpack-")
+        .tempdir_in(parent)
+        .map_err(io_error("create a temporary directory in", parent))
 }
 
 /// Read until `buffer` is full or the input ends: the bytes read.

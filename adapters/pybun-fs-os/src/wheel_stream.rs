@@ -16,7 +16,7 @@ use pybun_pep::WheelFilename;
 
 use crate::wheel::{
     Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, is_reserved, normalize,
-    plan_archive, read_full, set_mode, write_manifest,
+    plan_archive, read_full, set_mode, unpack_dir_beside, write_manifest,
 };
 
 /// The members of a wheel extracted from a stream, not yet checked
@@ -95,15 +95,7 @@ impl StreamedWheel {
     pub fn extract(filename: &str, reader: &mut impl Read, dest: &Path) -> Result<Self, WheelInstallError> {
         let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
         WheelFilename::from_str(filename).map_err(|e| invalid(e.to_string()))?;
-        let parent = match dest.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
-        let temp = tempfile::Builder::new()
-            .prefix(".tmp-unpack-")
-            .tempdir_in(parent)
-            .map_err(io_error("create a temporary directory in", parent))?;
+        let temp = unpack_dir_beside(dest)?;
         let mut made_dirs = HashSet::new();
         let mut members = HashMap::new();
         let mut buffer = Vec::with_capacity(64 * 1024);
