@@ -151,13 +151,8 @@ fn discovery_cache_sees_edits_that_keep_size_and_modification_time() {
 /// A conftest's `pytest_ignore_collect` is asked (by the native harness, no
 /// pytest needed) which files `--collect-only` leaves out, as pytest does.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn collect_only_asks_ignore_hooks() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
-        return;
-    }
+    let Some(peers) = peers_with_pytest() else { return };
     let ctx = TestContext::new();
     let dir = ctx.temp.path().join("ignore_hook");
     copy_dir(&workspace_root().join("adapters/pybun-test-worker/tests/ignore_hook"), &dir);
@@ -178,11 +173,8 @@ fn collect_only_asks_ignore_hooks() {
 /// The ids pytest collects for dynamic files are the ones `-k`, `--shard`
 /// and `--last-failed` work on.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn dynamic_ids_drive_selection_shards_and_last_failed() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+    if peers_with_pytest().is_none() {
         return;
     }
     let ctx = TestContext::new();
@@ -400,13 +392,8 @@ fn a_suite_recorded_at_zero_seconds_uses_every_worker() {
 /// With pytest installed in the environment (`/tmp/peers`, as the benchmarks
 /// use), the pytest engine gives the same outcomes.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn the_pytest_engine_agrees() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
-        return;
-    }
+    let Some(peers) = peers_with_pytest() else { return };
     let ctx = TestContext::new();
     let dir = suite(&ctx);
     let peers_env = peers.to_str().unwrap();
@@ -419,13 +406,8 @@ fn the_pytest_engine_agrees() {
 /// Modules static discovery cannot list exactly (a fixture with `params=`, a
 /// test inside an `if`) go to pytest whole: the ids and outcomes are pytest's own.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn modules_pytest_must_collect_run_whole_with_pytest_ids() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
-        return;
-    }
+    let Some(peers) = peers_with_pytest() else { return };
     let ctx = TestContext::new();
     ctx.write_pyproject(SUITE_PYPROJECT);
     ctx.write_file(
@@ -570,13 +552,8 @@ def pytest_sessionfinish(session):
 /// (engine auto) as under real pytest (the worker's suite without its
 /// crashing module, which would kill pytest itself; the discovery cases).
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn fixture_suites_give_pytests_outcomes() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
-        return;
-    }
+    let Some(peers) = peers_with_pytest() else { return };
     let ctx = TestContext::new();
     let plugin_dir = ctx.temp.path().join("plugin");
     std::fs::create_dir_all(&plugin_dir).unwrap();
@@ -748,6 +725,18 @@ fn project_bytecode_is_cached_unless_python_is_told_not_to() {
     assert_eq!(out.code, Some(1), "{out}");
 }
 
+/// `/tmp/peers` when it has pytest (the competitors' venv the benches use);
+/// else says why the calling test is skipped.
+#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
+fn peers_with_pytest() -> Option<&'static Path> {
+    let peers = Path::new("/tmp/peers");
+    if peers.join("bin/pytest").exists() {
+        return Some(peers);
+    }
+    eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
+    None
+}
+
 /// A test environment with `/tmp/peers`' packages (pytest, pytest-xdist…)
 /// linked into its own site-packages, as if installed there. Returns the
 /// environment and its site-packages, or `None` (saying why) without pytest.
@@ -893,13 +882,8 @@ fn an_installed_pytest_plugin_sends_the_suite_to_the_pytest_engine() {
 /// pytest) are neither run nor counted in a plain run, as under pytest; a
 /// path naming an ignored file runs it, as pytest does.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn files_pytest_ignores_are_not_run_or_counted() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
-        return;
-    }
+    let Some(peers) = peers_with_pytest() else { return };
     let ctx = TestContext::new();
     ctx.write_pyproject(&format!("{SUITE_PYPROJECT}addopts = \"--ignore=tests/skipped_dir --ignore-glob=*_old.py\"\n"));
     ctx.write_file("tests/conftest.py", "collect_ignore = [\"test_listed.py\"]\ncollect_ignore_glob = [\"*_glob.py\"]\n");
@@ -1048,13 +1032,8 @@ fn snapshots_are_written_compared_updated_and_pruned() {
 
 /// The pytest engine has the same `snapshot` fixture (same file, same keys).
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped")]
 fn snapshots_under_the_pytest_engine() {
-    let peers = Path::new("/tmp/peers");
-    if !peers.join("bin/pytest").exists() {
-        eprintln!("skipped: no pytest at /tmp/peers (`python3 -m venv /tmp/peers && /tmp/peers/bin/pip install pytest`)");
-        return;
-    }
+    let Some(peers) = peers_with_pytest() else { return };
     let ctx = TestContext::new();
     ctx.write_pyproject(SUITE_PYPROJECT);
     ctx.write_file("tests/test_snap.py", SNAPSHOT_TESTS);
