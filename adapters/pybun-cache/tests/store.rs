@@ -691,6 +691,16 @@ fn reference_tree(filename: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>, u32)> {
 }
 
 /// No temporary directory (`.tmp-unpack-*`, `.tmp*`) anywhere in the cache, and no archive kept.
+/// Prepare `request` into a new cache: the error, once checked that nothing
+/// (not even a temporary file) was left behind.
+fn refused_leaving_nothing(server: &IndexServer, request: &ArtifactRequest) -> ArtifactError {
+    let cache = tempfile::tempdir().unwrap();
+    let error = prepare_one(&store(cache.path(), server, false), request).unwrap_err();
+    assert_nothing_kept(cache.path());
+    assert_no_temporaries(cache.path());
+    error
+}
+
 fn assert_no_temporaries(cache: &Path) {
     let leftovers: Vec<String> = files(cache).into_iter().filter(|path| path.contains("/.tmp") || path.starts_with(".tmp")).collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
@@ -760,12 +770,9 @@ fn a_body_cut_with_no_retry_left_is_a_download_error_and_nothing_kept() {
     let (filename, bytes) = big_wheel(3);
     let request = locked(&server, &filename, &bytes);
     for cut in [100, 400 * 1024, bytes.len() - 10] {
-        let cache = tempfile::tempdir().unwrap();
         server.cut_next("/files/", cut);
-        let error = prepare_one(&store(cache.path(), &server, false), &request).unwrap_err();
+        let error = refused_leaving_nothing(&server, &request);
         assert!(matches!(&error, ArtifactError::Download { url, .. } if *url == request.url), "cut at {cut}: {error:?}");
-        assert_nothing_kept(cache.path());
-        assert_no_temporaries(cache.path());
     }
 }
 
@@ -808,8 +815,7 @@ fn a_body_longer_or_shorter_than_the_locked_size_is_refused_and_nothing_kept() {
     let mut longer = bytes.clone();
     longer.extend(std::iter::repeat_n(0_u8, 300 * 1024));
     server.put_file(&filename, longer);
-    let cache = tempfile::tempdir().unwrap();
-    let error = prepare_one(&store(cache.path(), &server, false), &request).unwrap_err();
+    let error = refused_leaving_nothing(&server, &request);
     assert_eq!(
         error,
         ArtifactError::HashMismatch {
@@ -818,14 +824,11 @@ fn a_body_longer_or_shorter_than_the_locked_size_is_refused_and_nothing_kept() {
             actual: format!("more than {size} bytes"),
         }
     );
-    assert_nothing_kept(cache.path());
-    assert_no_temporaries(cache.path());
 
     // Shorter: the body ends (a complete response) in the middle of the last member.
     let shorter = bytes[..size - 1000].to_vec();
     server.put_file(&filename, shorter.clone());
-    let cache = tempfile::tempdir().unwrap();
-    let error = prepare_one(&store(cache.path(), &server, false), &request).unwrap_err();
+    let error = refused_leaving_nothing(&server, &request);
     assert_eq!(
         error,
         ArtifactError::HashMismatch {
@@ -834,14 +837,11 @@ fn a_body_longer_or_shorter_than_the_locked_size_is_refused_and_nothing_kept() {
             actual: format!("sha256:{}", sha256_hex(&shorter)),
         }
     );
-    assert_nothing_kept(cache.path());
-    assert_no_temporaries(cache.path());
 
     // A locked size smaller than the (valid) wheel: refused in the middle of the stream.
     server.put_file(&filename, bytes.clone());
     let smaller = ArtifactRequest { size: Some(size as u64 - 700 * 1024), ..request.clone() };
-    let cache = tempfile::tempdir().unwrap();
-    let error = prepare_one(&store(cache.path(), &server, false), &smaller).unwrap_err();
+    let error = refused_leaving_nothing(&server, &smaller);
     let limit = size - 700 * 1024;
     assert_eq!(
         error,
@@ -851,8 +851,6 @@ fn a_body_longer_or_shorter_than_the_locked_size_is_refused_and_nothing_kept() {
             actual: format!("more than {limit} bytes"),
         }
     );
-    assert_nothing_kept(cache.path());
-    assert_no_temporaries(cache.path());
 }
 
 #[test]

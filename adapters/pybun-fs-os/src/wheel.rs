@@ -111,12 +111,7 @@ fn unpack_to_temp(
     let mut entries = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
         let member = archive.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
-        entries.push(ArchiveEntry {
-            path: member.name().to_string(),
-            size: member.size(),
-            is_dir: member.is_dir(),
-            unix_mode: member.unix_mode(),
-        });
+        entries.push(archive_entry(&member));
     }
     let plan = plan_archive(&mut archive, &wheel_name, &filename, &entries)?;
     let planned: HashMap<&str, &PlannedFile> = plan.files.iter().map(|f| (f.archive_path.as_str(), f)).collect();
@@ -208,6 +203,16 @@ pub(crate) fn write_manifest(dir: &Path, manifest: &[(String, u64, bool)]) -> Re
     }
     let manifest_path = dir.join(MANIFEST);
     fs::write(&manifest_path, text).map_err(io_error("write", &manifest_path))
+}
+
+/// What the central directory says of a member.
+pub(crate) fn archive_entry<R: Read>(member: &zip::read::ZipFile<'_, R>) -> ArchiveEntry {
+    ArchiveEntry {
+        path: member.name().to_string(),
+        size: member.size(),
+        is_dir: member.is_dir(),
+        unix_mode: member.unix_mode(),
+    }
 }
 
 /// The checked plan of a wheel archive ([`check_archive`]): its `WHEEL` and

@@ -11,11 +11,12 @@ use std::io::{self, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
-use pybun_install::{ArchiveEntry, HashAlgorithm, InstallError, RecordHash, RecordHasher, is_safe_member_path};
+use pybun_install::{HashAlgorithm, InstallError, RecordHash, RecordHasher, is_safe_member_path};
 use pybun_pep::WheelFilename;
 
 use crate::wheel::{
-    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, commit, create_with_mode, io_error, is_reserved, normalize,
+    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, archive_entry, commit, create_with_mode, io_error, is_reserved,
+    normalize,
     plan_archive, read_full, set_mode, unpack_dir_beside, write_manifest,
 };
 
@@ -232,12 +233,7 @@ impl StreamedWheel {
         let mut listed = HashSet::with_capacity(self.members.len());
         for index in 0..zip.len() {
             let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
-            entries.push(ArchiveEntry {
-                path: member.name().to_string(),
-                size: member.size(),
-                is_dir: member.is_dir(),
-                unix_mode: member.unix_mode(),
-            });
+            entries.push(archive_entry(&member));
             if member.is_dir() {
                 continue;
             }
