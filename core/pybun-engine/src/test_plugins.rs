@@ -28,8 +28,9 @@ pub(crate) struct EntryPointLine {
     pub line: usize,
 }
 
-/// A line `importlib.metadata` (and so pytest, which reads every
-/// distribution's entry points at start-up) cannot read.
+/// A line a parser of a small line-based file cannot read (here: one
+/// `importlib.metadata`, and so pytest, cannot read in `entry_points.txt`;
+/// also the snapshot files' problems).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FormatProblem {
     /// 1-based.

@@ -14,6 +14,8 @@
 
 use std::collections::HashSet;
 
+use crate::test_plugins::FormatProblem;
+
 /// The first line of every snapshot file.
 pub(crate) const HEADER: &str = "# pybun snapshot v1";
 
@@ -33,21 +35,14 @@ pub(crate) struct SnapshotEntry {
     pub value: String,
 }
 
-/// A problem in a snapshot file: 1-based line, message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SnapshotProblem {
-    pub line: usize,
-    pub message: String,
-}
-
 /// Parses a snapshot file: its entries, and every problem found (with lines).
-pub(crate) fn parse_snapshots(text: &str) -> (Vec<SnapshotEntry>, Vec<SnapshotProblem>) {
+pub(crate) fn parse_snapshots(text: &str) -> (Vec<SnapshotEntry>, Vec<FormatProblem>) {
     let mut entries = Vec::new();
     let mut problems = Vec::new();
     if text.is_empty() {
         return (entries, problems);
     }
-    let mut problem = |line: usize, message: String| problems.push(SnapshotProblem { line, message });
+    let mut problem = |line: usize, message: String| problems.push(FormatProblem { line, message });
     let mut lines = text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate().map(|(i, l)| (i + 1, l)).peekable();
     match lines.next() {
         Some((_, HEADER)) => {}
