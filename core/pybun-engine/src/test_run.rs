@@ -634,7 +634,13 @@ pub fn run_tests(
     // Snapshot files beside the test files that have tests (a file whose
     // tests are all gone is not looked at).
     let with_tests: BTreeSet<&str> = known.iter().map(|id| file_of(id)).collect();
-    let checked: Vec<&String> = walked.test_files.iter().filter(|rel| with_tests.contains(rel.as_str())).collect();
+    // (Only where the walk saw a `__snapshots__` directory: no read per test file.)
+    let checked: Vec<&String> = walked
+        .test_files
+        .iter()
+        .filter(|rel| with_tests.contains(rel.as_str()))
+        .filter(|rel| walked.snapshot_dirs.contains(rel.rsplit_once('/').map_or("", |(dir, _)| dir)))
+        .collect();
     outcome.warnings.extend(check_snapshots(ports, &rootdir, &checked, &known, request.update_snapshots));
     write_durations(ports, &rootdir.join(DURATIONS_FILE), &all_durations, &durations_text);
     let failed_ids: Vec<String> = outcome.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.id.clone()).collect();

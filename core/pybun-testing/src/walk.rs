@@ -1,6 +1,6 @@
 //! Which files pytest collects, in its order, with the caller doing the IO.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::config::{TestConfig, is_virtualenv_dir};
 use crate::glob::{fnmatch, has_glob};
@@ -12,6 +12,10 @@ pub struct Walk {
     pub test_files: Vec<String>,
     /// Every `conftest.py` pytest would load for them, parents first.
     pub conftests: Vec<String>,
+    /// The directories listed on the way whose listing has a `__snapshots__`
+    /// directory (`""`: the top): where the `snapshot` fixture's files may be,
+    /// so they are looked for there only.
+    pub snapshot_dirs: BTreeSet<String>,
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -83,8 +87,12 @@ struct Walker {
 }
 
 impl Walker {
-    /// The directory's `conftest.py`, if its listing has one.
+    /// The directory's `conftest.py`, if its listing has one (and whether it
+    /// has a `__snapshots__` directory).
     fn add_conftest(&mut self, dir: &str, entries: &[(String, bool)]) {
+        if entries.iter().any(|(n, d)| n == "__snapshots__" && *d) {
+            self.walk.snapshot_dirs.insert(dir.to_owned());
+        }
         if entries.iter().any(|(n, d)| n == "conftest.py" && !d) {
             let conftest = join(dir, "conftest.py");
             if self.seen_conftests.insert(conftest.clone()) {
@@ -189,6 +197,14 @@ mod tests {
             }
         }
         map
+    }
+
+    #[test]
+    fn directories_with_snapshots_are_noted() {
+        let map = tree(&["test_a.py", "__snapshots__/test_a.py.snap", "sub/test_b.py", "other/test_c.py", "other/__snapshots__/x.snap"]);
+        let list = |dir: &str| map.get(dir).cloned().unwrap_or_default();
+        let walk = walk("", &TestConfig::default(), &list);
+        assert_eq!(walk.snapshot_dirs.iter().map(String::as_str).collect::<Vec<_>>(), ["", "other"]);
     }
 
     #[test]
