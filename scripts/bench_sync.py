@@ -57,7 +57,13 @@ def lock_cmd(tool: str, cache: str) -> tuple[list[str], dict]:
 
 
 def run(cmd, env, project) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds user+sys, peak RSS KiB) of one run."""
+    """(wall seconds, CPU seconds user+sys, peak RSS KiB) of one run.
+
+    Dirty pages are flushed first (`sync`): a cold install writes hundreds
+    of megabytes, and without this the kernel's writeback of earlier runs
+    (either tool's) lands in whichever run comes next.
+    """
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = proc.stderr.read()

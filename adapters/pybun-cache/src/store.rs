@@ -7,7 +7,7 @@ use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
-use pybun_fs_os::{StreamedWheel, Unpacked, WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
+use pybun_fs_os::{ArchiveStream, StreamedWheel, Unpacked, WheelInstallError, unpack_wheel, unpack_wheel_bytes, write_atomic};
 use pybun_index_http::{DownloadError, DownloadSink, DownloadTask, HttpIndex};
 use pybun_pep::PackageName;
 use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, IndexError, PreparedWheel};
@@ -295,7 +295,7 @@ impl ArtifactStore {
         debug!(url = %request.url, "downloading and unpacking");
         let (feed, task) = self.spawn_feed(request, size);
         let mut reader = FeedReader::new(feed);
-        let streamed = StreamedWheel::extract(filename, &mut reader, &unpacked);
+        let streamed = StreamedWheel::extract_from(filename, &mut reader, &unpacked);
         let drained = reader.drain();
         let restarted = drained.is_err();
         match self.finish_feed(request, task, &mut reader, drained) {
@@ -691,6 +691,13 @@ impl FeedReader {
         drop(state);
         self.bytes.clear();
         self.position = 0;
+    }
+}
+
+impl ArchiveStream for FeedReader {
+    fn unread_once_complete(&self) -> Option<u64> {
+        let state = self.feed.lock();
+        (state.done && !state.restarted).then(|| (state.body.len() - self.position) as u64)
     }
 }
 

@@ -29,7 +29,7 @@ pub use wheel::{
     InstallOptions, Installed, MANIFEST, RECIPES_DIR, RecipeInstalled, Unpacked, WheelInstallError, install_from_recipe,
     install_planned, install_wheel, plan_unpacked, unpack_wheel, unpack_wheel_bytes,
 };
-pub use wheel_stream::StreamedWheel;
+pub use wheel_stream::{ArchiveStream, HAND_OVER_AT_LEAST, StreamedWheel};
 
 /// The operating system's filesystem.
 #[derive(Debug, Default, Clone, Copy)]

@@ -146,30 +146,9 @@ fn unpack_to_temp(
             continue;
         };
         let mut hasher = RecordHasher::new(file.hash.algorithm);
-        let mut written = 0_u64;
-        // Read one byte past the expected size, to notice a member longer than it claims.
-        let mut limited = (&mut member).take(file.size + 1);
-        if file.size <= WHOLE_MEMBER_LIMIT {
-            // One write per file (most files): the member inflated into one buffer.
-            buffer.clear();
-            limited.read_to_end(&mut buffer).map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
-            hasher.update(&buffer);
-            out.write_all(&buffer).map_err(io_error("write", &target))?;
-            written = buffer.len() as u64;
-        } else {
-            buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
-            loop {
-                // Inflate returns a few kilobytes per read: fill the buffer, then write it once.
-                let n = read_full(&mut limited, &mut buffer)
-                    .map_err(|e| invalid(format!("cannot extract `{path}`: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buffer[..n]);
-                out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
-                written += n as u64;
-            }
-        }
+        let written = copy_member(&mut member, file.size, (&mut out, &target), &mut hasher, &mut buffer, |e| {
+            invalid(format!("cannot extract `{path}`: {e}"))
+        })?;
         if written != file.size {
             return Err(InstallError::SizeMismatch { wheel: filename, path, expected: file.size, actual: written }.into());
         }
@@ -188,6 +167,114 @@ fn unpack_to_temp(
     }
     write_manifest(temp.path(), &manifest)?;
     Ok(temp)
+}
+
+/// Inflate `member` (which should have `expected` bytes) into `out`, hashing
+/// what it writes: one write for a small member, 256 KiB writes for a large
+/// one. Reads one byte past `expected`, so a longer member shows; the count
+/// written is returned for the caller to compare. Reading to the end makes
+/// the zip reader check the CRC.
+/// `invalid` names a read (inflate) error; write errors name `target`.
+pub(crate) fn copy_member(
+    member: &mut impl Read,
+    expected: u64,
+    (out, target): (&mut fs::File, &Path),
+    hasher: &mut RecordHasher,
+    buffer: &mut Vec<u8>,
+    invalid: impl Fn(io::Error) -> WheelInstallError,
+) -> Result<u64, WheelInstallError> {
+    let mut limited = member.take(expected.saturating_add(1));
+    if expected <= WHOLE_MEMBER_LIMIT {
+        // One write per file (most files): the member inflated into one buffer.
+        buffer.clear();
+        limited.read_to_end(buffer).map_err(&invalid)?;
+        hasher.update(buffer);
+        out.write_all(buffer).map_err(io_error("write", target))?;
+        return Ok(buffer.len() as u64);
+    }
+    buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
+    let mut written = 0_u64;
+    loop {
+        // Inflate returns a few kilobytes per read: fill the buffer, then write it once.
+        let n = read_full(&mut limited, buffer).map_err(&invalid)?;
+        if n == 0 {
+            return Ok(written);
+        }
+        hasher.update(&buffer[..n]);
+        out.write_all(&buffer[..n]).map_err(io_error("write", target))?;
+        written += n as u64;
+    }
+}
+
+/// A member extracted from an archive: what the central directory says of
+/// it and the sha256 of the bytes written.
+#[derive(Debug)]
+pub(crate) struct ExtractedMember {
+    pub(crate) raw_name: String,
+    pub(crate) size: u64,
+    pub(crate) compressed_size: u64,
+    pub(crate) crc32: u32,
+    pub(crate) sha256: pybun_install::RecordHash,
+}
+
+/// Extract the members `indexes` (files, with safe and distinct names) of
+/// the in-memory `archive` into `dir`, in parallel (the largest first), each
+/// hashed with sha256 as it is written. Files are created without the
+/// executable bit. A member whose size differs from its central directory
+/// entry, or whose CRC fails, is an error.
+pub(crate) fn extract_in_parallel(
+    archive: &zip::ZipArchive<io::Cursor<&[u8]>>,
+    indexes: &[usize],
+    dir: &Path,
+    filename: &str,
+) -> Result<Vec<ExtractedMember>, WheelInstallError> {
+    use rayon::prelude::*;
+    let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
+    let mut order = Vec::with_capacity(indexes.len());
+    let mut parents = FxHashSet::default();
+    let mut lister = archive.clone();
+    for &index in indexes {
+        let member = lister.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+        let path = normalize(member.name());
+        if let Some(parent) = dir.join(&path).parent() {
+            parents.insert(parent.to_path_buf());
+        }
+        order.push((index, member.compressed_size()));
+    }
+    // Directories first, once each (not raced for by the extracting threads).
+    for parent in &parents {
+        fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
+    }
+    order.sort_by_key(|&(_, compressed)| std::cmp::Reverse(compressed));
+    order
+        .par_iter()
+        .with_max_len(1)
+        .map_init(
+            || (archive.clone(), Vec::with_capacity(64 * 1024)),
+            |(zip, buffer), &(index, _)| {
+                let mut member = zip.by_index(index).map_err(|e| invalid(e.to_string()))?;
+                let raw_name = member.name().to_string();
+                let path = normalize(&raw_name);
+                let target = dir.join(&path);
+                let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
+                let expected = member.size();
+                let mut hasher = RecordHasher::new(pybun_install::HashAlgorithm::Sha256);
+                let size = copy_member(&mut member, expected, (&mut out, &target), &mut hasher, buffer, |e| {
+                    invalid(format!("cannot extract `{path}`: {e}"))
+                })?;
+                if size != expected {
+                    return Err(invalid(format!("`{path}` has {size} bytes, its header says {expected}")));
+                }
+                Ok(ExtractedMember {
+                    raw_name,
+                    size,
+                    compressed_size: member.compressed_size(),
+                    crc32: member.crc32(),
+                    sha256: hasher.finish(),
+                })
+            },
+        )
+        .collect()
 }
 
 /// Write [`MANIFEST`] into the unpacked directory `dir`: `(path, size, executable)` per file.

@@ -15,10 +15,51 @@ use pybun_install::{HashAlgorithm, InstallError, RecordHash, RecordHasher, is_sa
 use pybun_pep::WheelFilename;
 
 use crate::wheel::{
-    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, archive_entry, commit, create_with_mode, io_error, is_reserved,
-    normalize,
-    plan_archive, read_full, set_mode, unpack_dir_beside, write_manifest,
+    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, archive_entry, commit, create_with_mode, extract_in_parallel,
+    io_error, is_reserved, normalize, plan_archive, read_full, set_mode, unpack_dir_beside, write_manifest,
 };
+
+/// An archive arriving as a stream, which can tell when all of it is there.
+pub trait ArchiveStream: Read {
+    /// Once the whole archive has arrived: how many of its bytes have not
+    /// been read yet. `None` while bytes are still arriving.
+    fn unread_once_complete(&self) -> Option<u64>;
+}
+
+/// A plain reader: never known to be complete, so read to the end.
+struct Plain<R>(R);
+
+impl<R: Read> Read for Plain<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> ArchiveStream for Plain<R> {
+    fn unread_once_complete(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Counts the bytes read through it (the stream's position).
+struct Counted<'a, R> {
+    inner: &'a mut R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The rest of an archive that has arrived whole, when at least this large,
+/// is extracted in parallel by [`StreamedWheel::finish`] rather than member
+/// by member from the stream on one thread (the largest wheel's unpack,
+/// still going when everything else is done, is the end of a cold sync).
+pub const HAND_OVER_AT_LEAST: u64 = 1024 * 1024;
 
 /// The members of a wheel extracted from a stream, not yet checked
 /// (see [`StreamedWheel::extract`] and [`StreamedWheel::finish`]).
@@ -29,6 +70,9 @@ pub struct StreamedWheel {
     temp: tempfile::TempDir,
     /// Per extracted file, by normalized path.
     members: HashMap<String, StreamedMember>,
+    /// Where the stream was left with the rest of the archive there
+    /// (members from this offset on are extracted by [`StreamedWheel::finish`]).
+    handed_over_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -94,13 +138,35 @@ impl StreamedWheel {
     /// archive and unpacks it with [`crate::unpack_wheel_bytes`], which gives
     /// the authoritative verdict.
     pub fn extract(filename: &str, reader: &mut impl Read, dest: &Path) -> Result<Self, WheelInstallError> {
+        Self::extract_from(filename, &mut Plain(reader), dest)
+    }
+
+    /// [`StreamedWheel::extract`] from a stream that says when the whole
+    /// archive has arrived: from then on, if at least [`HAND_OVER_AT_LEAST`]
+    /// bytes of it are still unread, extraction stops at the next member
+    /// and [`StreamedWheel::finish`] extracts the rest in parallel.
+    ///
+    /// # Errors
+    /// As [`StreamedWheel::extract`].
+    pub fn extract_from(filename: &str, stream: &mut impl ArchiveStream, dest: &Path) -> Result<Self, WheelInstallError> {
         let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
         WheelFilename::from_str(filename).map_err(|e| invalid(e.to_string()))?;
         let temp = unpack_dir_beside(dest)?;
         let mut made_dirs = HashSet::new();
         let mut members = HashMap::new();
         let mut buffer = Vec::with_capacity(64 * 1024);
-        while let Some(mut member) = zip::read::read_zipfile_from_stream(reader).map_err(|e| invalid(e.to_string()))? {
+        let mut reader = Counted { inner: stream, read: 0 };
+        let mut handed_over_at = None;
+        loop {
+            if reader.inner.unread_once_complete().is_some_and(|unread| unread >= HAND_OVER_AT_LEAST) {
+                handed_over_at = Some(reader.read);
+                break;
+            }
+            let Some(mut member) =
+                zip::read::read_zipfile_from_stream(&mut reader).map_err(|e| invalid(e.to_string()))?
+            else {
+                break;
+            };
             if member.is_dir() {
                 continue;
             }
@@ -207,7 +273,7 @@ impl StreamedWheel {
             };
             members.insert(path, streamed);
         }
-        Ok(Self { filename: filename.to_string(), dest: dest.to_path_buf(), temp, members })
+        Ok(Self { filename: filename.to_string(), dest: dest.to_path_buf(), temp, members, handed_over_at })
     }
 
     /// Check the extracted members against the whole `archive` (the same
@@ -231,10 +297,27 @@ impl StreamedWheel {
         let mut entries = Vec::with_capacity(zip.len());
         // Distinct names: a name listed twice must not make up for a member not listed.
         let mut listed = HashSet::with_capacity(self.members.len());
+        // The members after the point the stream was left at, to extract now.
+        let mut rest = Vec::new();
+        let mut rest_names = HashSet::new();
         for index in 0..zip.len() {
             let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
             entries.push(archive_entry(&member));
             if member.is_dir() {
+                continue;
+            }
+            if self.handed_over_at.is_some_and(|at| member.header_start() >= at) {
+                let path = normalize(member.name());
+                if !is_safe_member_path(member.name()) {
+                    return Err(invalid(format!("unsafe member name `{}`", member.name())));
+                }
+                if is_reserved(&path) {
+                    return Err(invalid(format!("`{path}` is a name PyBun's cache uses for itself")));
+                }
+                if self.members.contains_key(&path) || !rest_names.insert(path.clone()) {
+                    return Err(invalid(format!("`{path}` appears twice")));
+                }
+                rest.push(index);
                 continue;
             }
             let same = self.members.get(&normalize(member.name())).is_some_and(|streamed| {
@@ -255,6 +338,18 @@ impl StreamedWheel {
             return Err(invalid("the central directory does not list every member of the archive".to_string()));
         }
         let plan = plan_archive(&mut zip, &wheel_name, &filename, &entries)?;
+        if !rest.is_empty() {
+            for extracted in extract_in_parallel(&zip, &rest, self.temp.path(), &filename)? {
+                let streamed = StreamedMember {
+                    size: extracted.size,
+                    compressed_size: extracted.compressed_size,
+                    crc32: extracted.crc32,
+                    sha256: MemberHash::Ready(extracted.sha256),
+                    raw_name: extracted.raw_name,
+                };
+                self.members.insert(normalize(&streamed.raw_name), streamed);
+            }
+        }
 
         let mut executable = HashSet::new();
         for file in &plan.files {

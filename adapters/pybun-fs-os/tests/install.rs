@@ -12,7 +12,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 
 use pybun_fs_os::{
-    InstallOptions, LinkMode, RECIPES_DIR, StreamedWheel, Unpacked, detect_link_mode, install_from_recipe,
+    ArchiveStream, HAND_OVER_AT_LEAST, InstallOptions, LinkMode, RECIPES_DIR, StreamedWheel, Unpacked, detect_link_mode,
+    install_from_recipe,
     install_planned, install_wheel, link_file, plan_unpacked, unpack_wheel, unpack_wheel_bytes,
 };
 use pybun_install::{Record, RecordHash, SchemePaths};
@@ -341,6 +342,14 @@ fn refused(members: &[Member], record: &str) -> String {
         .and_then(|streamed| streamed.finish(&bytes));
     assert!(streamed.is_err(), "streamed unpack accepted a wheel unpack_wheel refuses: {error}");
     assert!(!dest.exists(), "{error}");
+    // And when the rest of the archive, once arrived, is handed over to be extracted in parallel.
+    for after in [0, bytes.len() / 2] {
+        let mut stream = HandsOver { bytes: &bytes, position: 0, after };
+        let streamed = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
+            .and_then(|streamed| streamed.finish(&bytes));
+        assert!(streamed.is_err(), "hand-over after {after} bytes accepted a wheel unpack_wheel refuses: {error}");
+        assert!(!dest.exists(), "{error}");
+    }
     let left: Vec<_> = fs::read_dir(&cache).map(|d| d.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "left in the cache: {left:?}");
     let mut everything = Vec::new();
@@ -575,6 +584,89 @@ fn unpacking_while_downloading_gives_the_same_tree() {
     assert_eq!(streamed_tree["demo/__init__.py"].1, 0o644);
     let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 2, "no temporary directory left: {names:?}");
+}
+
+/// Whatever point the stream is left at, the rest extracted in parallel
+/// gives the tree the whole-archive unpacker gives.
+#[test]
+fn the_rest_handed_over_gives_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut members = demo_members();
+    // Large members, extracted in 256 KiB writes.
+    members.push(("demo/big.bin", (0..600_000_u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(), 0o644));
+    members.push(("demo/zeros.bin", vec![0; 3 << 20], 0o755));
+    let wheel = zip_wheel(dir.path(), "demo-1.0-py3-none-any.whl", &members, &record_for(&members, &[]));
+    let bytes = fs::read(&wheel).unwrap();
+    let whole = dir.path().join("cache/whole");
+    assert_eq!(unpack_wheel(&wheel, &whole).unwrap(), Unpacked::Fresh);
+    let expected = tree(&whole);
+    assert_eq!(expected["demo/zeros.bin"].1, 0o755);
+    for after in [0, 1, 200, bytes.len() / 3, bytes.len() / 2, bytes.len() - 30, bytes.len()] {
+        let dest = dir.path().join(format!("cache/handed-over-{after}"));
+        let mut stream = HandsOver { bytes: &bytes, position: 0, after };
+        let streamed = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest).unwrap();
+        assert!(!dest.exists(), "nothing is visible before finish");
+        assert_eq!(streamed.finish(&bytes).unwrap(), Unpacked::Fresh, "after {after} bytes");
+        assert_eq!(tree(&dest), expected, "after {after} bytes");
+    }
+    let names: Vec<_> = fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 8, "no temporary directory left: {names:?}");
+}
+
+/// A member extracted in parallel is checked against `RECORD` like any
+/// other, and one whose name the stream already gave is refused.
+#[test]
+fn the_rest_handed_over_is_checked_like_the_rest() {
+    let mut members = demo_members();
+    members.push(("demo/late.py", b"x = 1\n".to_vec(), 0o644));
+    let mut record = record_for(&members, &[]);
+    record = record.replace(&RecordHash::sha256(b"x = 1\n").to_string(), &RecordHash::sha256(b"x = 2\n").to_string());
+    let error = refused(&members, &record);
+    assert!(error.contains("demo/late.py"), "{error}");
+    // `demo/cli.py` again, last: the stream extracted the first one.
+    let dir = tempfile::tempdir().unwrap();
+    let mut members = demo_members();
+    members.push(("demo/clj.py", b"x = 1\n".to_vec(), 0o644));
+    let wheel = zip_wheel(dir.path(), "demo-1.0-py3-none-any.whl", &members, &record_for(&members, &[]));
+    let mut bytes = fs::read(&wheel).unwrap();
+    let name = b"demo/clj.py".as_slice();
+    let at: Vec<usize> = (0..bytes.len() - name.len()).filter(|&i| &bytes[i..i + name.len()] == name).collect();
+    assert_eq!(at.len(), 2, "in its local header and in the central directory");
+    for &i in &at {
+        bytes[i..i + name.len()].copy_from_slice(b"demo/cli.py");
+    }
+    // Handed over at the renamed member's local header (its name starts 30 bytes in).
+    let mut stream = HandsOver { bytes: &bytes, position: 0, after: at[0] - 30 };
+    let dest = dir.path().join("cache/demo");
+    let error = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
+        .and_then(|streamed| streamed.finish(&bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`demo/cli.py` appears twice"), "{error}");
+    assert!(!dest.exists());
+}
+
+/// A stream that says the whole archive has arrived (with at least
+/// [`HAND_OVER_AT_LEAST`] bytes unread) once `after` bytes were read.
+struct HandsOver<'a> {
+    bytes: &'a [u8],
+    position: usize,
+    after: usize,
+}
+
+impl std::io::Read for HandsOver<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(4096).min(self.bytes.len() - self.position);
+        buf[..n].copy_from_slice(&self.bytes[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+impl ArchiveStream for HandsOver<'_> {
+    fn unread_once_complete(&self) -> Option<u64> {
+        (self.position >= self.after).then_some(HAND_OVER_AT_LEAST)
+    }
 }
 
 /// Gives at most 7 bytes per read.

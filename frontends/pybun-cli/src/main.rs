@@ -129,12 +129,13 @@ fn init_logging(verbose: u8) {
             _ => EnvFilter::new("debug"),
         },
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(true)
-        .without_time()
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true);
+    // `PYBUN_LOG_TIME=1`: each line with the seconds since start (to see where a command's time goes).
+    if std::env::var_os("PYBUN_LOG_TIME").is_some_and(|value| !value.is_empty()) {
+        let _ = builder.with_timer(tracing_subscriber::fmt::time::uptime()).try_init();
+    } else {
+        let _ = builder.without_time().try_init();
+    }
 }
 
 fn print_stdout(text: &str) {
