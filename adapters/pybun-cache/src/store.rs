@@ -431,21 +431,40 @@ impl ArtifactStore {
 
 impl ArtifactCache for ArtifactStore {
     fn prepare_wheels(&self, requests: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>> {
+        self.prepare_wheels_as_ready(requests, &|_, _| {})
+    }
+
+    fn prepare_wheels_as_ready(
+        &self,
+        requests: &[ArtifactRequest],
+        ready: &(dyn Fn(usize, &Result<PreparedWheel, ArtifactError>) + Sync),
+    ) -> Vec<Result<PreparedWheel, ArtifactError>> {
         if requests.is_empty() {
             return Vec::new();
         }
         if let Err(e) = self.ensure_locked() {
-            return requests.iter().map(|_| Err(e.clone())).collect();
+            let results: Vec<_> = requests.iter().map(|_| Err(e.clone())).collect();
+            for (i, result) in results.iter().enumerate() {
+                ready(i, result);
+            }
+            return results;
         }
         let mut results: Vec<Option<Result<PreparedWheel, ArtifactError>>> =
             requests.iter().map(|request| self.lookup(request)).collect();
+        for (i, result) in results.iter().enumerate() {
+            if let Some(result) = result {
+                ready(i, result);
+            }
+        }
         let mut pending: Vec<usize> = (0..requests.len()).filter(|&i| results[i].is_none()).collect();
         // The largest first: the last download to finish bounds the whole, so the long ones start at once.
         pending.sort_by_key(|&i| std::cmp::Reverse(requests[i].size.unwrap_or(0)));
         let workers = self.concurrency.min(pending.len());
         if workers == 1 {
             for &i in &pending {
-                results[i] = Some(self.fetch(&requests[i]));
+                let result = self.fetch(&requests[i]);
+                ready(i, &result);
+                results[i] = Some(result);
             }
         } else if workers > 1 {
             let next = AtomicUsize::new(0);
@@ -455,6 +474,7 @@ impl ArtifactCache for ArtifactStore {
                     scope.spawn(|| {
                         while let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                             let result = self.fetch(&requests[i]);
+                            ready(i, &result);
                             done.lock().unwrap_or_else(PoisonError::into_inner).push((i, result));
                         }
                     });

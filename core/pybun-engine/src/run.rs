@@ -21,7 +21,7 @@ use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule, Interpreter, select_environment};
 use pybun_lockfile::ExportSelection;
 use pybun_pep::{Req, VersionSpecifiers};
-use pybun_ports::{Event, VenvOptions, WheelToInstall};
+use pybun_ports::{Event, VenvOptions};
 use pybun_project::{parse_script, parse_tasks, script_fingerprint_input, task_plan};
 use sha2::{Digest, Sha256};
 
@@ -30,7 +30,7 @@ use crate::interpreter::choose_interpreter;
 use crate::lock::{IndexSettings, existing_lock_path, lock_requirements};
 use crate::project::find_project_root;
 use crate::sync::{
-    LockMode, SYNC_STAMP, SyncPorts, SyncRequest, WantedKind, environment_failure, prepare, sync, sync_stamp,
+    EarlyInstalls, LockMode, SYNC_STAMP, SyncPorts, SyncRequest, WantedKind, environment_failure, install_prepared, prepare, sync, sync_stamp,
     wanted_packages,
 };
 
@@ -468,9 +468,11 @@ fn ephemeral_env(
         .create_venv(&env, interpreter, &VenvOptions { prompt: Some("pybun-run".into()), system_site_packages: false, clear: true })
         .map_err(environment_failure)?;
     let install: Vec<_> = wanted.iter().filter(|w| w.kind != WantedKind::Editable).collect();
-    let (wheels, _) = prepare(&install, directory, interpreter, index, ports)?;
-    let wheels: Vec<WheelToInstall> = wheels;
-    for (result, want) in ports.environments.install(&venv, &wheels, None, false).into_iter().zip(&install) {
+    // A new environment: each wheel installed as soon as it is in the cache.
+    let early = EarlyInstalls::new(ports.environments, &venv, None);
+    let (wheels, _) = prepare(&install, directory, interpreter, index, ports, Some(&early))?;
+    let results = install_prepared(ports.environments, &venv, &wheels, Some(early), None, false);
+    for (result, want) in results.into_iter().zip(&install) {
         result.map_err(environment_failure)?;
         ports.reporter.report(Event::Installed { name: want.package.name.clone(), version: want.package.version.clone() });
     }

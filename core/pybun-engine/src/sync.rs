@@ -8,11 +8,15 @@
 //!    with its best wheel by tag priority; compare with what is installed.
 //! 5. Fetch every wheel needed (verified, cached) *before* touching the
 //!    environment, so a hash mismatch or a failed download changes nothing.
+//!    When nothing is to be removed, a wheel is installed as soon as it is in
+//!    the cache, while the others download ([`EarlyInstalls`]); if the sync
+//!    then fails in this step, those are uninstalled again.
 //! 6. Remove extraneous and outdated distributions, install the missing ones.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::{Interpreter, Tags};
@@ -20,7 +24,8 @@ use pybun_lockfile::{ExportSelection, Lock, LockedPackage, Source, reachable};
 use pybun_pep::Version;
 use pybun_ports::{
     ArtifactCache, ArtifactError, ArtifactRequest, BuildCache, BuildFrontend, EnvironmentError, Environments,
-    Event, FileSystem, InstalledDist, Interpreters, LinkMode, Reporter, VenvOptions, WheelToInstall,
+    Event, FileSystem, InstalledDist, Interpreters, LinkMode, PreparedWheel, Reporter, Venv, VenvOptions,
+    WheelToInstall,
 };
 
 use crate::build::Builder;
@@ -220,9 +225,12 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
     let plan = plan_changes(&wanted, &installed);
     ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
 
-    // 5. Fetch and build before touching the environment.
+    // 5. Fetch and build before touching the environment (but see `EarlyInstalls`).
     let index = request.index.resolved(&loaded.project);
-    let (prepared, downloaded) = prepare(&plan.install, &loaded.root, &venv.interpreter, &index, ports)?;
+    let early = (plan.remove.is_empty() && !request.compile_bytecode)
+        .then(|| EarlyInstalls::new(ports.environments, &venv, request.link_mode));
+    let (prepared, downloaded) =
+        prepare(&plan.install, &loaded.root, &venv.interpreter, &index, ports, early.as_ref())?;
 
     // 6. Remove, then install.
     let mut changes = Vec::new();
@@ -233,7 +241,7 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
             changes.push(PackageChange { name: dist.name.clone(), version: dist.version.clone(), kind: ChangeKind::Removed });
         }
     }
-    let results = ports.environments.install(&venv, &prepared, request.link_mode, request.compile_bytecode);
+    let results = install_prepared(ports.environments, &venv, &prepared, early, request.link_mode, request.compile_bytecode);
     for (result, wanted) in results.into_iter().zip(&plan.install) {
         result.map_err(environment_failure)?;
         let name = wanted.package.name.clone();
@@ -303,21 +311,111 @@ fn editable_project_name(project: &pybun_project::Project, lock: &Lock) -> Optio
     lock.packages.iter().find(|p| p.source == Source::Project).map(|p| p.name.clone())
 }
 
+/// Wheels new to an environment, installed as soon as they are in the cache
+/// while the others are still downloading (the link work then overlaps the
+/// downloads instead of following them). Only for an environment from which
+/// nothing is to be removed first: a removed distribution's files may be a
+/// new one's too. If the sync fails before installing the rest, they are
+/// uninstalled ([`EarlyInstalls::roll_back`]).
+pub(crate) struct EarlyInstalls<'e> {
+    environments: &'e dyn Environments,
+    venv: &'e Venv,
+    link_mode: Option<LinkMode>,
+    /// By index in the plan.
+    done: Mutex<BTreeMap<usize, Result<InstalledDist, EnvironmentError>>>,
+}
+
+impl<'e> EarlyInstalls<'e> {
+    pub(crate) fn new(environments: &'e dyn Environments, venv: &'e Venv, link_mode: Option<LinkMode>) -> Self {
+        Self { environments, venv, link_mode, done: Mutex::default() }
+    }
+
+    fn install(&self, index: usize, wheel: &WheelToInstall) {
+        let result = self.environments.install(self.venv, std::slice::from_ref(wheel), self.link_mode, false).pop();
+        if let Some(result) = result {
+            self.done.lock().unwrap_or_else(PoisonError::into_inner).insert(index, result);
+        }
+    }
+
+    /// Uninstall what was installed (the sync failed with `failure`, to which
+    /// a distribution that could not be uninstalled is added as a cause).
+    fn roll_back(&self, failure: &mut Failure) {
+        let done = std::mem::take(&mut *self.done.lock().unwrap_or_else(PoisonError::into_inner));
+        for dist in done.into_values().flatten() {
+            if let Err(e) = self.environments.uninstall(self.venv, &dist) {
+                failure.diagnostic.causes.push(format!(
+                    "`{}=={}` was installed before the failure and could not be uninstalled: {e}",
+                    dist.name, dist.version
+                ));
+            }
+        }
+    }
+}
+
+/// Install `prepared` (in plan order) into `venv`: those [`EarlyInstalls`]
+/// already installed are taken as they are, the rest installed now. One result
+/// per wheel, in order.
+pub(crate) fn install_prepared(
+    environments: &dyn Environments,
+    venv: &Venv,
+    prepared: &[WheelToInstall],
+    early: Option<EarlyInstalls<'_>>,
+    link_mode: Option<LinkMode>,
+    compile_bytecode: bool,
+) -> Vec<Result<InstalledDist, EnvironmentError>> {
+    let mut done = early.map(|early| early.done.into_inner().unwrap_or_else(PoisonError::into_inner)).unwrap_or_default();
+    let rest: Vec<WheelToInstall> =
+        prepared.iter().enumerate().filter(|(i, _)| !done.contains_key(i)).map(|(_, wheel)| wheel.clone()).collect();
+    let mut installed = environments.install(venv, &rest, link_mode, compile_bytecode).into_iter();
+    (0..prepared.len())
+        .map(|i| {
+            done.remove(&i).or_else(|| installed.next()).unwrap_or_else(|| {
+                Err(EnvironmentError::Install { wheel: prepared[i].filename.clone(), reason: "not installed".to_string() })
+            })
+        })
+        .collect()
+}
+
 /// Every distribution of the plan as an unpacked wheel in the cache, in plan
-/// order: wheels fetched concurrently, sdists and the project built.
+/// order: wheels fetched concurrently, sdists and the project built. With
+/// `early`, each wheel is installed as soon as it is ready, and uninstalled
+/// again if this fails.
 pub(crate) fn prepare(
     install: &[&Wanted<'_>],
     root: &Path,
     interpreter: &Interpreter,
     index: &IndexSettings,
     ports: &SyncPorts<'_>,
+    early: Option<&EarlyInstalls<'_>>,
 ) -> Result<(Vec<WheelToInstall>, usize), Failure> {
-    let wheel_requests: Vec<ArtifactRequest> = install
+    let mut result = prepare_all(install, root, interpreter, index, ports, early);
+    if let (Err(failure), Some(early)) = (&mut result, early) {
+        early.roll_back(failure);
+    }
+    result
+}
+
+fn prepare_all(
+    install: &[&Wanted<'_>],
+    root: &Path,
+    interpreter: &Interpreter,
+    index: &IndexSettings,
+    ports: &SyncPorts<'_>,
+    early: Option<&EarlyInstalls<'_>>,
+) -> Result<(Vec<WheelToInstall>, usize), Failure> {
+    let (plan_index, wheel_requests): (Vec<usize>, Vec<ArtifactRequest>) = install
         .iter()
-        .filter(|w| w.kind == WantedKind::Wheel)
-        .map(|w| file_request(w.package, &w.filename))
-        .collect();
-    let mut fetched = ports.artifacts.prepare_wheels(&wheel_requests).into_iter().zip(&wheel_requests);
+        .enumerate()
+        .filter(|(_, w)| w.kind == WantedKind::Wheel)
+        .map(|(i, w)| (i, file_request(w.package, &w.filename)))
+        .unzip();
+    let ready = |request: usize, result: &Result<PreparedWheel, ArtifactError>| {
+        if let (Some(early), Ok(wheel)) = (early, result) {
+            let wheel = WheelToInstall { filename: wheel.filename.clone(), unpacked: wheel.unpacked.clone(), direct_url: None };
+            early.install(plan_index[request], &wheel);
+        }
+    };
+    let mut fetched = ports.artifacts.prepare_wheels_as_ready(&wheel_requests, &ready).into_iter().zip(&wheel_requests);
     let builder = Builder { ports, index, interpreter };
     let mut prepared = Vec::with_capacity(install.len());
     let mut downloaded = 0;

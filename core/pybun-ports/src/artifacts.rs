@@ -56,6 +56,22 @@ pub trait ArtifactCache: Send + Sync {
     /// else download (concurrently), verify size and hash, and unpack
     /// atomically. One result per request, in order.
     fn prepare_wheels(&self, requests: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>>;
+
+    /// [`ArtifactCache::prepare_wheels`], calling `ready(i, result)` for each
+    /// request as soon as its result is known (from any thread, in no
+    /// particular order), so the caller can use a wheel while others are
+    /// still downloading.
+    fn prepare_wheels_as_ready(
+        &self,
+        requests: &[ArtifactRequest],
+        ready: &(dyn Fn(usize, &Result<PreparedWheel, ArtifactError>) + Sync),
+    ) -> Vec<Result<PreparedWheel, ArtifactError>> {
+        let results = self.prepare_wheels(requests);
+        for (i, result) in results.iter().enumerate() {
+            ready(i, result);
+        }
+        results
+    }
 }
 
 /// The cache's side of building from source: sdist archives, wheels built

@@ -266,7 +266,11 @@ fn a_hash_mismatch_is_refused_and_nothing_is_installed() {
     assert!(message.contains("lib-2.0.0-py3-none-any.whl"), "{message}");
     assert!(message.contains(&fake) && message.contains(&real), "names expected and actual: {message}");
     if ctx.project_dir.join(".venv").exists() {
+        // `app` may have been installed while `lib` downloaded: it is gone again, script included.
         assert!(installed(&ctx).is_empty(), "nothing installed: {:?}", installed(&ctx));
+        let left: Vec<_> = std::fs::read_dir(site_packages(&ctx)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "left in site-packages: {left:?}");
+        assert!(!ctx.project_dir.join(".venv/bin/app-hello").exists());
     }
     // Text mode says the same with a hint.
     let text = pybun(&ctx, &server, &["sync", "--frozen"]);
