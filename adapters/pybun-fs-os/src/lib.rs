@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use pybun_ports::FileSystem;
 
 mod link;
+mod member;
 mod wheel;
 mod wheel_stream;
 

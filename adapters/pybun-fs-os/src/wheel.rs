@@ -12,13 +12,14 @@ use std::str::FromStr;
 use rustc_hash::FxHashSet;
 
 use pybun_install::{
-    ArchiveEntry, EntryPoints, GeneratedFile, INSTALLER, InstallError, InstallPlan, PlannedFile, Recipe, Record,
-    RecordHasher, SchemePaths, WheelMeta, check_archive, destinations, find_dist_info, generated_files, path_bytes,
+    ArchiveEntry, EntryPoints, GeneratedFile, HashAlgorithm, INSTALLER, InstallError, InstallPlan, PlannedFile, Recipe,
+    Record, RecordHash, RecordHasher, SchemePaths, WheelMeta, check_archive, destinations, find_dist_info, generated_files, path_bytes,
     plan_install, recipe_key, rewrite_record, rewrite_shebang, scheme_layout,
 };
 use pybun_pep::WheelFilename;
 
 use crate::link::{LinkMode, link_file};
+use crate::member::{Inflater, WHOLE_INFLATE_LIMIT, method_code, read_into, write_hashed};
 
 /// `RECORD`, `WHEEL` and `entry_points.txt` larger than this are refused.
 pub(crate) const MAX_METADATA_FILE: u64 = 64 * 1024 * 1024;
@@ -119,13 +120,15 @@ fn unpack_to_temp(
     let temp = unpack_dir_beside(dest)?;
     let mut made_dirs = HashSet::new();
     let mut manifest: Vec<(String, u64, bool)> = Vec::with_capacity(archive.len());
-    let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut scratch = Scratch::default();
     for index in 0..archive.len() {
-        let mut member = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
-        if member.is_dir() {
+        let (path, is_dir) = {
+            let member = archive.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+            (normalize(member.name()), member.is_dir())
+        };
+        if is_dir {
             continue;
         }
-        let path = normalize(member.name());
         if is_reserved(&path) {
             return Err(invalid(format!("`{path}` is a name PyBun's cache uses for itself")));
         }
@@ -140,19 +143,18 @@ fn unpack_to_temp(
             .map_err(io_error("create", &target))?;
         let Some(file) = planned_file else {
             // RECORD and its signatures: not hashed.
-            let size =
-                io::copy(&mut (&mut member).take(MAX_METADATA_FILE), &mut out).map_err(io_error("write", &target))?;
+            let member = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
+            let size = io::copy(&mut member.take(MAX_METADATA_FILE), &mut out).map_err(io_error("write", &target))?;
             manifest.push((path, size, false));
             continue;
         };
-        let mut hasher = RecordHasher::new(file.hash.algorithm);
-        let written = copy_member(&mut member, file.size, (&mut out, &target), &mut hasher, &mut buffer, |e| {
-            invalid(format!("cannot extract `{path}`: {e}"))
-        })?;
+        let (written, actual) =
+            extract_member(&mut archive, index, (&mut out, &target), file.hash.algorithm, &mut scratch, |reason| {
+                invalid(format!("cannot extract `{path}`: {reason}"))
+            })?;
         if written != file.size {
             return Err(InstallError::SizeMismatch { wheel: filename, path, expected: file.size, actual: written }.into());
         }
-        let actual = hasher.finish();
         if actual != file.hash {
             return Err(InstallError::HashMismatch {
                 wheel: filename,
@@ -214,7 +216,7 @@ pub(crate) struct ExtractedMember {
     pub(crate) size: u64,
     pub(crate) compressed_size: u64,
     pub(crate) crc32: u32,
-    pub(crate) sha256: pybun_install::RecordHash,
+    pub(crate) sha256: RecordHash,
 }
 
 /// Extract the members `indexes` (files, with safe and distinct names) of
@@ -250,31 +252,74 @@ pub(crate) fn extract_in_parallel(
         .par_iter()
         .with_max_len(1)
         .map_init(
-            || (archive.clone(), Vec::with_capacity(64 * 1024)),
-            |(zip, buffer), &(index, _)| {
-                let mut member = zip.by_index(index).map_err(|e| invalid(e.to_string()))?;
-                let raw_name = member.name().to_string();
+            || (archive.clone(), Scratch::default()),
+            |(zip, scratch), &(index, _)| {
+                let (raw_name, expected, compressed_size, crc32) = {
+                    let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+                    (member.name().to_string(), member.size(), member.compressed_size(), member.crc32())
+                };
                 let path = normalize(&raw_name);
                 let target = dir.join(&path);
                 let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
-                let expected = member.size();
-                let mut hasher = RecordHasher::new(pybun_install::HashAlgorithm::Sha256);
-                let size = copy_member(&mut member, expected, (&mut out, &target), &mut hasher, buffer, |e| {
-                    invalid(format!("cannot extract `{path}`: {e}"))
-                })?;
+                let (size, sha256) =
+                    extract_member(zip, index, (&mut out, &target), HashAlgorithm::Sha256, scratch, |reason| {
+                        invalid(format!("cannot extract `{path}`: {reason}"))
+                    })?;
                 if size != expected {
                     return Err(invalid(format!("`{path}` has {size} bytes, its header says {expected}")));
                 }
-                Ok(ExtractedMember {
-                    raw_name,
-                    size,
-                    compressed_size: member.compressed_size(),
-                    crc32: member.crc32(),
-                    sha256: hasher.finish(),
-                })
+                Ok(ExtractedMember { raw_name, size, compressed_size, crc32, sha256 })
             },
         )
         .collect()
+}
+
+/// Buffers one unpacking thread reuses from member to member.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    inflater: Inflater,
+    /// A member's bytes as stored.
+    compressed: Vec<u8>,
+    /// For members inflated as a stream.
+    buffer: Vec<u8>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self { inflater: Inflater::new(), compressed: Vec::new(), buffer: Vec::with_capacity(64 * 1024) }
+    }
+}
+
+/// Extract member `index` of `zip` into the new file `out` (at `target`),
+/// hashed with `algorithm`: inflated whole (and its CRC checked) when it is at
+/// most [`WHOLE_INFLATE_LIMIT`], else as a stream. The bytes written and their
+/// hash; `invalid` words a bad member.
+pub(crate) fn extract_member<R: Read + io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    index: usize,
+    (out, target): (&mut fs::File, &Path),
+    algorithm: HashAlgorithm,
+    scratch: &mut Scratch,
+    invalid: impl Fn(String) -> WheelInstallError,
+) -> Result<(u64, RecordHash), WheelInstallError> {
+    {
+        let mut raw = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+        let (size, method, crc32) = (raw.size(), method_code(raw.compression()), raw.crc32());
+        if size <= WHOLE_INFLATE_LIMIT
+            && let Ok(stored) = usize::try_from(raw.compressed_size())
+        {
+            let data = read_into(&mut raw, &mut scratch.compressed, stored).map_err(|e| invalid(e.to_string()))?;
+            let bytes = scratch.inflater.inflate(method, data, size, crc32).map_err(&invalid)?;
+            let hash = write_hashed(out, target, bytes, algorithm)?;
+            return Ok((size, hash));
+        }
+    }
+    let mut member = zip.by_index(index).map_err(|e| invalid(e.to_string()))?;
+    let mut hasher = RecordHasher::new(algorithm);
+    let expected = member.size();
+    let written =
+        copy_member(&mut member, expected, (out, target), &mut hasher, &mut scratch.buffer, |e| invalid(e.to_string()))?;
+    Ok((written, hasher.finish()))
 }
 
 /// Write [`MANIFEST`] into the unpacked directory `dir`: `(path, size, executable)` per file.

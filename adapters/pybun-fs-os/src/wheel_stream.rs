@@ -7,16 +7,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Read, Write as _};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use pybun_install::{HashAlgorithm, InstallError, RecordHash, RecordHasher, is_safe_member_path};
 use pybun_pep::WheelFilename;
 
+use crate::member::{Inflater, WHOLE_INFLATE_LIMIT, read_into, read_local_header, write_hashed};
 use crate::wheel::{
-    Unpacked, WHOLE_MEMBER_LIMIT, WheelInstallError, archive_entry, commit, create_with_mode, extract_in_parallel,
-    io_error, is_reserved, normalize, plan_archive, read_full, set_mode, unpack_dir_beside, write_manifest,
+    Unpacked, WheelInstallError, archive_entry, commit, create_with_mode, extract_in_parallel, io_error, is_reserved,
+    normalize, plan_archive, set_mode, unpack_dir_beside, write_manifest,
 };
 
 /// An archive arriving as a stream, which can tell when all of it is there.
@@ -82,46 +83,8 @@ struct StreamedMember {
     size: u64,
     compressed_size: u64,
     crc32: u32,
-    sha256: MemberHash,
+    sha256: RecordHash,
 }
-
-/// A member's sha256: computed inline, or (a large member) on a thread of
-/// its own while the member was being inflated.
-#[derive(Debug)]
-enum MemberHash {
-    Ready(RecordHash),
-    Pending(std::thread::JoinHandle<RecordHash>),
-}
-
-impl MemberHash {
-    fn resolve(&mut self) {
-        if let Self::Pending(_) = self {
-            let Self::Pending(handle) = std::mem::replace(self, Self::Ready(RecordHash { algorithm: HashAlgorithm::Sha256, digest: Vec::new() }))
-            else {
-                return;
-            };
-            // A panicked hasher leaves an empty digest: it matches no RECORD hash.
-            if let Ok(hash) = handle.join() {
-                *self = Self::Ready(hash);
-            }
-        }
-    }
-
-    fn ready(&self) -> Option<&RecordHash> {
-        match self {
-            Self::Ready(hash) => Some(hash),
-            Self::Pending(_) => None,
-        }
-    }
-}
-
-/// Members larger than this are hashed on a thread of their own, in
-/// parallel with inflating them (the unpacking thread would otherwise do
-/// both, and the largest wheel's unpack is the end of a cold sync).
-const HASH_ASIDE: u64 = 1024 * 1024;
-
-/// Buffers in flight to a member's hashing thread.
-const HASH_BUFFERS: usize = 4;
 
 impl StreamedWheel {
     /// Extract the members of the wheel `filename` from `reader` (the archive
@@ -133,10 +96,10 @@ impl StreamedWheel {
     /// # Errors
     /// Whatever a stream cannot give: a member whose sizes follow its data
     /// (a data descriptor), bytes before the first member, an unsafe or
-    /// repeated name, a CRC or size mismatch, an early end, an IO error.
-    /// The temporary directory is removed. The caller then reads the whole
-    /// archive and unpacks it with [`crate::unpack_wheel_bytes`], which gives
-    /// the authoritative verdict.
+    /// repeated name, a CRC or size mismatch, a member too large to inflate
+    /// at once, an early end, an IO error. The temporary directory is
+    /// removed. The caller then reads the whole archive and unpacks it with
+    /// [`crate::unpack_wheel_bytes`], which gives the authoritative verdict.
     pub fn extract(filename: &str, reader: &mut impl Read, dest: &Path) -> Result<Self, WheelInstallError> {
         Self::extract_from(filename, &mut Plain(reader), dest)
     }
@@ -154,7 +117,8 @@ impl StreamedWheel {
         let temp = unpack_dir_beside(dest)?;
         let mut made_dirs = HashSet::new();
         let mut members = HashMap::new();
-        let mut buffer = Vec::with_capacity(64 * 1024);
+        let mut compressed = Vec::new();
+        let mut inflater = Inflater::new();
         let mut reader = Counted { inner: stream, read: 0 };
         let mut handed_over_at = None;
         loop {
@@ -162,15 +126,19 @@ impl StreamedWheel {
                 handed_over_at = Some(reader.read);
                 break;
             }
-            let Some(mut member) =
-                zip::read::read_zipfile_from_stream(&mut reader).map_err(|e| invalid(e.to_string()))?
-            else {
+            let Some(header) = read_local_header(&mut reader).map_err(|e| invalid(e.to_string()))? else {
                 break;
             };
-            if member.is_dir() {
+            let stored = usize::try_from(header.compressed_size)
+                .ok()
+                .filter(|_| header.size <= WHOLE_INFLATE_LIMIT)
+                .ok_or_else(|| invalid(format!("`{}` is too large to inflate at once", header.name)))?;
+            let data = read_into(&mut reader, &mut compressed, stored)
+                .map_err(|e| invalid(format!("cannot read `{}`: {e}", header.name)))?;
+            if header.name.ends_with('/') {
                 continue;
             }
-            let raw_name = member.name().to_string();
+            let raw_name = header.name;
             if !is_safe_member_path(&raw_name) {
                 return Err(invalid(format!("unsafe member name `{raw_name}`")));
             }
@@ -181,6 +149,9 @@ impl StreamedWheel {
             if members.contains_key(&path) {
                 return Err(invalid(format!("`{path}` appears twice")));
             }
+            let bytes = inflater
+                .inflate(header.method, data, header.size, header.crc32)
+                .map_err(|reason| invalid(format!("cannot extract `{path}`: {reason}")))?;
             let target = temp.path().join(&path);
             if let Some(dir) = target.parent()
                 && made_dirs.insert(dir.to_path_buf())
@@ -188,88 +159,13 @@ impl StreamedWheel {
                 fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
             }
             let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
-            let expected = member.size();
-            let mut hasher = RecordHasher::new(HashAlgorithm::Sha256);
-            let mut written = 0_u64;
-            // One byte past the size the header gives, to notice a longer member;
-            // reading to the end makes the zip reader check the CRC.
-            let mut limited = (&mut member).take(expected.saturating_add(1));
-            let mut pending = None;
-            let extract_error = |e: io::Error| invalid(format!("cannot extract `{path}`: {e}"));
-            if expected <= WHOLE_MEMBER_LIMIT {
-                buffer.clear();
-                limited.read_to_end(&mut buffer).map_err(extract_error)?;
-                hasher.update(&buffer);
-                out.write_all(&buffer).map_err(io_error("write", &target))?;
-                written = buffer.len() as u64;
-            } else {
-                buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
-                // Buffers go to the hashing thread and come back to be filled again (no copies).
-                let (aside, hashing) = if expected > HASH_ASIDE {
-                    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_BUFFERS);
-                    let (back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
-                    let handle = std::thread::Builder::new().name("pybun-hash".to_string()).spawn(move || {
-                        let mut hasher = RecordHasher::new(HashAlgorithm::Sha256);
-                        for chunk in receiver {
-                            hasher.update(&chunk);
-                            let _ = back.send(chunk);
-                        }
-                        hasher.finish()
-                    });
-                    match handle {
-                        Ok(handle) => (Some((sender, returned)), Some(handle)),
-                        Err(_) => (None, None),
-                    }
-                } else {
-                    (None, None)
-                };
-                let mut spare: Vec<Vec<u8>> = Vec::new();
-                let mut made = 1;
-                loop {
-                    let n = read_full(&mut limited, &mut buffer).map_err(extract_error)?;
-                    if n == 0 {
-                        break;
-                    }
-                    out.write_all(&buffer[..n]).map_err(io_error("write", &target))?;
-                    written += n as u64;
-                    let Some((sender, returned)) = &aside else {
-                        hasher.update(&buffer[..n]);
-                        continue;
-                    };
-                    // The next buffer: one the hasher is done with, a new one (a few at
-                    // most), or else wait for the hasher.
-                    spare.extend(returned.try_iter());
-                    let next = match spare.pop() {
-                        Some(next) => next,
-                        None if made < HASH_BUFFERS + 2 => {
-                            made += 1;
-                            Vec::new()
-                        }
-                        None => returned.recv().map_err(|_| invalid("the hashing thread stopped".to_string()))?,
-                    };
-                    let mut full = std::mem::replace(&mut buffer, next);
-                    full.truncate(n);
-                    sender.send(full).map_err(|_| invalid("the hashing thread stopped".to_string()))?;
-                    buffer.resize(usize::try_from(WHOLE_MEMBER_LIMIT).unwrap_or(usize::MAX), 0);
-                }
-                drop(aside);
-                if let Some(handle) = hashing {
-                    pending = Some(handle);
-                }
-            }
-            if written != expected {
-                return Err(invalid(format!("`{path}` has {written} bytes, its header says {expected}")));
-            }
-            drop(out);
+            let sha256 = write_hashed(&mut out, &target, bytes, HashAlgorithm::Sha256)?;
             let streamed = StreamedMember {
                 raw_name,
-                size: written,
-                compressed_size: member.compressed_size(),
-                crc32: member.crc32(),
-                sha256: match pending {
-                    Some(handle) => MemberHash::Pending(handle),
-                    None => MemberHash::Ready(hasher.finish()),
-                },
+                size: header.size,
+                compressed_size: header.compressed_size,
+                crc32: header.crc32,
+                sha256,
             };
             members.insert(path, streamed);
         }
@@ -287,9 +183,6 @@ impl StreamedWheel {
     /// # Errors
     /// As [`crate::unpack_wheel`]; the temporary directory is removed.
     pub fn finish(mut self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
-        for member in self.members.values_mut() {
-            member.sha256.resolve();
-        }
         let filename = self.filename.clone();
         let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
         let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
@@ -344,7 +237,7 @@ impl StreamedWheel {
                     size: extracted.size,
                     compressed_size: extracted.compressed_size,
                     crc32: extracted.crc32,
-                    sha256: MemberHash::Ready(extracted.sha256),
+                    sha256: extracted.sha256,
                     raw_name: extracted.raw_name,
                 };
                 self.members.insert(normalize(&streamed.raw_name), streamed);
@@ -357,9 +250,10 @@ impl StreamedWheel {
                 return Err(invalid(format!("`{}` was not extracted", file.archive_path)));
             };
             let target = self.temp.path().join(&file.archive_path);
-            let actual = match streamed.sha256.ready() {
-                Some(hash) if hash.algorithm == file.hash.algorithm => hash.clone(),
-                _ => hash_file(&target, file.hash.algorithm)?,
+            let actual = if streamed.sha256.algorithm == file.hash.algorithm {
+                streamed.sha256.clone()
+            } else {
+                hash_file(&target, file.hash.algorithm)?
             };
             if streamed.size != file.size {
                 return Err(InstallError::SizeMismatch {

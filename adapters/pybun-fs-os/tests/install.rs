@@ -846,3 +846,105 @@ fn members_named_like_the_caches_own_files_are_refused() {
         assert!(error.contains("is a name PyBun's cache uses for itself"), "{name}: {error}");
     }
 }
+
+/// A wheel of `members` (with their RECORD) written with `options` per member.
+fn wheel_with(members: &[Member], options: impl Fn(&str) -> zip::write::SimpleFileOptions) -> Vec<u8> {
+    let record = record_for(members, &[]);
+    let record_member: Member = ("demo-1.0.dist-info/RECORD", record.into_bytes(), 0o644);
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content, mode) in members.iter().chain(std::iter::once(&record_member)) {
+        writer.start_file(*name, options(name).unix_permissions(*mode)).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// Unpack `bytes` whole, streamed, and streamed with the rest handed over at
+/// its middle: the three trees, which must be equal.
+fn unpack_three_ways(bytes: &[u8]) -> BTreeMap<String, (Vec<u8>, u32)> {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", bytes, &whole).unwrap(), Unpacked::Fresh);
+    let streamed = dir.path().join("streamed");
+    StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &streamed)
+        .and_then(|wheel| wheel.finish(bytes))
+        .unwrap();
+    let handed = dir.path().join("handed");
+    let mut stream = HandsOver { bytes, position: 0, after: bytes.len() / 2 };
+    StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &handed)
+        .and_then(|wheel| wheel.finish(bytes))
+        .unwrap();
+    let expected = tree(&whole);
+    assert_eq!(tree(&streamed), expected);
+    assert_eq!(tree(&handed), expected);
+    expected
+}
+
+/// Stored members and zip64 local headers (sizes in the extra field) are
+/// read by every unpacker alike.
+#[test]
+fn stored_and_zip64_members_unpack_alike() {
+    let mut members = demo_members();
+    members.push(("demo/data.bin", (0..300_000_u32).map(|i| (i % 251) as u8).collect(), 0o644));
+    let stored = wheel_with(&members, |_| {
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)
+    });
+    let zip64 = wheel_with(&members, |name| {
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(name.ends_with(".bin") || name.ends_with("cli.py"))
+    });
+    assert!(zip64.windows(4).any(|w| w == [0x01, 0x00, 0x10, 0x00]), "a zip64 extra field was written");
+    let tree = unpack_three_ways(&stored);
+    assert_eq!(tree["demo/data.bin"].0, members.last().unwrap().1);
+    assert_eq!(unpack_three_ways(&zip64), tree);
+}
+
+/// A member whose bytes do not have the CRC-32 its headers give is refused
+/// by every unpacker (stored: the bytes are there as they are).
+#[test]
+fn a_member_with_a_wrong_crc_is_refused() {
+    let mut members = demo_members();
+    members.push(("demo/late.py", b"value = 'abcdefgh'\n".to_vec(), 0o644));
+    let mut bytes = wheel_with(&members, |_| {
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)
+    });
+    let at = bytes.windows(8).position(|w| w == b"abcdefgh").unwrap();
+    bytes[at] = b'X';
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("cache/demo");
+    let whole = unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &dest).unwrap_err().to_string();
+    assert!(whole.contains("demo/late.py") && whole.contains("CRC-32"), "{whole}");
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap_err().to_string();
+    assert!(streamed.contains("demo/late.py") && streamed.contains("CRC-32"), "{streamed}");
+    let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
+    let handed = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
+        .and_then(|wheel| wheel.finish(&bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(handed.contains("demo/late.py") && handed.contains("CRC-32"), "{handed}");
+    assert!(!dest.exists());
+}
+
+/// A member too large to inflate at once is inflated as a stream by the
+/// whole-archive unpacker; the streaming one leaves such a wheel to it.
+#[test]
+fn a_member_larger_than_the_inflate_limit_is_inflated_as_a_stream() {
+    let mut members = demo_members();
+    members.push(("demo/huge.bin", vec![7_u8; 65 * 1024 * 1024], 0o644));
+    let bytes = wheel_with(&members, |_| zip::write::SimpleFileOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &whole).unwrap(), Unpacked::Fresh);
+    assert_eq!(fs::metadata(whole.join("demo/huge.bin")).unwrap().len(), 65 * 1024 * 1024);
+    let streamed = dir.path().join("streamed");
+    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &streamed).unwrap_err().to_string();
+    assert!(error.contains("too large to inflate at once"), "{error}");
+    // Handed over: extracted in parallel, as a stream too.
+    let handed = dir.path().join("handed");
+    let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
+    StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &handed)
+        .and_then(|wheel| wheel.finish(&bytes))
+        .unwrap();
+    assert_eq!(tree(&handed), tree(&whole));
+}
