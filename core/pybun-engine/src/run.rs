@@ -468,7 +468,7 @@ fn ephemeral_env(
         .create_venv(&env, interpreter, &VenvOptions { prompt: Some("pybun-run".into()), system_site_packages: false, clear: true })
         .map_err(environment_failure)?;
     let install: Vec<_> = wanted.iter().filter(|w| w.kind != WantedKind::Editable).collect();
-    // A new environment: each wheel installed as soon as it is in the cache.
+    // A new environment: each downloaded wheel installed as soon as it is unpacked.
     let early = EarlyInstalls::new(ports.environments, &venv, None);
     let (wheels, _) = prepare(&install, directory, interpreter, index, ports, Some(&early))?;
     let results = install_prepared(ports.environments, &venv, &wheels, Some(early), None, false);

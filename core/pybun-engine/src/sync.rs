@@ -8,8 +8,8 @@
 //!    with its best wheel by tag priority; compare with what is installed.
 //! 5. Fetch every wheel needed (verified, cached) *before* touching the
 //!    environment, so a hash mismatch or a failed download changes nothing.
-//!    When nothing is to be removed, a wheel is installed as soon as it is in
-//!    the cache, while the others download ([`EarlyInstalls`]); if the sync
+//!    When nothing is to be removed, a downloaded wheel is installed as soon
+//!    as it is unpacked, while the others download ([`EarlyInstalls`]); if the sync
 //!    then fails in this step, those are uninstalled again.
 //! 6. Remove extraneous and outdated distributions, install the missing ones.
 
@@ -311,7 +311,7 @@ fn editable_project_name(project: &pybun_project::Project, lock: &Lock) -> Optio
     lock.packages.iter().find(|p| p.source == Source::Project).map(|p| p.name.clone())
 }
 
-/// Wheels new to an environment, installed as soon as they are in the cache
+/// Wheels new to an environment, installed as soon as they are downloaded
 /// while the others are still downloading (the link work then overlaps the
 /// downloads instead of following them). Only for an environment from which
 /// nothing is to be removed first: a removed distribution's files may be a
@@ -378,7 +378,7 @@ pub(crate) fn install_prepared(
 
 /// Every distribution of the plan as an unpacked wheel in the cache, in plan
 /// order: wheels fetched concurrently, sdists and the project built. With
-/// `early`, each wheel is installed as soon as it is ready, and uninstalled
+/// `early`, each downloaded wheel is installed as soon as it is ready, and uninstalled
 /// again if this fails.
 pub(crate) fn prepare(
     install: &[&Wanted<'_>],
@@ -409,8 +409,12 @@ fn prepare_all(
         .filter(|(_, w)| w.kind == WantedKind::Wheel)
         .map(|(i, w)| (i, file_request(w.package, &w.filename)))
         .unzip();
+    // Only what was downloaded: cached wheels are all there at once, and are
+    // installed together (in parallel) afterwards.
     let ready = |request: usize, result: &Result<PreparedWheel, ArtifactError>| {
-        if let (Some(early), Ok(wheel)) = (early, result) {
+        if let (Some(early), Ok(wheel)) = (early, result)
+            && wheel.downloaded
+        {
             let wheel = WheelToInstall { filename: wheel.filename.clone(), unpacked: wheel.unpacked.clone(), direct_url: None };
             early.install(plan_index[request], &wheel);
         }

@@ -35,8 +35,9 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
+    // A directory that cannot be listed is a failure to see, not zero scenarios.
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    for entry in entries.map(|entry| entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))) {
         let path = entry.path();
         if path.is_dir() {
             toml_files(&path, out);
