@@ -251,9 +251,10 @@ pub(crate) fn extract_in_parallel(
     order
         .par_iter()
         .with_max_len(1)
-        .map_init(
-            || (archive.clone(), Scratch::default()),
-            |(zip, scratch), &(index, _)| {
+        .map(|&(index, _)| {
+            // The pool's threads keep their buffers from member to member and wheel to wheel.
+            SCRATCH.with_borrow_mut(|scratch| {
+                let mut zip = archive.clone();
                 let (raw_name, expected, compressed_size, crc32) = {
                     let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
                     (member.name().to_string(), member.size(), member.compressed_size(), member.crc32())
@@ -262,16 +263,21 @@ pub(crate) fn extract_in_parallel(
                 let target = dir.join(&path);
                 let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
                 let (size, sha256) =
-                    extract_member(zip, index, (&mut out, &target), HashAlgorithm::Sha256, scratch, |reason| {
+                    extract_member(&mut zip, index, (&mut out, &target), HashAlgorithm::Sha256, scratch, |reason| {
                         invalid(format!("cannot extract `{path}`: {reason}"))
                     })?;
                 if size != expected {
                     return Err(invalid(format!("`{path}` has {size} bytes, its header says {expected}")));
                 }
                 Ok(ExtractedMember { raw_name, size, compressed_size, crc32, sha256 })
-            },
-        )
+            })
+        })
         .collect()
+}
+
+thread_local! {
+    /// [`extract_in_parallel`]'s buffers, per thread of the pool.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Buffers one unpacking thread reuses from member to member.
