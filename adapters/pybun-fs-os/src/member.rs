@@ -41,6 +41,13 @@ impl Inflater {
         Self { decompressor: libdeflater::Decompressor::new(), out: Vec::new() }
     }
 
+    /// Let the output buffer go if it grew past `keep` bytes.
+    pub(crate) fn trim(&mut self, keep: usize) {
+        if self.out.capacity() > keep {
+            self.out = Vec::new();
+        }
+    }
+
     /// The `size` bytes that `data` (a member's bytes as stored, compressed
     /// with `method`) holds, checked against `crc32`. `size` must be at most
     /// [`WHOLE_INFLATE_LIMIT`]. The error is the reason, for a message.
@@ -118,83 +125,121 @@ pub(crate) fn read_into<'a>(input: &mut impl io::Read, buffer: &'a mut Vec<u8>, 
     Ok(&buffer[..n])
 }
 
-/// The zip method number of `method` (`u16::MAX` for one PyBun does not read).
+/// The zip method number of `method`.
+#[allow(deprecated)]
 pub(crate) fn method_code(method: zip::CompressionMethod) -> u16 {
-    match method {
-        zip::CompressionMethod::Stored => STORED,
-        zip::CompressionMethod::Deflated => DEFLATED,
-        _ => u16::MAX,
-    }
+    method.to_u16()
 }
 
 /// What a zip local file header says of the member that follows it.
 #[derive(Debug)]
 pub(crate) struct LocalHeader {
-    pub(crate) name: String,
+    /// The name's bytes as stored.
+    pub(crate) raw_name: Vec<u8>,
+    /// The name, when it is ASCII or flagged UTF-8 and no Unicode path extra
+    /// field overrides it (else the stream leaves the member to the central
+    /// directory, which the zip reader decodes).
+    pub(crate) name: Option<String>,
     pub(crate) method: u16,
     pub(crate) crc32: u32,
     pub(crate) compressed_size: u64,
     pub(crate) size: u64,
+    /// The sizes and CRC follow the data (a data descriptor); those above are zero.
+    pub(crate) sizes_follow: bool,
 }
 
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const CENTRAL_HEADER: u32 = 0x0201_4b50;
 
 /// Read the next local file header from `input`: `None` at the central
-/// directory. An error for what a stream cannot follow or PyBun does not
-/// read: sizes in a data descriptor after the data, encryption, a name that
-/// is neither ASCII nor flagged UTF-8, a Unicode path extra field (the
-/// whole-archive unpacker then decides).
+/// directory. An encrypted member is an error.
 pub(crate) fn read_local_header(input: &mut impl io::Read) -> io::Result<Option<LocalHeader>> {
-    let unsupported = |what: &str| io::Error::new(io::ErrorKind::Unsupported, what.to_string());
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
     let mut fixed = [0_u8; 30];
     input.read_exact(&mut fixed[..4])?;
     match u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]) {
         LOCAL_HEADER => {}
         CENTRAL_HEADER => return Ok(None),
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "not a local file header")),
+        _ => return Err(invalid("not a local file header")),
     }
     input.read_exact(&mut fixed[4..])?;
     let u16_at = |at: usize| u16::from_le_bytes([fixed[at], fixed[at + 1]]);
     let u32_at = |at: usize| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);
     let flags = u16_at(6);
     if flags & 0x0001 != 0 {
-        return Err(unsupported("an encrypted member"));
-    }
-    if flags & 0x0008 != 0 {
-        return Err(unsupported("sizes in a data descriptor"));
+        return Err(invalid("an encrypted member"));
     }
     let (method, crc32) = (u16_at(8), u32_at(14));
     let (mut compressed_size, mut size) = (u64::from(u32_at(18)), u64::from(u32_at(22)));
     let mut variable = vec![0_u8; usize::from(u16_at(26)) + usize::from(u16_at(28))];
     input.read_exact(&mut variable)?;
-    let (name, mut extra) = variable.split_at(usize::from(u16_at(26)));
-    let name = match std::str::from_utf8(name) {
-        Ok(name) if name.is_ascii() || flags & 0x0800 != 0 => name.to_string(),
-        _ => return Err(unsupported("a name neither ASCII nor flagged UTF-8")),
+    let (raw_name, mut extra) = variable.split_at(usize::from(u16_at(26)));
+    let mut name = match std::str::from_utf8(raw_name) {
+        Ok(name) if name.is_ascii() || flags & 0x0800 != 0 => Some(name.to_string()),
+        _ => None,
     };
     while extra.len() >= 4 {
         let (id, length) = (u16::from_le_bytes([extra[0], extra[1]]), usize::from(u16::from_le_bytes([extra[2], extra[3]])));
-        let Some(mut field) = extra.get(4..4 + length) else { break };
+        let Some(field) = extra.get(4..4 + length) else { break };
         match id {
-            // Zip64: the 64-bit sizes, for those the header gives as 0xFFFFFFFF.
-            0x0001 => {
-                let mut next = || {
-                    let (value, rest) = field.split_first_chunk::<8>()?;
-                    field = rest;
-                    Some(u64::from_le_bytes(*value))
-                };
-                if size == 0xFFFF_FFFF {
-                    size = next().ok_or_else(|| unsupported("a short zip64 field"))?;
-                }
-                if compressed_size == 0xFFFF_FFFF {
-                    compressed_size = next().ok_or_else(|| unsupported("a short zip64 field"))?;
+            // Zip64: both 64-bit sizes (uncompressed first) when either is
+            // 0xFFFFFFFF in the header, as the spec asks of local headers;
+            // else only those that are.
+            0x0001 if size == 0xFFFF_FFFF || compressed_size == 0xFFFF_FFFF => {
+                let values: Vec<u64> = field
+                    .chunks_exact(8)
+                    .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
+                    .collect();
+                match values.as_slice() {
+                    [uncompressed, compressed, ..] => (size, compressed_size) = (*uncompressed, *compressed),
+                    [one] if size == 0xFFFF_FFFF && compressed_size != 0xFFFF_FFFF => size = *one,
+                    [one] if compressed_size == 0xFFFF_FFFF && size != 0xFFFF_FFFF => compressed_size = *one,
+                    _ => return Err(invalid("a short zip64 extra field")),
                 }
             }
-            0x7075 => return Err(unsupported("a Unicode path extra field")),
+            0x7075 => name = None,
             _ => {}
         }
         extra = &extra[4 + length..];
     }
-    Ok(Some(LocalHeader { name, method, crc32, compressed_size, size }))
+    let sizes_follow = flags & 0x0008 != 0;
+    Ok(Some(LocalHeader { raw_name: raw_name.to_vec(), name, method, crc32, compressed_size, size, sizes_follow }))
+}
+
+/// Whether a member of `size` bytes stored in `compressed_size` bytes with
+/// `method` can be read and inflated whole: at most [`WHOLE_INFLATE_LIMIT`],
+/// and stored in no more bytes than any deflate encoder needs (so header
+/// sizes never ask for a large allocation). Otherwise the member is read as
+/// a stream, and its real length decides.
+pub(crate) fn fits_whole(method: u16, compressed_size: u64, size: u64) -> bool {
+    size <= WHOLE_INFLATE_LIMIT
+        && match method {
+            STORED => compressed_size == size,
+            // Stored blocks add 5 bytes per 65,535; fixed Huffman codes at
+            // most 9 bits per byte.
+            _ => compressed_size <= size + size / 8 + 64 * 1024,
+        }
+}
+
+/// Check the local header at the start of `input` against what the central
+/// directory says of the member (`name` as stored, sizes, CRC): the reason
+/// they differ, if they do. With a data descriptor only the names are
+/// compared.
+pub(crate) fn local_header_differs(
+    input: &mut impl io::Read,
+    name: &[u8],
+    (compressed_size, size, crc32): (u64, u64, u32),
+) -> Option<String> {
+    let local = match read_local_header(input) {
+        Ok(Some(local)) => local,
+        Ok(None) => return Some("no local header where the central directory points".to_string()),
+        Err(e) => return Some(format!("its local header: {e}")),
+    };
+    if local.raw_name != name {
+        return Some(format!("its local header names `{}`", String::from_utf8_lossy(&local.raw_name)));
+    }
+    if !local.sizes_follow && (local.compressed_size, local.size, local.crc32) != (compressed_size, size, crc32) {
+        return Some("its local header gives other sizes or another CRC-32 than the central directory".to_string());
+    }
+    None
 }

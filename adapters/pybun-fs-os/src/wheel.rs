@@ -19,7 +19,7 @@ use pybun_install::{
 use pybun_pep::WheelFilename;
 
 use crate::link::{LinkMode, link_file};
-use crate::member::{Inflater, WHOLE_INFLATE_LIMIT, method_code, read_into, write_hashed};
+use crate::member::{Inflater, fits_whole, local_header_differs, method_code, read_into, write_hashed};
 
 /// `RECORD`, `WHEEL` and `entry_points.txt` larger than this are refused.
 pub(crate) const MAX_METADATA_FILE: u64 = 64 * 1024 * 1024;
@@ -82,7 +82,8 @@ pub fn unpack_wheel(wheel: &Path, dest: &Path) -> Result<Unpacked, WheelInstallE
     }
     let filename = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let file = fs::File::open(wheel).map_err(io_error("open", wheel))?;
-    let temp = unpack_to_temp(&filename, BlockReader::new(file), dest)?;
+    let second = file.try_clone().map_err(io_error("open", wheel))?;
+    let temp = unpack_to_temp(&filename, (BlockReader::new(file), BlockReader::new(second)), dest)?;
     commit(temp, dest)
 }
 
@@ -95,13 +96,14 @@ pub fn unpack_wheel_bytes(filename: &str, bytes: &[u8], dest: &Path) -> Result<U
     if dest.exists() {
         return Ok(Unpacked::AlreadyPresent);
     }
-    let temp = unpack_to_temp(filename, io::Cursor::new(bytes), dest)?;
+    let temp = unpack_to_temp(filename, (io::Cursor::new(bytes), io::Cursor::new(bytes)), dest)?;
     commit(temp, dest)
 }
 
+/// `headers` is a second reader of the same archive, for its local headers.
 fn unpack_to_temp(
     filename: &str,
-    source: impl Read + io::Seek,
+    (source, mut headers): (impl Read + io::Seek, impl Read + io::Seek),
     dest: &Path,
 ) -> Result<tempfile::TempDir, WheelInstallError> {
     let filename = filename.to_string();
@@ -149,9 +151,14 @@ fn unpack_to_temp(
             continue;
         };
         let (written, actual) =
-            extract_member(&mut archive, index, (&mut out, &target), file.hash.algorithm, &mut scratch, |reason| {
-                invalid(format!("cannot extract `{path}`: {reason}"))
-            })?;
+            extract_member(
+                &mut archive,
+                index,
+                (&mut out, &target),
+                file.hash.algorithm,
+                (&mut scratch, &mut headers),
+                |reason| invalid(format!("cannot extract `{path}`: {reason}")),
+            )?;
         if written != file.size {
             return Err(InstallError::SizeMismatch { wheel: filename, path, expected: file.size, actual: written }.into());
         }
@@ -226,6 +233,7 @@ pub(crate) struct ExtractedMember {
 /// entry, or whose CRC fails, is an error.
 pub(crate) fn extract_in_parallel(
     archive: &zip::ZipArchive<io::Cursor<&[u8]>>,
+    bytes: &[u8],
     indexes: &[usize],
     dir: &Path,
     filename: &str,
@@ -236,7 +244,7 @@ pub(crate) fn extract_in_parallel(
     let mut parents = FxHashSet::default();
     let mut lister = archive.clone();
     for &index in indexes {
-        let member = lister.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
+        let member = lister.by_index_raw(index).map_err(|e| invalid(format!("member {index}: {e}")))?;
         let path = normalize(member.name());
         if let Some(parent) = dir.join(&path).parent() {
             parents.insert(parent.to_path_buf());
@@ -263,9 +271,15 @@ pub(crate) fn extract_in_parallel(
                 let target = dir.join(&path);
                 let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
                 let (size, sha256) =
-                    extract_member(&mut zip, index, (&mut out, &target), HashAlgorithm::Sha256, scratch, |reason| {
-                        invalid(format!("cannot extract `{path}`: {reason}"))
-                    })?;
+                    extract_member(
+                        &mut zip,
+                        index,
+                        (&mut out, &target),
+                        HashAlgorithm::Sha256,
+                        (scratch, &mut io::Cursor::new(bytes)),
+                        |reason| invalid(format!("cannot extract `{path}`: {reason}")),
+                    )?;
+                scratch.trim();
                 if size != expected {
                     return Err(invalid(format!("`{path}` has {size} bytes, its header says {expected}")));
                 }
@@ -290,6 +304,18 @@ pub(crate) struct Scratch {
     buffer: Vec<u8>,
 }
 
+impl Scratch {
+    /// Buffers past this are let go after use rather than kept for the next member.
+    const KEEP: usize = 8 * 1024 * 1024;
+
+    fn trim(&mut self) {
+        if self.compressed.capacity() > Self::KEEP {
+            self.compressed = Vec::new();
+        }
+        self.inflater.trim(Self::KEEP);
+    }
+}
+
 impl Default for Scratch {
     fn default() -> Self {
         Self { inflater: Inflater::new(), compressed: Vec::new(), buffer: Vec::with_capacity(64 * 1024) }
@@ -305,13 +331,19 @@ pub(crate) fn extract_member<R: Read + io::Seek>(
     index: usize,
     (out, target): (&mut fs::File, &Path),
     algorithm: HashAlgorithm,
-    scratch: &mut Scratch,
+    (scratch, headers): (&mut Scratch, &mut (impl Read + io::Seek)),
     invalid: impl Fn(String) -> WheelInstallError,
 ) -> Result<(u64, RecordHash), WheelInstallError> {
     {
         let mut raw = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
         let (size, method, crc32) = (raw.size(), method_code(raw.compression()), raw.crc32());
-        if size <= WHOLE_INFLATE_LIMIT
+        // The local header must say what the central directory says (as the
+        // streaming unpacker requires of every member it reads).
+        headers.seek(io::SeekFrom::Start(raw.header_start())).map_err(|e| invalid(e.to_string()))?;
+        if let Some(reason) = local_header_differs(headers, raw.name_raw(), (raw.compressed_size(), size, crc32)) {
+            return Err(invalid(reason));
+        }
+        if fits_whole(method, raw.compressed_size(), size)
             && let Ok(stored) = usize::try_from(raw.compressed_size())
         {
             let data = read_into(&mut raw, &mut scratch.compressed, stored).map_err(|e| invalid(e.to_string()))?;
@@ -1034,7 +1066,7 @@ mod tests {
         let dest = dir.path().join("cache/demo-1.0");
 
         // We finish unpacking, then another process renames its copy into place first.
-        let ours = unpack_to_temp(&filename, io::Cursor::new(&bytes[..]), &dest).unwrap();
+        let ours = unpack_to_temp(&filename, (io::Cursor::new(&bytes[..]), io::Cursor::new(&bytes[..])), &dest).unwrap();
         let ours_path = ours.path().to_path_buf();
         fs::create_dir_all(dest.join("demo-1.0.dist-info")).unwrap();
         fs::write(dest.join("winner"), "theirs").unwrap();

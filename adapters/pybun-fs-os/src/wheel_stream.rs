@@ -14,7 +14,7 @@ use std::str::FromStr as _;
 use pybun_install::{HashAlgorithm, InstallError, RecordHash, RecordHasher, is_safe_member_path};
 use pybun_pep::WheelFilename;
 
-use crate::member::{Inflater, WHOLE_INFLATE_LIMIT, read_into, read_local_header, write_hashed};
+use crate::member::{Inflater, fits_whole, read_into, read_local_header, write_hashed};
 use crate::wheel::{
     Unpacked, WheelInstallError, archive_entry, commit, create_with_mode, extract_in_parallel, io_error, is_reserved,
     normalize, plan_archive, set_mode, unpack_dir_beside, write_manifest,
@@ -126,19 +126,26 @@ impl StreamedWheel {
                 handed_over_at = Some(reader.read);
                 break;
             }
-            let Some(header) = read_local_header(&mut reader).map_err(|e| invalid(e.to_string()))? else {
+            let at = reader.read;
+            let Some(header) = read_local_header(&mut reader).map_err(|e| invalid(format!("at byte {at}: {e}")))? else {
                 break;
             };
-            let stored = usize::try_from(header.compressed_size)
-                .ok()
-                .filter(|_| header.size <= WHOLE_INFLATE_LIMIT)
-                .ok_or_else(|| invalid(format!("`{}` is too large to inflate at once", header.name)))?;
+            // What the stream cannot follow or inflate at once (sizes after the
+            // data, a name only the central directory decodes, a large member):
+            // this member and the rest are extracted by `finish`, from the whole.
+            let whole = fits_whole(header.method, header.compressed_size, header.size);
+            let (Some(name), false, true, Ok(stored)) =
+                (header.name, header.sizes_follow, whole, usize::try_from(header.compressed_size))
+            else {
+                handed_over_at = Some(at);
+                break;
+            };
             let data = read_into(&mut reader, &mut compressed, stored)
-                .map_err(|e| invalid(format!("cannot read `{}`: {e}", header.name)))?;
-            if header.name.ends_with('/') {
+                .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
+            if name.ends_with('/') {
                 continue;
             }
-            let raw_name = header.name;
+            let raw_name = name;
             if !is_safe_member_path(&raw_name) {
                 return Err(invalid(format!("unsafe member name `{raw_name}`")));
             }
@@ -232,7 +239,7 @@ impl StreamedWheel {
         }
         let plan = plan_archive(&mut zip, &wheel_name, &filename, &entries)?;
         if !rest.is_empty() {
-            for extracted in extract_in_parallel(&zip, &rest, self.temp.path(), &filename)? {
+            for extracted in extract_in_parallel(&zip, archive, &rest, self.temp.path(), &filename)? {
                 let streamed = StreamedMember {
                     size: extracted.size,
                     compressed_size: extracted.compressed_size,

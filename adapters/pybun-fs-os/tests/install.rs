@@ -684,21 +684,24 @@ impl std::io::Read for Trickle<'_> {
     }
 }
 
+/// A member whose sizes follow its data cannot be skipped in a stream: the
+/// stream stops there and the rest is extracted once the whole has arrived.
 #[test]
-fn a_wheel_with_data_descriptors_is_left_to_the_whole_archive_unpacker() {
+fn a_member_with_a_data_descriptor_is_handed_over_with_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let wheel = demo_wheel(dir.path());
     let mut bytes = fs::read(&wheel).unwrap();
-    // The first member's local header says its sizes follow its data (general purpose flag bit 3),
+    // The second member's local header says its sizes follow its data (general purpose flag bit 3),
     // as a streaming zip writer makes it.
-    assert_eq!(&bytes[..4], b"PK\x03\x04");
-    bytes[6] |= 0x08;
+    let second = bytes.windows(4).skip(1).position(|w| w == b"PK\x03\x04").unwrap() + 1;
+    bytes[second + 6] |= 0x08;
+    let whole = dir.path().join("cache/whole");
+    assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &whole).unwrap(), Unpacked::Fresh);
     let dest = dir.path().join("cache/demo");
-    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap_err();
-    assert!(error.to_string().contains("not a valid wheel"), "{error}");
-    assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
-    assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &dest).unwrap(), Unpacked::Fresh);
-    assert!(dest.join("demo/cli.py").is_file());
+    let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap();
+    assert!(format!("{streamed:?}").contains(&format!("handed_over_at: Some({second})")), "{streamed:?}");
+    assert_eq!(streamed.finish(&bytes).unwrap(), Unpacked::Fresh);
+    assert_eq!(tree(&dest), tree(&whole));
 }
 
 #[test]
@@ -716,6 +719,47 @@ fn a_local_header_that_differs_from_the_central_directory_is_refused() {
     assert!(error.contains("differs from the member in the archive"), "{error}");
     assert!(!dest.exists());
     assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
+    // The verdict does not depend on how fast the archive arrived: handed over
+    // before that member, or unpacked whole, it is refused too.
+    let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
+    let error = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
+        .and_then(|streamed| streamed.finish(&bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("demo/cli.py") && error.contains("local header names `demo/clx.py`"), "{error}");
+    let error = unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &dest).unwrap_err().to_string();
+    assert!(error.contains("local header names `demo/clx.py`"), "{error}");
+    assert!(!dest.exists());
+}
+
+/// Sizes in a local header never decide how much memory is taken: a member
+/// claiming 4 GiB of stored bytes is read as a stream, and refused for the
+/// header that does not match the central directory.
+#[test]
+fn a_header_claiming_huge_sizes_takes_no_memory_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(dir.path());
+    let mut bytes = fs::read(&wheel).unwrap();
+    assert_eq!(&bytes[..4], b"PK\x03\x04");
+    bytes[18..22].copy_from_slice(&0xFFFF_FFF0_u32.to_le_bytes());
+    let dest = dir.path().join("cache/demo");
+    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest)
+        .and_then(|streamed| streamed.finish(&bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("other sizes"), "{error}");
+    // A zip64 field claiming 2^63 bytes: the same.
+    let huge = (1_u64 << 63).to_le_bytes();
+    let mut zip64 =
+        wheel_with(&demo_members(), |name| zip::write::SimpleFileOptions::default().large_file(name == "demo/__init__.py"));
+    let field = zip64.windows(4).position(|w| w == [0x01, 0x00, 0x10, 0x00]).unwrap();
+    zip64[field + 12..field + 20].copy_from_slice(&huge);
+    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &zip64[..], &dest)
+        .and_then(|streamed| streamed.finish(&zip64))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("other sizes"), "{error}");
+    assert!(!dest.exists());
 }
 
 /// The central directory entries of a zip: `(start, end, name)` byte ranges.
@@ -926,8 +970,8 @@ fn a_member_with_a_wrong_crc_is_refused() {
     assert!(!dest.exists());
 }
 
-/// A member too large to inflate at once is inflated as a stream by the
-/// whole-archive unpacker; the streaming one leaves such a wheel to it.
+/// A member too large to inflate at once is inflated as a stream, by the
+/// whole-archive unpacker and (handed over) by the streaming one.
 #[test]
 fn a_member_larger_than_the_inflate_limit_is_inflated_as_a_stream() {
     let mut members = demo_members();
@@ -937,10 +981,13 @@ fn a_member_larger_than_the_inflate_limit_is_inflated_as_a_stream() {
     let whole = dir.path().join("whole");
     assert_eq!(unpack_wheel_bytes("demo-1.0-py3-none-any.whl", &bytes, &whole).unwrap(), Unpacked::Fresh);
     assert_eq!(fs::metadata(whole.join("demo/huge.bin")).unwrap().len(), 65 * 1024 * 1024);
+    // The stream stops at it, and it is extracted with the rest, as a stream too.
     let streamed = dir.path().join("streamed");
-    let error = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &streamed).unwrap_err().to_string();
-    assert!(error.contains("too large to inflate at once"), "{error}");
-    // Handed over: extracted in parallel, as a stream too.
+    StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &streamed)
+        .and_then(|wheel| wheel.finish(&bytes))
+        .unwrap();
+    assert_eq!(tree(&streamed), tree(&whole));
+    // Handed over from the start: the same.
     let handed = dir.path().join("handed");
     let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
     StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &handed)

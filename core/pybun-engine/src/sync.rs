@@ -8,8 +8,9 @@
 //!    with its best wheel by tag priority; compare with what is installed.
 //! 5. Fetch every wheel needed (verified, cached) *before* touching the
 //!    environment, so a hash mismatch or a failed download changes nothing.
-//!    When nothing is to be removed, a downloaded wheel is installed as soon
-//!    as it is unpacked, while the others download ([`EarlyInstalls`]); if the sync
+//!    Into an environment with nothing installed yet, a downloaded wheel is
+//!    installed as soon as it is unpacked, while the others download
+//!    ([`EarlyInstalls`]); if the sync
 //!    then fails in this step, those are uninstalled again.
 //! 6. Remove extraneous and outdated distributions, install the missing ones.
 
@@ -227,7 +228,7 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
 
     // 5. Fetch and build before touching the environment (but see `EarlyInstalls`).
     let index = request.index.resolved(&loaded.project);
-    let early = (plan.remove.is_empty() && !request.compile_bytecode)
+    let early = (installed.is_empty() && !request.compile_bytecode)
         .then(|| EarlyInstalls::new(ports.environments, &venv, request.link_mode));
     let (prepared, downloaded) =
         prepare(&plan.install, &loaded.root, &venv.interpreter, &index, ports, early.as_ref())?;
@@ -311,12 +312,12 @@ fn editable_project_name(project: &pybun_project::Project, lock: &Lock) -> Optio
     lock.packages.iter().find(|p| p.source == Source::Project).map(|p| p.name.clone())
 }
 
-/// Wheels new to an environment, installed as soon as they are downloaded
-/// while the others are still downloading (the link work then overlaps the
-/// downloads instead of following them). Only for an environment from which
-/// nothing is to be removed first: a removed distribution's files may be a
-/// new one's too. If the sync fails before installing the rest, they are
-/// uninstalled ([`EarlyInstalls::roll_back`]).
+/// Wheels installed as soon as they are downloaded while the others are
+/// still downloading (the link work then overlaps the downloads instead of
+/// following them). Only into an environment with nothing installed yet:
+/// a new wheel may replace files another distribution owns, and uninstalling
+/// it again would then break that one. If the sync fails before installing
+/// the rest, they are uninstalled ([`EarlyInstalls::roll_back`]).
 pub(crate) struct EarlyInstalls<'e> {
     environments: &'e dyn Environments,
     venv: &'e Venv,
