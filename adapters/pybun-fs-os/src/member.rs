@@ -20,38 +20,36 @@ pub(crate) const WHOLE_INFLATE_LIMIT: u64 = 64 * 1024 * 1024;
 const HASH_ASIDE: usize = 1024 * 1024;
 
 /// Zip compression methods PyBun reads.
-const STORED: u16 = 0;
-const DEFLATED: u16 = 8;
+pub(crate) const STORED: u16 = 0;
+pub(crate) const DEFLATED: u16 = 8;
 
-/// A decompressor and an output buffer, reused from member to member (the
-/// buffer only grows, and is not zeroed again).
+/// A decompressor, reused from member to member.
 pub(crate) struct Inflater {
     decompressor: libdeflater::Decompressor,
-    out: Vec<u8>,
 }
 
 impl std::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inflater").field("buffer", &self.out.len()).finish()
+        f.debug_struct("Inflater").finish_non_exhaustive()
     }
 }
 
 impl Inflater {
     pub(crate) fn new() -> Self {
-        Self { decompressor: libdeflater::Decompressor::new(), out: Vec::new() }
-    }
-
-    /// Let the output buffer go if it grew past `keep` bytes.
-    pub(crate) fn trim(&mut self, keep: usize) {
-        if self.out.capacity() > keep {
-            self.out = Vec::new();
-        }
+        Self { decompressor: libdeflater::Decompressor::new() }
     }
 
     /// The `size` bytes that `data` (a member's bytes as stored, compressed
     /// with `method`) holds, checked against `crc32`. `size` must be at most
     /// [`WHOLE_INFLATE_LIMIT`]. The error is the reason, for a message.
-    pub(crate) fn inflate<'a>(&'a mut self, method: u16, data: &'a [u8], size: u64, crc32: u32) -> Result<&'a [u8], String> {
+    /// The inflated bytes are in `out`.
+    pub(crate) fn inflate<'a>(
+        &mut self,
+        (method, data): (u16, &'a [u8]),
+        size: u64,
+        crc32: u32,
+        out: &'a mut Buffer,
+    ) -> Result<&'a [u8], String> {
         let size = usize::try_from(size).ok().filter(|&size| size as u64 <= WHOLE_INFLATE_LIMIT).ok_or_else(|| {
             format!("{size} bytes is more than can be inflated at once")
         })?;
@@ -63,12 +61,8 @@ impl Inflater {
                 data
             }
             DEFLATED => {
-                if self.out.len() < size {
-                    self.out.resize(size, 0);
-                }
-                let out = &mut self.out[..size];
-                match self.decompressor.deflate_decompress(data, out) {
-                    Ok(n) if n == size => &self.out[..size],
+                match self.decompressor.deflate_decompress(data, out.room(size)) {
+                    Ok(n) if n == size => &out.0[..size],
                     Ok(n) => return Err(format!("inflates to {n} bytes, its header says {size}")),
                     Err(libdeflater::DecompressionError::InsufficientSpace) => {
                         return Err(format!("more than {size} bytes inflated, its header says {size}"));
@@ -115,14 +109,67 @@ pub(crate) fn write_hashed(
     })
 }
 
-/// Read exactly `n` bytes from `input` into the start of `buffer` (grown as
-/// needed, never shrunk): the bytes read.
-pub(crate) fn read_into<'a>(input: &mut impl io::Read, buffer: &'a mut Vec<u8>, n: usize) -> io::Result<&'a [u8]> {
-    if buffer.len() < n {
-        buffer.resize(n, 0);
+/// Read exactly `n` bytes from `input` into the start of `buffer`: the bytes read.
+pub(crate) fn read_into<'a>(input: &mut impl io::Read, buffer: &'a mut Buffer, n: usize) -> io::Result<&'a [u8]> {
+    input.read_exact(buffer.room(n))?;
+    Ok(&buffer.0[..n])
+}
+
+/// A byte buffer taken from a pool shared by all unpacking threads and given
+/// back when dropped. Fresh memory costs a page fault per 4 KiB (and large
+/// members need tens of MiB): pooled, a cold sync touches about as much as
+/// its threads use at once rather than as much as all its wheels' largest
+/// members together. Buffers stay initialized, so they are not zeroed again.
+#[derive(Debug, Default)]
+pub(crate) struct Buffer(Vec<u8>);
+
+/// The pool: at most this many bytes are kept.
+const POOL_BYTES: usize = 160 * 1024 * 1024;
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+impl Buffer {
+    /// The first `n` bytes of the buffer, grown (or swapped for a pooled one
+    /// large enough) as needed; their content is unspecified.
+    pub(crate) fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.0.len() < n {
+            let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // The smallest pooled buffer that is large enough, else the largest one (grown).
+            let fit = (0..pool.len()).filter(|&i| pool[i].len() >= n).min_by_key(|&i| pool[i].len());
+            let pick = fit.or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].len()));
+            if let Some(i) = pick
+                && pool[i].len() > self.0.len()
+            {
+                let taken = pool.swap_remove(i);
+                let mine = std::mem::replace(&mut self.0, taken);
+                if !mine.is_empty() {
+                    pool.push(mine);
+                }
+            }
+            drop(pool);
+            if self.0.len() < n {
+                self.0.resize(n, 0);
+            }
+        }
+        &mut self.0[..n]
     }
-    input.read_exact(&mut buffer[..n])?;
-    Ok(&buffer[..n])
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let mine = std::mem::take(&mut self.0);
+        if mine.is_empty() {
+            return;
+        }
+        let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pool.push(mine);
+        // Over the limit: the smallest go first.
+        pool.sort_unstable_by_key(|buffer| std::cmp::Reverse(buffer.len()));
+        let mut kept = 0;
+        pool.retain(|buffer| {
+            kept += buffer.len();
+            kept <= POOL_BYTES
+        });
+    }
 }
 
 /// The zip method number of `method`.

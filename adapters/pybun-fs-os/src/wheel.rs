@@ -19,7 +19,7 @@ use pybun_install::{
 use pybun_pep::WheelFilename;
 
 use crate::link::{LinkMode, link_file};
-use crate::member::{Inflater, fits_whole, local_header_differs, method_code, read_into, write_hashed};
+use crate::member::{Buffer, Inflater, fits_whole, local_header_differs, method_code, read_into, write_hashed};
 
 /// `RECORD`, `WHEEL` and `entry_points.txt` larger than this are refused.
 pub(crate) const MAX_METADATA_FILE: u64 = 64 * 1024 * 1024;
@@ -260,8 +260,9 @@ pub(crate) fn extract_in_parallel(
         .par_iter()
         .with_max_len(1)
         .map(|&(index, _)| {
-            // The pool's threads keep their buffers from member to member and wheel to wheel.
-            SCRATCH.with_borrow_mut(|scratch| {
+            // Buffers come from (and go back to) the pool shared by all unpacking threads.
+            {
+                let scratch = &mut Scratch::default();
                 let mut zip = archive.clone();
                 let (raw_name, expected, compressed_size, crc32) = {
                     let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
@@ -279,46 +280,26 @@ pub(crate) fn extract_in_parallel(
                         (scratch, &mut io::Cursor::new(bytes)),
                         |reason| invalid(format!("cannot extract `{path}`: {reason}")),
                     )?;
-                scratch.trim();
                 if size != expected {
                     return Err(invalid(format!("`{path}` has {size} bytes, its header says {expected}")));
                 }
                 Ok(ExtractedMember { raw_name, size, compressed_size, crc32, sha256 })
-            })
+            }
         })
         .collect()
-}
-
-thread_local! {
-    /// [`extract_in_parallel`]'s buffers, per thread of the pool.
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Buffers one unpacking thread reuses from member to member.
 #[derive(Debug)]
 pub(crate) struct Scratch {
     inflater: Inflater,
-    /// A member's bytes as stored.
-    compressed: Vec<u8>,
     /// For members inflated as a stream.
     buffer: Vec<u8>,
 }
 
-impl Scratch {
-    /// Buffers past this are let go after use rather than kept for the next member.
-    const KEEP: usize = 8 * 1024 * 1024;
-
-    fn trim(&mut self) {
-        if self.compressed.capacity() > Self::KEEP {
-            self.compressed = Vec::new();
-        }
-        self.inflater.trim(Self::KEEP);
-    }
-}
-
 impl Default for Scratch {
     fn default() -> Self {
-        Self { inflater: Inflater::new(), compressed: Vec::new(), buffer: Vec::with_capacity(64 * 1024) }
+        Self { inflater: Inflater::new(), buffer: Vec::with_capacity(64 * 1024) }
     }
 }
 
@@ -346,8 +327,9 @@ pub(crate) fn extract_member<R: Read + io::Seek>(
         if fits_whole(method, raw.compressed_size(), size)
             && let Ok(stored) = usize::try_from(raw.compressed_size())
         {
-            let data = read_into(&mut raw, &mut scratch.compressed, stored).map_err(|e| invalid(e.to_string()))?;
-            let bytes = scratch.inflater.inflate(method, data, size, crc32).map_err(&invalid)?;
+            let (mut compressed, mut inflated) = (Buffer::default(), Buffer::default());
+            let data = read_into(&mut raw, &mut compressed, stored).map_err(|e| invalid(e.to_string()))?;
+            let bytes = scratch.inflater.inflate((method, data), size, crc32, &mut inflated).map_err(&invalid)?;
             let hash = write_hashed(out, target, bytes, algorithm)?;
             return Ok((size, hash));
         }

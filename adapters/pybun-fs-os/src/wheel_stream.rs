@@ -14,9 +14,11 @@ use std::str::FromStr as _;
 use pybun_install::{HashAlgorithm, InstallError, RecordHash, RecordHasher, is_safe_member_path};
 use pybun_pep::WheelFilename;
 
-use crate::member::{Inflater, fits_whole, read_into, read_local_header, write_hashed};
+use crate::member::{
+    Buffer, DEFLATED, Inflater, LocalHeader, STORED, fits_whole, read_into, read_local_header, write_hashed,
+};
 use crate::wheel::{
-    Unpacked, WheelInstallError, archive_entry, commit, create_with_mode, extract_in_parallel, io_error, is_reserved,
+    Unpacked, WheelInstallError, archive_entry, commit, copy_member, create_with_mode, extract_in_parallel, io_error, is_reserved,
     normalize, plan_archive, set_mode, unpack_dir_beside, write_manifest,
 };
 
@@ -117,7 +119,7 @@ impl StreamedWheel {
         let temp = unpack_dir_beside(dest)?;
         let mut made_dirs = HashSet::new();
         let mut members = HashMap::new();
-        let mut compressed = Vec::new();
+        let mut pieces = Vec::with_capacity(256 * 1024);
         let mut inflater = Inflater::new();
         let mut reader = Counted { inner: stream, read: 0 };
         let mut handed_over_at = None;
@@ -127,22 +129,19 @@ impl StreamedWheel {
                 break;
             }
             let at = reader.read;
-            let Some(header) = read_local_header(&mut reader).map_err(|e| invalid(format!("at byte {at}: {e}")))? else {
+            let Some(mut header) = read_local_header(&mut reader).map_err(|e| invalid(format!("at byte {at}: {e}")))? else {
                 break;
             };
-            // What the stream cannot follow or inflate at once (sizes after the
-            // data, a name only the central directory decodes, a large member):
-            // this member and the rest are extracted by `finish`, from the whole.
-            let whole = fits_whole(header.method, header.compressed_size, header.size);
-            let (Some(name), false, true, Ok(stored)) =
-                (header.name, header.sizes_follow, whole, usize::try_from(header.compressed_size))
-            else {
+            // What the stream cannot follow (sizes after the data, a name only
+            // the central directory decodes): this member and the rest are
+            // extracted by `finish`, from the whole archive.
+            let (Some(name), false) = (header.name.take(), header.sizes_follow) else {
                 handed_over_at = Some(at);
                 break;
             };
-            let data = read_into(&mut reader, &mut compressed, stored)
-                .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
+            let mut data = (&mut reader).take(header.compressed_size);
             if name.ends_with('/') {
+                io::copy(&mut data, &mut io::sink()).map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
                 continue;
             }
             let raw_name = name;
@@ -156,9 +155,6 @@ impl StreamedWheel {
             if members.contains_key(&path) {
                 return Err(invalid(format!("`{path}` appears twice")));
             }
-            let bytes = inflater
-                .inflate(header.method, data, header.size, header.crc32)
-                .map_err(|reason| invalid(format!("cannot extract `{path}`: {reason}")))?;
             let target = temp.path().join(&path);
             if let Some(dir) = target.parent()
                 && made_dirs.insert(dir.to_path_buf())
@@ -166,7 +162,25 @@ impl StreamedWheel {
                 fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
             }
             let mut out = create_with_mode(&target, false).map_err(io_error("create", &target))?;
-            let sha256 = write_hashed(&mut out, &target, bytes, HashAlgorithm::Sha256)?;
+            let extract_error = |reason: String| invalid(format!("cannot extract `{path}`: {reason}"));
+            let sha256 = match usize::try_from(header.compressed_size) {
+                // Small members inflated whole (buffers of a few MiB at most, pooled);
+                // larger ones as a stream, in 256 KiB pieces.
+                Ok(stored)
+                    if header.size <= STREAM_WHOLE_LIMIT && fits_whole(header.method, header.compressed_size, header.size) =>
+                {
+                    // Buffers from the pool for this member only: a download waiting
+                    // for bytes holds none.
+                    let (mut compressed, mut inflated) = (Buffer::default(), Buffer::default());
+                    let data = read_into(&mut data, &mut compressed, stored)
+                        .map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
+                    let bytes = inflater
+                        .inflate((header.method, data), header.size, header.crc32, &mut inflated)
+                        .map_err(extract_error)?;
+                    write_hashed(&mut out, &target, bytes, HashAlgorithm::Sha256)?
+                }
+                _ => inflate_streamed(&mut data, &header, (&mut out, &target), &mut pieces, extract_error)?,
+            };
             let streamed = StreamedMember {
                 raw_name,
                 size: header.size,
@@ -309,5 +323,56 @@ fn hash_file(path: &Path, algorithm: HashAlgorithm) -> Result<RecordHash, WheelI
             return Ok(hasher.finish());
         }
         hasher.update(&buffer[..n]);
+    }
+}
+
+/// Members the stream inflates whole up to this size; larger ones as a
+/// stream (the buffers of concurrent downloads would otherwise add up to
+/// tens of MiB of fresh memory, a page fault per 4 KiB).
+const STREAM_WHOLE_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// Inflate (or copy, if stored) the member `header` describes from `data`
+/// (its stored bytes) into `out` as a stream, checking its size and CRC-32:
+/// its sha256. The stored bytes are read to their end.
+fn inflate_streamed(
+    data: &mut io::Take<impl Read>,
+    header: &LocalHeader,
+    out: (&mut fs::File, &Path),
+    pieces: &mut Vec<u8>,
+    invalid: impl Fn(String) -> WheelInstallError,
+) -> Result<RecordHash, WheelInstallError> {
+    let mut hasher = RecordHasher::new(HashAlgorithm::Sha256);
+    let mut crc = crc32fast::Hasher::new();
+    let written = {
+        let mut inflated: Box<dyn Read + '_> = match header.method {
+            DEFLATED => Box::new(flate2::read::DeflateDecoder::new(&mut *data)),
+            STORED => Box::new(&mut *data),
+            other => return Err(invalid(format!("unsupported compression method {other}"))),
+        };
+        let mut checked = CrcReader { inner: &mut inflated, crc: &mut crc };
+        copy_member(&mut checked, header.size, out, &mut hasher, pieces, |e| invalid(e.to_string()))?
+    };
+    io::copy(data, &mut io::sink()).map_err(|e| invalid(e.to_string()))?;
+    if written != header.size {
+        return Err(invalid(format!("{written} bytes inflated, its header says {}", header.size)));
+    }
+    let actual = crc.finalize();
+    if actual != header.crc32 {
+        return Err(invalid(format!("CRC-32 {actual:08x}, its header says {:08x}", header.crc32)));
+    }
+    Ok(hasher.finish())
+}
+
+/// Computes the CRC-32 of what is read through it.
+struct CrcReader<'a, R> {
+    inner: R,
+    crc: &'a mut crc32fast::Hasher,
+}
+
+impl<R: Read> Read for CrcReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
     }
 }
