@@ -344,7 +344,7 @@ fn refused(members: &[Member], record: &str) -> String {
     assert!(!dest.exists(), "{error}");
     // And when the rest of the archive, once arrived, is handed over to be extracted in parallel.
     for after in [0, bytes.len() / 2] {
-        let mut stream = HandsOver { bytes: &bytes, position: 0, after };
+        let mut stream = Arriving::handing_over(&bytes, after);
         let streamed = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
             .and_then(|streamed| streamed.finish(&bytes));
         assert!(streamed.is_err(), "hand-over after {after} bytes accepted a wheel unpack_wheel refuses: {error}");
@@ -574,7 +574,7 @@ fn unpacking_while_downloading_gives_the_same_tree() {
     assert_eq!(unpack_wheel(&wheel, &whole).unwrap(), Unpacked::Fresh);
     let streamed_dest = dir.path().join("cache/streamed");
     // The reader gives a few bytes at a time, as a network would.
-    let mut trickle = Trickle { bytes: &bytes, position: 0 };
+    let mut trickle = Arriving { bytes: &bytes, position: 0, piece: 7, complete_after: usize::MAX };
     let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut trickle, &streamed_dest).unwrap();
     assert!(!streamed_dest.exists(), "nothing is visible before finish");
     assert_eq!(streamed.finish(&bytes).unwrap(), Unpacked::Fresh);
@@ -603,7 +603,7 @@ fn the_rest_handed_over_gives_the_same_tree() {
     assert_eq!(expected["demo/zeros.bin"].1, 0o755);
     for after in [0, 1, 200, bytes.len() / 3, bytes.len() / 2, bytes.len() - 30, bytes.len()] {
         let dest = dir.path().join(format!("cache/handed-over-{after}"));
-        let mut stream = HandsOver { bytes: &bytes, position: 0, after };
+        let mut stream = Arriving::handing_over(&bytes, after);
         let streamed = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest).unwrap();
         assert!(!dest.exists(), "nothing is visible before finish");
         assert_eq!(streamed.finish(&bytes).unwrap(), Unpacked::Fresh, "after {after} bytes");
@@ -636,7 +636,7 @@ fn the_rest_handed_over_is_checked_like_the_rest() {
         bytes[i..i + name.len()].copy_from_slice(b"demo/cli.py");
     }
     // Handed over at the renamed member's local header (its name starts 30 bytes in).
-    let mut stream = HandsOver { bytes: &bytes, position: 0, after: at[0] - 30 };
+    let mut stream = Arriving::handing_over(&bytes, at[0] - 30);
     let dest = dir.path().join("cache/demo");
     let error = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
         .and_then(|streamed| streamed.finish(&bytes))
@@ -646,41 +646,35 @@ fn the_rest_handed_over_is_checked_like_the_rest() {
     assert!(!dest.exists());
 }
 
-/// A stream that says the whole archive has arrived (with at least
-/// [`HAND_OVER_AT_LEAST`] bytes unread) once `after` bytes were read.
-struct HandsOver<'a> {
+/// An archive arriving `piece` bytes per read, which says it has all
+/// arrived (with at least [`HAND_OVER_AT_LEAST`] bytes unread) once
+/// `complete_after` bytes were read.
+struct Arriving<'a> {
     bytes: &'a [u8],
     position: usize,
-    after: usize,
+    piece: usize,
+    complete_after: usize,
 }
 
-impl std::io::Read for HandsOver<'_> {
+impl<'a> Arriving<'a> {
+    /// 4 KiB per read, the rest handed over after `after` bytes.
+    fn handing_over(bytes: &'a [u8], after: usize) -> Self {
+        Self { bytes, position: 0, piece: 4096, complete_after: after }
+    }
+}
+
+impl std::io::Read for Arriving<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(4096).min(self.bytes.len() - self.position);
+        let n = buf.len().min(self.piece).min(self.bytes.len() - self.position);
         buf[..n].copy_from_slice(&self.bytes[self.position..self.position + n]);
         self.position += n;
         Ok(n)
     }
 }
 
-impl ArchiveStream for HandsOver<'_> {
+impl ArchiveStream for Arriving<'_> {
     fn unread_once_complete(&self) -> Option<u64> {
-        (self.position >= self.after).then_some(HAND_OVER_AT_LEAST)
-    }
-}
-
-/// Gives at most 7 bytes per read.
-struct Trickle<'a> {
-    bytes: &'a [u8],
-    position: usize,
-}
-
-impl std::io::Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(7).min(self.bytes.len() - self.position);
-        buf[..n].copy_from_slice(&self.bytes[self.position..self.position + n]);
-        self.position += n;
-        Ok(n)
+        (self.position >= self.complete_after).then_some(HAND_OVER_AT_LEAST)
     }
 }
 
@@ -721,7 +715,7 @@ fn a_local_header_that_differs_from_the_central_directory_is_refused() {
     assert!(!dir.path().join("cache").read_dir().unwrap().any(|_| true), "the temporary directory is removed");
     // The verdict does not depend on how fast the archive arrived: handed over
     // before that member, or unpacked whole, it is refused too.
-    let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
+    let mut stream = Arriving::handing_over(&bytes, 0);
     let error = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
         .and_then(|streamed| streamed.finish(&bytes))
         .unwrap_err()
@@ -913,7 +907,7 @@ fn unpack_three_ways(bytes: &[u8]) -> BTreeMap<String, (Vec<u8>, u32)> {
         .and_then(|wheel| wheel.finish(bytes))
         .unwrap();
     let handed = dir.path().join("handed");
-    let mut stream = HandsOver { bytes, position: 0, after: bytes.len() / 2 };
+    let mut stream = Arriving::handing_over(bytes, bytes.len() / 2);
     StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &handed)
         .and_then(|wheel| wheel.finish(bytes))
         .unwrap();
@@ -960,7 +954,7 @@ fn a_member_with_a_wrong_crc_is_refused() {
     assert!(whole.contains("demo/late.py") && whole.contains("CRC-32"), "{whole}");
     let streamed = StreamedWheel::extract("demo-1.0-py3-none-any.whl", &mut &bytes[..], &dest).unwrap_err().to_string();
     assert!(streamed.contains("demo/late.py") && streamed.contains("CRC-32"), "{streamed}");
-    let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
+    let mut stream = Arriving::handing_over(&bytes, 0);
     let handed = StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &dest)
         .and_then(|wheel| wheel.finish(&bytes))
         .unwrap_err()
@@ -988,7 +982,7 @@ fn a_member_larger_than_the_inflate_limit_is_inflated_as_a_stream() {
     assert_eq!(tree(&streamed), tree(&whole));
     // Handed over from the start: the same.
     let handed = dir.path().join("handed");
-    let mut stream = HandsOver { bytes: &bytes, position: 0, after: 0 };
+    let mut stream = Arriving::handing_over(&bytes, 0);
     StreamedWheel::extract_from("demo-1.0-py3-none-any.whl", &mut stream, &handed)
         .and_then(|wheel| wheel.finish(&bytes))
         .unwrap();
