@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use pybun_cache::{ArtifactStore, CacheError, cache_info, clean, clean_package, prune};
 use pybun_index_http::{HttpIndex, IndexConfig};
 use pybun_pep::PackageName;
-use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, PackageIndex as _};
+use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, PackageIndex as _, PreparedWheel};
 use pybun_testkit::{DistSpec, IndexServer, PublishedVersion, Universe, build_wheel, sha256_hex, urlsafe_b64_nopad};
 use sha2::{Digest as _, Sha256};
 
@@ -143,6 +143,39 @@ fn many_wheels_in_one_call_keep_their_order() {
     let info = cache_info(cache.path()).unwrap();
     assert_eq!((info.wheels, info.archives), (5, 0));
     assert!(info.bytes > 0 && info.files > 10);
+}
+
+/// Each result is handed to the callback once per request (from the worker
+/// that prepared it), equal to the one returned; a wheel reported ready is
+/// already unpacked in place.
+#[test]
+fn each_wheel_is_reported_ready_once_and_usable() {
+    let names = ["alpha", "beta", "gamma", "delta"];
+    let server = serve(&names);
+    let cache = tempfile::tempdir().unwrap();
+    let mut requests: Vec<_> = names.iter().map(|n| request(&server, n)).collect();
+    requests[2].hash = Some(format!("sha256:{}", "0".repeat(64)));
+    let store = store(cache.path(), &server, false).with_concurrency(3);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let ready = |i: usize, result: &Result<PreparedWheel, ArtifactError>| {
+        if let Ok(wheel) = result {
+            assert!(wheel.unpacked.join(format!("{}-1.0.dist-info/RECORD", names[i])).is_file(), "usable when reported");
+        }
+        seen.lock().unwrap().push((i, result.clone()));
+    };
+    let results = store.prepare_wheels_as_ready(&requests, &ready);
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort_by_key(|(i, _)| *i);
+    assert_eq!(seen.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert!(seen.iter().map(|(_, result)| result).eq(results.iter()));
+    assert!(matches!(results[2], Err(ArtifactError::HashMismatch { .. })));
+    // Cached: reported too, at once.
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    let again = store.prepare_wheels_as_ready(&requests[..2], &|_, result| {
+        assert!(!result.as_ref().unwrap().downloaded);
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!((again.len(), count.into_inner()), (2, 2));
 }
 
 #[test]
