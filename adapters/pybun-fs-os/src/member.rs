@@ -11,9 +11,11 @@ use pybun_install::{HashAlgorithm, RecordHash, RecordHasher};
 
 use crate::wheel::{WheelInstallError, io_error};
 
-/// Members inflating to more than this are inflated as a stream instead
-/// (their bytes are never held whole in memory).
-pub(crate) const WHOLE_INFLATE_LIMIT: u64 = 64 * 1024 * 1024;
+/// Members inflating to more than this are inflated as a stream instead, in
+/// 256 KiB pieces: whole-member buffers for the largest members of many
+/// wheels at once would add tens of MiB of fresh memory (a page fault per
+/// 4 KiB, and more RSS) for little gain.
+pub(crate) const WHOLE_INFLATE_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Members larger than this are hashed on a second thread while the first
 /// writes them.
@@ -124,7 +126,7 @@ pub(crate) fn read_into<'a>(input: &mut impl io::Read, buffer: &'a mut Buffer, n
 pub(crate) struct Buffer(Vec<u8>);
 
 /// The pool: at most this many bytes are kept.
-const POOL_BYTES: usize = 160 * 1024 * 1024;
+const POOL_BYTES: usize = 32 * 1024 * 1024;
 static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 impl Buffer {

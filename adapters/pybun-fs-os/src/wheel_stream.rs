@@ -166,9 +166,7 @@ impl StreamedWheel {
             let sha256 = match usize::try_from(header.compressed_size) {
                 // Small members inflated whole (buffers of a few MiB at most, pooled);
                 // larger ones as a stream, in 256 KiB pieces.
-                Ok(stored)
-                    if header.size <= STREAM_WHOLE_LIMIT && fits_whole(header.method, header.compressed_size, header.size) =>
-                {
+                Ok(stored) if fits_whole(header.method, header.compressed_size, header.size) => {
                     // Buffers from the pool for this member only: a download waiting
                     // for bytes holds none.
                     let (mut compressed, mut inflated) = (Buffer::default(), Buffer::default());
@@ -325,11 +323,6 @@ fn hash_file(path: &Path, algorithm: HashAlgorithm) -> Result<RecordHash, WheelI
         hasher.update(&buffer[..n]);
     }
 }
-
-/// Members the stream inflates whole up to this size; larger ones as a
-/// stream (the buffers of concurrent downloads would otherwise add up to
-/// tens of MiB of fresh memory, a page fault per 4 KiB).
-const STREAM_WHOLE_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Inflate (or copy, if stored) the member `header` describes from `data`
 /// (its stored bytes) into `out` as a stream, checking its size and CRC-32:
