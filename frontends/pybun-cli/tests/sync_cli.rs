@@ -213,12 +213,17 @@ fn upgrade_and_removal_of_extraneous_packages() {
     pybun(&ctx, &server, &["sync"]).success();
     assert_eq!(installed(&ctx), ["app==1.0.0", "lib==1.0.0", "other==1.0.0"]);
 
-    // A newer lib is required; `other` is no longer wanted.
+    // A newer lib is required; `other` is no longer wanted; `app` stays as it is.
+    let app_record = site_packages(&ctx).join("app-1.0.0.dist-info/RECORD");
+    let app_before = std::fs::metadata(&app_record).unwrap().modified().unwrap();
     ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, r#"["app", "lib>=2","#));
     let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
     out.success();
     let json = out.json();
     let changes = changes(&json);
+    assert_eq!(changes.len(), 2, "only lib and other change: {out}");
+    assert_eq!(json["result"]["unchanged"], 1, "{out}");
+    assert_eq!(std::fs::metadata(&app_record).unwrap().modified().unwrap(), app_before, "app untouched");
     assert_eq!(changes.get("lib").map(String::as_str), Some("updated 2.0.0"), "{out}");
     assert_eq!(changes.get("other").map(String::as_str), Some("removed 1.0.0"), "{out}");
     let lib_change = json["result"]["changes"].as_array().unwrap().iter().find(|c| c["name"] == "lib").unwrap().clone();
@@ -538,6 +543,13 @@ fn add_then_remove_returns_pyproject_byte_identical() {
     pybun(&ctx, &server, &["remove", "--dev", "winonly"]).success();
     let removed = pybun(&ctx, &server, &["--format", "json", "remove", "other"]);
     removed.success();
+    let json = removed.json();
+    assert_eq!(json["command"], "remove", "{removed}");
+    assert_eq!(json["result"]["entries"], serde_json::json!(["other>=1"]), "{removed}");
+    assert_eq!(json["result"]["target"], "`[project] dependencies`", "{removed}");
+    let sync = &json["result"]["sync"];
+    assert_eq!(sync["changes"], serde_json::json!([{"action": "removed", "from": null, "name": "other", "version": "1.0.0"}]));
+    assert_eq!(sync["unchanged"], 2, "{removed}");
     assert_eq!(ctx.read_file("pyproject.toml").unwrap(), original, "byte-identical");
     assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
 }
@@ -764,4 +776,99 @@ fn sync_and_add_keep_the_options_the_lock_was_made_with() {
     pybun(&ctx, &server, &["add", "other"]).success();
     assert!(ctx.read_file("pybun.lock").unwrap().contains("resolution = \"lowest\""));
     assert_eq!(installed(&ctx), ["app==1.0.0", "lib==1.0.0", "other==1.0.0"]);
+}
+
+/// `pybun install`: locks when there is no lock, then syncs.
+#[test]
+fn install_locks_when_needed_then_syncs() {
+    let (ctx, server) = project();
+    assert!(ctx.read_file("pybun.lock").is_none());
+    let out = pybun(&ctx, &server, &["--format", "json", "install"]);
+    out.success();
+    let json = out.json();
+    assert_eq!(json["command"], "install", "{out}");
+    assert!(ctx.read_file("pybun.lock").is_some(), "locked first");
+    let expected: BTreeMap<String, String> =
+        [("app", "installed 1.0.0"), ("lib", "installed 2.0.0")].into_iter().map(|(a, b)| (a.into(), b.into())).collect();
+    assert_eq!(changes(&json), expected, "{out}");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+    verify_records(&ctx);
+    let again = pybun(&ctx, &server, &["--format", "json", "install"]);
+    again.success();
+    assert!(changes(&again.json()).is_empty(), "{again}");
+}
+
+/// `--python` takes a path or a version; another interpreter recreates the venv.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped on machines without pyenv's 3.12.1")]
+fn python_selects_the_interpreter_by_path_or_version() {
+    let pyenv = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".pyenv/versions/3.12.1/bin/python3"));
+    let Some(other) = pyenv.filter(|path| path.is_file()) else {
+        eprintln!("skipped: no ~/.pyenv/versions/3.12.1 on this machine");
+        return;
+    };
+    let (ctx, server) = project();
+    let by_path = pybun(&ctx, &server, &["--format", "json", "sync", "--python", other.to_str().unwrap()]);
+    by_path.success();
+    assert!(by_path.json()["result"]["python_version"].as_str().unwrap().starts_with("3.12"), "{by_path}");
+    let version = python_run(&ctx, "import sys; print(sys.version_info[:2])");
+    assert_eq!(version.stdout.trim(), "(3, 12)", "{version}");
+    // The venv's interpreter is kept while it satisfies the request; another version recreates it.
+    let by_version = pybun(&ctx, &server, &["--format", "json", "sync", "--python", "3.13"]);
+    by_version.success();
+    let json = by_version.json();
+    assert!(json["result"]["python_version"].as_str().unwrap().starts_with("3.13"), "{by_version}");
+    assert_eq!(json["result"]["venv_created"], true, "{by_version}");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0"]);
+    verify_records(&ctx);
+}
+
+/// `--link-mode copy` places independent copies; `hardlink` links to the cache.
+#[test]
+fn link_modes_place_files_as_asked() {
+    use std::os::unix::fs::MetadataExt as _;
+    let (ctx, server) = project();
+    let module = || site_packages(&ctx).join("app/__init__.py");
+    pybun(&ctx, &server, &["sync", "--link-mode", "copy"]).success();
+    assert_eq!(std::fs::metadata(module()).unwrap().nlink(), 1, "a copy");
+    verify_records(&ctx);
+    std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    pybun(&ctx, &server, &["sync", "--link-mode", "hardlink"]).success();
+    assert!(std::fs::metadata(module()).unwrap().nlink() >= 2, "linked to the cache's copy");
+    verify_records(&ctx);
+    let bad = pybun(&ctx, &server, &["sync", "--link-mode", "teleport"]);
+    bad.failure();
+}
+
+/// `add` with extras, into a dependency group and into an optional dependency.
+#[test]
+fn add_with_extras_to_groups_and_to_optional_dependencies() {
+    let server = IndexServer::start(
+        universe().with(published(DistSpec::new("tool", "1.0.0").extra("fast", &["other>=1"]))),
+    );
+    let ctx = TestContext::new();
+    ctx.write_pyproject(PYPROJECT);
+    let extras = pybun(&ctx, &server, &["--format", "json", "add", "tool[fast]>=1"]);
+    extras.success();
+    assert!(ctx.read_file("pyproject.toml").unwrap().contains("\"tool[fast]>=1\""), "{extras}");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0", "other==1.0.0", "tool==1.0.0"], "the extra's dependency too");
+
+    let group = pybun(&ctx, &server, &["--format", "json", "add", "--group", "lint", "winonly"]);
+    group.success();
+    let pyproject = ctx.read_file("pyproject.toml").unwrap();
+    let flat: String = pyproject.split_whitespace().collect();
+    assert!(flat.contains("[dependency-groups]lint=[\"winonly\",]"), "{pyproject}");
+
+    let optional = pybun(&ctx, &server, &["--format", "json", "add", "--optional", "speed", "lib>=2"]);
+    optional.success();
+    let pyproject = ctx.read_file("pyproject.toml").unwrap();
+    let flat: String = pyproject.split_whitespace().collect();
+    assert!(flat.contains("[project.optional-dependencies]speed=[\"lib>=2\",]"), "{pyproject}");
+    let lock = ctx.read_file("pybun.lock").unwrap();
+    assert!(lock.contains("winonly"), "the group is locked");
+
+    let removed = pybun(&ctx, &server, &["--format", "json", "remove", "--optional", "speed", "lib"]);
+    removed.success();
+    assert_eq!(removed.json()["command"], "remove", "{removed}");
+    assert!(!ctx.read_file("pyproject.toml").unwrap().contains("speed = "), "{removed}");
 }
