@@ -760,6 +760,7 @@ fn a_hatchling_project_is_installed_editable() {
     out.success();
     assert_eq!(changes(&out.json()).get("hdemo").map(String::as_str), Some("installed 0.1.0"), "{out}");
     python_run(&ctx, "import hdemo; assert hdemo.VALUE == 'hatch'").success();
+    verify_records(&ctx);
     ctx.write_file("src/hdemo/__init__.py", "VALUE = 'edited'\n");
     python_run(&ctx, "import hdemo; assert hdemo.VALUE == 'edited'").success();
 }
