@@ -144,6 +144,56 @@ fn activation_scripts_activate_and_deactivate() {
     assert!(ps1.contains("function global:deactivate"));
 }
 
+/// zsh (with the POSIX `activate`) and fish (`activate.fish`) activate and
+/// deactivate the venv, when they are installed (skipped, saying so, when not).
+#[test]
+#[expect(clippy::print_stderr, reason = "says which shells are not installed")]
+fn zsh_and_fish_activate_and_deactivate_where_installed() {
+    let (envs, probe) = environments();
+    let dir = tempfile::tempdir().unwrap();
+    let facts = probe.inspect(&python312()).unwrap();
+    let root = dir.path().join("my 'project'/.venv");
+    fs::create_dir_all(root.parent().unwrap()).unwrap();
+    envs.create_venv(&root, &facts, &options()).unwrap();
+    let root_text = root.display().to_string();
+    let shell = |program: &str, args: &[&str], script: &str| -> Option<String> {
+        let output = Command::new(program)
+            .args(args)
+            .arg(script)
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("VIRTUAL_ENV")
+            .output();
+        let Ok(output) = output else {
+            eprintln!("skipped: `{program}` is not installed");
+            return None;
+        };
+        assert!(output.status.success(), "{program}: {}", String::from_utf8_lossy(&output.stderr));
+        Some(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let posix = format!("'{}'", root.join("bin/activate").display().to_string().replace('\'', r"'\''"));
+    if let Some(out) = shell(
+        "zsh",
+        &["-f", "-c"],
+        &format!(
+            "source {posix}\npython -c 'import sys; print(sys.prefix)'\necho \"env=$VIRTUAL_ENV\"\n\
+             deactivate\necho \"after=${{VIRTUAL_ENV:-none}} $PATH\""
+        ),
+    ) {
+        assert_eq!(out, format!("{root_text}\nenv={root_text}\nafter=none /usr/bin:/bin\n"), "zsh");
+    }
+    let fish = format!("'{}'", root.join("bin/activate.fish").display().to_string().replace('\'', r"\'"));
+    if let Some(out) = shell(
+        "fish",
+        &["--no-config", "-c"],
+        &format!(
+            "source {fish}; python -c 'import sys; print(sys.prefix)'; echo \"env=$VIRTUAL_ENV\"; \
+             deactivate; set -q VIRTUAL_ENV; or echo after=none; echo $PATH"
+        ),
+    ) {
+        assert_eq!(out, format!("{root_text}\nenv={root_text}\nafter=none\n/usr/bin /bin\n"), "fish");
+    }
+}
+
 #[test]
 fn a_venv_made_from_a_venv_interpreter_uses_the_base() {
     let (envs, probe) = environments();
