@@ -72,19 +72,26 @@ impl Builder<'_, '_> {
     /// A wheel built from the sdist `request` names: from the cache (keyed by
     /// the sdist's sha256 and the interpreter), else built.
     pub(crate) fn wheel_from_archive(&self, request: &ArtifactRequest) -> Result<PreparedWheel, Failure> {
+        // A wheel built for one interpreter may not fit another.
+        let key = |source_hash: &str| {
+            hex::encode(Sha256::digest(
+                format!("{source_hash}\n{}\n{}", self.interpreter.sys_executable.display(), self.interpreter.python_full_version)
+                    .as_bytes(),
+            ))
+        };
+        // With the locked hash, a wheel built before is found without the sdist (which may be gone from the cache).
+        let locked = request.hash.as_ref().map(|hash| key(hash.trim_start_matches("sha256:")));
+        if let Some(wheel) = locked.as_deref().and_then(|key| self.ports.build_cache.built_wheel(key)) {
+            return Ok(wheel);
+        }
         let archive = self.ports.build_cache.fetch_archive(request).map_err(|e| artifact_failure(e, request))?;
-        let source_hash = match &request.hash {
-            Some(hash) => hash.trim_start_matches("sha256:").to_string(),
+        let key = match locked {
+            Some(key) => key,
             None => {
                 let bytes = self.ports.fs.read(&archive).map_err(|e| Failure::io(&archive, &e, "read"))?;
-                hex::encode(Sha256::digest(&bytes))
+                key(&hex::encode(Sha256::digest(&bytes)))
             }
         };
-        // A wheel built for one interpreter may not fit another.
-        let key = hex::encode(Sha256::digest(
-            format!("{source_hash}\n{}\n{}", self.interpreter.sys_executable.display(), self.interpreter.python_full_version)
-                .as_bytes(),
-        ));
         if let Some(wheel) = self.ports.build_cache.built_wheel(&key) {
             return Ok(wheel);
         }

@@ -465,8 +465,10 @@ fn an_sdist_only_dependency_is_built_once_and_cached() {
     verify_records(&ctx);
     assert_eq!(std::fs::read_dir(ctx.cache_dir.join("built-v1")).unwrap().count(), 1);
 
-    // A fresh environment takes the built wheel from the cache: no build, no download.
+    // A fresh environment takes the built wheel from the cache: no build, no download
+    // (the sdist is gone from the cache, so a rebuild would have to download it).
     std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    std::fs::remove_dir_all(ctx.cache_dir.join("archives-v1")).unwrap();
     server.clear_requests();
     let again = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
     again.success();
