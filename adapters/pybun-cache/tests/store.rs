@@ -395,23 +395,7 @@ fn concurrent_prepares_of_one_wheel_share_one_copy() {
     let server = serve(&["demo"]);
     let cache = tempfile::tempdir().unwrap();
     let request = request(&server, "demo");
-    let threads = 4;
-    let barrier = Arc::new(Barrier::new(threads));
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let barrier = Arc::clone(&barrier);
-                let (cache, server, request) = (cache.path(), &server, &request);
-                scope.spawn(move || {
-                    // Each thread is its own "process": its own store and HTTP client.
-                    let store = store(cache, server, false);
-                    barrier.wait();
-                    prepare_one(&store, request)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let results: Vec<_> = race(4, cache.path(), &server, &request).into_iter().map(|(result, _)| result).collect();
     let hex = request.hash.as_deref().unwrap().strip_prefix("sha256:").unwrap();
     for result in &results {
         assert_eq!(result.as_ref().unwrap().unpacked, cache.path().join("wheels-v2").join(hex));
@@ -893,23 +877,7 @@ fn concurrent_prepares_of_one_big_wheel_unpack_while_downloading_and_share_one_c
     let request = locked(&server, &filename, &bytes);
     let expected = reference_tree(&filename, &bytes);
     let cache = tempfile::tempdir().unwrap();
-    let threads = 4;
-    let barrier = Arc::new(Barrier::new(threads));
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let barrier = Arc::clone(&barrier);
-                let (cache, server, request) = (cache.path(), &server, &request);
-                scope.spawn(move || {
-                    let store = store(cache, server, false);
-                    barrier.wait();
-                    let result = prepare_one(&store, request);
-                    (result, store.wheels_unpacked_while_downloading())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let results = race(4, cache.path(), &server, &request);
     let hex = sha256_hex(&bytes);
     for (result, streamed) in &results {
         let wheel = result.as_ref().unwrap();
@@ -1034,4 +1002,30 @@ fn a_slow_download_is_fine_a_stalled_one_times_out() {
     let port = trickling_server(bytes.clone(), std::time::Duration::from_millis(1500));
     let error = prepare_one(&store(cache.path()), &request(port)).unwrap_err();
     assert!(matches!(error, ArtifactError::Download { .. }), "{error:?}");
+}
+
+/// `threads` stores on one cache, each its own "process" (its own store and
+/// HTTP client), preparing `request` at the same moment: each one's result
+/// and how many wheels it unpacked while downloading.
+fn race(
+    threads: usize,
+    cache: &Path,
+    server: &IndexServer,
+    request: &ArtifactRequest,
+) -> Vec<(Result<PreparedWheel, ArtifactError>, usize)> {
+    let barrier = Arc::new(Barrier::new(threads));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                scope.spawn(move || {
+                    let store = store(cache, server, false);
+                    barrier.wait();
+                    let result = prepare_one(&store, request);
+                    (result, store.wheels_unpacked_while_downloading())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
 }

@@ -97,15 +97,21 @@ fn bash(script: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
-fn activation_scripts_activate_and_deactivate() {
+/// A venv (of Python 3.12) at a path with a space and a quote, which the
+/// activation scripts must quote: the temporary directory and the venv root.
+fn venv_at_a_path_to_quote() -> (tempfile::TempDir, PathBuf) {
     let (envs, probe) = environments();
     let dir = tempfile::tempdir().unwrap();
     let facts = probe.inspect(&python312()).unwrap();
-    // A path with a space and a quote: the scripts quote it.
     let root = dir.path().join("my 'project'/.venv");
     fs::create_dir_all(root.parent().unwrap()).unwrap();
     envs.create_venv(&root, &facts, &options()).unwrap();
+    (dir, root)
+}
+
+#[test]
+fn activation_scripts_activate_and_deactivate() {
+    let (_dir, root) = venv_at_a_path_to_quote();
     let activate = root.join("bin/activate");
     let quoted = format!("'{}'", activate.display().to_string().replace('\'', r"'\''"));
 
@@ -149,12 +155,7 @@ fn activation_scripts_activate_and_deactivate() {
 #[test]
 #[expect(clippy::print_stderr, reason = "says which shells are not installed")]
 fn zsh_and_fish_activate_and_deactivate_where_installed() {
-    let (envs, probe) = environments();
-    let dir = tempfile::tempdir().unwrap();
-    let facts = probe.inspect(&python312()).unwrap();
-    let root = dir.path().join("my 'project'/.venv");
-    fs::create_dir_all(root.parent().unwrap()).unwrap();
-    envs.create_venv(&root, &facts, &options()).unwrap();
+    let (_dir, root) = venv_at_a_path_to_quote();
     let root_text = root.display().to_string();
     let shell = |program: &str, args: &[&str], script: &str| -> Option<String> {
         let output = Command::new(program)
