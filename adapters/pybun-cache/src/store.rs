@@ -202,14 +202,15 @@ impl ArtifactStore {
         } else if let Some(size) = request.size.filter(|_| memory.is_some()) {
             // The common case (a locked size): collected on the client's runtime, hashed here.
             debug!(url = %request.url, "downloading");
-            let (feed, task) = self.spawn_feed(request, size);
+            let (feed, task) = self.spawn_feed(request, Feed::with_capacity(size), size);
             let mut reader = FeedReader::new(feed);
             let drained = reader.drain();
             match self.finish_feed(request, task, &mut reader, drained) {
                 Ok(()) => {
                     hashed = reader.sha256_hex();
-                    sink.bytes = reader.bytes.len() as u64;
-                    sink.target = Download::Memory(reader.bytes);
+                    // A feed kept whole (nothing was read before the drain).
+                    sink.bytes = reader.total;
+                    sink.target = Download::Memory(std::mem::take(&mut reader.rest));
                     Ok(())
                 }
                 Err(FeedError::TooLarge) => {
@@ -261,7 +262,6 @@ impl ArtifactStore {
     /// Download (or read), verify, unpack. The archive itself is not kept:
     /// the unpacked wheel (named by the archive's sha256) is the cache entry.
     fn fetch(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
-        let filename = &request.filename;
         if let (Some(size), Some(hex)) = (request.size, expected_sha256(request)?)
             && !request.url.starts_with("file:")
             && self.stream
@@ -269,6 +269,12 @@ impl ArtifactStore {
         {
             return self.fetch_streamed(request, size, hex);
         }
+        self.fetch_whole(request)
+    }
+
+    /// Download (or read) the whole file, verify it, then unpack it.
+    fn fetch_whole(&self, request: &ArtifactRequest) -> Result<PreparedWheel, ArtifactError> {
+        let filename = &request.filename;
         let (hex, download, _memory) = self.download_verified(request)?;
         let unpacked = self.layout.unpacked(&hex);
         if unpacked.is_dir() {
@@ -293,7 +299,7 @@ impl ArtifactStore {
         let filename = &request.filename;
         let unpacked = self.layout.unpacked(&hex);
         debug!(url = %request.url, "downloading and unpacking");
-        let (feed, task) = self.spawn_feed(request, size);
+        let (feed, task) = self.spawn_feed(request, Feed::streaming(), size);
         let mut reader = FeedReader::new(feed);
         let streamed = StreamedWheel::extract_from(filename, &mut reader, &unpacked);
         let drained = reader.drain();
@@ -317,16 +323,16 @@ impl ArtifactStore {
                 actual: format!("sha256:{actual}"),
             });
         }
-        if reader.bytes.len() as u64 != size {
+        if reader.total != size {
             return Err(ArtifactError::HashMismatch {
                 filename: filename.clone(),
                 expected: format!("{size} bytes"),
-                actual: format!("{} bytes", reader.bytes.len()),
+                actual: format!("{} bytes", reader.total),
             });
         }
         let result = match streamed {
             Ok(streamed) if !restarted => {
-                let finished = streamed.finish(&reader.bytes);
+                let finished = streamed.finish_from(&reader.rest, reader.rest_offset);
                 if finished.is_ok() {
                     self.streamed_unpacks.fetch_add(1, Ordering::Relaxed);
                 }
@@ -336,7 +342,14 @@ impl ArtifactStore {
                 if let Err(e) = other {
                     debug!(filename, reason = %e, "not unpacked while downloading; unpacking the whole archive");
                 }
-                unpack_wheel_bytes(filename, &reader.bytes, &unpacked)
+                match reader.whole() {
+                    Some(whole) => unpack_wheel_bytes(filename, whole, &unpacked),
+                    None => {
+                        // The part already read is gone: download it again, whole.
+                        drop(reader);
+                        return self.fetch_whole(request);
+                    }
+                }
             }
         };
         drop(reader);
@@ -344,8 +357,8 @@ impl ArtifactStore {
     }
 
     /// Start downloading `request` (of `size` bytes) on the index client's runtime into a [`Feed`].
-    fn spawn_feed(&self, request: &ArtifactRequest, size: u64) -> (Arc<Feed>, DownloadTask) {
-        let feed = Arc::new(Feed::with_capacity(size));
+    fn spawn_feed(&self, request: &ArtifactRequest, feed: Feed, size: u64) -> (Arc<Feed>, DownloadTask) {
+        let feed = Arc::new(feed);
         let sink = FeedSink::new(Arc::clone(&feed), Some(size));
         (feed, self.http.spawn_download(&request.url, Box::new(sink)))
     }
@@ -541,9 +554,13 @@ enum FeedError {
 
 /// The body of a download in progress, shared by the runtime task that
 /// receives it ([`FeedSink`]) and the thread that consumes it
-/// ([`FeedReader`]). The body is kept once, here (the consumer copies out
-/// what it reads and takes the whole at the end). The consumer is woken once
-/// per [`FEED_BATCH`] bytes (or at the end), not per network chunk.
+/// ([`FeedReader`]). The body is kept once, here, in blocks (the consumer
+/// copies out what it reads and takes what is left at the end). A feed made
+/// [`Feed::streaming`] lets go of the blocks the consumer has read (but the
+/// last [`KEPT_BEHIND`] bytes), and reuses them for the bytes still to come:
+/// a wheel unpacked while it downloads holds little more than its backlog.
+/// The consumer is woken once per [`FEED_BATCH`] bytes (or at the end), not
+/// per network chunk.
 #[derive(Default)]
 struct Feed {
     state: Mutex<FeedState>,
@@ -552,10 +569,20 @@ struct Feed {
 
 #[derive(Default)]
 struct FeedState {
-    /// The body received so far.
-    body: Vec<u8>,
-    /// How much of `body` the consumer has taken (and hashed).
-    seen: usize,
+    /// The body received so far, from offset `base` on.
+    blocks: std::collections::VecDeque<Vec<u8>>,
+    /// The offset of the first byte of `blocks`.
+    base: u64,
+    /// The bytes received so far (the offset past the last one).
+    end: u64,
+    /// The room of a new block.
+    block_size: usize,
+    /// Blocks read are let go of (see [`Feed::streaming`]).
+    drop_read: bool,
+    /// Blocks let go of, to be filled again.
+    spare: Vec<Vec<u8>>,
+    /// How much of the body the consumer has taken (an offset).
+    seen: u64,
     done: bool,
     /// The consumer has taken bytes of the current body.
     taken: bool,
@@ -570,15 +597,105 @@ struct FeedState {
 /// Bytes a waiting consumer is woken for.
 const FEED_BATCH: usize = 256 * 1024;
 
+/// How much a streaming feed keeps behind what the consumer has read (the
+/// central directory's signature, read to find the end of the members, is
+/// then still there).
+const KEPT_BEHIND: u64 = 64 * 1024;
+
 impl Feed {
-    /// A feed for a body of about `size` bytes (its room is reserved at once).
+    /// A feed for a body of about `size` bytes, kept whole in one block (its
+    /// room is reserved at once).
     fn with_capacity(size: u64) -> Self {
-        let body = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
-        Self { state: Mutex::new(FeedState { body, ..FeedState::default() }), ready: Condvar::new() }
+        let block_size = usize::try_from(size).unwrap_or_default().max(64 * 1024);
+        Self::new(block_size, false)
+    }
+
+    /// A feed for a body read as it arrives: blocks of 256 KiB, let go of once read.
+    fn streaming() -> Self {
+        Self::new(256 * 1024, true)
+    }
+
+    fn new(block_size: usize, drop_read: bool) -> Self {
+        let state = FeedState { block_size, drop_read, ..FeedState::default() };
+        Self { state: Mutex::new(state), ready: Condvar::new() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl FeedState {
+    fn append(&mut self, mut chunk: &[u8]) {
+        self.end += chunk.len() as u64;
+        while !chunk.is_empty() {
+            if self.blocks.back().is_none_or(|block| block.len() == block.capacity()) {
+                let block = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(self.block_size.max(64 * 1024)));
+                self.blocks.push_back(block);
+            }
+            let Some(last) = self.blocks.back_mut() else { return };
+            let n = (last.capacity() - last.len()).min(chunk.len());
+            last.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+        }
+    }
+
+    fn clear(&mut self) {
+        while let Some(mut block) = self.blocks.pop_front() {
+            block.clear();
+            self.spare.push(block);
+        }
+        self.spare.truncate(8);
+        (self.base, self.end, self.seen) = (0, 0, 0);
+    }
+
+    /// Copy bytes from offset `at` (before `seen`) into `buf`: how many.
+    fn copy_at(&self, at: u64, buf: &mut [u8]) -> usize {
+        let mut offset = self.base;
+        for block in &self.blocks {
+            let block_end = offset + block.len() as u64;
+            if at < block_end {
+                let from = usize::try_from(at - offset).unwrap_or_default();
+                let available = usize::try_from(self.seen.min(block_end) - at).unwrap_or_default();
+                let n = available.min(buf.len());
+                buf[..n].copy_from_slice(&block[from..from + n]);
+                return n;
+            }
+            offset = block_end;
+        }
+        0
+    }
+
+    /// Let go of the blocks wholly before `read - KEPT_BEHIND`.
+    fn release_before(&mut self, read: u64) {
+        while let Some(front) = self.blocks.front() {
+            let front_end = self.base + front.len() as u64;
+            if front.len() < front.capacity() || front_end + KEPT_BEHIND > read {
+                return;
+            }
+            if let Some(mut block) = self.blocks.pop_front() {
+                self.base = front_end;
+                block.clear();
+                if self.spare.len() < 8 {
+                    self.spare.push(block);
+                }
+            }
+        }
+    }
+
+    /// What is left of the body, in one piece, and its offset.
+    fn take_rest(&mut self) -> (Vec<u8>, u64) {
+        let base = self.base;
+        let rest = if self.blocks.len() == 1 {
+            self.blocks.pop_front().unwrap_or_default()
+        } else {
+            let mut rest = Vec::with_capacity(usize::try_from(self.end - base).unwrap_or_default());
+            for block in self.blocks.drain(..) {
+                rest.extend_from_slice(&block);
+            }
+            rest
+        };
+        (rest, base)
     }
 }
 
@@ -602,8 +719,7 @@ impl DownloadSink for FeedSink {
         self.received = 0;
         self.hasher = Sha256::new();
         let mut state = self.feed.lock();
-        state.body.clear();
-        state.seen = 0;
+        state.clear();
         if state.taken {
             state.restarted = true;
             self.feed.ready.notify_all();
@@ -619,8 +735,8 @@ impl DownloadSink for FeedSink {
         // Hashed here, outside the lock: the unpacking thread only inflates.
         self.hasher.update(chunk);
         let mut state = self.feed.lock();
-        state.body.extend_from_slice(chunk);
-        if state.body.len() - state.seen >= FEED_BATCH {
+        state.append(chunk);
+        if state.end - state.seen >= FEED_BATCH as u64 {
             self.feed.ready.notify_one();
         }
         Ok(())
@@ -645,19 +761,25 @@ impl Drop for FeedSink {
     }
 }
 
-/// Reads a [`Feed`] as it fills; [`FeedReader::drain`] then takes the
-/// whole body (`bytes`), whose sha256 the sink computed.
+/// Reads a [`Feed`] as it fills; [`FeedReader::drain`] then takes what is
+/// left of the body (`rest`, from offset `rest_offset`: the whole body
+/// unless a streaming feed let go of what was read), whose sha256 the sink
+/// computed over all of it.
 struct FeedReader {
     feed: Arc<Feed>,
-    /// The whole body, once drained.
-    bytes: Vec<u8>,
+    /// What is left of the body, once drained.
+    rest: Vec<u8>,
+    /// The offset of `rest` in the body.
+    rest_offset: u64,
+    /// The body's size, once drained.
+    total: u64,
     /// The next byte [`io::Read::read`] gives.
-    position: usize,
+    position: u64,
 }
 
 impl FeedReader {
     fn new(feed: Arc<Feed>) -> Self {
-        Self { feed, bytes: Vec::new(), position: 0 }
+        Self { feed, rest: Vec::new(), rest_offset: 0, total: 0, position: 0 }
     }
 
     /// The body's sha256 (hex), once it is complete.
@@ -675,9 +797,9 @@ impl FeedReader {
             if state.restarted {
                 return Err(io::Error::other("the download started over"));
             }
-            let unseen = state.body.len() - state.seen;
-            if unseen >= FEED_BATCH || (state.done && unseen > 0) {
-                state.seen = state.body.len();
+            let unseen = state.end - state.seen;
+            if unseen >= FEED_BATCH as u64 || (state.done && unseen > 0) {
+                state.seen = state.end;
                 state.taken = true;
                 return Ok((true, state));
             }
@@ -688,36 +810,43 @@ impl FeedReader {
         }
     }
 
-    /// Read to the end of the body and take it whole (`bytes`).
+    /// Read to the end of the body and take what is left of it (`rest`).
     fn drain(&mut self) -> io::Result<()> {
         let mut state = self.feed.lock();
         loop {
             let (more, next) = Self::pull(&self.feed, state)?;
             state = next;
             if !more {
-                self.bytes = std::mem::take(&mut state.body);
-                self.position = self.bytes.len();
+                self.total = state.end;
+                (self.rest, self.rest_offset) = state.take_rest();
+                self.position = self.total;
                 return Ok(());
             }
         }
     }
 
-    /// Forget what was read: the body started over.
+    /// Forget what was read: the body started over (it is kept whole now).
     fn reset(&mut self) {
         let mut state = self.feed.lock();
         state.restarted = false;
         state.taken = false;
         state.seen = 0;
+        state.drop_read = false;
         drop(state);
-        self.bytes.clear();
-        self.position = 0;
+        self.rest.clear();
+        (self.rest_offset, self.total, self.position) = (0, 0, 0);
+    }
+
+    /// The whole body, if it is all still here (`None` once a streaming feed let go of some).
+    fn whole(&self) -> Option<&[u8]> {
+        (self.rest_offset == 0).then_some(self.rest.as_slice())
     }
 }
 
 impl ArchiveStream for FeedReader {
     fn unread_once_complete(&self) -> Option<u64> {
         let state = self.feed.lock();
-        (state.done && !state.restarted).then(|| (state.body.len() - self.position) as u64)
+        (state.done && !state.restarted).then(|| state.end - self.position)
     }
 }
 
@@ -729,10 +858,11 @@ impl io::Read for FeedReader {
                 return Err(io::Error::other("the download started over"));
             }
             if self.position < state.seen {
-                let available = &state.body[self.position..state.seen];
-                let n = available.len().min(buf.len());
-                buf[..n].copy_from_slice(&available[..n]);
-                self.position += n;
+                let n = state.copy_at(self.position, buf);
+                self.position += n as u64;
+                if state.drop_read {
+                    state.release_before(self.position);
+                }
                 return Ok(n);
             }
             let (more, next) = Self::pull(&self.feed, state)?;
@@ -987,7 +1117,7 @@ mod tests {
 
     use pybun_index_http::DownloadSink as _;
 
-    use super::{FEED_BATCH, Feed, FeedReader, FeedSink};
+    use super::{FEED_BATCH, Feed, FeedReader, FeedSink, KEPT_BEHIND};
 
     fn feed() -> (FeedSink, FeedReader) {
         let feed = Arc::new(Feed::default());
@@ -1011,7 +1141,6 @@ mod tests {
         let size = 3 * FEED_BATCH + 12_345;
         let body: Vec<u8> = (0..size).map(|i| u8::try_from(i % 251).unwrap()).collect();
         let feed = Arc::new(Feed::with_capacity(size as u64));
-        let reserved = feed.lock().body.as_ptr();
         let mut sink = FeedSink::new(Arc::clone(&feed), Some(size as u64));
         let writer = {
             let body = body.clone();
@@ -1030,9 +1159,47 @@ mod tests {
         assert_eq!(head, body[..head.len()]);
         reader.drain().unwrap();
         writer.join().unwrap();
-        assert_eq!(reader.bytes, body);
-        assert_eq!(reader.bytes.as_ptr(), reserved, "no second copy, no regrowth");
+        assert_eq!(reader.whole(), Some(body.as_slice()));
+        assert_eq!(reader.rest.capacity(), size, "one block of the reserved size: no second copy, no regrowth");
         assert_eq!(reader.sha256_hex().unwrap(), hex::encode(Sha256::digest(&body)));
+    }
+
+    /// A streaming feed lets go of what was read (but the last 64 KiB) and
+    /// reuses those blocks; what is left is the unread part, at its offset.
+    #[test]
+    fn a_streaming_feed_keeps_only_what_was_not_read() {
+        use sha2::{Digest as _, Sha256};
+        let size = 3 * 1024 * 1024 + 777;
+        let body: Vec<u8> = (0..size).map(|i| u8::try_from(i % 251).unwrap()).collect();
+        let feed = Arc::new(Feed::streaming());
+        let mut sink = FeedSink::new(Arc::clone(&feed), Some(size as u64));
+        let mut reader = FeedReader::new(Arc::clone(&feed));
+        sink.restart().unwrap();
+        let read = 2 * 1024 * 1024;
+        let mut head = vec![0_u8; read];
+        let mut written = 0;
+        // Write a block, read what can be read, and so on: the reader follows the writer.
+        while written < size {
+            let n = (size - written).min(FEED_BATCH);
+            sink.write(&body[written..written + n]).unwrap();
+            written += n;
+            let position = usize::try_from(reader.position).unwrap();
+            if position < read && written - position >= FEED_BATCH {
+                reader.read_exact(&mut head[position..(position + FEED_BATCH).min(read)]).unwrap();
+            }
+        }
+        sink.finish();
+        assert_eq!(head, body[..read]);
+        let state = feed.lock();
+        let kept_from = state.base;
+        assert!(kept_from + KEPT_BEHIND + 256 * 1024 >= read as u64 && kept_from + KEPT_BEHIND <= read as u64, "{kept_from}");
+        assert!(state.blocks.len() <= 6, "blocks read were let go of: {}", state.blocks.len());
+        drop(state);
+        reader.drain().unwrap();
+        assert_eq!(reader.rest_offset, kept_from);
+        assert_eq!(reader.rest, body[usize::try_from(kept_from).unwrap()..]);
+        assert_eq!((reader.total, reader.whole()), (size as u64, None));
+        assert_eq!(reader.sha256_hex().unwrap(), hex::encode(Sha256::digest(&body)), "hashed whole");
     }
 
     #[test]
@@ -1077,6 +1244,6 @@ mod tests {
         assert!(reader.drain().is_err(), "still started over until reset");
         reader.reset();
         reader.drain().unwrap();
-        assert_eq!(reader.bytes, b"again");
+        assert_eq!(reader.whole(), Some(b"again".as_slice()));
     }
 }

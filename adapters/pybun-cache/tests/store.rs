@@ -1029,3 +1029,60 @@ fn race(
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }
+
+/// A wheel the stream refuses after it has let go of what it read (an unsafe
+/// member after 840 KiB, the whole under the 1 MiB hand-over, so the stream
+/// reaches it): it is downloaded again, whole, for the verdict, and nothing
+/// is kept.
+#[test]
+fn a_wheel_refused_late_in_the_stream_is_downloaded_again_for_the_verdict() {
+    let mut members: Vec<(String, Vec<u8>)> = vec![("late/__init__.py".to_string(), b"x = 1\n".to_vec())];
+    for i in 0..3_u8 {
+        members.push((format!("late/blob{i}.bin"), vec![i; 280 * 1024]));
+    }
+    members.push(("../evil.py".to_string(), b"import os\n".to_vec()));
+    members.push(("late-1.0.dist-info/WHEEL".to_string(), b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec()));
+    let mut record = String::new();
+    for (path, content) in &members {
+        record.push_str(&format!("{path},sha256={},{}\n", urlsafe_b64_nopad(&Sha256::digest(content)), content.len()));
+    }
+    record.push_str("late-1.0.dist-info/RECORD,,\n");
+    members.push(("late-1.0.dist-info/RECORD".to_string(), record.into_bytes()));
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, content) in &members {
+        writer.start_file(name.as_str(), options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    let bytes = writer.finish().unwrap().into_inner();
+    assert!(bytes.len() < 1024 * 1024);
+    let server = serve(&[]);
+    // Without the unsafe member it unpacks while downloading, from what was not let go of.
+    let good: Vec<u8> = {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let mut record = String::new();
+        for (name, content) in members.iter().filter(|(name, _)| !name.starts_with("..") && !name.ends_with("RECORD")) {
+            writer.start_file(name.as_str(), options).unwrap();
+            writer.write_all(content).unwrap();
+            record.push_str(&format!("{name},sha256={},{}\n", urlsafe_b64_nopad(&Sha256::digest(content)), content.len()));
+        }
+        record.push_str("late-1.0.dist-info/RECORD,,\n");
+        writer.start_file("late-1.0.dist-info/RECORD", options).unwrap();
+        writer.write_all(record.as_bytes()).unwrap();
+        writer.finish().unwrap().into_inner()
+    };
+    let good_request = locked(&server, "late-1.0-py2.py3-none-any.whl", &good);
+    let cache = tempfile::tempdir().unwrap();
+    let store = store(cache.path(), &server, false);
+    let wheel = prepare_one(&store, &good_request).unwrap();
+    assert_eq!(store.wheels_unpacked_while_downloading(), 1);
+    assert_eq!(fs::read(wheel.unpacked.join("late/blob2.bin")).unwrap(), vec![2_u8; 280 * 1024]);
+    assert_no_temporaries(cache.path());
+    let request = locked(&server, "late-1.0-py3-none-any.whl", &bytes);
+    server.clear_requests();
+    let error = refused_leaving_nothing(&server, &request);
+    let ArtifactError::InvalidWheel { reason, .. } = &error else { panic!("{error:?}") };
+    assert!(reason.contains("../evil.py"), "{reason}");
+    let downloads = server.requests().iter().filter(|path| path.ends_with("late-1.0-py3-none-any.whl")).count();
+    assert_eq!(downloads, 2, "streamed, then downloaded whole: {:?}", server.requests());
+}

@@ -183,6 +183,8 @@ pub(crate) fn method_code(method: zip::CompressionMethod) -> u16 {
 /// What a zip local file header says of the member that follows it.
 #[derive(Debug)]
 pub(crate) struct LocalHeader {
+    /// The header as stored (its fixed part, name and extra field).
+    pub(crate) raw: Vec<u8>,
     /// The name's bytes as stored.
     pub(crate) raw_name: Vec<u8>,
     /// The name, when it is ASCII or flagged UTF-8 and no Unicode path extra
@@ -252,7 +254,10 @@ pub(crate) fn read_local_header(input: &mut impl io::Read) -> io::Result<Option<
         extra = &extra[4 + length..];
     }
     let sizes_follow = flags & 0x0008 != 0;
-    Ok(Some(LocalHeader { raw_name: raw_name.to_vec(), name, method, crc32, compressed_size, size, sizes_follow }))
+    let raw_name = raw_name.to_vec();
+    let mut raw = fixed.to_vec();
+    raw.extend_from_slice(&variable);
+    Ok(Some(LocalHeader { raw, raw_name, name, method, crc32, compressed_size, size, sizes_follow }))
 }
 
 /// Whether a member of `size` bytes stored in `compressed_size` bytes with

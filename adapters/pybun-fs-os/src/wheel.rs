@@ -231,9 +231,9 @@ pub(crate) struct ExtractedMember {
 /// hashed with sha256 as it is written. Files are created without the
 /// executable bit. A member whose size differs from its central directory
 /// entry, or whose CRC fails, is an error.
-pub(crate) fn extract_in_parallel(
-    archive: &zip::ZipArchive<io::Cursor<&[u8]>>,
-    bytes: &[u8],
+pub(crate) fn extract_in_parallel<R: Read + io::Seek + Clone + Send + Sync>(
+    archive: &zip::ZipArchive<R>,
+    headers: &R,
     indexes: &[usize],
     dir: &Path,
     filename: &str,
@@ -277,7 +277,7 @@ pub(crate) fn extract_in_parallel(
                         index,
                         (&mut out, &target),
                         HashAlgorithm::Sha256,
-                        (scratch, &mut io::Cursor::new(bytes)),
+                        (scratch, &mut headers.clone()),
                         |reason| invalid(format!("cannot extract `{path}`: {reason}")),
                     )?;
                 if size != expected {
@@ -382,6 +382,28 @@ pub(crate) fn plan_archive<R: Read + io::Seek>(
         let member = archive.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
         let mut text = String::new();
         member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
+        Ok(text)
+    };
+    let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(filename))?;
+    let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(filename))?;
+    Ok(check_archive(wheel_name, entries, &wheel_meta, &record)?)
+}
+
+/// [`plan_archive`] with `WHEEL` and `RECORD` read from `dir`, where the
+/// archive's members were extracted.
+pub(crate) fn plan_from_dir(
+    dir: &Path,
+    wheel_name: &WheelFilename,
+    filename: &str,
+    entries: &[ArchiveEntry],
+) -> Result<InstallPlan, WheelInstallError> {
+    let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
+    let dist_info = find_dist_info(wheel_name, entries)?;
+    let read_member = |name: &str| -> Result<String, WheelInstallError> {
+        let path = format!("{dist_info}/{name}");
+        let file = fs::File::open(dir.join(normalize(&path))).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
+        let mut text = String::new();
+        file.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
         Ok(text)
     };
     let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(filename))?;

@@ -19,7 +19,7 @@ use crate::member::{
 };
 use crate::wheel::{
     Unpacked, WheelInstallError, archive_entry, commit, copy_member, create_with_mode, extract_in_parallel, io_error, is_reserved,
-    normalize, plan_archive, set_mode, unpack_dir_beside, write_manifest,
+    normalize, plan_from_dir, set_mode, unpack_dir_beside, write_manifest,
 };
 
 /// An archive arriving as a stream, which can tell when all of it is there.
@@ -76,6 +76,9 @@ pub struct StreamedWheel {
     /// Where the stream was left with the rest of the archive there
     /// (members from this offset on are extracted by [`StreamedWheel::finish`]).
     handed_over_at: Option<u64>,
+    /// Each local header read, at its offset (for [`StreamedWheel::finish_from`],
+    /// given only the archive's unread part).
+    headers: Vec<(u64, Vec<u8>)>,
 }
 
 #[derive(Debug)]
@@ -123,6 +126,7 @@ impl StreamedWheel {
         let mut inflater = Inflater::new();
         let mut reader = Counted { inner: stream, read: 0 };
         let mut handed_over_at = None;
+        let mut headers = Vec::new();
         loop {
             if reader.inner.unread_once_complete().is_some_and(|unread| unread >= HAND_OVER_AT_LEAST) {
                 handed_over_at = Some(reader.read);
@@ -132,6 +136,7 @@ impl StreamedWheel {
             let Some(mut header) = read_local_header(&mut reader).map_err(|e| invalid(format!("at byte {at}: {e}")))? else {
                 break;
             };
+            headers.push((at, std::mem::take(&mut header.raw)));
             // What the stream cannot follow (sizes after the data, a name only
             // the central directory decodes): this member and the rest are
             // extracted by `finish`, from the whole archive.
@@ -188,7 +193,7 @@ impl StreamedWheel {
             };
             members.insert(path, streamed);
         }
-        Ok(Self { filename: filename.to_string(), dest: dest.to_path_buf(), temp, members, handed_over_at })
+        Ok(Self { filename: filename.to_string(), dest: dest.to_path_buf(), temp, members, handed_over_at, headers })
     }
 
     /// Check the extracted members against the whole `archive` (the same
@@ -201,16 +206,30 @@ impl StreamedWheel {
     ///
     /// # Errors
     /// As [`crate::unpack_wheel`]; the temporary directory is removed.
-    pub fn finish(mut self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
+    pub fn finish(self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
+        self.finish_from(archive, 0)
+    }
+
+    /// [`StreamedWheel::finish`] given only the archive's bytes from
+    /// `rest_offset` on (`rest`), which must start no later than the point
+    /// the stream was left at (its last read, or the hand-over): the local
+    /// headers of the members before it were recorded as they were read.
+    ///
+    /// # Errors
+    /// As [`StreamedWheel::finish`].
+    pub fn finish_from(mut self, rest: &[u8], rest_offset: u64) -> Result<Unpacked, WheelInstallError> {
         let filename = self.filename.clone();
         let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
         let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
-        let mut zip = zip::ZipArchive::new(io::Cursor::new(archive)).map_err(|e| invalid(e.to_string()))?;
+        let headers = std::mem::take(&mut self.headers);
+        let kept = Kept { headers: &headers, rest, rest_offset, position: 0 };
+        let config = zip::read::Config { archive_offset: zip::read::ArchiveOffset::Known(0) };
+        let mut zip = zip::ZipArchive::with_config(config, kept).map_err(|e| invalid(e.to_string()))?;
         let mut entries = Vec::with_capacity(zip.len());
         // Distinct names: a name listed twice must not make up for a member not listed.
         let mut listed = HashSet::with_capacity(self.members.len());
         // The members after the point the stream was left at, to extract now.
-        let mut rest = Vec::new();
+        let mut handed_over = Vec::new();
         let mut rest_names = HashSet::new();
         for index in 0..zip.len() {
             let member = zip.by_index_raw(index).map_err(|e| invalid(e.to_string()))?;
@@ -229,7 +248,7 @@ impl StreamedWheel {
                 if self.members.contains_key(&path) || !rest_names.insert(path.clone()) {
                     return Err(invalid(format!("`{path}` appears twice")));
                 }
-                rest.push(index);
+                handed_over.push(index);
                 continue;
             }
             let same = self.members.get(&normalize(member.name())).is_some_and(|streamed| {
@@ -249,9 +268,8 @@ impl StreamedWheel {
         if listed.len() != self.members.len() {
             return Err(invalid("the central directory does not list every member of the archive".to_string()));
         }
-        let plan = plan_archive(&mut zip, &wheel_name, &filename, &entries)?;
-        if !rest.is_empty() {
-            for extracted in extract_in_parallel(&zip, archive, &rest, self.temp.path(), &filename)? {
+        if !handed_over.is_empty() {
+            for extracted in extract_in_parallel(&zip, &kept, &handed_over, self.temp.path(), &filename)? {
                 let streamed = StreamedMember {
                     size: extracted.size,
                     compressed_size: extracted.compressed_size,
@@ -262,6 +280,8 @@ impl StreamedWheel {
                 self.members.insert(normalize(&streamed.raw_name), streamed);
             }
         }
+        // Every member is extracted now: `WHEEL` and `RECORD` are read from there.
+        let plan = plan_from_dir(self.temp.path(), &wheel_name, &filename, &entries)?;
 
         let mut executable = HashSet::new();
         for file in &plan.files {
@@ -367,5 +387,60 @@ impl<R: Read> Read for CrcReader<'_, R> {
         let n = self.inner.read(buf)?;
         self.crc.update(&buf[..n]);
         Ok(n)
+    }
+}
+
+/// An archive of which only some ranges are kept: the local headers the
+/// stream read, and everything from `rest_offset` on (the central directory
+/// and the members handed over). Reading anywhere else is an error.
+#[derive(Clone, Copy)]
+struct Kept<'a> {
+    headers: &'a [(u64, Vec<u8>)],
+    rest: &'a [u8],
+    rest_offset: u64,
+    position: u64,
+}
+
+impl Read for Kept<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = self.rest_offset + self.rest.len() as u64;
+        if self.position >= end || buf.is_empty() {
+            return Ok(0);
+        }
+        let piece = if self.position >= self.rest_offset {
+            Some((self.rest_offset, self.rest))
+        } else {
+            // The last header starting at or before the position, if the position is inside it.
+            let after = self.headers.partition_point(|(at, _)| *at <= self.position);
+            after
+                .checked_sub(1)
+                .map(|i| (self.headers[i].0, self.headers[i].1.as_slice()))
+                .filter(|(at, bytes)| self.position < at + bytes.len() as u64)
+        };
+        let Some((at, bytes)) = piece else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("byte {} is in a member the stream had already read", self.position),
+            ));
+        };
+        let from = usize::try_from(self.position - at).unwrap_or(usize::MAX);
+        let n = buf.len().min(bytes.len().saturating_sub(from));
+        buf[..n].copy_from_slice(&bytes[from..from + n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for Kept<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let end = self.rest_offset + self.rest.len() as u64;
+        let position = match to {
+            io::SeekFrom::Start(at) => Some(at),
+            io::SeekFrom::End(delta) => end.checked_add_signed(delta),
+            io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        self.position =
+            position.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the archive"))?;
+        Ok(self.position)
     }
 }
