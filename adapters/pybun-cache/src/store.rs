@@ -210,7 +210,7 @@ impl ArtifactStore {
                     hashed = reader.sha256_hex();
                     // A feed kept whole (nothing was read before the drain).
                     sink.bytes = reader.total;
-                    sink.target = Download::Memory(std::mem::take(&mut reader.rest));
+                    sink.target = Download::Memory(reader.take_whole().unwrap_or_default());
                     Ok(())
                 }
                 Err(FeedError::TooLarge) => {
@@ -332,7 +332,8 @@ impl ArtifactStore {
         }
         let result = match streamed {
             Ok(streamed) if !restarted => {
-                let finished = streamed.finish_from(&reader.rest, reader.rest_offset);
+                let blocks: Vec<&[u8]> = reader.rest.iter().map(Vec::as_slice).collect();
+                let finished = streamed.finish_from(&blocks, reader.rest_offset);
                 if finished.is_ok() {
                     self.streamed_unpacks.fetch_add(1, Ordering::Relaxed);
                 }
@@ -683,19 +684,9 @@ impl FeedState {
         }
     }
 
-    /// What is left of the body, in one piece, and its offset.
-    fn take_rest(&mut self) -> (Vec<u8>, u64) {
-        let base = self.base;
-        let rest = if self.blocks.len() == 1 {
-            self.blocks.pop_front().unwrap_or_default()
-        } else {
-            let mut rest = Vec::with_capacity(usize::try_from(self.end - base).unwrap_or_default());
-            for block in self.blocks.drain(..) {
-                rest.extend_from_slice(&block);
-            }
-            rest
-        };
-        (rest, base)
+    /// What is left of the body (its blocks, in order) and its offset.
+    fn take_rest(&mut self) -> (Vec<Vec<u8>>, u64) {
+        (self.blocks.drain(..).collect(), self.base)
     }
 }
 
@@ -762,13 +753,13 @@ impl Drop for FeedSink {
 }
 
 /// Reads a [`Feed`] as it fills; [`FeedReader::drain`] then takes what is
-/// left of the body (`rest`, from offset `rest_offset`: the whole body
-/// unless a streaming feed let go of what was read), whose sha256 the sink
-/// computed over all of it.
+/// left of the body (`rest`, its blocks from offset `rest_offset`: the whole
+/// body unless a streaming feed let go of what was read), whose sha256 the
+/// sink computed over all of it.
 struct FeedReader {
     feed: Arc<Feed>,
-    /// What is left of the body, once drained.
-    rest: Vec<u8>,
+    /// What is left of the body, once drained, in blocks.
+    rest: Vec<Vec<u8>>,
     /// The offset of `rest` in the body.
     rest_offset: u64,
     /// The body's size, once drained.
@@ -837,9 +828,23 @@ impl FeedReader {
         (self.rest_offset, self.total, self.position) = (0, 0, 0);
     }
 
-    /// The whole body, if it is all still here (`None` once a streaming feed let go of some).
-    fn whole(&self) -> Option<&[u8]> {
-        (self.rest_offset == 0).then_some(self.rest.as_slice())
+    /// The whole body, if it is all still here (`None` once a streaming feed
+    /// let go of some); in one piece (a copy only when it is in several blocks).
+    fn whole(&mut self) -> Option<&[u8]> {
+        if self.rest_offset != 0 {
+            return None;
+        }
+        if self.rest.len() > 1 {
+            let whole = self.rest.concat();
+            self.rest = vec![whole];
+        }
+        Some(self.rest.first().map_or(&[][..], Vec::as_slice))
+    }
+
+    /// The whole body in one block, taken (`None` as for [`FeedReader::whole`]).
+    fn take_whole(&mut self) -> Option<Vec<u8>> {
+        self.whole()?;
+        Some(self.rest.pop().unwrap_or_default())
     }
 }
 
@@ -1160,7 +1165,7 @@ mod tests {
         reader.drain().unwrap();
         writer.join().unwrap();
         assert_eq!(reader.whole(), Some(body.as_slice()));
-        assert_eq!(reader.rest.capacity(), size, "one block of the reserved size: no second copy, no regrowth");
+        assert_eq!((reader.rest.len(), reader.rest[0].capacity()), (1, size), "one block of the reserved size: no second copy, no regrowth");
         assert_eq!(reader.sha256_hex().unwrap(), hex::encode(Sha256::digest(&body)));
     }
 
@@ -1197,8 +1202,9 @@ mod tests {
         drop(state);
         reader.drain().unwrap();
         assert_eq!(reader.rest_offset, kept_from);
-        assert_eq!(reader.rest, body[usize::try_from(kept_from).unwrap()..]);
-        assert_eq!((reader.total, reader.whole()), (size as u64, None));
+        assert_eq!(reader.rest.concat(), body[usize::try_from(kept_from).unwrap()..]);
+        assert_eq!(reader.total, size as u64);
+        assert!(reader.whole().is_none());
         assert_eq!(reader.sha256_hex().unwrap(), hex::encode(Sha256::digest(&body)), "hashed whole");
     }
 

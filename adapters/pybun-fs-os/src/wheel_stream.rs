@@ -207,17 +207,17 @@ impl StreamedWheel {
     /// # Errors
     /// As [`crate::unpack_wheel`]; the temporary directory is removed.
     pub fn finish(self, archive: &[u8]) -> Result<Unpacked, WheelInstallError> {
-        self.finish_from(archive, 0)
+        self.finish_from(&[archive], 0)
     }
 
     /// [`StreamedWheel::finish`] given only the archive's bytes from
-    /// `rest_offset` on (`rest`), which must start no later than the point
+    /// `rest_offset` on (`rest`, in consecutive blocks), which must start no later than the point
     /// the stream was left at (its last read, or the hand-over): the local
     /// headers of the members before it were recorded as they were read.
     ///
     /// # Errors
     /// As [`StreamedWheel::finish`].
-    pub fn finish_from(mut self, rest: &[u8], rest_offset: u64) -> Result<Unpacked, WheelInstallError> {
+    pub fn finish_from(mut self, rest: &[&[u8]], rest_offset: u64) -> Result<Unpacked, WheelInstallError> {
         let filename = self.filename.clone();
         let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.clone(), reason };
         let wheel_name = WheelFilename::from_str(&filename).map_err(|e| invalid(e.to_string()))?;
@@ -392,32 +392,48 @@ impl<R: Read> Read for CrcReader<'_, R> {
 
 /// An archive of which only some ranges are kept: the local headers the
 /// stream read, and everything from `rest_offset` on (the central directory
-/// and the members handed over). Reading anywhere else is an error.
+/// and the members handed over), in consecutive blocks. Reading anywhere
+/// else is an error.
 #[derive(Clone, Copy)]
 struct Kept<'a> {
     headers: &'a [(u64, Vec<u8>)],
-    rest: &'a [u8],
+    rest: &'a [&'a [u8]],
     rest_offset: u64,
     position: u64,
 }
 
+impl Kept<'_> {
+    fn end(&self) -> u64 {
+        self.rest_offset + self.rest.iter().map(|block| block.len() as u64).sum::<u64>()
+    }
+
+    /// The kept piece holding the position, and where it starts.
+    fn piece(&self) -> Option<(u64, &[u8])> {
+        if self.position >= self.rest_offset {
+            let mut at = self.rest_offset;
+            for block in self.rest {
+                if self.position < at + block.len() as u64 {
+                    return Some((at, block));
+                }
+                at += block.len() as u64;
+            }
+            return None;
+        }
+        // The last header starting at or before the position, if the position is inside it.
+        let after = self.headers.partition_point(|(at, _)| *at <= self.position);
+        after
+            .checked_sub(1)
+            .map(|i| (self.headers[i].0, self.headers[i].1.as_slice()))
+            .filter(|(at, bytes)| self.position < at + bytes.len() as u64)
+    }
+}
+
 impl Read for Kept<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let end = self.rest_offset + self.rest.len() as u64;
-        if self.position >= end || buf.is_empty() {
+        if self.position >= self.end() || buf.is_empty() {
             return Ok(0);
         }
-        let piece = if self.position >= self.rest_offset {
-            Some((self.rest_offset, self.rest))
-        } else {
-            // The last header starting at or before the position, if the position is inside it.
-            let after = self.headers.partition_point(|(at, _)| *at <= self.position);
-            after
-                .checked_sub(1)
-                .map(|i| (self.headers[i].0, self.headers[i].1.as_slice()))
-                .filter(|(at, bytes)| self.position < at + bytes.len() as u64)
-        };
-        let Some((at, bytes)) = piece else {
+        let Some((at, bytes)) = self.piece() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("byte {} is in a member the stream had already read", self.position),
@@ -433,10 +449,9 @@ impl Read for Kept<'_> {
 
 impl io::Seek for Kept<'_> {
     fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
-        let end = self.rest_offset + self.rest.len() as u64;
         let position = match to {
             io::SeekFrom::Start(at) => Some(at),
-            io::SeekFrom::End(delta) => end.checked_add_signed(delta),
+            io::SeekFrom::End(delta) => self.end().checked_add_signed(delta),
             io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
         };
         self.position =
