@@ -566,6 +566,8 @@ enum FeedError {
 struct Feed {
     state: Mutex<FeedState>,
     ready: Condvar,
+    /// Wakes a download waiting for the consumer to catch up (see [`FeedState::capped`]).
+    room: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Default)]
@@ -582,6 +584,10 @@ struct FeedState {
     drop_read: bool,
     /// Blocks let go of, to be filled again.
     spare: Vec<Vec<u8>>,
+    /// The download waits while more than [`BACKLOG`] bytes are kept unread
+    /// (the rest waits in the connection), until the consumer stops
+    /// following the stream ([`FeedReader::drain`]).
+    capped: bool,
     /// How much of the body the consumer has taken (an offset).
     seen: u64,
     done: bool,
@@ -597,6 +603,10 @@ struct FeedState {
 
 /// Bytes a waiting consumer is woken for.
 const FEED_BATCH: usize = 256 * 1024;
+
+/// How much of a streaming feed may wait for the consumer before the download
+/// waits too.
+const BACKLOG: u64 = 8 * 1024 * 1024;
 
 /// How much a streaming feed keeps behind what the consumer has read (the
 /// central directory's signature, read to find the end of the members, is
@@ -616,9 +626,15 @@ impl Feed {
         Self::new(256 * 1024, true)
     }
 
-    fn new(block_size: usize, drop_read: bool) -> Self {
-        let state = FeedState { block_size, drop_read, ..FeedState::default() };
-        Self { state: Mutex::new(state), ready: Condvar::new() }
+    fn new(block_size: usize, streaming: bool) -> Self {
+        let state = FeedState { block_size, drop_read: streaming, capped: streaming, ..FeedState::default() };
+        Self { state: Mutex::new(state), ready: Condvar::new(), room: Arc::default() }
+    }
+
+    /// The download need not wait any more.
+    fn uncap(&self) {
+        self.lock().capped = false;
+        self.room.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
@@ -733,6 +749,11 @@ impl DownloadSink for FeedSink {
         Ok(())
     }
 
+    fn full(&self) -> Option<Arc<tokio::sync::Notify>> {
+        let state = self.feed.lock();
+        (state.capped && state.end - state.base > BACKLOG).then(|| Arc::clone(&self.feed.room))
+    }
+
     fn finish(&mut self) {
         let mut state = self.feed.lock();
         if !state.done {
@@ -803,6 +824,7 @@ impl FeedReader {
 
     /// Read to the end of the body and take what is left of it (`rest`).
     fn drain(&mut self) -> io::Result<()> {
+        self.feed.uncap();
         let mut state = self.feed.lock();
         loop {
             let (more, next) = Self::pull(&self.feed, state)?;
@@ -823,7 +845,9 @@ impl FeedReader {
         state.taken = false;
         state.seen = 0;
         state.drop_read = false;
+        state.capped = false;
         drop(state);
+        self.feed.room.notify_one();
         self.rest.clear();
         (self.rest_offset, self.total, self.position) = (0, 0, 0);
     }
@@ -848,6 +872,13 @@ impl FeedReader {
     }
 }
 
+impl Drop for FeedReader {
+    /// A reader gone early must not leave the download waiting for it.
+    fn drop(&mut self) {
+        self.feed.uncap();
+    }
+}
+
 impl ArchiveStream for FeedReader {
     fn unread_once_complete(&self) -> Option<u64> {
         let state = self.feed.lock();
@@ -866,7 +897,11 @@ impl io::Read for FeedReader {
                 let n = state.copy_at(self.position, buf);
                 self.position += n as u64;
                 if state.drop_read {
+                    let before = state.base;
                     state.release_before(self.position);
+                    if state.capped && state.base != before {
+                        self.feed.room.notify_one();
+                    }
                 }
                 return Ok(n);
             }
@@ -1167,6 +1202,54 @@ mod tests {
         assert_eq!(reader.whole(), Some(body.as_slice()));
         assert_eq!((reader.rest.len(), reader.rest[0].capacity()), (1, size), "one block of the reserved size: no second copy, no regrowth");
         assert_eq!(reader.sha256_hex().unwrap(), hex::encode(Sha256::digest(&body)));
+    }
+
+    /// A streaming feed asks the download to wait while more than
+    /// [`BACKLOG`] bytes are unread, and lets it go on once the reader catches
+    /// up or stops following the stream.
+    #[test]
+    fn a_streaming_feed_holds_the_download_back_while_the_reader_is_behind() {
+        let feed = Arc::new(Feed::streaming());
+        let mut sink = FeedSink::new(Arc::clone(&feed), None);
+        let mut reader = FeedReader::new(Arc::clone(&feed));
+        sink.restart().unwrap();
+        let chunk = vec![7_u8; 1024 * 1024];
+        for _ in 0..8 {
+            sink.write(&chunk).unwrap();
+        }
+        assert!(sink.full().is_none(), "8 MiB may wait");
+        sink.write(&chunk).unwrap();
+        let room = sink.full().expect("9 MiB unread: the download waits");
+        // The reader catches up: the download is told, and may go on.
+        let mut buffer = vec![0_u8; 2 * 1024 * 1024];
+        reader.read_exact(&mut buffer).unwrap();
+        assert!(sink.full().is_none());
+        let notified = room.notified();
+        told(notified);
+        // Behind again, then the reader stops following (drain): no more waiting.
+        for _ in 0..4 {
+            sink.write(&chunk).unwrap();
+        }
+        assert!(sink.full().is_some());
+        let drained = std::thread::spawn(move || reader.drain().map(|()| reader.total));
+        // The drain waits for the end of the body, which the download may now send.
+        for _ in 0..100 {
+            if sink.full().is_none() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(sink.full().is_none(), "a draining reader does not hold the download back");
+        sink.finish();
+        assert_eq!(drained.join().unwrap().unwrap(), 13 * 1024 * 1024);
+    }
+
+    /// A `Notify` permit is stored: the future is ready at once.
+    fn told(notified: tokio::sync::futures::Notified<'_>) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(1), notified).await.expect("the download was told");
+        });
     }
 
     /// A streaming feed lets go of what was read (but the last 64 KiB) and

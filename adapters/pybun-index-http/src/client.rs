@@ -234,6 +234,13 @@ impl Fetcher {
                                 Ok(Some(chunk)) => {
                                     sink.write(&chunk).map_err(sink_error)?;
                                     written += chunk.len() as u64;
+                                    while let Some(room) = sink.full() {
+                                        let notified = room.notified();
+                                        if sink.full().is_none() {
+                                            break;
+                                        }
+                                        notified.await;
+                                    }
                                 }
                                 Ok(None) => break,
                                 Err(e) => {

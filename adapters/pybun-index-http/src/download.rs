@@ -35,6 +35,13 @@ pub trait DownloadSink: Send {
     /// The download ended, with or without success (called by
     /// [`HttpIndex::spawn_download`]'s task; a sink others read from wakes them).
     fn finish(&mut self) {}
+
+    /// `Some` while the sink wants no more bytes for now (its reader is far
+    /// behind): the download waits to be notified, then asks again. The bytes
+    /// not read meanwhile wait in the connection (TCP flow control), not in memory.
+    fn full(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// Why [`HttpIndex::download`] failed.
