@@ -156,13 +156,27 @@ enum RunError {
 
 /// Run the probe, reading stdout and stderr on threads, killing it after `timeout`.
 fn run_with_timeout(path: &Path, timeout: Duration) -> Result<(ExitStatus, Vec<u8>, Vec<u8>), RunError> {
-    let mut child = Command::new(path)
-        .args(["-I", "-S", "-c", PROBE_SCRIPT])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(RunError::Spawn)?;
+    let spawn = || {
+        Command::new(path)
+            .args(["-I", "-S", "-c", PROBE_SCRIPT])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    // "Text file busy": the executable was just written, and a process another
+    // thread forked meanwhile still holds it open for writing until it execs.
+    // That passes in moments: try again a few times.
+    let mut attempt = 0;
+    let mut child = loop {
+        match spawn() {
+            Err(error) if error.kind() == io::ErrorKind::ExecutableFileBusy && attempt < 20 => {
+                attempt += 1;
+                thread::sleep(Duration::from_millis(5 * attempt));
+            }
+            other => break other.map_err(RunError::Spawn)?,
+        }
+    };
     let reader = |pipe: Option<Box<dyn Read + Send>>| {
         thread::spawn(move || {
             let mut buffer = Vec::new();
