@@ -657,19 +657,25 @@ fn big_wheel(seed: u64) -> (String, Vec<u8>) {
         "big-1.0.dist-info/WHEEL".to_string(),
         b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
     ));
+    ("big-1.0-py3-none-any.whl".to_string(), stored_wheel(&members, "big-1.0.dist-info"))
+}
+
+/// A wheel of `members` stored (not deflated), with a `RECORD` listing them
+/// all written last into `dist_info`.
+fn stored_wheel(members: &[(String, Vec<u8>)], dist_info: &str) -> Vec<u8> {
     let mut record = String::new();
-    for (path, content) in &members {
+    for (path, content) in members {
         record.push_str(&format!("{path},sha256={},{}\n", urlsafe_b64_nopad(&Sha256::digest(content)), content.len()));
     }
-    record.push_str("big-1.0.dist-info/RECORD,,\n");
-    members.push(("big-1.0.dist-info/RECORD".to_string(), record.into_bytes()));
+    record.push_str(&format!("{dist_info}/RECORD,,\n"));
+    let record_member = (format!("{dist_info}/RECORD"), record.into_bytes());
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, content) in &members {
+    for (name, content) in members.iter().chain(std::iter::once(&record_member)) {
         writer.start_file(name.as_str(), options).unwrap();
         writer.write_all(content).unwrap();
     }
-    ("big-1.0-py3-none-any.whl".to_string(), writer.finish().unwrap().into_inner())
+    writer.finish().unwrap().into_inner()
 }
 
 /// Serve `bytes` as `filename` and lock them (name, size, hash).
@@ -1040,37 +1046,13 @@ fn a_wheel_refused_late_in_the_stream_is_downloaded_again_for_the_verdict() {
     for i in 0..3_u8 {
         members.push((format!("late/blob{i}.bin"), vec![i; 280 * 1024]));
     }
-    members.push(("../evil.py".to_string(), b"import os\n".to_vec()));
     members.push(("late-1.0.dist-info/WHEEL".to_string(), b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec()));
-    let mut record = String::new();
-    for (path, content) in &members {
-        record.push_str(&format!("{path},sha256={},{}\n", urlsafe_b64_nopad(&Sha256::digest(content)), content.len()));
-    }
-    record.push_str("late-1.0.dist-info/RECORD,,\n");
-    members.push(("late-1.0.dist-info/RECORD".to_string(), record.into_bytes()));
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, content) in &members {
-        writer.start_file(name.as_str(), options).unwrap();
-        writer.write_all(content).unwrap();
-    }
-    let bytes = writer.finish().unwrap().into_inner();
+    // Without the unsafe member it unpacks while downloading, from what was not let go of.
+    let good = stored_wheel(&members, "late-1.0.dist-info");
+    members.insert(4, ("../evil.py".to_string(), b"import os\n".to_vec()));
+    let bytes = stored_wheel(&members, "late-1.0.dist-info");
     assert!(bytes.len() < 1024 * 1024);
     let server = serve(&[]);
-    // Without the unsafe member it unpacks while downloading, from what was not let go of.
-    let good: Vec<u8> = {
-        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let mut record = String::new();
-        for (name, content) in members.iter().filter(|(name, _)| !name.starts_with("..") && !name.ends_with("RECORD")) {
-            writer.start_file(name.as_str(), options).unwrap();
-            writer.write_all(content).unwrap();
-            record.push_str(&format!("{name},sha256={},{}\n", urlsafe_b64_nopad(&Sha256::digest(content)), content.len()));
-        }
-        record.push_str("late-1.0.dist-info/RECORD,,\n");
-        writer.start_file("late-1.0.dist-info/RECORD", options).unwrap();
-        writer.write_all(record.as_bytes()).unwrap();
-        writer.finish().unwrap().into_inner()
-    };
     let good_request = locked(&server, "late-1.0-py2.py3-none-any.whl", &good);
     let cache = tempfile::tempdir().unwrap();
     let store = store(cache.path(), &server, false);

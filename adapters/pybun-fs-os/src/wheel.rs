@@ -375,18 +375,10 @@ pub(crate) fn plan_archive<R: Read + io::Seek>(
     filename: &str,
     entries: &[ArchiveEntry],
 ) -> Result<InstallPlan, WheelInstallError> {
-    let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
-    let dist_info = find_dist_info(wheel_name, entries)?;
-    let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
-        let path = format!("{dist_info}/{name}");
-        let member = archive.by_name(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
-        let mut text = String::new();
-        member.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
-        Ok(text)
-    };
-    let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(filename))?;
-    let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(filename))?;
-    Ok(check_archive(wheel_name, entries, &wheel_meta, &record)?)
+    plan_with(wheel_name, filename, entries, |path| {
+        let member = archive.by_name(path).map_err(|e| e.to_string())?;
+        read_text_from(member)
+    })
 }
 
 /// [`plan_archive`] with `WHEEL` and `RECORD` read from `dir`, where the
@@ -397,14 +389,31 @@ pub(crate) fn plan_from_dir(
     filename: &str,
     entries: &[ArchiveEntry],
 ) -> Result<InstallPlan, WheelInstallError> {
+    plan_with(wheel_name, filename, entries, |path| {
+        let file = fs::File::open(dir.join(normalize(path))).map_err(|e| e.to_string())?;
+        read_text_from(file)
+    })
+}
+
+/// A metadata file's text (at most [`MAX_METADATA_FILE`] bytes).
+fn read_text_from(input: impl Read) -> Result<String, String> {
+    let mut text = String::new();
+    input.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
+/// The checked plan, with `read` giving the text of the member at an archive path.
+fn plan_with(
+    wheel_name: &WheelFilename,
+    filename: &str,
+    entries: &[ArchiveEntry],
+    mut read: impl FnMut(&str) -> Result<String, String>,
+) -> Result<InstallPlan, WheelInstallError> {
     let invalid = |reason: String| WheelInstallError::InvalidArchive { wheel: filename.to_string(), reason };
     let dist_info = find_dist_info(wheel_name, entries)?;
-    let read_member = |name: &str| -> Result<String, WheelInstallError> {
+    let mut read_member = |name: &str| -> Result<String, WheelInstallError> {
         let path = format!("{dist_info}/{name}");
-        let file = fs::File::open(dir.join(normalize(&path))).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?;
-        let mut text = String::new();
-        file.take(MAX_METADATA_FILE).read_to_string(&mut text).map_err(|e| invalid(format!("`{path}`: {e}")))?;
-        Ok(text)
+        read(&path).map_err(|e| invalid(format!("cannot read `{path}`: {e}")))
     };
     let wheel_meta = WheelMeta::parse(&read_member("WHEEL")?).map_err(|e| e.in_wheel(filename))?;
     let record = Record::parse(&read_member("RECORD")?).map_err(|e| e.in_wheel(filename))?;
