@@ -614,8 +614,8 @@ const BACKLOG: u64 = 8 * 1024 * 1024;
 const KEPT_BEHIND: u64 = 64 * 1024;
 
 impl Feed {
-    /// A feed for a body of about `size` bytes, kept whole in one block (its
-    /// room is reserved at once).
+    /// A feed for a body of about `size` bytes, kept whole in one block of
+    /// that room (reserved with the first bytes, so it never grows).
     fn with_capacity(size: u64) -> Self {
         let block_size = usize::try_from(size).unwrap_or_default().max(64 * 1024);
         Self::new(block_size, false)
