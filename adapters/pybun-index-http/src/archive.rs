@@ -279,9 +279,14 @@ fn inflate(data: &[u8], method: u16, expected_len: u64) -> Result<Vec<u8>, Strin
 ///
 /// # Errors
 /// `InvalidArchive` with both digests on a mismatch.
+/// Lowercase hex sha256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 pub(crate) fn verify_sha256(filename: &str, bytes: &[u8], expected: Option<&str>) -> Result<(), IndexError> {
     let Some(expected) = expected else { return Ok(()) };
-    let actual = hex::encode(Sha256::digest(bytes));
+    let actual = sha256_hex(bytes);
     if actual.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {

@@ -412,6 +412,31 @@ impl PackageIndex for HttpIndex {
         self.block_on(async move { memo.get_or_init(|| inner.fetch_metadata(name, file)).await.clone() })
     }
 
+    fn file_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        if file.url.starts_with("file:") {
+            let path = Url::parse(&file.url).ok().and_then(|url| url.to_file_path().ok()).ok_or_else(|| {
+                IndexError::InvalidArchive { filename: file.filename.clone(), reason: format!("`{}` is not a local file URL", file.url) }
+            })?;
+            let bytes = std::fs::read(&path).map_err(|e| IndexError::InvalidArchive {
+                filename: file.filename.clone(),
+                reason: format!("{}: {e}", path.display()),
+            })?;
+            return Ok(archive::sha256_hex(&bytes));
+        }
+        let inner = Arc::clone(&self.inner);
+        let url = file.url.clone();
+        self.block_on(async move {
+            if inner.fetcher.offline() {
+                return Err(IndexError::OfflineMiss { url });
+            }
+            let response = inner.fetcher.get(&url, &[]).await?;
+            if response.status != 200 {
+                return Err(IndexError::HttpStatus { url, status: response.status });
+            }
+            Ok(archive::sha256_hex(&response.body))
+        })
+    }
+
     fn prefetch_project(&self, name: &PackageName) {
         if compacting() {
             let memo = self.inner.compact_memo(name);
@@ -567,7 +592,11 @@ impl Inner {
         if file.url.starts_with("file:") {
             return read_local_metadata(&file).map(Arc::new);
         }
-        let key = format!("metadata\n{}", file.url);
+        // A direct URL may serve other bytes tomorrow: its key carries the hash the lock pins.
+        let key = match &file.sha256 {
+            Some(hash) if file.index == file.url => format!("metadata\n{}\n{hash}", file.url),
+            _ => format!("metadata\n{}", file.url),
+        };
         if let Some(entry) = self.fetcher.cache.read(Bucket::Metadata, &key)
             && let Some(origin) = entry.header.extra.as_deref().and_then(origin_from_str)
         {

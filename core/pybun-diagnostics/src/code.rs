@@ -64,6 +64,7 @@ codes! {
     NoSolution = "PB0300": "no set of versions satisfies the requirements",
     PackageNotFound = "PB0301": "a package does not exist on any configured index",
     SplitNeeded = "PB0302": "the requirements need different versions on different platforms",
+    DirectUrl = "PB0303": "a direct URL requirement cannot be used (its scheme or filename, two URLs for one package, or a package's own URL dependency)",
     // 04xx: lockfile
     LockSyntax = "PB0400": "the lockfile is not valid",
     LockVersion = "PB0401": "the lockfile was written by a newer PyBun",

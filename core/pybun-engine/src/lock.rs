@@ -550,7 +550,9 @@ fn build_lock(
     }];
     let find_links: BTreeSet<&str> = index.find_links.iter().map(String::as_str).collect();
     for package in &resolution.packages {
-        let source = if find_links.contains(package.index.as_str()) {
+        let source = if let Some(url) = &package.direct_url {
+            Source::Url(url.clone())
+        } else if find_links.contains(package.index.as_str()) {
             Source::FindLinks(package.index.clone())
         } else {
             Source::Registry(package.index.clone())
@@ -730,10 +732,16 @@ pub(crate) fn resolve_failure(error: ResolveError, loaded: &LoadedProject, reque
             loaded,
             &name,
         )),
-        ResolveError::UnsupportedUrl { requirement } => Failure::new(
-            Diagnostic::error(Code::InvalidRequirement, format!("direct URL requirements are not supported yet: `{requirement}`"))
-                .with_hint("require the package from an index instead"),
-        ),
+        ResolveError::DirectUrl { name, requirement, reason } => Failure::new(at_requirement(
+            Diagnostic::error(Code::DirectUrl, format!("cannot use `{requirement}`"))
+                .with_cause(reason)
+                .with_hint(format!(
+                    "require `{name}` by the http(s) or file URL of one of its wheels or sdists (e.g. `{name} @ https://host/path/{}-1.0-py3-none-any.whl`), or from an index",
+                    name.as_ref().replace('-', "_")
+                )),
+            loaded,
+            &name,
+        )),
         ResolveError::SplitNeeded { package, requirements, required_by } => {
             let mut diagnostic = Diagnostic::error(Code::SplitNeeded, format!("`{package}` needs different versions on different platforms"));
             for requirement in &requirements {

@@ -85,6 +85,10 @@ impl PackageIndex for BuildingIndex {
         Ok(metadata)
     }
 
+    fn file_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        self.inner.file_sha256(file)
+    }
+
     fn prefetch_project(&self, name: &PackageName) {
         self.inner.prefetch_project(name);
     }

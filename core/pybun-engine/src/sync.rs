@@ -223,7 +223,7 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
     let editable_project = editable_project_name(&loaded.project, &lock_value);
     let wanted = wanted_packages(&lock_value, &request.selection, &venv.interpreter, editable_project.as_deref())?;
     let installed = ports.environments.installed(&venv).map_err(environment_failure)?;
-    let plan = plan_changes(&wanted, &installed);
+    let plan = plan_changes(&wanted, &installed, &|want, dist| same_source(ports.fs, want, dist));
     ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
 
     // 5. Fetch and build before touching the environment (but see `EarlyInstalls`).
@@ -416,8 +416,10 @@ fn prepare_all(
         if let (Some(early), Ok(wheel)) = (early, result)
             && wheel.downloaded
         {
-            let wheel = WheelToInstall { filename: wheel.filename.clone(), unpacked: wheel.unpacked.clone(), direct_url: None };
-            early.install(plan_index[request], &wheel);
+            let index = plan_index[request];
+            let direct_url = archive_direct_url(install[index].package);
+            let wheel = WheelToInstall { filename: wheel.filename.clone(), unpacked: wheel.unpacked.clone(), direct_url };
+            early.install(index, &wheel);
         }
     };
     let mut fetched = ports.artifacts.prepare_wheels_as_ready(&wheel_requests, &ready).into_iter().zip(&wheel_requests);
@@ -437,12 +439,12 @@ fn prepare_all(
                         filename: artifact.filename.clone(),
                     });
                 }
-                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: None }
+                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: archive_direct_url(want.package) }
             }
             WantedKind::Sdist => {
                 let sdist = want.package.files.iter().find(|f| f.filename == want.filename).expect("chosen among the files");
                 let wheel = builder.wheel_from_sdist(want.package, sdist)?;
-                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: None }
+                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: archive_direct_url(want.package) }
             }
             WantedKind::Editable => {
                 let wheel = builder.build_editable(root, &want.package.name)?;
@@ -468,6 +470,36 @@ fn file_request(package: &LockedPackage, filename: &str) -> ArtifactRequest {
         hash: file.hash.clone(),
         size: file.size,
     }
+}
+
+/// PEP 610 `direct_url.json` of a package locked from a direct URL (an
+/// archive: its one file, with the locked hash); `None` for index packages.
+fn archive_direct_url(package: &LockedPackage) -> Option<String> {
+    let Source::Url(url) = &package.source else { return None };
+    let url = json_string(url);
+    let digest = package.files.first().and_then(|file| file.hash.as_deref()?.strip_prefix("sha256:"));
+    Some(match digest {
+        Some(hex) => format!(
+            "{{\"url\": {url}, \"archive_info\": {{\"hash\": \"sha256={hex}\", \"hashes\": {{\"sha256\": \"{hex}\"}}}}}}"
+        ),
+        None => format!("{{\"url\": {url}, \"archive_info\": {{}}}}"),
+    })
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// PEP 610 `direct_url.json` of an editable install of `root`.
@@ -560,7 +592,21 @@ fn same_version(a: &str, b: &str) -> bool {
     }
 }
 
-fn plan_changes<'w, 'a>(wanted: &'w [Wanted<'a>], installed: &[InstalledDist]) -> Plan<'w, 'a> {
+/// Whether an installed distribution of the wanted version came from the
+/// wanted source. Only a package locked from a direct URL is checked (one
+/// read of its `direct_url.json`, which must name the locked URL), so a no-op
+/// sync of index packages still costs no reads.
+fn same_source(fs: &dyn FileSystem, want: &Wanted<'_>, dist: &InstalledDist) -> bool {
+    let Source::Url(url) = &want.package.source else { return true };
+    let Ok(bytes) = fs.read(&dist.dist_info.join("direct_url.json")) else { return false };
+    String::from_utf8_lossy(&bytes).contains(&json_string(url))
+}
+
+fn plan_changes<'w, 'a>(
+    wanted: &'w [Wanted<'a>],
+    installed: &[InstalledDist],
+    same_source: &dyn Fn(&Wanted<'a>, &InstalledDist) -> bool,
+) -> Plan<'w, 'a> {
     let mut by_name: BTreeMap<&str, Vec<&InstalledDist>> = BTreeMap::new();
     for dist in installed {
         by_name.entry(dist.name.as_str()).or_default().push(dist);
@@ -570,7 +616,8 @@ fn plan_changes<'w, 'a>(wanted: &'w [Wanted<'a>], installed: &[InstalledDist]) -
         let present = by_name.remove(want.package.name.as_str()).unwrap_or_default();
         let mut keep = false;
         for dist in present {
-            let same = want.kind == WantedKind::Editable || same_version(&dist.version, &want.package.version);
+            let same = want.kind == WantedKind::Editable
+                || (same_version(&dist.version, &want.package.version) && same_source(want, dist));
             if !keep && same {
                 keep = true;
             } else {

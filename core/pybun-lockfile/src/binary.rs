@@ -159,6 +159,10 @@ impl<'a> Writer<'a> {
                 self.bytes.push(2);
                 self.str(url);
             }
+            Source::Url(url) => {
+                self.bytes.push(3);
+                self.str(url);
+            }
         }
         self.opt(package.resolution_marker.as_ref());
         self.deps(&package.dependencies);
@@ -394,6 +398,7 @@ impl Reader<'_> {
             0 => Source::Project,
             1 => Source::Registry(self.str()?),
             2 => Source::FindLinks(self.str()?),
+            3 => Source::Url(self.str()?),
             other => return Err(format!("invalid source tag {other}")),
         };
         let resolution_marker = self.opt()?;

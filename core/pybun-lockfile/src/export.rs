@@ -267,7 +267,14 @@ pub fn to_requirements_txt(lock: &Lock, selection: &ExportSelection) -> String {
         out.push('\n');
     }
     for Selected { package, marker } in &selected {
-        let _ = write!(out, "{}=={}", package.name, package.version);
+        match &package.source {
+            Source::Url(url) => {
+                let _ = write!(out, "{} @ {url}", package.name);
+            }
+            _ => {
+                let _ = write!(out, "{}=={}", package.name, package.version);
+            }
+        }
         if let Some(marker) = marker.try_to_string() {
             let _ = write!(out, " ; {marker}");
         }
@@ -340,6 +347,18 @@ pub fn to_pylock_toml(lock: &Lock, selection: &ExportSelection) -> String {
         }
         if let Source::Registry(url) = &package.source {
             table["index"] = toml_edit::value(url.as_str());
+        }
+        if let Source::Url(url) = &package.source {
+            // PEP 751 `packages.archive`: a direct URL's one file.
+            if let Some(file) = package.files.first() {
+                let mut archive = pylock_file(file);
+                archive.remove("name");
+                archive.remove("upload-time");
+                archive.insert("url", url.as_str().into());
+                table["archive"] = Item::Value(Value::InlineTable(archive));
+            }
+            packages.push(table);
+            continue;
         }
         if let Some(sdist) = package.files.iter().find(|f| is_sdist(&f.filename)) {
             table["sdist"] = Item::Value(Value::InlineTable(pylock_file(sdist)));

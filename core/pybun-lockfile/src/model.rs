@@ -82,6 +82,10 @@ pub enum Source {
     Registry(String),
     /// A find-links directory or URL.
     FindLinks(String),
+    /// A direct URL requirement (`name @ https://…/name-1.0-py3-none-any.whl`
+    /// or `name @ file:///…`): the URL as written, without its `#sha256=…`
+    /// fragment. The package's one file has this URL.
+    Url(String),
 }
 
 /// An edge: `name[extras] ; marker`. It leads to the locked version of

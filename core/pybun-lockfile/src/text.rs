@@ -101,6 +101,7 @@ impl Writer {
             Source::Project => ("project", "."),
             Source::Registry(url) => ("registry", url.as_str()),
             Source::FindLinks(url) => ("find-links", url.as_str()),
+            Source::Url(url) => ("url", url.as_str()),
         };
         self.0.push_str("source = { ");
         self.0.push_str(kind);
@@ -241,6 +242,7 @@ fn package_table(package: &LockedPackage) -> Table {
         Source::Project => source.insert("project", ".".into()),
         Source::Registry(url) => source.insert("registry", url.as_str().into()),
         Source::FindLinks(url) => source.insert("find-links", url.as_str().into()),
+        Source::Url(url) => source.insert("url", url.as_str().into()),
     };
     table["source"] = toml_edit::value(source);
     if let Some(marker) = &package.resolution_marker {
@@ -818,7 +820,7 @@ impl Reader<'_> {
             self.wrong_type(item, "source", "a table such as `{ registry = \"…\" }`");
             return None;
         };
-        let kinds: Vec<&str> = ["project", "registry", "find-links"]
+        let kinds: Vec<&str> = ["project", "registry", "find-links", "url"]
             .into_iter()
             .filter(|k| table.contains_key(k))
             .collect();
@@ -828,6 +830,7 @@ impl Reader<'_> {
                 Some(match *kind {
                     "project" => Source::Project,
                     "registry" => Source::Registry(value),
+                    "url" => Source::Url(value),
                     _ => Source::FindLinks(value),
                 })
             }
@@ -835,7 +838,7 @@ impl Reader<'_> {
                 self.error(
                     span,
                     "`source` names no source",
-                    "expected one of `project`, `registry` or `find-links`",
+                    "expected one of `project`, `registry`, `find-links` or `url`",
                 );
                 None
             }

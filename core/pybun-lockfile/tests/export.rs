@@ -213,3 +213,18 @@ dependencies = [
         "{out}"
     );
 }
+
+/// A direct URL package is exported as `name @ url` (requirements.txt) and as
+/// a PEP 751 `archive` (pylock.toml); its registry dependency as usual.
+#[test]
+fn direct_url_packages_are_exported_by_url() {
+    let text = common::read_text("direct-url.lock");
+    let lock = from_text(&text, "direct-url.lock").expect("fixture parses");
+    // The text encoding writes the fixture back byte for byte.
+    assert_eq!(pybun_lockfile::to_text(&lock), text);
+    let all = ExportSelection::all();
+    insta::assert_snapshot!("requirements_direct_url", to_requirements_txt(&lock, &all));
+    let pylock = to_pylock_toml(&lock, &all);
+    pylock.parse::<toml_edit::DocumentMut>().expect("valid TOML");
+    insta::assert_snapshot!("pylock_direct_url", pylock);
+}

@@ -86,6 +86,7 @@ fn source() -> impl Strategy<Value = Source> {
         Just(Source::Project),
         text().prop_map(Source::Registry),
         text().prop_map(Source::FindLinks),
+        text().prop_map(Source::Url),
     ]
 }
 

@@ -143,6 +143,16 @@ pub trait PackageIndex: Send + Sync {
     /// On network failure or when the file has no readable metadata.
     fn metadata(&self, name: &PackageName, file: &DistFile) -> Result<Arc<RawMetadata>, IndexError>;
 
+    /// The sha256 (lowercase hex) of a file's bytes. The lock asks it for a
+    /// direct URL requirement that names no `#sha256=` itself: the adapter
+    /// downloads (or reads) the whole file. By default no file can be hashed.
+    ///
+    /// # Errors
+    /// On network failure, or when this index cannot fetch files.
+    fn file_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        Err(IndexError::InvalidArchive { filename: file.filename.clone(), reason: "this index cannot fetch files to hash them".to_string() })
+    }
+
     /// Hint: `project(name)` will be asked soon.
     fn prefetch_project(&self, _name: &PackageName) {}
 

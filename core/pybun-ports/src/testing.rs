@@ -82,6 +82,8 @@ impl FileSystem for MemoryFs {
 pub struct FixtureIndex {
     projects: HashMap<PackageName, Arc<ProjectFiles>>,
     metadata: HashMap<String, Arc<RawMetadata>>,
+    /// sha256 of direct URL files, by URL.
+    hashes: HashMap<String, String>,
     requests: Mutex<Vec<String>>,
 }
 
@@ -107,6 +109,15 @@ impl FixtureIndex {
         Arc::make_mut(project).files.push(file);
     }
 
+    /// A file reachable only by its URL (a direct URL requirement), with its
+    /// metadata text and the sha256 [`PackageIndex::file_sha256`] gives.
+    pub fn add_url_file(&mut self, url: &str, metadata: &str, sha256: &str) {
+        let filename = url.rsplit('/').next().unwrap_or(url).to_string();
+        self.metadata
+            .insert(filename, Arc::new(RawMetadata { bytes: metadata.as_bytes().to_vec(), origin: MetadataOrigin::WheelRange }));
+        self.hashes.insert(url.to_string(), sha256.to_string());
+    }
+
     /// Every request seen, in order (`project:NAME` or `metadata:FILENAME`).
     #[must_use]
     pub fn requests(&self) -> Vec<String> {
@@ -128,6 +139,14 @@ impl PackageIndex for FixtureIndex {
         self.metadata.get(&file.filename).cloned().ok_or_else(|| IndexError::InvalidArchive {
             filename: file.filename.clone(),
             reason: "no metadata in the fixture".to_string(),
+        })
+    }
+
+    fn file_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).push(format!("hash:{}", file.url));
+        self.hashes.get(&file.url).cloned().ok_or_else(|| IndexError::Unreachable {
+            url: file.url.clone(),
+            reason: "not in the fixture".to_string(),
         })
     }
 }

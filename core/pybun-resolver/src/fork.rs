@@ -181,6 +181,7 @@ pub(crate) fn merge(results: &[ForkResult], floor: Option<&Version>) -> Resoluti
                 dependencies: expand(&dependencies),
                 optional_dependencies,
                 python_marker,
+                direct_url: None,
             });
         }
     }

@@ -12,6 +12,7 @@
 //! --python-version --python-platform`).
 
 mod candidate;
+mod direct_url;
 mod fork;
 mod options;
 mod package;

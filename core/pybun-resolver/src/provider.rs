@@ -18,6 +18,7 @@ use pybun_pep::{
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::direct_url::{DirectUrls, split_url};
 use crate::candidate::{FileFilter, GuessContext, GuessSetup, Picker, metadata_file};
 use crate::options::{PrereleaseMode, ResolutionMode};
 use crate::package::Node;
@@ -94,6 +95,8 @@ pub(crate) struct Provider<'a> {
     error: RefCell<Option<ResolveError>>,
     /// What the index needs to guess candidates ahead of the resolver.
     guess_context: std::sync::Arc<GuessContext>,
+    /// The URL each root direct URL requirement pins (without fragment).
+    root_urls: BTreeMap<PackageName, String>,
 }
 
 impl<'a> Provider<'a> {
@@ -161,6 +164,7 @@ impl<'a> Provider<'a> {
         }));
         Self {
             guess_context,
+            root_urls: DirectUrls::root_urls(request),
             request,
             shared,
             index,
@@ -512,8 +516,21 @@ impl<'a> Provider<'a> {
             let range = match &requirement.version_or_url {
                 None => Ranges::full(),
                 Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_to_ranges(specifiers),
+                // The root's URLs were checked and pinned before resolving (the
+                // index answers with the URL's one file); a package may name
+                // one of them, but no URL of its own.
                 Some(VersionOrUrl::Url(_)) => {
-                    return Err(ResolveError::UnsupportedUrl { requirement: requirement.to_string() });
+                    let url = split_url(requirement).map(|(url, _)| url);
+                    if !matches!(who, Node::Root(_)) && url.as_ref() != self.root_urls.get(&requirement.name) {
+                        return Err(ResolveError::DirectUrl {
+                            name: requirement.name.clone(),
+                            requirement: requirement.to_string(),
+                            reason: format!(
+                                "`{who}=={version}` depends on it by URL, and a package's URL dependency is used only when the project requires the same URL"
+                            ),
+                        });
+                    }
+                    Ranges::full()
                 }
             };
             if names_pre_release(requirement) {

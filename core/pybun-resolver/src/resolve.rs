@@ -6,6 +6,7 @@ use pubgrub::PubGrubError;
 use pybun_pep::{ExtraName, MarkerTree, PackageName, Req, Version, VersionSpecifiers};
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 
+use crate::direct_url::{DirectUrls, WithDirectUrls};
 use crate::fork::{self, ForkResult, PythonFork};
 use crate::options::ResolveOptions;
 use crate::package::Node;
@@ -70,6 +71,9 @@ pub struct ResolvedPackage {
     pub optional_dependencies: BTreeMap<ExtraName, Vec<Edge>>,
     /// When the graph holds several versions of this package: the Pythons this one serves.
     pub python_marker: Option<MarkerTree>,
+    /// The URL (without fragment) when a direct URL requirement pinned this
+    /// package; its one file is that URL's.
+    pub direct_url: Option<String>,
 }
 
 /// The resolved graph.
@@ -103,9 +107,9 @@ pub enum ResolveError {
     /// Only an sdist with dynamic dependencies exists: a build would be needed.
     #[error("`{filename}` declares its dependencies as dynamic; building sdists is not supported yet")]
     DynamicSdist { name: PackageName, version: Version, filename: String },
-    /// A requirement uses a direct URL, which is not supported yet.
-    #[error("direct URL requirements are not supported yet: `{requirement}`")]
-    UnsupportedUrl { requirement: String },
+    /// A direct URL requirement PyBun cannot use (see `direct_url`).
+    #[error("cannot use `{requirement}`: {reason}")]
+    DirectUrl { name: PackageName, requirement: String, reason: String },
     /// Different platforms need different versions of a package.
     #[error("`{package}` needs different versions on different platforms")]
     SplitNeeded { package: PackageName, requirements: Vec<String>, required_by: String },
@@ -122,6 +126,23 @@ pub fn resolve(
 ) -> Result<Resolution, ResolveError> {
     let requirements = request.all_requirements().count();
     reporter.report(Event::ResolveStarted { requirements });
+    let urls = DirectUrls::collect(request, index)?;
+    let mut resolution = if urls.is_empty() {
+        resolve_universe(request, index, reporter)?
+    } else {
+        resolve_universe(request, &WithDirectUrls { inner: index, urls: &urls }, reporter)?
+    };
+    for package in &mut resolution.packages {
+        package.direct_url = urls.get(&package.name).map(|url| url.file.url.clone());
+    }
+    Ok(resolution)
+}
+
+fn resolve_universe(
+    request: &ResolveRequest,
+    index: &dyn PackageIndex,
+    reporter: &dyn Reporter,
+) -> Result<Resolution, ResolveError> {
     let shared = SharedCache::default();
     if request.options.environment.is_some() {
         let result = resolve_fork(request, &shared, index, reporter, None)?;

@@ -136,6 +136,7 @@ fn source_json(source: &Source) -> (&'static str, Option<&str>) {
         Source::Project => ("project", None),
         Source::Registry(url) => ("registry", Some(url)),
         Source::FindLinks(url) => ("find-links", Some(url)),
+        Source::Url(url) => ("url", Some(url)),
     }
 }
 

@@ -875,3 +875,149 @@ fn add_with_extras_to_groups_and_to_optional_dependencies() {
     assert_eq!(removed.json()["command"], "remove", "{removed}");
     assert!(!ctx.read_file("pyproject.toml").unwrap().contains("speed = "), "{removed}");
 }
+
+/// `{site-packages}/{name}-{version}.dist-info/direct_url.json`, parsed, if present.
+fn direct_url_json(ctx: &TestContext, dist_info: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(site_packages(ctx).join(dist_info).join("direct_url.json")).ok()?;
+    Some(serde_json::from_str(&text).unwrap())
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+#[test]
+fn direct_url_requirements_are_locked_with_their_hash_and_installed_with_direct_url_json() {
+    let (ctx, server) = project();
+    // `lib` from the server by URL (1.0.0, though the index has 2.0.0) and
+    // `private`, on no index, from a file URL; `app` (needs lib>=1) from the index.
+    let lib_url = server.file_url("lib-1.0.0-py3-none-any.whl");
+    let lib_sha = server.file_sha256("lib-1.0.0-py3-none-any.whl").unwrap();
+    let wheels = ctx.temp.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let (private_name, private_bytes) = build_wheel(&DistSpec::new("private", "3.1").requires(&["other"]), "py3-none-any");
+    std::fs::write(wheels.join(&private_name), &private_bytes).unwrap();
+    let private_url = file_url(&wheels.join(&private_name));
+    let private_sha = pybun_testkit::sha256_hex(&private_bytes);
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"app\", \"lib @ {lib_url}\", \"private @ {private_url}\"]\n"
+    ));
+
+    let locked = pybun(&ctx, &server, &["--format", "json", "lock"]);
+    locked.success();
+    let packages = locked.json()["result"]["packages"].clone();
+    let entry = |name: &str| packages.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap().clone();
+    assert_eq!(entry("lib")["source"], "url", "{locked}");
+    assert_eq!(entry("lib")["version"], "1.0.0", "{locked}");
+    assert_eq!(entry("lib")["index"], lib_url.as_str(), "{locked}");
+    assert_eq!(entry("private")["source"], "url", "{locked}");
+    assert_eq!(entry("app")["source"], "registry", "{locked}");
+    let lock = ctx.read_file("pybun.lock").unwrap();
+    assert!(lock.contains(&format!("source = {{ url = \"{lib_url}\" }}")), "{lock}");
+    assert!(lock.contains(&format!("hash = \"sha256:{lib_sha}\"")), "{lock}");
+    assert!(lock.contains(&format!("source = {{ url = \"{private_url}\" }}")), "{lock}");
+    assert!(lock.contains(&format!("hash = \"sha256:{private_sha}\"")), "{lock}");
+    // `private`'s dependency comes from the index.
+    assert!(lock.contains("name = \"other\""), "{lock}");
+
+    let synced = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    synced.success();
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==1.0.0", "other==1.0.0", "private==3.1"], "{synced}");
+    verify_records(&ctx);
+    python_run(&ctx, "import private, lib; assert private.__version__ == '3.1'").success();
+    let lib = direct_url_json(&ctx, "lib-1.0.0.dist-info").expect("lib has direct_url.json");
+    assert_eq!(lib["url"], lib_url.as_str());
+    assert_eq!(lib["archive_info"]["hash"], format!("sha256={lib_sha}").as_str());
+    assert_eq!(lib["archive_info"]["hashes"]["sha256"], lib_sha.as_str());
+    let private = direct_url_json(&ctx, "private-3.1.dist-info").expect("private has direct_url.json");
+    assert_eq!(private["url"], private_url.as_str());
+    assert!(direct_url_json(&ctx, "app-1.0.0.dist-info").is_none(), "index packages have none");
+    // `direct_url.json` is listed in RECORD like every other file.
+    let record = std::fs::read_to_string(site_packages(&ctx).join("lib-1.0.0.dist-info/RECORD")).unwrap();
+    assert!(record.contains("lib-1.0.0.dist-info/direct_url.json,sha256="), "{record}");
+
+    // A no-op sync, then an export naming the URLs.
+    let again = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    again.success();
+    assert!(changes(&again.json()).is_empty(), "{again}");
+    let exported = pybun(&ctx, &server, &["export", "--format", "requirements-txt"]);
+    exported.success();
+    assert!(exported.stdout.contains(&format!("lib @ {lib_url}")), "{exported}");
+    assert!(exported.stdout.contains(&format!("--hash=sha256:{lib_sha}")), "{exported}");
+}
+
+#[test]
+fn a_direct_url_whose_bytes_do_not_match_its_sha256_fragment_is_refused() {
+    let (ctx, server) = project();
+    let lib_url = server.file_url("lib-1.0.0-py3-none-any.whl");
+    let wrong = "0".repeat(64);
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib @ {lib_url}#sha256={wrong}\"]\n"
+    ));
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.failure();
+    assert_eq!(out.json()["error"]["code"], "PB0503", "{out}");
+    assert!(out.stdout.contains(&wrong), "the expected hash is named\n{out}");
+    assert!(!ctx.project_dir.join(".venv").exists() || installed(&ctx).is_empty(), "nothing is installed");
+}
+
+#[test]
+fn a_direct_url_sdist_is_built_and_installed_with_the_sdist_url() {
+    let (ctx, server) = project();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    let (sdist_name, sdist_bytes) = pybun_testkit::build_sdist(&DistSpec::new("fromsrc", "1.5").requires(&["lib<2"]).with_test_backend(), false);
+    let sdists = ctx.temp.path().join("sdists");
+    std::fs::create_dir_all(&sdists).unwrap();
+    std::fs::write(sdists.join(&sdist_name), &sdist_bytes).unwrap();
+    let sdist_url = file_url(&sdists.join(&sdist_name));
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"fromsrc @ {sdist_url}\"]\n"
+    ));
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    out.success();
+    assert_eq!(installed(&ctx), ["fromsrc==1.5", "lib==1.0.0"], "{out}");
+    python_run(&ctx, "import fromsrc; assert fromsrc.__version__ == '1.5'").success();
+    verify_records(&ctx);
+    let json = direct_url_json(&ctx, "fromsrc-1.5.dist-info").expect("direct_url.json");
+    assert_eq!(json["url"], sdist_url.as_str());
+    let sha = pybun_testkit::sha256_hex(&sdist_bytes);
+    assert_eq!(json["archive_info"]["hashes"]["sha256"], sha.as_str());
+}
+
+#[test]
+fn an_unusable_direct_url_is_refused_at_the_requirement() {
+    let (ctx, server) = project();
+    ctx.write_pyproject(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"lib @ git+https://example.com/lib.git\"]\n",
+    );
+    let out = pybun(&ctx, &server, &["--format", "json", "lock"]);
+    out.failure();
+    let error = &out.json()["error"];
+    assert_eq!(error["code"], "PB0303", "{out}");
+    assert!(error["causes"][0].as_str().unwrap().contains("`git+https` URLs are not supported"), "{out}");
+    assert!(error["hints"][0].as_str().unwrap().contains("lib @ https://"), "{out}");
+    assert_eq!(error["line"], 5, "the requirement's line\n{out}");
+    assert!(ctx.read_file("pybun.lock").is_none());
+    let text = pybun(&ctx, &server, &["lock"]);
+    text.failure();
+    assert!(text.stderr.contains("error[PB0303]: cannot use `lib @ git+https://example.com/lib.git`"), "{text}");
+}
+
+#[test]
+fn switching_a_package_from_its_index_to_a_url_of_the_same_version_reinstalls_it() {
+    let (ctx, server) = project();
+    let pyproject = |lib: &str| {
+        format!("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"{lib}\"]\n")
+    };
+    ctx.write_pyproject(&pyproject("lib==1.0.0"));
+    pybun(&ctx, &server, &["sync"]).success();
+    assert!(direct_url_json(&ctx, "lib-1.0.0.dist-info").is_none());
+    let lib_url = server.file_url("lib-1.0.0-py3-none-any.whl");
+    ctx.write_pyproject(&pyproject(&format!("lib @ {lib_url}")));
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    assert!(changes(&out.json()).contains_key("lib"), "same version, other source: reinstalled\n{out}");
+    assert_eq!(direct_url_json(&ctx, "lib-1.0.0.dist-info").unwrap()["url"], lib_url.as_str());
+    verify_records(&ctx);
+}

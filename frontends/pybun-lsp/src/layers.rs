@@ -114,6 +114,10 @@ impl PackageIndex for RunIndex {
         self.index.metadata(name, file)
     }
 
+    fn file_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        self.index.file_sha256(file)
+    }
+
     fn prefetch_project(&self, name: &PackageName) {
         self.index.prefetch_project(name);
     }

@@ -1,0 +1,125 @@
+//! Direct URL requirements: one candidate per URL, its hash pinned, and the
+//! URLs PyBun cannot use refused with the reason.
+
+mod common;
+
+use std::str::FromStr;
+
+use pybun_pep::{Req, VersionSpecifiers};
+use pybun_ports::NullReporter;
+use pybun_ports::testing::FixtureIndex;
+use pybun_resolver::{ResolveError, ResolveRequest, Resolution, resolve};
+
+use common::add;
+
+const TOOL_URL: &str = "https://example.com/dist/tool-1.4-py3-none-any.whl";
+const TOOL_SHA: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+fn request(requirements: &[&str]) -> ResolveRequest {
+    ResolveRequest {
+        project: "root".to_string(),
+        dependencies: requirements.iter().map(|r| Req::from_str(r).unwrap()).collect(),
+        requires_python: Some(VersionSpecifiers::from_str(">=3.9").unwrap()),
+        ..ResolveRequest::default()
+    }
+}
+
+/// `tool` 2.0 on the index; `tool` 1.4 only at [`TOOL_URL`], needing `helper`.
+fn index() -> FixtureIndex {
+    let mut index = FixtureIndex::new();
+    add(&mut index, "tool", "2.0", &[]);
+    add(&mut index, "helper", "1.0", &[]);
+    add(&mut index, "helper", "2.0", &[]);
+    add(&mut index, "app", "1.0", &["tool>=1"]);
+    add(&mut index, "app", "2.0", &["tool>=2"]);
+    add(&mut index, "sneaky", "1.0", &["helper @ https://example.com/other/helper-9.0-py3-none-any.whl"]);
+    index.add_url_file(TOOL_URL, "Metadata-Version: 2.1\nName: tool\nVersion: 1.4\nRequires-Dist: helper>=2\n", TOOL_SHA);
+    index
+}
+
+fn resolved(index: &FixtureIndex, requirements: &[&str]) -> Resolution {
+    match resolve(&request(requirements), index, &NullReporter) {
+        Ok(resolution) => resolution,
+        Err(ResolveError::NoSolution(report)) => panic!("no solution:\n{}", report.explanation.join("\n")),
+        Err(other) => panic!("error: {other}"),
+    }
+}
+
+/// `name==version [url]` per package.
+fn lines(resolution: &Resolution) -> Vec<String> {
+    resolution
+        .packages
+        .iter()
+        .map(|p| match &p.direct_url {
+            Some(url) => format!("{}=={} [{url}]", p.name, p.version),
+            None => format!("{}=={}", p.name, p.version),
+        })
+        .collect()
+}
+
+fn refused(index: &FixtureIndex, requirements: &[&str]) -> String {
+    match resolve(&request(requirements), index, &NullReporter) {
+        Err(error @ ResolveError::DirectUrl { .. }) => error.to_string(),
+        other => panic!("expected a direct URL error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_url_pins_its_package_and_its_dependencies_resolve_from_the_index() {
+    let index = index();
+    let resolution = resolved(&index, &[&format!("tool @ {TOOL_URL}")]);
+    assert_eq!(lines(&resolution), ["helper==2.0".to_string(), format!("tool==1.4 [{TOOL_URL}]")]);
+    let tool = &resolution.packages[1];
+    assert_eq!(tool.files.len(), 1);
+    assert_eq!(tool.files[0].url, TOOL_URL);
+    // No fragment: the index port hashed the file, once.
+    assert_eq!(tool.files[0].sha256.as_deref(), Some(TOOL_SHA));
+    let hashes = index.requests().iter().filter(|r| r.starts_with("hash:")).count();
+    assert_eq!(hashes, 1, "{:?}", index.requests());
+    // The index's own `tool` files were never asked for.
+    assert!(!index.requests().contains(&"project:tool".to_string()), "{:?}", index.requests());
+}
+
+#[test]
+fn a_sha256_fragment_is_the_pinned_hash_and_nothing_is_fetched_to_hash() {
+    let index = index();
+    let fragment = "ab".repeat(32);
+    let resolution = resolved(&index, &[&format!("tool @ {TOOL_URL}#sha256={}", fragment.to_uppercase())]);
+    let tool = resolution.packages.iter().find(|p| p.name.as_ref() == "tool").unwrap();
+    assert_eq!(tool.direct_url.as_deref(), Some(TOOL_URL), "the fragment is not part of the URL");
+    assert_eq!(tool.files[0].sha256.as_deref(), Some(fragment.as_str()));
+    assert!(index.requests().iter().all(|r| !r.starts_with("hash:")), "{:?}", index.requests());
+}
+
+#[test]
+fn other_requirements_on_a_url_package_must_allow_its_version() {
+    let index = index();
+    // app 2.0 needs tool>=2, which the URL's 1.4 is not: app 1.0 is chosen.
+    let resolution = resolved(&index, &[&format!("tool @ {TOOL_URL}"), "app"]);
+    assert_eq!(lines(&resolution), ["app==1.0".to_string(), "helper==2.0".to_string(), format!("tool==1.4 [{TOOL_URL}]")]);
+    // A root requirement the URL's version does not satisfy: no solution.
+    assert!(matches!(
+        resolve(&request(&[&format!("tool @ {TOOL_URL}"), "tool>=2"]), &index, &NullReporter),
+        Err(ResolveError::NoSolution(_))
+    ));
+}
+
+#[test]
+fn unusable_urls_are_refused_with_the_reason() {
+    let index = index();
+    let two = refused(&index, &[&format!("tool @ {TOOL_URL}"), "tool @ https://example.com/dist/tool-1.5-py3-none-any.whl"]);
+    assert!(two.contains("a package can come from one URL only"), "{two}");
+    let vcs = refused(&index, &["tool @ git+https://github.com/example/tool"]);
+    assert!(vcs.contains("`git+https` URLs are not supported yet"), "{vcs}");
+    let directory = refused(&index, &["tool @ file:///src/tool"]);
+    assert!(directory.contains("`tool` is not the filename of a wheel or sdist of `tool`"), "{directory}");
+    let other_name = refused(&index, &["helper @ https://example.com/dist/tool-1.4-py3-none-any.whl"]);
+    assert!(other_name.contains("not the filename of a wheel or sdist of `helper`"), "{other_name}");
+}
+
+#[test]
+fn a_package_may_not_bring_its_own_url_dependency() {
+    let index = index();
+    let error = refused(&index, &["sneaky"]);
+    assert!(error.contains("`sneaky==1.0` depends on it by URL"), "{error}");
+}
