@@ -57,6 +57,27 @@ impl Builder<'_, '_> {
         result
     }
 
+    /// A wheel built from the source tree `source_dir` (a direct URL
+    /// requirement naming a directory), taken into the cache. Built every
+    /// time: a source tree has no hash to key it by.
+    pub(crate) fn wheel_from_directory(&self, source_dir: &Path, label: &str) -> Result<PreparedWheel, Failure> {
+        if !self.ports.fs.exists(&source_dir.join("pyproject.toml")) && !self.ports.fs.exists(&source_dir.join("setup.py")) {
+            return Err(Failure::new(
+                Diagnostic::error(Code::DirectUrl, format!("`{}` is not a Python source tree (no `pyproject.toml` or `setup.py`)", source_dir.display()))
+                    .with_hint(format!("point `{label}` at a project directory, or at a wheel or sdist")),
+            ));
+        }
+        let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, &label_request(label)))?;
+        let result = self.build_tree(source_dir, false, &scratch, label).and_then(|wheel| {
+            self.ports
+                .build_cache
+                .store_built_wheel(None, &wheel)
+                .map_err(|e| artifact_failure(e, &label_request(label)))
+        });
+        let _ = self.ports.fs.remove_dir_all(&scratch);
+        result
+    }
+
     /// A wheel for a locked package that has only an sdist: from the cache, else built.
     pub(crate) fn wheel_from_sdist(&self, package: &LockedPackage, sdist: &LockedFile) -> Result<PreparedWheel, Failure> {
         self.wheel_from_archive(&ArtifactRequest {

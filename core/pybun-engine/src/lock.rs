@@ -550,8 +550,9 @@ fn build_lock(
     }];
     let find_links: BTreeSet<&str> = index.find_links.iter().map(String::as_str).collect();
     for package in &resolution.packages {
+        let source_tree = package.files.iter().any(|file| file.filename.ends_with('/'));
         let source = if let Some(url) = &package.direct_url {
-            Source::Url(url.clone())
+            if source_tree { Source::Directory(url.clone()) } else { Source::Url(url.clone()) }
         } else if find_links.contains(package.index.as_str()) {
             Source::FindLinks(package.index.clone())
         } else {
@@ -572,6 +573,7 @@ fn build_lock(
             files: package
                 .files
                 .iter()
+                .filter(|_| !source_tree)
                 .map(|file| LockedFile {
                     filename: file.filename.clone(),
                     url: file.url.clone(),
@@ -711,6 +713,13 @@ pub(crate) fn resolve_failure(error: ResolveError, loaded: &LoadedProject, reque
             }
             Failure::new(at_requirement(diagnostic, loaded, &name))
         }
+        ResolveError::Index(IndexError::BuildFailed { name, filename, reason }) if filename.ends_with('/') => Failure::new(at_requirement(
+            Diagnostic::error(Code::BuildFailed, format!("the source tree of `{name}` could not be built to read its metadata"))
+                .with_cause(reason)
+                .with_hint("fix the source tree's build (its output is shown with this error), or require a wheel or sdist of it"),
+            loaded,
+            &name,
+        )),
         ResolveError::Index(IndexError::BuildFailed { name, filename, reason }) => Failure::new(at_requirement(
             Diagnostic::error(
                 Code::DynamicSdistMetadata,

@@ -51,6 +51,11 @@ struct BuildingIndex {
     built: Mutex<HashMap<String, Arc<RawMetadata>>>,
 }
 
+/// Whether `file` is a source tree (see [`DistFile`]).
+pub(crate) fn is_source_tree(file: &DistFile) -> bool {
+    file.filename.ends_with('/')
+}
+
 /// Whether metadata read from `file` needs a build to be trusted.
 fn needs_build(file: &DistFile, raw: &RawMetadata) -> bool {
     let is_wheel = file.filename.to_ascii_lowercase().ends_with(".whl");
@@ -67,9 +72,11 @@ impl PackageIndex for BuildingIndex {
     }
 
     fn metadata(&self, name: &PackageName, file: &DistFile) -> Result<Arc<RawMetadata>, IndexError> {
-        let raw = self.inner.metadata(name, file)?;
-        if !needs_build(file, &raw) {
-            return Ok(raw);
+        if !is_source_tree(file) {
+            let raw = self.inner.metadata(name, file)?;
+            if !needs_build(file, &raw) {
+                return Ok(raw);
+            }
         }
         let built = || self.built.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = built().get(&file.url) {
@@ -133,6 +140,12 @@ pub fn build_sdist_metadata(
     let interpreter = choose_interpreter(ports.fs, ports.interpreters, directory, None, requires_python.as_ref(), None)?
         .interpreter()
         .clone();
+    let builder = Builder { ports, index, interpreter: &interpreter };
+    if is_source_tree(file) {
+        let tree = source_tree_path(&file.url)?;
+        let wheel = builder.wheel_from_directory(&tree, &format!("{name} @ {}", file.url))?;
+        return wheel_metadata(ports, &wheel.unpacked, &file.url);
+    }
     let version = SdistFilename::parse(&file.filename, name).map(|f| f.version.to_string()).unwrap_or_default();
     let request = ArtifactRequest {
         name: name.to_string(),
@@ -142,15 +155,28 @@ pub fn build_sdist_metadata(
         hash: file.sha256.as_ref().map(|hex| format!("sha256:{hex}")),
         size: file.size,
     };
-    let wheel = Builder { ports, index, interpreter: &interpreter }.wheel_from_archive(&request)?;
-    let entries = ports.fs.read_dir(&wheel.unpacked).map_err(|e| Failure::io(&wheel.unpacked, &e, "read"))?;
+    let wheel = builder.wheel_from_archive(&request)?;
+    wheel_metadata(ports, &wheel.unpacked, &file.filename)
+}
+
+/// The local path of a source tree's `file://` URL.
+pub(crate) fn source_tree_path(url: &str) -> Result<std::path::PathBuf, Failure> {
+    let path = url.strip_prefix("file://").ok_or_else(|| {
+        Failure::new(Diagnostic::error(Code::DirectUrl, format!("`{url}` is not a file URL")).with_hint("name a source tree by its `file://` URL"))
+    })?;
+    Ok(std::path::PathBuf::from(percent_encoding::percent_decode_str(path).decode_utf8_lossy().as_ref()))
+}
+
+/// `METADATA` of an unpacked wheel built from `source` (for messages).
+fn wheel_metadata(ports: &SyncPorts<'_>, unpacked: &Path, source: &str) -> Result<Vec<u8>, Failure> {
+    let entries = ports.fs.read_dir(unpacked).map_err(|e| Failure::io(unpacked, &e, "read"))?;
     let metadata = entries
         .iter()
         .find(|entry| entry.extension().is_some_and(|ext| ext == "dist-info"))
         .map(|dist_info| dist_info.join("METADATA"))
         .ok_or_else(|| {
             Failure::new(
-                Diagnostic::error(Code::InvalidWheel, format!("the wheel built from `{}` has no `.dist-info` directory", file.filename))
+                Diagnostic::error(Code::InvalidWheel, format!("the wheel built from `{source}` has no `.dist-info` directory"))
                     .with_hint("report this to the package's maintainers"),
             )
         })?;

@@ -122,6 +122,8 @@ pub(crate) enum WantedKind {
     Sdist,
     /// The project itself, editable (PEP 660).
     Editable,
+    /// Built from a source tree (a direct URL requirement naming a directory).
+    Directory,
 }
 
 /// A locked package chosen for this interpreter, and the file to install it from.
@@ -446,6 +448,12 @@ fn prepare_all(
                 let wheel = builder.wheel_from_sdist(want.package, sdist)?;
                 WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: archive_direct_url(want.package) }
             }
+            WantedKind::Directory => {
+                let Source::Directory(url) = &want.package.source else { unreachable!("a directory package") };
+                let tree = crate::sdist_metadata::source_tree_path(url)?;
+                let wheel = builder.wheel_from_directory(&tree, &format!("{} @ {url}", want.package.name))?;
+                WheelToInstall { filename: wheel.filename, unpacked: wheel.unpacked, direct_url: Some(directory_direct_url(url)) }
+            }
             WantedKind::Editable => {
                 let wheel = builder.build_editable(root, &want.package.name)?;
                 WheelToInstall {
@@ -484,6 +492,11 @@ fn archive_direct_url(package: &LockedPackage) -> Option<String> {
         ),
         None => format!("{{\"url\": {url}, \"archive_info\": {{}}}}"),
     })
+}
+
+/// PEP 610 `direct_url.json` of a package built from the source tree at `url`.
+fn directory_direct_url(url: &str) -> String {
+    format!("{{\"url\": {}, \"dir_info\": {{}}}}", json_string(url))
 }
 
 /// `text` as a JSON string literal.
@@ -535,6 +548,10 @@ pub(crate) fn wanted_packages<'a>(
         }
         let package = reach.package;
         if package.source == Source::Project {
+            continue;
+        }
+        if matches!(package.source, Source::Directory(_)) {
+            wanted.push(Wanted { package, filename: String::new(), kind: WantedKind::Directory });
             continue;
         }
         let wheels = package.files.iter().map(|f| f.filename.as_str()).filter(|f| f.ends_with(".whl"));
@@ -597,7 +614,7 @@ fn same_version(a: &str, b: &str) -> bool {
 /// read of its `direct_url.json`, which must name the locked URL), so a no-op
 /// sync of index packages still costs no reads.
 fn same_source(fs: &dyn FileSystem, want: &Wanted<'_>, dist: &InstalledDist) -> bool {
-    let Source::Url(url) = &want.package.source else { return true };
+    let (Source::Url(url) | Source::Directory(url)) = &want.package.source else { return true };
     let Ok(bytes) = fs.read(&dist.dist_info.join("direct_url.json")) else { return false };
     String::from_utf8_lossy(&bytes).contains(&json_string(url))
 }

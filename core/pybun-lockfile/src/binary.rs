@@ -163,6 +163,10 @@ impl<'a> Writer<'a> {
                 self.bytes.push(3);
                 self.str(url);
             }
+            Source::Directory(url) => {
+                self.bytes.push(4);
+                self.str(url);
+            }
         }
         self.opt(package.resolution_marker.as_ref());
         self.deps(&package.dependencies);
@@ -399,6 +403,7 @@ impl Reader<'_> {
             1 => Source::Registry(self.str()?),
             2 => Source::FindLinks(self.str()?),
             3 => Source::Url(self.str()?),
+            4 => Source::Directory(self.str()?),
             other => return Err(format!("invalid source tag {other}")),
         };
         let resolution_marker = self.opt()?;

@@ -268,7 +268,7 @@ pub fn to_requirements_txt(lock: &Lock, selection: &ExportSelection) -> String {
     }
     for Selected { package, marker } in &selected {
         match &package.source {
-            Source::Url(url) => {
+            Source::Url(url) | Source::Directory(url) => {
                 let _ = write!(out, "{} @ {url}", package.name);
             }
             _ => {
@@ -357,6 +357,16 @@ pub fn to_pylock_toml(lock: &Lock, selection: &ExportSelection) -> String {
                 archive.insert("url", url.as_str().into());
                 table["archive"] = Item::Value(Value::InlineTable(archive));
             }
+            packages.push(table);
+            continue;
+        }
+        if let Source::Directory(url) = &package.source {
+            // PEP 751 `packages.directory`: the source tree's path.
+            let path = url.strip_prefix("file://").unwrap_or(url);
+            let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+            let mut directory = InlineTable::new();
+            directory.insert("path", path.as_ref().into());
+            table["directory"] = Item::Value(Value::InlineTable(directory));
             packages.push(table);
             continue;
         }

@@ -86,6 +86,10 @@ pub enum Source {
     /// or `name @ file:///…`): the URL as written, without its `#sha256=…`
     /// fragment. The package's one file has this URL.
     Url(String),
+    /// A direct URL requirement naming a local source tree
+    /// (`name @ file:///abs/path/name`), built at install time: its `file://`
+    /// URL. The package has no files.
+    Directory(String),
 }
 
 /// An edge: `name[extras] ; marker`. It leads to the locked version of

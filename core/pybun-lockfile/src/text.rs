@@ -102,6 +102,7 @@ impl Writer {
             Source::Registry(url) => ("registry", url.as_str()),
             Source::FindLinks(url) => ("find-links", url.as_str()),
             Source::Url(url) => ("url", url.as_str()),
+            Source::Directory(url) => ("directory", url.as_str()),
         };
         self.0.push_str("source = { ");
         self.0.push_str(kind);
@@ -243,6 +244,7 @@ fn package_table(package: &LockedPackage) -> Table {
         Source::Registry(url) => source.insert("registry", url.as_str().into()),
         Source::FindLinks(url) => source.insert("find-links", url.as_str().into()),
         Source::Url(url) => source.insert("url", url.as_str().into()),
+        Source::Directory(url) => source.insert("directory", url.as_str().into()),
     };
     table["source"] = toml_edit::value(source);
     if let Some(marker) = &package.resolution_marker {
@@ -820,7 +822,7 @@ impl Reader<'_> {
             self.wrong_type(item, "source", "a table such as `{ registry = \"…\" }`");
             return None;
         };
-        let kinds: Vec<&str> = ["project", "registry", "find-links", "url"]
+        let kinds: Vec<&str> = ["project", "registry", "find-links", "url", "directory"]
             .into_iter()
             .filter(|k| table.contains_key(k))
             .collect();
@@ -831,6 +833,7 @@ impl Reader<'_> {
                     "project" => Source::Project,
                     "registry" => Source::Registry(value),
                     "url" => Source::Url(value),
+                    "directory" => Source::Directory(value),
                     _ => Source::FindLinks(value),
                 })
             }
@@ -838,7 +841,7 @@ impl Reader<'_> {
                 self.error(
                     span,
                     "`source` names no source",
-                    "expected one of `project`, `registry`, `find-links` or `url`",
+                    "expected one of `project`, `registry`, `find-links`, `url` or `directory`",
                 );
                 None
             }

@@ -87,6 +87,7 @@ fn source() -> impl Strategy<Value = Source> {
         text().prop_map(Source::Registry),
         text().prop_map(Source::FindLinks),
         text().prop_map(Source::Url),
+        text().prop_map(Source::Directory),
     ]
 }
 

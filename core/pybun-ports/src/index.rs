@@ -11,6 +11,10 @@ use std::sync::Arc;
 use pybun_pep::PackageName;
 
 /// One distribution file an index lists for a project.
+///
+/// A `filename` ending in `/` (`name-1.0/`) is a local source tree at the
+/// `file://` `url`, not an archive (a direct URL requirement naming a
+/// directory): only an index that can build one answers for its metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DistFile {
     pub filename: String,

@@ -84,6 +84,8 @@ pub struct FixtureIndex {
     metadata: HashMap<String, Arc<RawMetadata>>,
     /// sha256 of direct URL files, by URL.
     hashes: HashMap<String, String>,
+    /// Metadata of direct URL files (archives or source trees), by URL.
+    by_url: HashMap<String, Arc<RawMetadata>>,
     requests: Mutex<Vec<String>>,
 }
 
@@ -109,12 +111,12 @@ impl FixtureIndex {
         Arc::make_mut(project).files.push(file);
     }
 
-    /// A file reachable only by its URL (a direct URL requirement), with its
-    /// metadata text and the sha256 [`PackageIndex::file_sha256`] gives.
+    /// A file (or source tree) reachable only by its URL (a direct URL
+    /// requirement), with its metadata text and the sha256
+    /// [`PackageIndex::file_sha256`] gives.
     pub fn add_url_file(&mut self, url: &str, metadata: &str, sha256: &str) {
-        let filename = url.rsplit('/').next().unwrap_or(url).to_string();
-        self.metadata
-            .insert(filename, Arc::new(RawMetadata { bytes: metadata.as_bytes().to_vec(), origin: MetadataOrigin::WheelRange }));
+        self.by_url
+            .insert(url.to_string(), Arc::new(RawMetadata { bytes: metadata.as_bytes().to_vec(), origin: MetadataOrigin::WheelDownload }));
         self.hashes.insert(url.to_string(), sha256.to_string());
     }
 
@@ -136,7 +138,8 @@ impl PackageIndex for FixtureIndex {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(format!("metadata:{}", file.filename));
-        self.metadata.get(&file.filename).cloned().ok_or_else(|| IndexError::InvalidArchive {
+        let known = self.by_url.get(&file.url).or_else(|| self.metadata.get(&file.filename));
+        known.cloned().ok_or_else(|| IndexError::InvalidArchive {
             filename: file.filename.clone(),
             reason: "no metadata in the fixture".to_string(),
         })

@@ -1,19 +1,24 @@
 //! Direct URL requirements: `name @ https://host/name-1.0-py3-none-any.whl`,
-//! `name @ file:///abs/path/name-1.0.tar.gz`.
+//! `name @ file:///abs/path/name-1.0.tar.gz`, `name @ file:///abs/path/name`
+//! (a source tree).
 //!
 //! A URL pins its package for the whole resolution, as with uv and pip: the
 //! package has exactly one candidate, the URL's file, whose version is read
 //! from its filename (a wheel's or sdist's) and whose dependencies come from
-//! its metadata like any index file's. Only the project's own requirements
+//! its metadata like any index file's. A `file:` URL that does not end in a
+//! distribution filename is taken as a source tree: its metadata (asked of
+//! the index port for a [`DistFile`] named `dir/`, which a building index
+//! answers by building it) gives the version, and its file is then named
+//! `name-version/`. Only the project's own requirements
 //! may name URLs; a package's URL dependency is accepted when the project
-//! requires the same URL. The file's sha256 is taken from the URL's
+//! requires the same URL. An archive's sha256 is taken from the URL's
 //! `#sha256=` fragment, else from the index port (which fetches the file),
-//! so the lock always pins the bytes.
+//! so the lock always pins the bytes; a source tree has none.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pybun_pep::{PackageName, Req, VersionOrUrl};
+use pybun_pep::{CoreMetadata, PackageName, Req, VersionOrUrl};
 use pybun_ports::{CandidatePick, DistFile, IndexError, PackageIndex, ProjectFiles, RawMetadata};
 
 use crate::ResolveRequest;
@@ -84,23 +89,26 @@ impl DirectUrls {
                 return Err(invalid(requirement, format!("`{scheme}` URLs are not supported yet")));
             }
             let path = url.split(['?', '#']).next().unwrap_or(&url);
-            let segment = path.rsplit('/').next().unwrap_or_default();
+            let segment = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
             let filename = percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned();
-            if file_version_text(&filename, name).is_none() {
+            let is_archive = file_version_text(&filename, name).is_some();
+            if !is_archive && scheme != "file" {
                 return Err(invalid(
                     requirement,
-                    format!(
-                        "`{filename}` is not the filename of a wheel or sdist of `{name}`; directories, VCS URLs and archives without a versioned filename are not supported yet"
-                    ),
+                    format!("`{filename}` is not the filename of a wheel or sdist of `{name}`; archives without a versioned filename are not supported yet"),
                 ));
             }
-            let mut file = DistFile::new(filename, url.clone(), url.clone());
+            let mut file = if is_archive {
+                DistFile::new(filename, url.clone(), url.clone())
+            } else {
+                source_tree(requirement, &url, &filename, index)?
+            };
             file.sha256 = sha256;
             by_name.insert(name.clone(), (requirement.to_string(), DirectUrl { file }));
         }
         let mut by_name: BTreeMap<PackageName, DirectUrl> = by_name.into_iter().map(|(name, (_, url))| (name, url)).collect();
         for url in by_name.values_mut() {
-            if url.file.sha256.is_none() {
+            if url.file.sha256.is_none() && !url.file.filename.ends_with('/') {
                 url.file.sha256 = Some(index.file_sha256(&url.file)?);
             }
         }
@@ -114,6 +122,21 @@ impl DirectUrls {
     pub(crate) fn get(&self, name: &PackageName) -> Option<&DirectUrl> {
         self.by_name.get(name)
     }
+}
+
+/// The file of a source tree at `url`: its metadata (built by the index)
+/// names the version, and the file is named `name-version/`.
+fn source_tree(requirement: &Req, url: &str, dirname: &str, index: &dyn PackageIndex) -> Result<DistFile, ResolveError> {
+    let name = &requirement.name;
+    let probe = DistFile::new(format!("{dirname}/"), url, url);
+    let raw = index.metadata(name, &probe)?;
+    let metadata = CoreMetadata::parse(&raw.bytes)
+        .map_err(|e| invalid(requirement, format!("the metadata of the source tree `{url}` is invalid: {e}")))?;
+    if metadata.name != *name {
+        return Err(invalid(requirement, format!("the source tree `{url}` is the package `{}`, not `{name}`", metadata.name)));
+    }
+    let filename = format!("{}-{}/", name.as_ref().replace('-', "_"), metadata.version);
+    Ok(DistFile::new(filename, url, url))
 }
 
 /// An index that answers for URL-pinned packages with their one file.

@@ -744,7 +744,8 @@ impl<'a> Provider<'a> {
 /// give the same files and versions.
 pub(crate) fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Option<(&'f str, bool)> {
     let Some(stem) = filename.strip_suffix(".whl") else {
-        let stem = SDIST_EXTENSIONS.iter().find_map(|ext| filename.strip_suffix(ext))?;
+        // A source tree (`name-1.0/`, see `DistFile`) reads like an sdist.
+        let stem = filename.strip_suffix('/').or_else(|| SDIST_EXTENSIONS.iter().find_map(|ext| filename.strip_suffix(ext)))?;
         // Sdist names are ambiguous (`a-b-1.0`): the dash after the package's
         // name, which at most one dash can be (a name never ends with one).
         let (dash, _) = stem.match_indices('-').find(|&(dash, _)| same_name(&stem[..dash], name.as_ref()))?;

@@ -34,6 +34,7 @@ fn index() -> FixtureIndex {
     add(&mut index, "app", "2.0", &["tool>=2"]);
     add(&mut index, "sneaky", "1.0", &["helper @ https://example.com/other/helper-9.0-py3-none-any.whl"]);
     index.add_url_file(TOOL_URL, "Metadata-Version: 2.1\nName: tool\nVersion: 1.4\nRequires-Dist: helper>=2\n", TOOL_SHA);
+    index.add_url_file("file:///src/tool", "Metadata-Version: 2.1\nName: tool\nVersion: 1.5.dev0\nRequires-Dist: helper<2\n", "");
     index
 }
 
@@ -111,8 +112,10 @@ fn unusable_urls_are_refused_with_the_reason() {
     assert!(two.contains("a package can come from one URL only"), "{two}");
     let vcs = refused(&index, &["tool @ git+https://github.com/example/tool"]);
     assert!(vcs.contains("`git+https` URLs are not supported yet"), "{vcs}");
-    let directory = refused(&index, &["tool @ file:///src/tool"]);
-    assert!(directory.contains("`tool` is not the filename of a wheel or sdist of `tool`"), "{directory}");
+    let unversioned = refused(&index, &["tool @ https://example.com/archive/main.zip"]);
+    assert!(unversioned.contains("`main.zip` is not the filename of a wheel or sdist of `tool`"), "{unversioned}");
+    let not_tool = refused(&index, &["helper @ file:///src/tool"]);
+    assert!(not_tool.contains("the source tree `file:///src/tool` is the package `tool`, not `helper`"), "{not_tool}");
     let other_name = refused(&index, &["helper @ https://example.com/dist/tool-1.4-py3-none-any.whl"]);
     assert!(other_name.contains("not the filename of a wheel or sdist of `helper`"), "{other_name}");
 }
@@ -122,4 +125,15 @@ fn a_package_may_not_bring_its_own_url_dependency() {
     let index = index();
     let error = refused(&index, &["sneaky"]);
     assert!(error.contains("`sneaky==1.0` depends on it by URL"), "{error}");
+}
+
+#[test]
+fn a_source_tree_gets_its_version_from_its_metadata_and_is_not_hashed() {
+    let index = index();
+    let resolution = resolved(&index, &["tool @ file:///src/tool"]);
+    assert_eq!(lines(&resolution), ["helper==1.0".to_string(), "tool==1.5.dev0 [file:///src/tool]".to_string()]);
+    let tool = &resolution.packages[1];
+    assert_eq!(tool.files[0].filename, "tool-1.5.dev0/", "a source tree's file is named `name-version/`");
+    assert_eq!(tool.files[0].sha256, None);
+    assert!(index.requests().iter().all(|r| !r.starts_with("hash:")), "{:?}", index.requests());
 }

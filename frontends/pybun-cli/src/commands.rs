@@ -137,6 +137,7 @@ fn source_json(source: &Source) -> (&'static str, Option<&str>) {
         Source::Registry(url) => ("registry", Some(url)),
         Source::FindLinks(url) => ("find-links", Some(url)),
         Source::Url(url) => ("url", Some(url)),
+        Source::Directory(url) => ("directory", Some(url)),
     }
 }
 

@@ -1021,3 +1021,74 @@ fn switching_a_package_from_its_index_to_a_url_of_the_same_version_reinstalls_it
     assert_eq!(direct_url_json(&ctx, "lib-1.0.0.dist-info").unwrap()["url"], lib_url.as_str());
     verify_records(&ctx);
 }
+
+#[test]
+fn a_source_tree_requirement_is_built_locked_without_files_and_installed_with_dir_info() {
+    let (ctx, server) = project();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    // A local package `vendored` (needs `lib<2` from the index), built by the test backend.
+    let tree = ctx.temp.path().join("src tree/vendored");
+    std::fs::create_dir_all(tree.join("vendored")).unwrap();
+    std::fs::write(
+        tree.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"vendored\"\nversion = \"0.3.0\"\ndependencies = [\"lib<2\"]\n\n[build-system]\nrequires = [\"{}\"]\nbuild-backend = \"{}\"\n",
+            pybun_testkit::TEST_BACKEND_NAME,
+            pybun_testkit::TEST_BACKEND
+        ),
+    )
+    .unwrap();
+    std::fs::write(tree.join("vendored/__init__.py"), "VALUE = 'built'\n").unwrap();
+    let tree_url = format!("file://{}", tree.display()).replace(' ', "%20");
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"vendored @ {tree_url}\"]\n"
+    ));
+
+    let locked = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "lock"]);
+    locked.success();
+    let lock = ctx.read_file("pybun.lock").unwrap();
+    let entry = lock.split("[[package]]").find(|p| p.contains("\nname = \"vendored\"")).unwrap();
+    assert!(entry.contains("version = \"0.3.0\""), "the version comes from the built metadata\n{lock}");
+    assert!(entry.contains(&format!("source = {{ directory = \"{tree_url}\" }}")), "{lock}");
+    assert!(!entry.contains("files"), "a source tree has no files\n{lock}");
+    assert!(lock.contains("name = \"lib\"\nversion = \"1.0.0\""), "its dependency is resolved\n{lock}");
+    let packages = locked.json()["result"]["packages"].clone();
+    let vendored = packages.as_array().unwrap().iter().find(|p| p["name"] == "vendored").unwrap();
+    assert_eq!(vendored["source"], "directory", "{locked}");
+
+    let synced = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    synced.success();
+    assert_eq!(installed(&ctx), ["lib==1.0.0", "vendored==0.3.0"], "{synced}");
+    python_run(&ctx, "import vendored; assert vendored.VALUE == 'built'").success();
+    verify_records(&ctx);
+    let json = direct_url_json(&ctx, "vendored-0.3.0.dist-info").expect("direct_url.json");
+    assert_eq!(json["url"], tree_url.as_str());
+    assert_eq!(json["dir_info"], serde_json::json!({}), "not editable");
+    // Not editable: the installed copy does not follow the tree.
+    std::fs::write(tree.join("vendored/__init__.py"), "VALUE = 'changed'\n").unwrap();
+    python_run(&ctx, "import vendored; assert vendored.VALUE == 'built'").success();
+    let again = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "sync"]);
+    again.success();
+    assert!(changes(&again.json()).is_empty(), "{again}");
+}
+
+#[test]
+fn a_directory_that_is_not_a_source_tree_is_refused() {
+    let (ctx, server) = project();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    let empty = ctx.temp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"thing @ file://{}\"]\n",
+        empty.display()
+    ));
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "lock"]);
+    out.failure();
+    let error = &out.json()["error"];
+    assert_eq!(error["code"], "PB0508", "{out}");
+    assert!(error["message"].as_str().unwrap().contains("the source tree of `thing`"), "{out}");
+    assert!(error["causes"][0].as_str().unwrap().contains("is not a Python source tree"), "{out}");
+    assert!(ctx.read_file("pybun.lock").is_none());
+}
