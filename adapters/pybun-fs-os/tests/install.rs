@@ -326,6 +326,52 @@ fn detects_a_link_mode_once_and_links_with_it() {
     }
 }
 
+/// What the probe should find between two directories: a clone where one
+/// works, else a hard link where one works, else a copy.
+fn expected_mode(from: &Path, to: &Path) -> LinkMode {
+    let src = from.join("expected-src");
+    fs::write(&src, "x").unwrap();
+    let dst = to.join("expected-dst");
+    let mode = if link_file(&src, &dst, LinkMode::Clone).is_ok() {
+        LinkMode::Clone
+    } else if fs::hard_link(&src, &dst).is_ok() {
+        LinkMode::Hardlink
+    } else {
+        LinkMode::Copy
+    };
+    let _ = fs::remove_file(&dst);
+    fs::remove_file(&src).unwrap();
+    mode
+}
+
+#[test]
+fn the_detected_mode_is_clone_then_hardlink_then_copy() {
+    // One filesystem: this machine's temp directory (ext4 here: a hard link;
+    // btrfs or xfs: a clone).
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("cache"), dir.path().join("env"));
+    fs::create_dir_all(&from).unwrap();
+    fs::create_dir_all(&to).unwrap();
+    let expected = expected_mode(&from, &to);
+    assert_ne!(expected, LinkMode::Copy, "a hard link works within one filesystem");
+    assert_eq!(detect_link_mode(&from, &to), expected);
+    // Across filesystems (tmpfs to the temp directory) neither a clone nor a
+    // hard link works: a copy.
+    let shm = Path::new("/dev/shm");
+    let devices_differ = fs::metadata(shm).is_ok_and(|m| m.dev() != fs::metadata(dir.path()).unwrap().dev());
+    if !devices_differ {
+        eprintln!("skipped the cross-filesystem half: no /dev/shm on another filesystem than the temp directory");
+        return;
+    }
+    let other = tempfile::tempdir_in(shm).unwrap();
+    assert_eq!(expected_mode(other.path(), &to), LinkMode::Copy);
+    assert_eq!(detect_link_mode(other.path(), &to), LinkMode::Copy);
+    let src = other.path().join("a.py");
+    fs::write(&src, "x = 1\n").unwrap();
+    link_file(&src, &to.join("a.py"), LinkMode::Copy).unwrap();
+    assert_eq!(fs::read_to_string(to.join("a.py")).unwrap(), "x = 1\n");
+}
+
 /// Unpack a bad wheel: the error message, and nothing left in the cache.
 fn refused(members: &[Member], record: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
