@@ -594,7 +594,8 @@ impl Inner {
         }
         // A direct URL may serve other bytes tomorrow: its key carries the hash the lock pins.
         let key = match &file.sha256 {
-            Some(hash) if file.index == file.url => format!("metadata\n{}\n{hash}", file.url),
+            // Keys end with the URL (`cache::key_url`).
+            Some(hash) if file.index == file.url => format!("metadata\nsha256:{hash}\n{}", file.url),
             _ => format!("metadata\n{}", file.url),
         };
         if let Some(entry) = self.fetcher.cache.read(Bucket::Metadata, &key)

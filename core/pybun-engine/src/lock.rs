@@ -224,6 +224,16 @@ pub fn lock(
                 .filter(|p| p.source != Source::Project)
                 .filter_map(|p| Some((PackageName::from_str(&p.name).ok()?, Version::from_str(&p.version).ok()?)))
                 .collect();
+            // A URL's bytes stay pinned to the hash the lock has (a re-lock does not download them again).
+            resolve_request.known_hashes = existing_lock
+                .packages
+                .iter()
+                .filter_map(|p| {
+                    let Source::Url(url) = &p.source else { return None };
+                    let hash = p.files.first()?.hash.as_deref()?.strip_prefix("sha256:")?;
+                    Some((url.clone(), hash.to_string()))
+                })
+                .collect();
         }
 
     let index = open_index(&index_settings)?;
@@ -371,6 +381,7 @@ impl Inputs {
                 requires_python: Some(requires_python.clone()),
                 options,
                 preferences: BTreeMap::new(),
+                known_hashes: BTreeMap::new(),
             },
             requires_python: requires_python.to_string(),
             fingerprint: fingerprint.finish(),
@@ -795,6 +806,7 @@ pub(crate) fn lock_requirements(
             environment: Some(TargetEnvironment { python_version, platform: None }),
         },
         preferences: BTreeMap::new(),
+        known_hashes: BTreeMap::new(),
     };
     // PyPI unless the caller names an index.
     let index = &index.resolved(&Project::default());

@@ -109,7 +109,11 @@ impl DirectUrls {
         let mut by_name: BTreeMap<PackageName, DirectUrl> = by_name.into_iter().map(|(name, (_, url))| (name, url)).collect();
         for url in by_name.values_mut() {
             if url.file.sha256.is_none() && !url.file.filename.ends_with('/') {
-                url.file.sha256 = Some(index.file_sha256(&url.file)?);
+                let known = request.known_hashes.get(&url.file.url).cloned();
+                url.file.sha256 = Some(match known {
+                    Some(hash) => hash,
+                    None => index.file_sha256(&url.file)?,
+                });
             }
         }
         Ok(Self { by_name })

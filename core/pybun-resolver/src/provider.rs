@@ -162,9 +162,14 @@ impl<'a> Provider<'a> {
             marker_env: marker_env.as_ref(),
             guessed: &shared.guessed,
         }));
+        let root_urls = DirectUrls::root_urls(request);
+        // A URL-pinned package has one candidate: the index never guesses one of its own.
+        for name in root_urls.keys() {
+            guess_context.claim(name);
+        }
         Self {
             guess_context,
-            root_urls: DirectUrls::root_urls(request),
+            root_urls,
             request,
             shared,
             index,

@@ -28,6 +28,9 @@ pub struct ResolveRequest {
     pub options: ResolveOptions,
     /// Versions to keep when still allowed (from an existing lock).
     pub preferences: BTreeMap<PackageName, Version>,
+    /// sha256 (hex) of direct URL files an existing lock already pins, by
+    /// URL (without fragment): not fetched again to hash them.
+    pub known_hashes: BTreeMap<String, String>,
 }
 
 impl ResolveRequest {

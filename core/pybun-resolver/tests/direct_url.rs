@@ -137,3 +137,15 @@ fn a_source_tree_gets_its_version_from_its_metadata_and_is_not_hashed() {
     assert_eq!(tool.files[0].sha256, None);
     assert!(index.requests().iter().all(|r| !r.starts_with("hash:")), "{:?}", index.requests());
 }
+
+#[test]
+fn a_hash_the_lock_already_pins_is_not_fetched_again() {
+    let index = index();
+    let mut request = request(&[&format!("tool @ {TOOL_URL}")]);
+    let pinned = "cd".repeat(32);
+    request.known_hashes.insert(TOOL_URL.to_string(), pinned.clone());
+    let resolution = resolve(&request, &index, &NullReporter).unwrap();
+    let tool = resolution.packages.iter().find(|p| p.name.as_ref() == "tool").unwrap();
+    assert_eq!(tool.files[0].sha256.as_deref(), Some(pinned.as_str()));
+    assert!(index.requests().iter().all(|r| !r.starts_with("hash:")), "{:?}", index.requests());
+}

@@ -944,6 +944,18 @@ fn direct_url_requirements_are_locked_with_their_hash_and_installed_with_direct_
     exported.success();
     assert!(exported.stdout.contains(&format!("lib @ {lib_url}")), "{exported}");
     assert!(exported.stdout.contains(&format!("--hash=sha256:{lib_sha}")), "{exported}");
+
+    // A re-lock (another dependency added) keeps the pinned hash and does
+    // not fetch the URL's file again (nor guess the index's `lib` 1.0.0,
+    // whose file has the same URL here, through `app`'s `lib>=1`).
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"app\", \"lib @ {lib_url}\", \"private @ {private_url}\", \"winonly\"]\n"
+    ));
+    server.clear_requests();
+    pybun(&ctx, &server, &["lock"]).success();
+    let fetched: Vec<String> = server.request_log().into_iter().filter(|r| r.path.contains("lib-1.0.0")).map(|r| format!("{r:?}")).collect();
+    assert!(fetched.is_empty(), "{fetched:?}");
+    assert!(ctx.read_file("pybun.lock").unwrap().contains(&format!("hash = \"sha256:{lib_sha}\"")));
 }
 
 #[test]
