@@ -345,6 +345,7 @@ fn expected_mode(from: &Path, to: &Path) -> LinkMode {
 }
 
 #[test]
+#[expect(clippy::print_stderr, reason = "tell why half the test is skipped")]
 fn the_detected_mode_is_clone_then_hardlink_then_copy() {
     // One filesystem: this machine's temp directory (ext4 here: a hard link;
     // btrfs or xfs: a clone).
