@@ -413,27 +413,41 @@ impl PackageIndex for HttpIndex {
     }
 
     fn file_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        use sha2::Digest as _;
+        let unreadable = |reason: String| IndexError::InvalidArchive { filename: file.filename.clone(), reason };
         if file.url.starts_with("file:") {
-            let path = Url::parse(&file.url).ok().and_then(|url| url.to_file_path().ok()).ok_or_else(|| {
-                IndexError::InvalidArchive { filename: file.filename.clone(), reason: format!("`{}` is not a local file URL", file.url) }
-            })?;
-            let bytes = std::fs::read(&path).map_err(|e| IndexError::InvalidArchive {
-                filename: file.filename.clone(),
-                reason: format!("{}: {e}", path.display()),
-            })?;
-            return Ok(archive::sha256_hex(&bytes));
+            let path = Url::parse(&file.url)
+                .ok()
+                .and_then(|url| url.to_file_path().ok())
+                .ok_or_else(|| unreadable(format!("`{}` is not a local file URL", file.url)))?;
+            let mut hasher = sha2::Sha256::new();
+            std::fs::File::open(&path)
+                .and_then(|mut opened| std::io::copy(&mut opened, &mut hasher))
+                .map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        // Streamed through a hasher: a large wheel is not held in memory.
+        struct Hashing(sha2::Sha256);
+        impl download::DownloadSink for Hashing {
+            fn restart(&mut self) -> std::io::Result<()> {
+                self.0 = sha2::Sha256::new();
+                Ok(())
+            }
+            fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+                self.0.update(chunk);
+                Ok(())
+            }
         }
         let inner = Arc::clone(&self.inner);
         let url = file.url.clone();
         self.block_on(async move {
-            if inner.fetcher.offline() {
-                return Err(IndexError::OfflineMiss { url });
+            let mut sink = Hashing(sha2::Sha256::new());
+            match inner.fetcher.get_streamed(&url, &mut sink).await {
+                Ok((200, _)) => Ok(hex::encode(sink.0.finalize())),
+                Ok((status, _)) => Err(IndexError::HttpStatus { url, status }),
+                Err(download::DownloadError::Index(error)) => Err(error),
+                Err(other) => Err(IndexError::Unreachable { url, reason: other.to_string() }),
             }
-            let response = inner.fetcher.get(&url, &[]).await?;
-            if response.status != 200 {
-                return Err(IndexError::HttpStatus { url, status: response.status });
-            }
-            Ok(archive::sha256_hex(&response.body))
         })
     }
 

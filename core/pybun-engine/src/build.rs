@@ -46,8 +46,13 @@ struct BuildSystem {
 impl Builder<'_, '_> {
     /// Build the project at `source_dir` as an editable wheel (PEP 660) and take it into the cache.
     pub(crate) fn build_editable(&self, source_dir: &Path, label: &str) -> Result<PreparedWheel, Failure> {
+        self.build_into_cache(source_dir, true, label)
+    }
+
+    /// Build the tree at `source_dir` and take the wheel into the cache, unkeyed.
+    fn build_into_cache(&self, source_dir: &Path, editable: bool, label: &str) -> Result<PreparedWheel, Failure> {
         let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, &label_request(label)))?;
-        let result = self.build_tree(source_dir, true, &scratch, label).and_then(|wheel| {
+        let result = self.build_tree(source_dir, editable, &scratch, label).and_then(|wheel| {
             self.ports
                 .build_cache
                 .store_built_wheel(None, &wheel)
@@ -67,15 +72,7 @@ impl Builder<'_, '_> {
                     .with_hint(format!("point `{label}` at a project directory, or at a wheel or sdist")),
             ));
         }
-        let scratch = self.ports.build_cache.scratch_dir().map_err(|e| artifact_failure(e, &label_request(label)))?;
-        let result = self.build_tree(source_dir, false, &scratch, label).and_then(|wheel| {
-            self.ports
-                .build_cache
-                .store_built_wheel(None, &wheel)
-                .map_err(|e| artifact_failure(e, &label_request(label)))
-        });
-        let _ = self.ports.fs.remove_dir_all(&scratch);
-        result
+        self.build_into_cache(source_dir, false, label)
     }
 
     /// A wheel for a locked package that has only an sdist: from the cache, else built.

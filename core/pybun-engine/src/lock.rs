@@ -11,7 +11,7 @@ use pybun_lockfile::{
     TargetEnvironment as LockEnvironment,
 };
 use pybun_pep::{PackageName, Req, TargetPlatform, Version, VersionSpecifiers};
-use pybun_ports::{Event, FileSystem, IndexError, PackageIndex, Reporter};
+use pybun_ports::{DistFile, Event, FileSystem, IndexError, PackageIndex, Reporter};
 use pybun_project::{LockfileFormat, Project};
 use pybun_resolver::{
     Edge, PrereleaseMode, ResolutionMode, ResolveError, ResolveOptions, ResolveRequest, Resolution,
@@ -561,7 +561,7 @@ fn build_lock(
     }];
     let find_links: BTreeSet<&str> = index.find_links.iter().map(String::as_str).collect();
     for package in &resolution.packages {
-        let source_tree = package.files.iter().any(|file| file.filename.ends_with('/'));
+        let source_tree = package.files.iter().any(DistFile::is_source_tree);
         let source = if let Some(url) = &package.direct_url {
             if source_tree { Source::Directory(url.clone()) } else { Source::Url(url.clone()) }
         } else if find_links.contains(package.index.as_str()) {

@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule, Interpreter, select_environment};
-use pybun_lockfile::ExportSelection;
+use pybun_lockfile::{ExportSelection, Source};
 use pybun_pep::{Req, VersionSpecifiers};
 use pybun_ports::{Event, VenvOptions};
 use pybun_project::{parse_script, parse_tasks, script_fingerprint_input, task_plan};
@@ -456,7 +456,13 @@ fn ephemeral_env(
     let wanted = wanted_packages(&lock, &ExportSelection::all(), interpreter, None)?;
     let mut key_text = format!("{}\n{}\n", interpreter.sys_executable.display(), interpreter.python_full_version);
     for want in &wanted {
-        key_text.push_str(&format!("{}=={} {}\n", want.package.name, want.package.version, want.filename));
+        key_text.push_str(&format!("{}=={} {}", want.package.name, want.package.version, want.filename));
+        // A direct URL's environment is another one when the URL or its bytes change.
+        if let Source::Url(url) | Source::Directory(url) = &want.package.source {
+            let hash = want.package.files.first().and_then(|file| file.hash.as_deref()).unwrap_or_default();
+            key_text.push_str(&format!(" {url} {hash}"));
+        }
+        key_text.push('\n');
     }
     let key = hex::encode(Sha256::digest(key_text.as_bytes()));
     let env = ports.build_cache.environments_dir().join(&key[..32]);

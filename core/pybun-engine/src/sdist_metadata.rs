@@ -51,11 +51,6 @@ struct BuildingIndex {
     built: Mutex<HashMap<String, Arc<RawMetadata>>>,
 }
 
-/// Whether `file` is a source tree (see [`DistFile`]).
-pub(crate) fn is_source_tree(file: &DistFile) -> bool {
-    file.filename.ends_with('/')
-}
-
 /// Whether metadata read from `file` needs a build to be trusted.
 fn needs_build(file: &DistFile, raw: &RawMetadata) -> bool {
     let is_wheel = file.filename.to_ascii_lowercase().ends_with(".whl");
@@ -72,7 +67,7 @@ impl PackageIndex for BuildingIndex {
     }
 
     fn metadata(&self, name: &PackageName, file: &DistFile) -> Result<Arc<RawMetadata>, IndexError> {
-        if !is_source_tree(file) {
+        if !file.is_source_tree() {
             let raw = self.inner.metadata(name, file)?;
             if !needs_build(file, &raw) {
                 return Ok(raw);
@@ -101,7 +96,10 @@ impl PackageIndex for BuildingIndex {
     }
 
     fn prefetch_metadata(&self, name: &PackageName, file: &DistFile) {
-        self.inner.prefetch_metadata(name, file);
+        // A source tree is built when asked for, not read ahead by the index.
+        if !file.is_source_tree() {
+            self.inner.prefetch_metadata(name, file);
+        }
     }
 
     fn prefetch_candidate(&self, name: &PackageName, pick: pybun_ports::CandidatePick) {
@@ -141,7 +139,7 @@ pub fn build_sdist_metadata(
         .interpreter()
         .clone();
     let builder = Builder { ports, index, interpreter: &interpreter };
-    if is_source_tree(file) {
+    if file.is_source_tree() {
         let tree = source_tree_path(&file.url)?;
         let wheel = builder.wheel_from_directory(&tree, &format!("{name} @ {}", file.url))?;
         return wheel_metadata(ports, &wheel.unpacked, &file.url);
@@ -161,10 +159,9 @@ pub fn build_sdist_metadata(
 
 /// The local path of a source tree's `file://` URL.
 pub(crate) fn source_tree_path(url: &str) -> Result<std::path::PathBuf, Failure> {
-    let path = url.strip_prefix("file://").ok_or_else(|| {
-        Failure::new(Diagnostic::error(Code::DirectUrl, format!("`{url}` is not a file URL")).with_hint("name a source tree by its `file://` URL"))
-    })?;
-    Ok(std::path::PathBuf::from(percent_encoding::percent_decode_str(path).decode_utf8_lossy().as_ref()))
+    pybun_pep::file_url_path(url).ok_or_else(|| {
+        Failure::new(Diagnostic::error(Code::DirectUrl, format!("`{url}` is not a local file URL")).with_hint("name a source tree by its `file://` URL"))
+    })
 }
 
 /// `METADATA` of an unpacked wheel built from `source` (for messages).

@@ -527,7 +527,7 @@ fn editable_direct_url(root: &Path) -> String {
             c => url.push(c),
         }
     }
-    format!("{{\"url\": \"{url}\", \"dir_info\": {{\"editable\": true}}}}")
+    format!("{{\"url\": {}, \"dir_info\": {{\"editable\": true}}}}", json_string(&url))
 }
 
 
@@ -616,7 +616,10 @@ fn same_version(a: &str, b: &str) -> bool {
 fn same_source(fs: &dyn FileSystem, want: &Wanted<'_>, dist: &InstalledDist) -> bool {
     let (Source::Url(url) | Source::Directory(url)) = &want.package.source else { return true };
     let Ok(bytes) = fs.read(&dist.dist_info.join("direct_url.json")) else { return false };
-    String::from_utf8_lossy(&bytes).contains(&json_string(url))
+    let text = String::from_utf8_lossy(&bytes);
+    // The same URL, and for an archive the same locked bytes.
+    let hash = want.package.files.first().and_then(|file| file.hash.as_deref()?.strip_prefix("sha256:"));
+    text.contains(&json_string(url)) && hash.is_none_or(|hex| text.contains(&format!("sha256={hex}")))
 }
 
 fn plan_changes<'w, 'a>(

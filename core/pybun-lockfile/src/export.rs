@@ -361,11 +361,12 @@ pub fn to_pylock_toml(lock: &Lock, selection: &ExportSelection) -> String {
             continue;
         }
         if let Source::Directory(url) = &package.source {
-            // PEP 751 `packages.directory`: the source tree's path.
-            let path = url.strip_prefix("file://").unwrap_or(url);
-            let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+            // PEP 751 `packages.directory`: the source tree's path, and no
+            // `version` (the tree may not be at the locked one any more).
+            table.remove("version");
+            let path = pybun_pep::file_url_path(url).map_or_else(|| url.clone(), |path| path.display().to_string());
             let mut directory = InlineTable::new();
-            directory.insert("path", path.as_ref().into());
+            directory.insert("path", path.into());
             table["directory"] = Item::Value(Value::InlineTable(directory));
             packages.push(table);
             continue;

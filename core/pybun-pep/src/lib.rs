@@ -6,11 +6,13 @@
 //! those crates lack: distribution filenames and wheel tags (PEP 425/427) and
 //! core metadata (`METADATA` / `PKG-INFO`) parsing.
 
+mod direct_url;
 mod filename;
 mod metadata;
 mod python;
 mod tags;
 
+pub use direct_url::{DirectUrl, direct_url, file_url_path};
 pub use filename::{DistFilename, FilenameError, SdistFilename, WheelFilename};
 pub use metadata::{CoreMetadata, MetadataError};
 pub use tags::{TargetPlatform, TargetTags};

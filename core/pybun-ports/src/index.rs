@@ -51,6 +51,12 @@ impl DistFile {
             has_metadata: false,
         }
     }
+
+    /// Whether this is a local source tree (`filename` ends in `/`), not an archive.
+    #[must_use]
+    pub fn is_source_tree(&self) -> bool {
+        self.filename.ends_with('/')
+    }
 }
 
 /// The files of one project, from the first index that knows it.

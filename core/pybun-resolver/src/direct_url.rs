@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pybun_pep::{CoreMetadata, PackageName, Req, VersionOrUrl};
+use pybun_pep::{CoreMetadata, PackageName, Req, direct_url};
 use pybun_ports::{CandidatePick, DistFile, IndexError, PackageIndex, ProjectFiles, RawMetadata};
 
 use crate::ResolveRequest;
@@ -38,19 +38,14 @@ pub(crate) struct DirectUrls {
     by_name: BTreeMap<PackageName, DirectUrl>,
 }
 
-/// `url` without its fragment, and the fragment's `sha256=` value (lowercase), if any.
-pub(crate) fn split_url(requirement: &Req) -> Option<(String, Option<String>)> {
-    let Some(VersionOrUrl::Url(verbatim)) = &requirement.version_or_url else { return None };
-    let mut url = verbatim.to_url();
-    let sha256 = url.fragment().and_then(|fragment| {
-        fragment.split('&').find_map(|pair| pair.strip_prefix("sha256=").map(str::to_ascii_lowercase))
-    });
-    url.set_fragment(None);
-    Some((url.to_string(), sha256))
-}
-
 fn invalid(requirement: &Req, reason: impl Into<String>) -> ResolveError {
     ResolveError::DirectUrl { name: requirement.name.clone(), requirement: requirement.to_string(), reason: reason.into() }
+}
+
+/// Whether `filename` has a wheel's or an sdist's extension.
+fn looks_like_archive(filename: &str) -> bool {
+    let lower = filename.to_ascii_lowercase();
+    [".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"].iter().any(|ext| lower.ends_with(ext))
 }
 
 impl DirectUrls {
@@ -59,7 +54,7 @@ impl DirectUrls {
     pub(crate) fn root_urls(request: &ResolveRequest) -> BTreeMap<PackageName, String> {
         request
             .all_requirements()
-            .filter_map(|requirement| Some((requirement.name.clone(), split_url(requirement)?.0)))
+            .filter_map(|requirement| Some((requirement.name.clone(), direct_url(requirement)?.ok()?.url)))
             .collect()
     }
 
@@ -67,54 +62,50 @@ impl DirectUrls {
     ///
     /// # Errors
     /// [`ResolveError::DirectUrl`] for a URL PyBun cannot use, or two URLs
-    /// for one package; index errors while hashing a file.
+    /// for one package; index errors while hashing a file or building a tree.
     pub(crate) fn collect(request: &ResolveRequest, index: &dyn PackageIndex) -> Result<Self, ResolveError> {
         let mut by_name: BTreeMap<PackageName, (String, DirectUrl)> = BTreeMap::new();
         for requirement in request.all_requirements() {
-            let Some((url, sha256)) = split_url(requirement) else { continue };
+            let Some(parsed) = direct_url(requirement) else { continue };
+            let parsed = parsed.map_err(|reason| invalid(requirement, reason))?;
             let name = &requirement.name;
             if let Some((first, known)) = by_name.get_mut(name) {
-                if known.file.url != url {
+                if known.file.url != parsed.url {
                     return Err(invalid(requirement, format!("`{name}` is also required as `{first}`; a package can come from one URL only")));
                 }
                 if known.file.sha256.is_none() {
-                    known.file.sha256 = sha256;
-                } else if sha256.is_some() && sha256 != known.file.sha256 {
+                    known.file.sha256 = parsed.sha256;
+                } else if parsed.sha256.is_some() && parsed.sha256 != known.file.sha256 {
                     return Err(invalid(requirement, format!("`{first}` names another sha256 for the same URL")));
                 }
                 continue;
             }
-            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-            if !matches!(scheme, "http" | "https" | "file") {
-                return Err(invalid(requirement, format!("`{scheme}` URLs are not supported yet")));
-            }
-            let path = url.split(['?', '#']).next().unwrap_or(&url);
-            let segment = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
-            let filename = percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned();
-            let is_archive = file_version_text(&filename, name).is_some();
-            if !is_archive && scheme != "file" {
+            let filename = &parsed.filename;
+            let mut file = if file_version_text(filename, name).is_some() {
+                DistFile::new(filename.clone(), parsed.url.clone(), parsed.url.clone())
+            } else if parsed.scheme == "file" && !looks_like_archive(filename) {
+                source_tree(requirement, &parsed.url, filename, index)?
+            } else {
                 return Err(invalid(
                     requirement,
-                    format!("`{filename}` is not the filename of a wheel or sdist of `{name}`; archives without a versioned filename are not supported yet"),
+                    format!("`{filename}` is not the filename of a wheel or sdist of `{name}` (archives without a versioned filename are not supported yet)"),
                 ));
-            }
-            let mut file = if is_archive {
-                DistFile::new(filename, url.clone(), url.clone())
-            } else {
-                source_tree(requirement, &url, &filename, index)?
             };
-            file.sha256 = sha256;
+            file.sha256 = parsed.sha256;
             by_name.insert(name.clone(), (requirement.to_string(), DirectUrl { file }));
         }
         let mut by_name: BTreeMap<PackageName, DirectUrl> = by_name.into_iter().map(|(name, (_, url))| (name, url)).collect();
         for url in by_name.values_mut() {
-            if url.file.sha256.is_none() && !url.file.filename.ends_with('/') {
-                let known = request.known_hashes.get(&url.file.url).cloned();
-                url.file.sha256 = Some(match known {
-                    Some(hash) => hash,
-                    None => index.file_sha256(&url.file)?,
-                });
+            if url.file.sha256.is_some() || url.file.is_source_tree() {
+                continue;
             }
+            // A local file is hashed again (cheap, and it may have been rebuilt in
+            // place); a remote one keeps the hash the lock pins.
+            let known = request.known_hashes.get(&url.file.url).filter(|_| !url.file.url.starts_with("file:"));
+            url.file.sha256 = Some(match known {
+                Some(hash) => hash.clone(),
+                None => index.file_sha256(&url.file)?,
+            });
         }
         Ok(Self { by_name })
     }

@@ -18,7 +18,7 @@ use pybun_pep::{
 use pybun_ports::{DistFile, Event, IndexError, PackageIndex, Reporter};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::direct_url::{DirectUrls, split_url};
+use crate::direct_url::DirectUrls;
 use crate::candidate::{FileFilter, GuessContext, GuessSetup, Picker, metadata_file};
 use crate::options::{PrereleaseMode, ResolutionMode};
 use crate::package::Node;
@@ -525,7 +525,7 @@ impl<'a> Provider<'a> {
                 // index answers with the URL's one file); a package may name
                 // one of them, but no URL of its own.
                 Some(VersionOrUrl::Url(_)) => {
-                    let url = split_url(requirement).map(|(url, _)| url);
+                    let url = pybun_pep::direct_url(requirement).and_then(Result::ok).map(|parsed| parsed.url);
                     if !matches!(who, Node::Root(_)) && url.as_ref() != self.root_urls.get(&requirement.name) {
                         return Err(ResolveError::DirectUrl {
                             name: requirement.name.clone(),

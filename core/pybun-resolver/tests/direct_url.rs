@@ -149,3 +149,40 @@ fn a_hash_the_lock_already_pins_is_not_fetched_again() {
     assert_eq!(tool.files[0].sha256.as_deref(), Some(pinned.as_str()));
     assert!(index.requests().iter().all(|r| !r.starts_with("hash:")), "{:?}", index.requests());
 }
+
+#[test]
+fn extras_local_versions_and_a_matching_url_dependency_are_accepted() {
+    let mut index = index();
+    let local = "https://example.com/dist/fancy-2.0%2Bcpu-py3-none-any.whl";
+    index.add_url_file(
+        local,
+        "Metadata-Version: 2.1\nName: fancy\nVersion: 2.0+cpu\nProvides-Extra: fast\nRequires-Dist: helper ; extra == 'fast'\n",
+        TOOL_SHA,
+    );
+    add(&mut index, "user", "1.0", &[&format!("tool @ {TOOL_URL}")]);
+    let resolution = resolved(&index, &[&format!("fancy[fast] @ {local}"), &format!("tool @ {TOOL_URL}"), "user"]);
+    assert_eq!(
+        lines(&resolution),
+        [
+            format!("fancy==2.0+cpu [{local}]"),
+            "helper==2.0".to_string(),
+            format!("tool==1.4 [{TOOL_URL}]"),
+            "user==1.0".to_string(),
+        ]
+    );
+    let fancy = &resolution.packages[0];
+    assert_eq!(fancy.files[0].filename, "fancy-2.0+cpu-py3-none-any.whl", "the filename is percent-decoded");
+    assert!(fancy.optional_dependencies.contains_key(&pybun_pep::ExtraName::from_str("fast").unwrap()), "{fancy:?}");
+}
+
+#[test]
+fn credentials_other_hashes_and_foreign_archives_are_refused() {
+    let index = index();
+    let secret = refused(&index, &["tool @ https://me:token@example.com/dist/tool-1.4-py3-none-any.whl"]);
+    assert!(secret.contains("URLs with credentials are not supported"), "{secret}");
+    let md5 = refused(&index, &[&format!("tool @ {TOOL_URL}#md5=0123")]);
+    assert!(md5.contains("only `#sha256=` hashes can be checked"), "{md5}");
+    // A local wheel of another package is not taken for a source tree.
+    let foreign = refused(&index, &["tool @ file:///wheels/helper-1.0-py3-none-any.whl"]);
+    assert!(foreign.contains("`helper-1.0-py3-none-any.whl` is not the filename of a wheel or sdist of `tool`"), "{foreign}");
+}
