@@ -610,12 +610,15 @@ fn same_version(a: &str, b: &str) -> bool {
 }
 
 /// Whether an installed distribution of the wanted version came from the
-/// wanted source. Only a package locked from a direct URL is checked (one
-/// read of its `direct_url.json`, which must name the locked URL), so a no-op
-/// sync of index packages still costs no reads.
+/// wanted source: for a package locked from an index, no `direct_url.json`
+/// (one stat); from a direct URL or source tree, a `direct_url.json` naming
+/// the locked URL and, for an archive, the locked sha256 (one read).
 fn same_source(fs: &dyn FileSystem, want: &Wanted<'_>, dist: &InstalledDist) -> bool {
-    let (Source::Url(url) | Source::Directory(url)) = &want.package.source else { return true };
-    let Ok(bytes) = fs.read(&dist.dist_info.join("direct_url.json")) else { return false };
+    let direct_url = dist.dist_info.join("direct_url.json");
+    let (Source::Url(url) | Source::Directory(url)) = &want.package.source else {
+        return !fs.exists(&direct_url);
+    };
+    let Ok(bytes) = fs.read(&direct_url) else { return false };
     let text = String::from_utf8_lossy(&bytes);
     // The same URL, and for an archive the same locked bytes.
     let hash = want.package.files.first().and_then(|file| file.hash.as_deref()?.strip_prefix("sha256:"));

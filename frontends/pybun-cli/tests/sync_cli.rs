@@ -1017,7 +1017,7 @@ fn an_unusable_direct_url_is_refused_at_the_requirement() {
 }
 
 #[test]
-fn switching_a_package_from_its_index_to_a_url_of_the_same_version_reinstalls_it() {
+fn switching_a_package_between_its_index_and_a_url_at_the_same_version_reinstalls_it() {
     let (ctx, server) = project();
     let pyproject = |lib: &str| {
         format!("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"{lib}\"]\n")
@@ -1032,6 +1032,14 @@ fn switching_a_package_from_its_index_to_a_url_of_the_same_version_reinstalls_it
     assert!(changes(&out.json()).contains_key("lib"), "same version, other source: reinstalled\n{out}");
     assert_eq!(direct_url_json(&ctx, "lib-1.0.0.dist-info").unwrap()["url"], lib_url.as_str());
     verify_records(&ctx);
+    // And back to the index: reinstalled again, without `direct_url.json`.
+    ctx.write_pyproject(&pyproject("lib==1.0.0"));
+    let back = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    back.success();
+    assert!(changes(&back.json()).contains_key("lib"), "{back}");
+    assert!(direct_url_json(&ctx, "lib-1.0.0.dist-info").is_none());
+    let again = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    assert!(changes(&again.json()).is_empty(), "{again}");
 }
 
 #[test]
