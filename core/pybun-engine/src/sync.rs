@@ -484,50 +484,27 @@ fn file_request(package: &LockedPackage, filename: &str) -> ArtifactRequest {
 /// archive: its one file, with the locked hash); `None` for index packages.
 fn archive_direct_url(package: &LockedPackage) -> Option<String> {
     let Source::Url(url) = &package.source else { return None };
-    let url = json_string(url);
-    let digest = package.files.first().and_then(|file| file.hash.as_deref()?.strip_prefix("sha256:"));
-    Some(match digest {
-        Some(hex) => format!(
-            "{{\"url\": {url}, \"archive_info\": {{\"hash\": \"sha256={hex}\", \"hashes\": {{\"sha256\": \"{hex}\"}}}}}}"
-        ),
-        None => format!("{{\"url\": {url}, \"archive_info\": {{}}}}"),
-    })
+    let archive_info = match locked_sha256(package) {
+        Some(hex) => serde_json::json!({ "hash": format!("sha256={hex}"), "hashes": { "sha256": hex } }),
+        None => serde_json::json!({}),
+    };
+    Some(serde_json::json!({ "url": url, "archive_info": archive_info }).to_string())
+}
+
+/// The hex sha256 the lock pins for a direct URL package's one file.
+fn locked_sha256(package: &LockedPackage) -> Option<&str> {
+    package.files.first()?.hash.as_deref()?.strip_prefix("sha256:")
 }
 
 /// PEP 610 `direct_url.json` of a package built from the source tree at `url`.
 fn directory_direct_url(url: &str) -> String {
-    format!("{{\"url\": {}, \"dir_info\": {{}}}}", json_string(url))
-}
-
-/// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::json!({ "url": url, "dir_info": {} }).to_string()
 }
 
 /// PEP 610 `direct_url.json` of an editable install of `root`.
 fn editable_direct_url(root: &Path) -> String {
-    let path = root.display().to_string();
-    let mut url = String::from("file://");
-    for c in path.chars() {
-        match c {
-            ' ' => url.push_str("%20"),
-            '"' => url.push_str("%22"),
-            '\\' => url.push('/'),
-            c => url.push(c),
-        }
-    }
-    format!("{{\"url\": {}, \"dir_info\": {{\"editable\": true}}}}", json_string(&url))
+    let url = pybun_pep::path_file_url(root).unwrap_or_else(|| format!("file://{}", root.display()));
+    serde_json::json!({ "url": url, "dir_info": { "editable": true } }).to_string()
 }
 
 
@@ -619,10 +596,10 @@ fn same_source(fs: &dyn FileSystem, want: &Wanted<'_>, dist: &InstalledDist) -> 
         return !fs.exists(&direct_url);
     };
     let Ok(bytes) = fs.read(&direct_url) else { return false };
-    let text = String::from_utf8_lossy(&bytes);
+    let Ok(installed) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
     // The same URL, and for an archive the same locked bytes.
-    let hash = want.package.files.first().and_then(|file| file.hash.as_deref()?.strip_prefix("sha256:"));
-    text.contains(&json_string(url)) && hash.is_none_or(|hex| text.contains(&format!("sha256={hex}")))
+    installed["url"] == url.as_str()
+        && locked_sha256(want.package).is_none_or(|hex| installed["archive_info"]["hashes"]["sha256"] == hex)
 }
 
 fn plan_changes<'w, 'a>(

@@ -70,6 +70,12 @@ pub fn file_url_path(url: &str) -> Option<PathBuf> {
     url::Url::parse(url).ok().filter(|url| url.scheme() == "file")?.to_file_path().ok()
 }
 
+/// The `file://` URL of an absolute local path (percent-encoded as needed).
+#[must_use]
+pub fn path_file_url(path: &std::path::Path) -> Option<String> {
+    url::Url::from_file_path(path).ok().map(String::from)
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -108,5 +114,8 @@ mod tests {
         assert_eq!(file_url_path("file:///src/my%20tree"), Some(PathBuf::from("/src/my tree")));
         assert_eq!(file_url_path("file://localhost/src/tree"), Some(PathBuf::from("/src/tree")));
         assert_eq!(file_url_path("https://example.com/x"), None);
+        let url = path_file_url(std::path::Path::new("/src/my tree")).unwrap();
+        assert_eq!(url, "file:///src/my%20tree");
+        assert_eq!(file_url_path(&url), Some(PathBuf::from("/src/my tree")));
     }
 }

@@ -12,7 +12,7 @@ mod metadata;
 mod python;
 mod tags;
 
-pub use direct_url::{DirectUrl, direct_url, file_url_path};
+pub use direct_url::{DirectUrl, direct_url, file_url_path, path_file_url};
 pub use filename::{DistFilename, FilenameError, SdistFilename, WheelFilename};
 pub use metadata::{CoreMetadata, MetadataError};
 pub use tags::{TargetPlatform, TargetTags};

@@ -3,9 +3,20 @@
 
 use std::str::FromStr;
 
-use pybun_pep::PackageName;
+use pybun_pep::{PackageName, Req, VersionSpecifiers};
+use pybun_resolver::ResolveRequest;
 use pybun_ports::DistFile;
 use pybun_ports::testing::FixtureIndex;
+
+/// A request of the project `root` (`requires-python >=3.9`) with these dependencies.
+pub fn request(requirements: &[&str]) -> ResolveRequest {
+    ResolveRequest {
+        project: "root".to_string(),
+        dependencies: requirements.iter().map(|r| Req::from_str(r).unwrap()).collect(),
+        requires_python: Some(VersionSpecifiers::from_str(">=3.9").unwrap()),
+        ..ResolveRequest::default()
+    }
+}
 
 /// Add `name==version` with the given `Requires-Dist` lines.
 pub fn add(index: &mut FixtureIndex, name: &str, version: &str, requires: &[&str]) {

@@ -5,24 +5,15 @@ mod common;
 
 use std::str::FromStr;
 
-use pybun_pep::{Req, VersionSpecifiers};
 use pybun_ports::NullReporter;
 use pybun_ports::testing::FixtureIndex;
-use pybun_resolver::{ResolveError, ResolveRequest, Resolution, resolve};
+use pybun_resolver::{ResolveError, Resolution, resolve};
 
-use common::add;
+use common::{add, request};
 
 const TOOL_URL: &str = "https://example.com/dist/tool-1.4-py3-none-any.whl";
 const TOOL_SHA: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
-fn request(requirements: &[&str]) -> ResolveRequest {
-    ResolveRequest {
-        project: "root".to_string(),
-        dependencies: requirements.iter().map(|r| Req::from_str(r).unwrap()).collect(),
-        requires_python: Some(VersionSpecifiers::from_str(">=3.9").unwrap()),
-        ..ResolveRequest::default()
-    }
-}
 
 /// `tool` 2.0 on the index; `tool` 1.4 only at [`TOOL_URL`], needing `helper`.
 fn index() -> FixtureIndex {

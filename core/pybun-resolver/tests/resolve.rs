@@ -4,21 +4,13 @@ mod common;
 
 use std::str::FromStr;
 
-use pybun_pep::{Req, VersionSpecifiers};
+use pybun_pep::VersionSpecifiers;
 use pybun_ports::testing::FixtureIndex;
 use pybun_ports::{DistFile, MetadataOrigin, NullReporter};
 use pybun_resolver::{PrereleaseMode, ResolveError, ResolveRequest, resolve};
 
-use common::{add, add_full};
+use common::{add, add_full, request};
 
-fn request(requirements: &[&str]) -> ResolveRequest {
-    ResolveRequest {
-        project: "root".to_string(),
-        dependencies: requirements.iter().map(|r| Req::from_str(r).unwrap()).collect(),
-        requires_python: Some(VersionSpecifiers::from_str(">=3.9").unwrap()),
-        ..ResolveRequest::default()
-    }
-}
 
 /// Resolve and render `name==version` lines, or the error's explanation.
 fn check(index: &FixtureIndex, request: &ResolveRequest, expected: &[&str]) {
