@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Failure;
 use crate::lock::{IndexSettings, lock_requirements};
-use crate::sync::{SyncPorts, WantedKind, artifact_failure, environment_failure, wanted_packages};
+use crate::sync::{SyncPorts, WantedKind, artifact_failure, environment_failure, environment_key_text, wanted_packages};
 
 /// PEP 517's fallback for a source tree without `[build-system]`.
 const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
@@ -227,10 +227,7 @@ impl Builder<'_, '_> {
                 .with_hint("build requirements must be installable from wheels; use another interpreter (`--python`)"),
             ));
         }
-        let mut key_text = format!("{}\n{}\n", self.interpreter.sys_executable.display(), self.interpreter.python_full_version);
-        for want in &wanted {
-            key_text.push_str(&format!("{}=={} {}\n", want.package.name, want.package.version, want.filename));
-        }
+        let key_text = environment_key_text(self.interpreter, &wanted);
         let key = hex::encode(Sha256::digest(key_text.as_bytes()));
         let dir = self.ports.build_cache.build_env_dir(&key[..32]);
         let marker = dir.join(COMPLETE_MARKER);

@@ -193,17 +193,28 @@ pub fn lock(
     };
     let inputs = Inputs::new(&loaded, &index_settings, &settings, &mut warnings)?;
 
+    let mut opened: Option<Arc<dyn PackageIndex>> = None;
     if let Some((existing_lock, existing_path)) = &existing {
-        let fresh = existing_lock.fingerprint == inputs.fingerprint;
+        let mut fresh = existing_lock.fingerprint == inputs.fingerprint;
+        let mut changed = Vec::new();
+        if fresh && has_local_archives(existing_lock) {
+            let index = open_index(&index_settings)?;
+            changed = changed_local_archives(existing_lock, index.as_ref());
+            fresh = changed.is_empty();
+            opened = Some(index);
+        }
         if request.check {
             if fresh {
                 return Ok(LockOutcome { lock: existing_lock.clone(), path: existing_path.clone(), status: LockStatus::UpToDate, warnings });
             }
-            return Err(Failure::new(
+            let mut diagnostic =
                 Diagnostic::error(Code::LockStale, format!("`{}` is out of date with `pyproject.toml`", existing_path.display()))
                     .in_file(existing_path.display().to_string())
-                    .with_hint("run `pybun lock` to update it"),
-            ));
+                    .with_hint("run `pybun lock` to update it");
+            for url in changed {
+                diagnostic = diagnostic.with_cause(format!("`{url}` is not the file that was locked"));
+            }
+            return Err(Failure::new(diagnostic));
         }
         if fresh && !request.upgrade && *existing_path == path {
             return Ok(LockOutcome { lock: existing_lock.clone(), path: existing_path.clone(), status: LockStatus::UpToDate, warnings });
@@ -236,7 +247,10 @@ pub fn lock(
                 .collect();
         }
 
-    let index = open_index(&index_settings)?;
+    let index = match opened {
+        Some(index) => index,
+        None => open_index(&index_settings)?,
+    };
     let resolution = match resolve(&resolve_request, index.as_ref(), reporter) {
         Ok(resolution) => resolution,
         Err(error) => return Err(resolve_failure(error, &loaded, &resolve_request, index.as_ref())),
@@ -263,6 +277,30 @@ pub fn lock(
             fs.remove_file(existing_path).map_err(|e| Failure::io(existing_path, &e, "remove"))?;
         }
     Ok(LockOutcome { lock, path, status, warnings })
+}
+
+/// Whether the lock pins local files by URL (`file:` archives), whose bytes
+/// may change under the same URL.
+fn has_local_archives(lock: &Lock) -> bool {
+    lock.packages.iter().any(|p| matches!(&p.source, Source::Url(url) if url.starts_with("file:")))
+}
+
+/// The `file:` archive URLs of the lock whose bytes no longer have the locked
+/// hash (rebuilt in place, or gone): the lock is then stale.
+fn changed_local_archives(lock: &Lock, index: &dyn PackageIndex) -> Vec<String> {
+    lock.packages
+        .iter()
+        .filter_map(|package| {
+            let Source::Url(url) = &package.source else { return None };
+            let file = package.files.first()?;
+            if !url.starts_with("file:") {
+                return None;
+            }
+            let locked = file.hash.as_deref()?.strip_prefix("sha256:")?;
+            let now = index.file_sha256(&DistFile::new(file.filename.clone(), url.clone(), url.clone())).ok();
+            (now.as_deref() != Some(locked)).then(|| url.clone())
+        })
+        .collect()
 }
 
 /// Everything the resolution depends on, and its fingerprint.

@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_env::{EnvironmentChoice, EnvironmentInputs, EnvironmentRule, Interpreter, select_environment};
-use pybun_lockfile::{ExportSelection, Source};
+use pybun_lockfile::ExportSelection;
 use pybun_pep::{Req, VersionSpecifiers};
 use pybun_ports::{Event, VenvOptions};
 use pybun_project::{parse_script, parse_tasks, script_fingerprint_input, task_plan};
@@ -30,7 +30,7 @@ use crate::interpreter::choose_interpreter;
 use crate::lock::{IndexSettings, existing_lock_path, lock_requirements};
 use crate::project::find_project_root;
 use crate::sync::{
-    EarlyInstalls, LockMode, SYNC_STAMP, SyncPorts, SyncRequest, WantedKind, environment_failure, install_prepared, prepare, sync, sync_stamp,
+    EarlyInstalls, LockMode, SYNC_STAMP, SyncPorts, SyncRequest, WantedKind, environment_failure, environment_key_text, install_prepared, prepare, sync, sync_stamp,
     wanted_packages,
 };
 
@@ -454,16 +454,7 @@ fn ephemeral_env(
         ports.reporter,
     )?;
     let wanted = wanted_packages(&lock, &ExportSelection::all(), interpreter, None)?;
-    let mut key_text = format!("{}\n{}\n", interpreter.sys_executable.display(), interpreter.python_full_version);
-    for want in &wanted {
-        key_text.push_str(&format!("{}=={} {}", want.package.name, want.package.version, want.filename));
-        // A direct URL's environment is another one when the URL or its bytes change.
-        if let Source::Url(url) | Source::Directory(url) = &want.package.source {
-            let hash = want.package.files.first().and_then(|file| file.hash.as_deref()).unwrap_or_default();
-            key_text.push_str(&format!(" {url} {hash}"));
-        }
-        key_text.push('\n');
-    }
+    let key_text = environment_key_text(interpreter, &wanted);
     let key = hex::encode(Sha256::digest(key_text.as_bytes()));
     let env = ports.build_cache.environments_dir().join(&key[..32]);
     if ports.fs.exists(&env.join(COMPLETE)) && ports.environments.open_venv(&env).map_err(environment_failure)?.is_some() {

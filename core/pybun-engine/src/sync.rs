@@ -126,6 +126,22 @@ pub(crate) enum WantedKind {
     Directory,
 }
 
+/// What a cached environment (`pybun run`'s, a build environment) holding
+/// exactly `wanted` for `interpreter` is keyed by: the interpreter, and each
+/// package's name, version and file, with the URL and locked hash of a
+/// direct URL (so other bytes at the same URL make another environment).
+pub(crate) fn environment_key_text(interpreter: &Interpreter, wanted: &[Wanted<'_>]) -> String {
+    let mut text = format!("{}\n{}\n", interpreter.sys_executable.display(), interpreter.python_full_version);
+    for want in wanted {
+        text.push_str(&format!("{}=={} {}", want.package.name, want.package.version, want.filename));
+        if let Source::Url(url) | Source::Directory(url) = &want.package.source {
+            text.push_str(&format!(" {url} {}", locked_sha256(want.package).unwrap_or_default()));
+        }
+        text.push('\n');
+    }
+    text
+}
+
 /// A locked package chosen for this interpreter, and the file to install it from.
 #[derive(Debug, Clone)]
 pub(crate) struct Wanted<'a> {

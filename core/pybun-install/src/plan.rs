@@ -226,6 +226,12 @@ fn dist_info_matches(dir: &str, wheel: &WheelFilename) -> bool {
     })
 }
 
+/// `.dist-info` files an installer writes itself (PEP 610 `direct_url.json`,
+/// PEP 627 `INSTALLER` and `REQUESTED`), never taken from the wheel.
+pub(crate) fn installer_owned(name: &str) -> bool {
+    matches!(name, "INSTALLER" | "REQUESTED" | "direct_url.json")
+}
+
 /// The wheel's `.dist-info` directory name: the one top-level `*.dist-info`
 /// directory, which must name the wheel's project and version.
 ///
@@ -363,6 +369,11 @@ pub fn plan_install(
             && size != entry.size
         {
             return Err(InstallError::SizeMismatch { wheel, path: archive_path, expected: size, actual: entry.size });
+        }
+        // PEP 610/627: these are the installer's to write (or not); a copy the
+        // wheel ships (checked against RECORD like every file) is not installed.
+        if components.len() == 2 && components[0] == dist_info && installer_owned(components[1]) {
+            continue;
         }
         let dest = rest.iter().fold(scheme.dir(key).to_path_buf(), |dir, c| dir.join(c));
         if let Some(other) = by_dest.insert(crate::installed::path_bytes(&dest).to_vec(), archive_path.clone()) {
@@ -550,6 +561,18 @@ mod tests {
         check(
             &[("demo/__init__.py", ""), ("demo/gone.py", "MISSING")],
             Err("`demo-1.0-py3-none-any.whl`: RECORD lists `demo/gone.py`, which is not in the archive"),
+        );
+        // The installer's own files shipped in a wheel are checked, not installed.
+        check(
+            &[("demo/a.py", ""), ("demo-1.0.dist-info/direct_url.json", "{}"), ("demo-1.0.dist-info/INSTALLER", "pip")],
+            Ok(&[
+                "demo-1.0.dist-info/WHEEL -> /env/lib/python3.12/site-packages/demo-1.0.dist-info/WHEEL d",
+                "demo/a.py -> /env/lib/python3.12/site-packages/demo/a.py",
+            ]),
+        );
+        check(
+            &[("demo/a.py", ""), ("!demo-1.0.dist-info/REQUESTED", "")],
+            Err("`demo-1.0-py3-none-any.whl`: `demo-1.0.dist-info/REQUESTED` is in the archive but not listed in RECORD"),
         );
         // Signatures need no RECORD row.
         check(

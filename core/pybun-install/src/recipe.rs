@@ -191,7 +191,7 @@ pub fn destinations<'a>(
             return None;
         }
         let (first, rest) = path.split_once('/').unwrap_or((path, ""));
-        if first == dist_info && matches!(rest, "RECORD" | "RECORD.jws" | "RECORD.p7s") {
+        if first == dist_info && (matches!(rest, "RECORD" | "RECORD.jws" | "RECORD.p7s") || crate::plan::installer_owned(rest)) {
             continue;
         }
         let dest = if first == data_dir {

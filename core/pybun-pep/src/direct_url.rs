@@ -18,7 +18,10 @@ pub struct DirectUrl {
 }
 
 /// Hash names a fragment may carry (pip's `hashlib.algorithms_guaranteed`).
-const HASH_NAMES: [&str; 9] = ["md5", "sha1", "sha224", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b", "blake2s"];
+const HASH_NAMES: [&str; 13] = [
+    "md5", "sha1", "sha224", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s", "shake_128",
+    "shake_256",
+];
 
 /// The URL of a direct URL requirement; `None` for a requirement by version.
 ///
@@ -44,7 +47,10 @@ fn split(mut url: url::Url) -> Result<DirectUrl, String> {
     for pair in url.fragment().unwrap_or_default().split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "sha256" => sha256 = Some(value.to_ascii_lowercase()),
+            "sha256" if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                sha256 = Some(value.to_ascii_lowercase());
+            }
+            "sha256" => return Err(format!("`#sha256={value}` is not a sha256 digest (64 hexadecimal digits)")),
             "subdirectory" => return Err("`#subdirectory=` is not supported yet".to_string()),
             key if HASH_NAMES.contains(&key) => {
                 return Err(format!("only `#sha256=` hashes can be checked, not `#{key}=`"));
@@ -54,6 +60,9 @@ fn split(mut url: url::Url) -> Result<DirectUrl, String> {
         }
     }
     url.set_fragment(None);
+    if scheme == "file" && url.host_str().is_some_and(|host| !host.is_empty()) {
+        return Err(format!("`file` URLs name local paths; `{}` is on another host", url.host_str().unwrap_or_default()));
+    }
     if scheme == "file" && url.path().len() > 1 && url.path().ends_with('/') {
         let trimmed = url.path().trim_end_matches('/').to_string();
         url.set_path(&trimmed);
@@ -97,9 +106,16 @@ mod tests {
     #[test]
     fn urls_are_split_into_url_filename_and_hash() {
         check(
-            "torch @ https://h.example/w/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl#sha256=ABCD&egg=torch",
-            Ok(("https://h.example/w/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl", "torch-2.0.0+cpu-cp311-cp311-linux_x86_64.whl", Some("abcd"))),
+            "torch @ https://h.example/w/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl#sha256=ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB&egg=torch",
+            Ok((
+                "https://h.example/w/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl",
+                "torch-2.0.0+cpu-cp311-cp311-linux_x86_64.whl",
+                Some("abababababababababababababababababababababababababababababababab"),
+            )),
         );
+        check("x @ https://example.com/x-1.0.tar.gz#sha256=abcd", Err("`#sha256=abcd` is not a sha256 digest"));
+        check("x @ file://builder/src/x", Err("`file` URLs name local paths; `builder` is on another host"));
+        check("x @ https://example.com/x-1.0.tar.gz#sha3_384=00", Err("not `#sha3_384=`"));
         check("tree @ file:///src/tree/", Ok(("file:///src/tree", "tree", None)));
         check("tree @ file://localhost/src/my%20tree", Ok(("file:///src/my%20tree", "my tree", None)));
         check("x @ git+https://example.com/x.git", Err("`git+https` URLs are not supported yet"));

@@ -16,9 +16,10 @@
 //! so the lock always pins the bytes; a source tree has none.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::sync::Arc;
 
-use pybun_pep::{CoreMetadata, PackageName, Req, direct_url};
+use pybun_pep::{CoreMetadata, PackageName, Req, Version, direct_url};
 use pybun_ports::{CandidatePick, DistFile, IndexError, PackageIndex, ProjectFiles, RawMetadata};
 
 use crate::ResolveRequest;
@@ -81,9 +82,15 @@ impl DirectUrls {
                 continue;
             }
             let filename = &parsed.filename;
-            let mut file = if file_version_text(filename, name).is_some() {
+            let mut file = if let Some((version, _)) = file_version_text(filename, name) {
+                if Version::from_str(version).is_err() {
+                    return Err(invalid(requirement, format!("`{filename}` does not name a valid version (`{version}`)")));
+                }
                 DistFile::new(filename.clone(), parsed.url.clone(), parsed.url.clone())
             } else if parsed.scheme == "file" && !looks_like_archive(filename) {
+                if parsed.sha256.is_some() {
+                    return Err(invalid(requirement, "a source tree has no sha256 to check; remove the `#sha256=`"));
+                }
                 source_tree(requirement, &parsed.url, filename, index)?
             } else {
                 return Err(invalid(

@@ -173,6 +173,10 @@ fn credentials_other_hashes_and_foreign_archives_are_refused() {
     assert!(secret.contains("URLs with credentials are not supported"), "{secret}");
     let md5 = refused(&index, &[&format!("tool @ {TOOL_URL}#md5=0123")]);
     assert!(md5.contains("only `#sha256=` hashes can be checked"), "{md5}");
+    let tree_hash = refused(&index, &[&format!("tool @ file:///src/tool#sha256={TOOL_SHA}")]);
+    assert!(tree_hash.contains("a source tree has no sha256 to check"), "{tree_hash}");
+    let no_version = refused(&index, &["tool @ https://example.com/dist/tool-latest.tar.gz"]);
+    assert!(no_version.contains("`tool-latest.tar.gz` does not name a valid version (`latest`)"), "{no_version}");
     // A local wheel of another package is not taken for a source tree.
     let foreign = refused(&index, &["tool @ file:///wheels/helper-1.0-py3-none-any.whl"]);
     assert!(foreign.contains("`helper-1.0-py3-none-any.whl` is not the filename of a wheel or sdist of `tool`"), "{foreign}");

@@ -1114,24 +1114,27 @@ fn a_directory_that_is_not_a_source_tree_is_refused() {
 }
 
 #[test]
-fn a_local_wheel_rebuilt_in_place_is_hashed_again_at_the_next_lock_and_reinstalled() {
+fn a_local_wheel_rebuilt_in_place_makes_the_lock_stale_and_is_reinstalled() {
     let (ctx, server) = project();
     let wheels = ctx.temp.path().join("wheels");
     std::fs::create_dir_all(&wheels).unwrap();
     let (name, first) = build_wheel(&DistSpec::new("private", "3.1"), "py3-none-any");
     std::fs::write(wheels.join(&name), &first).unwrap();
     let url = file_url(&wheels.join(&name));
-    let pyproject = |extra: &str| {
-        format!("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"private @ {url}\"{extra}]\n")
-    };
-    ctx.write_pyproject(&pyproject(""));
+    ctx.write_pyproject(&format!(
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"private @ {url}\"]\n"
+    ));
     pybun(&ctx, &server, &["sync"]).success();
     // The same filename, other bytes (a console script now).
     let (_, second) = build_wheel(&DistSpec::new("private", "3.1").console_script("private-hello", "private:main"), "py3-none-any");
     assert_ne!(first, second);
     std::fs::write(wheels.join(&name), &second).unwrap();
-    // The lock is re-made for another reason: the file is hashed again.
-    ctx.write_pyproject(&pyproject(", \"other\""));
+    // `--locked` names the file that changed.
+    let locked = pybun(&ctx, &server, &["--format", "json", "sync", "--locked"]);
+    locked.failure();
+    assert_eq!(locked.json()["error"]["code"], "PB0403", "{locked}");
+    assert!(locked.json()["error"]["causes"][0].as_str().unwrap().contains(&url), "{locked}");
+    // A plain sync re-locks (the file hashed again) and reinstalls it.
     let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
     out.success();
     let lock = ctx.read_file("pybun.lock").unwrap();
@@ -1139,4 +1142,6 @@ fn a_local_wheel_rebuilt_in_place_is_hashed_again_at_the_next_lock_and_reinstall
     assert!(changes(&out.json()).contains_key("private"), "other bytes, same version: reinstalled\n{out}");
     assert!(ctx.project_dir.join(".venv/bin/private-hello").exists());
     verify_records(&ctx);
+    // Then all is fresh again.
+    pybun(&ctx, &server, &["sync", "--locked"]).success();
 }
