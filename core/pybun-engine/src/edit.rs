@@ -6,11 +6,13 @@
 //! it was and the lock is untouched.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use pybun_diagnostics::{Code, Diagnostic};
 use pybun_ports::{FileSystem, Interpreters};
+use pybun_pep::{PackageName, WheelFilename};
 use pybun_project::{
-    DependencyTarget, add_requirement, gitignore_template, init_pyproject, normalize_project_name,
+    DependencyTarget, add_requirement, gitignore_template, init_pyproject, normalize_project_name, parse_pyproject,
     remove_requirement,
 };
 
@@ -58,6 +60,66 @@ pub struct EditOutcome {
     pub sync: Option<SyncOutcome>,
 }
 
+/// `pybun add ./dist/x-1.0-py3-none-any.whl`, `pybun add ../tree`,
+/// `pybun add https://host/x-1.0.tar.gz`: a path or URL of a wheel or sdist,
+/// or the path of a source tree, becomes the direct URL requirement
+/// `name @ url` (the name from the filename, or from the tree's
+/// `[project] name`). `None` when `text` is a PEP 508 requirement already,
+/// or names nothing that exists (it is then reported as a requirement).
+///
+/// # Errors
+/// A source tree whose `pyproject.toml` names no project.
+fn requirement_from_location(fs: &dyn FileSystem, directory: &Path, text: &str) -> Result<Option<String>, Failure> {
+    if pybun_pep::parse_requirement(text).is_ok() {
+        return Ok(None);
+    }
+    let name_from_filename = |filename: &str| -> Option<String> {
+        if filename.ends_with(".whl") {
+            return WheelFilename::from_str(filename).ok().map(|wheel| wheel.name.to_string());
+        }
+        let stem = [".tar.gz", ".zip"].iter().find_map(|ext| filename.strip_suffix(ext))?;
+        let (name, _version) = stem.rsplit_once('-')?;
+        PackageName::from_str(name).ok().map(|name| name.to_string())
+    };
+    if text.starts_with("http://") || text.starts_with("https://") {
+        let filename = text.split(['?', '#']).next().unwrap_or(text).rsplit('/').next().unwrap_or_default();
+        return Ok(name_from_filename(filename).map(|name| format!("{name} @ {text}")));
+    }
+    let path = lexically_normal(&directory.join(text));
+    if fs.is_dir(&path) {
+        let pyproject = path.join("pyproject.toml");
+        let Ok(source) = fs.read_to_string(&pyproject) else { return Ok(None) };
+        let name = parse_pyproject(&source, &pyproject.display().to_string()).project.and_then(|project| project.name).ok_or_else(|| {
+            Failure::new(
+                Diagnostic::error(Code::ProjectTable, format!("`{}` names no project", pyproject.display()))
+                    .in_file(pyproject.display().to_string())
+                    .with_hint("a source tree to add needs `[project] name` in its `pyproject.toml`"),
+            )
+        })?;
+        return Ok(pybun_pep::path_file_url(&path).map(|url| format!("{} @ {url}", name.value)));
+    }
+    let filename = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    match name_from_filename(&filename) {
+        Some(name) if fs.exists(&path) => Ok(pybun_pep::path_file_url(&path).map(|url| format!("{name} @ {url}"))),
+        _ => Ok(None),
+    }
+}
+
+/// `path` with `.` and `..` components resolved without looking at the disk.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Add or remove requirements, then lock and (optionally) sync.
 ///
 /// # Errors
@@ -88,10 +150,11 @@ pub fn edit_dependencies(request: &EditRequest, ports: &SyncPorts<'_>) -> Result
     let target = request.target.clone().unwrap_or(DependencyTarget::Main);
     match &request.operation {
         EditOperation::Add(requirements) => {
-            for requirement in requirements {
-                let edit = add_requirement(&text, requirement, target.clone()).map_err(in_file)?;
+            for given in requirements {
+                let requirement = requirement_from_location(ports.fs, &request.directory, given)?.unwrap_or_else(|| given.clone());
+                let edit = add_requirement(&text, &requirement, target.clone()).map_err(in_file)?;
                 text = edit.text;
-                entries.push(requirement.clone());
+                entries.push(requirement);
                 replaced.extend(edit.replaced);
             }
         }

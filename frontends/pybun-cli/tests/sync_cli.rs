@@ -1042,13 +1042,8 @@ fn switching_a_package_between_its_index_and_a_url_at_the_same_version_reinstall
     assert!(changes(&again.json()).is_empty(), "{again}");
 }
 
-#[test]
-fn a_source_tree_requirement_is_built_locked_without_files_and_installed_with_dir_info() {
-    let (ctx, server) = project();
-    let links = backend_links(&ctx);
-    let links = links.to_str().unwrap();
-    // A local package `vendored` (needs `lib<2` from the index), built by the test backend.
-    let tree = ctx.temp.path().join("src tree/vendored");
+/// A local package `vendored` 0.3.0 at `tree` (needs `lib<2` from the index), built by the test backend.
+fn write_source_tree(tree: &Path) {
     std::fs::create_dir_all(tree.join("vendored")).unwrap();
     std::fs::write(
         tree.join("pyproject.toml"),
@@ -1060,6 +1055,15 @@ fn a_source_tree_requirement_is_built_locked_without_files_and_installed_with_di
     )
     .unwrap();
     std::fs::write(tree.join("vendored/__init__.py"), "VALUE = 'built'\n").unwrap();
+}
+
+#[test]
+fn a_source_tree_requirement_is_built_locked_without_files_and_installed_with_dir_info() {
+    let (ctx, server) = project();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    let tree = ctx.temp.path().join("src tree/vendored");
+    write_source_tree(&tree);
     let tree_url = format!("file://{}", tree.display()).replace(' ', "%20");
     ctx.write_pyproject(&format!(
         "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"vendored @ {tree_url}\"]\n"
@@ -1144,4 +1148,33 @@ fn a_local_wheel_rebuilt_in_place_makes_the_lock_stale_and_is_reinstalled() {
     verify_records(&ctx);
     // Then all is fresh again.
     pybun(&ctx, &server, &["sync", "--locked"]).success();
+}
+
+#[test]
+fn add_turns_paths_and_urls_of_distributions_and_source_trees_into_direct_url_requirements() {
+    let (ctx, server) = project();
+    let links = backend_links(&ctx);
+    let links = links.to_str().unwrap();
+    ctx.write_pyproject("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n");
+    let wheels = ctx.temp.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let (name, bytes) = build_wheel(&DistSpec::new("private", "3.1"), "py3-none-any");
+    std::fs::write(wheels.join(&name), bytes).unwrap();
+    write_source_tree(&ctx.temp.path().join("trees/vendored"));
+    let lib_url = server.file_url("lib-1.0.0-py3-none-any.whl");
+    // Paths relative to the working directory (the project), and a URL.
+    let wheel_path = format!("../wheels/{name}");
+    let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links, "add", &wheel_path, "../trees/./vendored", &lib_url]);
+    out.success();
+    let pyproject = ctx.read_file("pyproject.toml").unwrap();
+    let wheel_url = file_url(&wheels.join(&name));
+    let tree_url = file_url(&ctx.temp.path().join("trees/vendored"));
+    for entry in [format!("private @ {wheel_url}"), format!("vendored @ {tree_url}"), format!("lib @ {lib_url}")] {
+        assert!(pyproject.contains(&format!("\"{entry}\"")), "{entry}\n{pyproject}");
+    }
+    assert_eq!(installed(&ctx), ["lib==1.0.0", "private==3.1", "vendored==0.3.0"], "{out}");
+    // A path to nothing is still reported as a requirement that does not parse.
+    let missing = pybun(&ctx, &server, &["--format", "json", "add", "../wheels/absent-1.0-py3-none-any.whl"]);
+    missing.failure();
+    assert_eq!(missing.json()["error"]["code"], "PB0103", "{missing}");
 }
