@@ -185,7 +185,7 @@ pub struct RequirementHover {
     pub index_error: Option<String>,
     /// The versions the lock pins.
     pub locked: Vec<String>,
-    /// Whether the requirement's specifiers allow the latest version.
+    /// Whether the requirement's specifiers allow the latest version (`None` when unknown, or for a direct URL).
     pub allows_latest: Option<bool>,
 }
 
@@ -199,7 +199,7 @@ pub fn hover(project: &Project, offset: usize, index: Option<&dyn PackageIndex>,
         Some(Err(error)) => (None, Some(error.to_string())),
         None => (None, None),
     };
-    let allows_latest = facts.as_ref().and_then(|f| f.latest.as_ref()).map(|latest| allows(&requirement.value, latest));
+    let allows_latest = facts.as_ref().and_then(|f| f.latest.as_ref()).and_then(|latest| allows(&requirement.value, latest));
     Some(RequirementHover {
         requirement: requirement.value.to_string(),
         name: name.clone(),
@@ -212,11 +212,13 @@ pub fn hover(project: &Project, offset: usize, index: Option<&dyn PackageIndex>,
     })
 }
 
-fn allows(requirement: &Req, version: &Version) -> bool {
+/// Whether the requirement allows `version`; `None` for a direct URL (its
+/// file's version, not the index's, is what it gets).
+fn allows(requirement: &Req, version: &Version) -> Option<bool> {
     match &requirement.version_or_url {
-        Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.contains(version),
-        Some(VersionOrUrl::Url(_)) => false,
-        None => true,
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => Some(specifiers.contains(version)),
+        Some(VersionOrUrl::Url(_)) => None,
+        None => Some(true),
     }
 }
 
@@ -457,6 +459,11 @@ mod tests {
         assert_eq!(hover.allows_latest, Some(false));
         assert_eq!(hover.facts.unwrap().summary.as_deref(), Some("HTTP for Humans"));
         assert!(super::hover(&project, 0, None, None).is_none());
+        // A direct URL gets its file's version: no verdict on the index's latest.
+        let text = "[project]\nname = \"demo\"\nversion = \"0.1.0\"\ndependencies = [\"requests @ https://example.com/requests-1.0.0-py3-none-any.whl\"]\n";
+        let project = document_project(text, "pyproject.toml", DocumentKind::Pyproject).unwrap();
+        let hover = super::hover(&project, text.find("requests @").unwrap() + 2, Some(&index()), None).unwrap();
+        assert_eq!(hover.allows_latest, None);
     }
 
     #[test]
