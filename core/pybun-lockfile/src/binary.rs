@@ -149,24 +149,16 @@ impl<'a> Writer<'a> {
     fn package(&mut self, package: &'a LockedPackage) {
         self.str(&package.name);
         self.str(&package.version);
-        match &package.source {
-            Source::Project => self.bytes.push(0),
-            Source::Registry(url) => {
-                self.bytes.push(1);
-                self.str(url);
-            }
-            Source::FindLinks(url) => {
-                self.bytes.push(2);
-                self.str(url);
-            }
-            Source::Url(url) => {
-                self.bytes.push(3);
-                self.str(url);
-            }
-            Source::Directory(url) => {
-                self.bytes.push(4);
-                self.str(url);
-            }
+        let (tag, location) = match &package.source {
+            Source::Project => (0, None),
+            Source::Registry(url) => (1, Some(url)),
+            Source::FindLinks(url) => (2, Some(url)),
+            Source::Url(url) => (3, Some(url)),
+            Source::Directory(url) => (4, Some(url)),
+        };
+        self.bytes.push(tag);
+        if let Some(location) = location {
+            self.str(location);
         }
         self.opt(package.resolution_marker.as_ref());
         self.deps(&package.dependencies);
