@@ -599,6 +599,11 @@ struct FeedState {
     /// The body's sha256, computed by the sink as the chunks arrive (on the
     /// download's runtime thread, not the unpacking one), set at the end.
     digest: Option<[u8; 32]>,
+    /// The consumer waits on `ready` for a batch. Only then does a chunk
+    /// notify it: a notification is a futex call even with nobody waiting,
+    /// and a consumer behind the download would otherwise get one per chunk
+    /// (thousands per cold sync).
+    waiting: bool,
 }
 
 /// Bytes a waiting consumer is woken for.
@@ -743,7 +748,8 @@ impl DownloadSink for FeedSink {
         self.hasher.update(chunk);
         let mut state = self.feed.lock();
         state.append(chunk);
-        if state.end - state.seen >= FEED_BATCH as u64 {
+        if state.waiting && state.end - state.seen >= FEED_BATCH as u64 {
+            state.waiting = false;
             self.feed.ready.notify_one();
         }
         Ok(())
@@ -818,7 +824,9 @@ impl FeedReader {
             if state.done {
                 return Ok((false, state));
             }
+            state.waiting = true;
             state = feed.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.waiting = false;
         }
     }
 
