@@ -23,7 +23,7 @@ use pybun_pep::{CoreMetadata, PackageName, Req, Version, direct_url};
 use pybun_ports::{CandidatePick, DistFile, IndexError, PackageIndex, ProjectFiles, RawMetadata};
 
 use crate::ResolveRequest;
-use crate::provider::file_version_text;
+use crate::provider::{SDIST_EXTENSIONS, file_version_text};
 use crate::resolve::ResolveError;
 
 /// One direct URL requirement, as resolved to a file.
@@ -46,7 +46,7 @@ fn invalid(requirement: &Req, reason: impl Into<String>) -> ResolveError {
 /// Whether `filename` has a wheel's or an sdist's extension.
 fn looks_like_archive(filename: &str) -> bool {
     let lower = filename.to_ascii_lowercase();
-    [".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"].iter().any(|ext| lower.ends_with(ext))
+    std::iter::once(&".whl").chain(&SDIST_EXTENSIONS).any(|ext| lower.ends_with(ext))
 }
 
 impl DirectUrls {

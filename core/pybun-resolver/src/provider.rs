@@ -770,7 +770,7 @@ pub(crate) fn file_version_text<'f>(filename: &'f str, name: &PackageName) -> Op
 }
 
 /// As `SdistFilename::parse` accepts them, in its order.
-const SDIST_EXTENSIONS: [&str; 6] = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"];
+pub(crate) const SDIST_EXTENSIONS: [&str; 6] = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"];
 
 /// The version in a distribution filename of package `name`, and whether it is a
 /// wheel; `None` for files of another package or names that do not parse.
