@@ -3,6 +3,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -177,31 +178,39 @@ fn run_with_timeout(path: &Path, timeout: Duration) -> Result<(ExitStatus, Vec<u
             other => break other.map_err(RunError::Spawn)?,
         }
     };
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+    let reader = |pipe: Option<Box<dyn Read + Send>>, done: Option<mpsc::Sender<()>>| {
         thread::spawn(move || {
             let mut buffer = Vec::new();
-            if let Some(mut pipe) = pipe {
-                pipe.read_to_end(&mut buffer).map(|_| buffer)
-            } else {
-                Ok(buffer)
+            let read = if let Some(mut pipe) = pipe { pipe.read_to_end(&mut buffer).map(|_| buffer) } else { Ok(buffer) };
+            if let Some(done) = done {
+                let _ = done.send(());
             }
+            read
         })
     };
-    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    // The end of stdout is the end of the probe: waited for, not polled (a
+    // poll every few milliseconds cost up to 10 ms on every cold command).
+    let (done, stdout_closed) = mpsc::channel();
+    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), Some(done));
+    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>), None);
     let started = Instant::now();
-    let mut pause = Duration::from_millis(1);
+    let kill = |child: &mut std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+        RunError::Timeout
+    };
+    if let Err(mpsc::RecvTimeoutError::Timeout) = stdout_closed.recv_timeout(timeout) {
+        return Err(kill(&mut child));
+    }
+    // Closed at exit: the process is gone, or about to be.
     let status = loop {
         if let Some(status) = child.try_wait().map_err(RunError::Io)? {
             break status;
         }
         if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(RunError::Timeout);
+            return Err(kill(&mut child));
         }
-        thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
+        thread::sleep(Duration::from_micros(200));
     };
     let join = |handle: thread::JoinHandle<io::Result<Vec<u8>>>| {
         handle.join().unwrap_or_else(|_| Err(io::Error::other("reader thread panicked"))).map_err(RunError::Io)

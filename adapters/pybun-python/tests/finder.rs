@@ -168,6 +168,24 @@ fn broken_python_is_a_readable_probe_failure() {
     assert!(error.to_string().contains("not the probe's JSON"), "{error}");
 }
 
+/// A probe that does not answer is stopped at the timeout, whether it keeps
+/// its output open or closes it and goes on.
+#[test]
+fn a_probe_that_does_not_answer_is_stopped_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = dir.path().join("python-silent");
+    write_script(&silent, "#!/bin/sh\nexec sleep 30\n");
+    let closed = dir.path().join("python-closed");
+    write_script(&closed, "#!/bin/sh\nexec >&- 2>&-\nexec sleep 30\n");
+    let finder = finder(&dir.path().join("cache")).with_probe_timeout(Duration::from_millis(300));
+    for path in [&silent, &closed] {
+        let started = std::time::Instant::now();
+        let error = finder.inspect(path).unwrap_err();
+        assert!(error.to_string().contains("did not answer within 0.3 s"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+}
+
 #[test]
 fn missing_and_non_executable_paths() {
     let dir = tempfile::tempdir().unwrap();
