@@ -444,6 +444,21 @@ impl ArtifactStore {
 }
 
 impl ArtifactCache for ArtifactStore {
+    /// Warm the HTTP client up (root certificates, the host's address) when
+    /// a project has no entry at all (`by-name/<name>/`): one stat per project.
+    fn expect_downloads(&self, projects: &[(&str, &str)]) {
+        if self.offline {
+            return;
+        }
+        let missing = projects.iter().find(|(name, url)| {
+            (url.starts_with("https:") || url.starts_with("http:")) && !self.layout.by_name(name).is_dir()
+        });
+        if let Some((name, url)) = missing {
+            debug!(name, "nothing cached of a locked project: warming the HTTP client up");
+            self.http.warm_up(url);
+        }
+    }
+
     fn prepare_wheels(&self, requests: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>> {
         self.prepare_wheels_as_ready(requests, &|_, _| {})
     }
@@ -582,8 +597,6 @@ struct FeedState {
     block_size: usize,
     /// Blocks read are let go of (see [`Feed::streaming`]).
     drop_read: bool,
-    /// Blocks let go of, to be filled again.
-    spare: Vec<Vec<u8>>,
     /// The download waits while more than [`BACKLOG`] bytes are kept unread
     /// (the rest waits in the connection), until the consumer stops
     /// following the stream ([`FeedReader::drain`]).
@@ -606,12 +619,46 @@ struct FeedState {
     waiting: bool,
 }
 
+/// The room of a streaming feed's blocks.
+const STREAM_BLOCK: usize = 256 * 1024;
+
+/// Streaming blocks let go of, for any feed of the process to fill again (at
+/// most [`POOLED_BLOCKS`]). Kept, not freed: memory freed goes back to the
+/// system, and a new block faults its pages in again, one by one (half of a
+/// cold sync's page faults were blocks and unpacking buffers filled anew).
+static BLOCK_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A download's backlog in blocks, and some.
+const POOLED_BLOCKS: usize = (BACKLOG as usize / STREAM_BLOCK) + 8;
+
+/// A block of `room` bytes, from the pool if it has one.
+fn new_block(room: usize) -> Vec<u8> {
+    if room == STREAM_BLOCK
+        && let Some(block) = BLOCK_POOL.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    {
+        return block;
+    }
+    Vec::with_capacity(room)
+}
+
+/// Give `block` back to the pool (a streaming block, while there is room).
+fn recycle_block(mut block: Vec<u8>) {
+    if block.capacity() != STREAM_BLOCK {
+        return;
+    }
+    block.clear();
+    let mut pool = BLOCK_POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    if pool.len() < POOLED_BLOCKS {
+        pool.push(block);
+    }
+}
+
 /// Bytes a waiting consumer is woken for.
 const FEED_BATCH: usize = 256 * 1024;
 
 /// How much of a streaming feed may wait for the consumer before the download
 /// waits too.
-const BACKLOG: u64 = 8 * 1024 * 1024;
+const BACKLOG: u64 = 2 * 1024 * 1024;
 
 /// How much a streaming feed keeps behind what the consumer has read (the
 /// central directory's signature, read to find the end of the members, is
@@ -626,13 +673,14 @@ impl Feed {
         Self::new(block_size, false)
     }
 
-    /// A feed for a body read as it arrives: blocks of 256 KiB, let go of once read.
+    /// A feed for a body read as it arrives: blocks of [`STREAM_BLOCK`] bytes, let go of once read.
     fn streaming() -> Self {
-        Self::new(256 * 1024, true)
+        Self::new(STREAM_BLOCK, true)
     }
 
     fn new(block_size: usize, streaming: bool) -> Self {
-        let state = FeedState { block_size, drop_read: streaming, capped: streaming, ..FeedState::default() };
+        let mut state = FeedState::default();
+        (state.block_size, state.drop_read, state.capped) = (block_size, streaming, streaming);
         Self { state: Mutex::new(state), ready: Condvar::new(), room: Arc::default() }
     }
 
@@ -652,7 +700,7 @@ impl FeedState {
         self.end += chunk.len() as u64;
         while !chunk.is_empty() {
             if self.blocks.back().is_none_or(|block| block.len() == block.capacity()) {
-                let block = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(self.block_size.max(64 * 1024)));
+                let block = new_block(self.block_size.max(64 * 1024));
                 self.blocks.push_back(block);
             }
             let Some(last) = self.blocks.back_mut() else { return };
@@ -663,11 +711,9 @@ impl FeedState {
     }
 
     fn clear(&mut self) {
-        while let Some(mut block) = self.blocks.pop_front() {
-            block.clear();
-            self.spare.push(block);
+        while let Some(block) = self.blocks.pop_front() {
+            recycle_block(block);
         }
-        self.spare.truncate(8);
         (self.base, self.end, self.seen) = (0, 0, 0);
     }
 
@@ -695,12 +741,9 @@ impl FeedState {
             if front.len() < front.capacity() || front_end + KEPT_BEHIND > read {
                 return;
             }
-            if let Some(mut block) = self.blocks.pop_front() {
+            if let Some(block) = self.blocks.pop_front() {
                 self.base = front_end;
-                block.clear();
-                if self.spare.len() < 8 {
-                    self.spare.push(block);
-                }
+                recycle_block(block);
             }
         }
     }
@@ -708,6 +751,13 @@ impl FeedState {
     /// What is left of the body (its blocks, in order) and its offset.
     fn take_rest(&mut self) -> (Vec<Vec<u8>>, u64) {
         (self.blocks.drain(..).collect(), self.base)
+    }
+}
+
+impl Drop for FeedState {
+    /// The blocks of a feed done with go back to the pool.
+    fn drop(&mut self) {
+        self.blocks.drain(..).for_each(recycle_block);
     }
 }
 
@@ -907,7 +957,11 @@ impl io::Read for FeedReader {
                 if state.drop_read {
                     let before = state.base;
                     state.release_before(self.position);
-                    if state.capped && state.base != before {
+                    // The download waits once more than BACKLOG bytes are kept, and is
+                    // woken when half of them are read: a wake per block read instead
+                    // (a tokio wake-up, often an eventfd write and an epoll round) cost
+                    // thousands per cold sync.
+                    if state.capped && state.base != before && state.end - state.base <= BACKLOG / 2 {
                         self.feed.room.notify_one();
                     }
                 }
@@ -1165,7 +1219,7 @@ mod tests {
 
     use pybun_index_http::DownloadSink as _;
 
-    use super::{FEED_BATCH, Feed, FeedReader, FeedSink, KEPT_BEHIND};
+    use super::{BACKLOG, FEED_BATCH, Feed, FeedReader, FeedSink, KEPT_BEHIND, STREAM_BLOCK};
 
     fn feed() -> (FeedSink, FeedReader) {
         let feed = Arc::new(Feed::default());
@@ -1217,25 +1271,29 @@ mod tests {
     /// up or stops following the stream.
     #[test]
     fn a_streaming_feed_holds_the_download_back_while_the_reader_is_behind() {
+        let (backlog, block) = (usize::try_from(BACKLOG).unwrap(), STREAM_BLOCK);
         let feed = Arc::new(Feed::streaming());
         let mut sink = FeedSink::new(Arc::clone(&feed), None);
         let mut reader = FeedReader::new(Arc::clone(&feed));
         sink.restart().unwrap();
-        let chunk = vec![7_u8; 1024 * 1024];
-        for _ in 0..8 {
+        let chunk = vec![7_u8; block];
+        for _ in 0..backlog / block {
             sink.write(&chunk).unwrap();
         }
-        assert!(sink.full().is_none(), "8 MiB may wait");
+        assert!(sink.full().is_none(), "BACKLOG bytes may wait");
         sink.write(&chunk).unwrap();
-        let room = sink.full().expect("9 MiB unread: the download waits");
-        // The reader catches up: the download is told, and may go on.
-        let mut buffer = vec![0_u8; 2 * 1024 * 1024];
-        reader.read_exact(&mut buffer).unwrap();
+        let room = sink.full().expect("more than BACKLOG bytes unread: the download waits");
+        // The reader catches up a little (its first block is let go of): the
+        // download may go on, but a waiting one is not woken yet (it would
+        // wait again at once)...
+        reader.read_exact(&mut vec![0_u8; 2 * block]).unwrap();
         assert!(sink.full().is_none());
-        let notified = room.notified();
-        told(notified);
+        assert!(!told(room.notified()), "BACKLOG bytes kept: not woken");
+        // ... only once no more than half of it is kept.
+        reader.read_exact(&mut vec![0_u8; backlog / 2]).unwrap();
+        assert!(told(room.notified()), "half of BACKLOG kept: woken");
         // Behind again, then the reader stops following (drain): no more waiting.
-        for _ in 0..4 {
+        for _ in 0..(backlog / 2 + block) / block {
             sink.write(&chunk).unwrap();
         }
         assert!(sink.full().is_some());
@@ -1249,15 +1307,14 @@ mod tests {
         }
         assert!(sink.full().is_none(), "a draining reader does not hold the download back");
         sink.finish();
-        assert_eq!(drained.join().unwrap().unwrap(), 13 * 1024 * 1024);
+        assert_eq!(drained.join().unwrap().unwrap(), (backlog + block + backlog / 2 + block) as u64);
     }
 
-    /// A `Notify` permit is stored: the future is ready at once.
-    fn told(notified: tokio::sync::futures::Notified<'_>) {
+    /// Whether the download was told to go on: a `Notify` permit is stored,
+    /// and the future is then ready at once.
+    fn told(notified: tokio::sync::futures::Notified<'_>) -> bool {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(1), notified).await.expect("the download was told");
-        });
+        runtime.block_on(async { tokio::time::timeout(Duration::from_millis(100), notified).await.is_ok() })
     }
 
     /// A streaming feed lets go of what was read (but the last 64 KiB) and

@@ -122,6 +122,27 @@ fn downloads_once_then_reuses_without_network() {
     assert_eq!(server.request_count(), 1);
 }
 
+/// The hint of likely downloads warms the HTTP client up only when the cache
+/// holds nothing of some project (and offline never); it sends no request.
+#[test]
+fn expected_downloads_warm_the_client_up_only_for_projects_not_cached() {
+    let server = serve(&["demo"]);
+    let cache = tempfile::tempdir().unwrap();
+    let request = request(&server, "demo");
+    prepare_one(&store(cache.path(), &server, false), &request).unwrap();
+    let started = |projects: &[(&str, &str)], offline: bool| {
+        let http = http(cache.path(), &server);
+        ArtifactStore::new(cache.path(), Arc::clone(&http), offline).expect_downloads(projects);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        http.client_started()
+    };
+    assert!(!started(&[("demo", &request.url)], false), "demo is cached");
+    assert!(started(&[("demo", &request.url), ("other", &request.url)], false), "nothing of other is");
+    assert!(!started(&[("other", &request.url)], true), "offline");
+    assert!(!started(&[("other", "file:///tmp/other-1.0-py3-none-any.whl")], false), "a local file");
+    assert_eq!(server.request_count(), 1);
+}
+
 #[test]
 fn many_wheels_in_one_call_keep_their_order() {
     let names = ["alpha", "beta", "gamma", "delta", "epsilon"];

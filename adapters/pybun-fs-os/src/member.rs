@@ -149,7 +149,11 @@ impl Buffer {
             }
             drop(pool);
             if self.0.len() < n {
-                self.0.resize(n, 0);
+                // A new buffer rather than the old one grown: its content need
+                // not be copied, and memory fresh from the system comes zeroed
+                // (no memset). Rounded up, so that the next larger member
+                // likely fits.
+                self.0 = vec![0; n.next_power_of_two()];
             }
         }
         &mut self.0[..n]

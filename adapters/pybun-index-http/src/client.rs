@@ -90,6 +90,8 @@ pub(crate) struct Fetcher {
     /// Built on the first request: runs answered from the cache (and offline
     /// runs) never load TLS roots or set up a connection pool.
     client: OnceLock<Result<reqwest::Client, String>>,
+    /// The client's resolver (memoizing), also used to resolve ahead ([`Fetcher::warm_up`]).
+    resolver: std::sync::Arc<crate::dns::HedgedResolver>,
     settings: ClientSettings,
     retries: u32,
     backoff: Duration,
@@ -108,6 +110,7 @@ impl Fetcher {
     ) -> Self {
         Self {
             client: OnceLock::new(),
+            resolver: std::sync::Arc::default(),
             settings,
             retries,
             backoff,
@@ -127,7 +130,6 @@ impl Fetcher {
     }
 
     /// Whether the reqwest client has been built.
-    #[cfg(test)]
     pub(crate) fn client_started(&self) -> bool {
         self.client.get().is_some()
     }
@@ -148,12 +150,23 @@ impl Fetcher {
                     // no memory beyond what was asked for.
                     .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
                     .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
-                    .dns_resolver(std::sync::Arc::new(crate::dns::HedgedResolver::default()))
+                    .dns_resolver(std::sync::Arc::clone(&self.resolver))
                     .build()
                     .map_err(|e| format!("could not create the HTTP client: {}", error_chain(&e)))
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// Build the client and resolve `host` (memoized) before the first
+    /// request needs them. Failures are left for that request to report.
+    pub(crate) async fn warm_up(&self, host: String) {
+        if self.offline || self.client().is_err() {
+            return;
+        }
+        if let Ok(name) = host.parse::<reqwest::dns::Name>() {
+            let _ = reqwest::dns::Resolve::resolve(&*self.resolver, name).await;
+        }
     }
 
     /// GET `url`, retrying connection errors, timeouts, 429 and 5xx with

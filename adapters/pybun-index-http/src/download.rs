@@ -101,6 +101,18 @@ impl HttpIndex {
     }
 }
 
+impl HttpIndex {
+    /// Get ready for requests to `url`'s host without sending one: build the
+    /// HTTP client (it reads the root certificates) and resolve the host, on
+    /// the client's runtime, in the background. Offline, or for a URL
+    /// without a host, nothing happens.
+    pub fn warm_up(&self, url: &str) {
+        let Some(host) = url::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_string)) else { return };
+        let inner = std::sync::Arc::clone(&self.inner);
+        drop(self.handle.spawn(async move { inner.fetcher.warm_up(host).await }));
+    }
+}
+
 /// A download started with [`HttpIndex::spawn_download`].
 #[derive(Debug)]
 pub struct DownloadTask {

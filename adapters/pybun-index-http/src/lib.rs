@@ -206,6 +206,12 @@ impl HttpIndex {
         self.inner.fetcher.request_count()
     }
 
+    /// Whether the HTTP client has been built (by a request or [`HttpIndex::warm_up`]).
+    #[must_use]
+    pub fn client_started(&self) -> bool {
+        self.inner.fetcher.client_started()
+    }
+
     fn project_memo(&self, name: &PackageName) -> Memo<ProjectFiles> {
         self.inner.project_memo(name)
     }
@@ -804,5 +810,31 @@ mod tests {
         // The first request builds it.
         assert!(matches!(online.metadata(&name, &file), Err(IndexError::Unreachable { .. })));
         assert!(online.inner.fetcher.client_started());
+    }
+
+    /// A warm-up builds the client and resolves the host in the background,
+    /// and sends nothing; offline it does nothing.
+    #[test]
+    fn a_warm_up_builds_the_client_and_sends_nothing() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut config = IndexConfig::new(cache.path());
+        config.offline = true;
+        let offline = HttpIndex::new(config.clone()).unwrap();
+        offline.warm_up("https://localhost/files/demo-1.0-py3-none-any.whl");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!offline.client_started());
+
+        config.offline = false;
+        let online = HttpIndex::new(config).unwrap();
+        online.warm_up("not a URL");
+        online.warm_up("https://localhost/files/demo-1.0-py3-none-any.whl");
+        for _ in 0..200 {
+            if online.client_started() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(online.client_started());
+        assert_eq!(online.request_count(), 0);
     }
 }

@@ -189,6 +189,11 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
         }
     };
 
+    // Likely downloads: the cache may get ready for them while the interpreter is probed.
+    let projects: Vec<(&str, &str)> =
+        lock_value.packages.iter().filter_map(|p| p.files.first().map(|f| (p.name.as_str(), f.url.as_str()))).collect();
+    ports.artifacts.expect_downloads(&projects);
+
     // 2. The interpreter and 3. the venv.
     let venv_dir = request.venv_dir.clone().unwrap_or_else(|| loaded.root.join(".venv"));
     let existing = ports.environments.open_venv(&venv_dir).map_err(environment_failure)?;

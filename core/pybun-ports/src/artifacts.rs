@@ -72,6 +72,16 @@ pub trait ArtifactCache: Send + Sync {
         }
         results
     }
+
+    /// A hint, given before the files to install are known (the
+    /// interpreter that decides is still being probed): archives of these
+    /// projects, `(normalized name, the URL of one of its files)`, may be
+    /// asked for soon. When it holds nothing of one of them, an
+    /// implementation may get ready to download in the background (an HTTP
+    /// client, a DNS answer); it downloads nothing. The default ignores it.
+    fn expect_downloads(&self, projects: &[(&str, &str)]) {
+        let _ = projects;
+    }
 }
 
 /// The cache's side of building from source: sdist archives, wheels built
