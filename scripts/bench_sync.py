@@ -18,7 +18,12 @@ time there, more with every run, whichever tool runs, and the figures measure
 the filesystem's history rather than the installers. `--delete-venv` restores
 `rm -rf .venv` before each run. For the same reason the cold runs move the
 old cache aside, and each workload's project copies and caches are moved
-aside too when it is done: everything is deleted at the very end.
+aside too when it is done: everything is deleted at the very end. That
+deletion (gigabytes of small files) slows the next few minutes down in turn:
+ext4 treats an inode freed less than 60 s ago (360 s while its inode-table
+block is dirty) as recently deleted. So the end of a run is recorded
+(`$TMPDIR/pybun-bench-sync-deleted-at`), and a run started sooner waits until
+6 minutes have passed (`--no-settle` does not wait, and says so).
 
 Prints, per tool, the median wall time, the median CPU time (user + sys:
 less disturbed by other work on a shared machine) and the peak RSS over all
@@ -29,6 +34,7 @@ are noisy: compare the CPU ratio too).
 
 import argparse
 import os
+import pathlib
 import shutil
 import statistics
 import subprocess
@@ -80,7 +86,9 @@ def main() -> None:
     parser.add_argument("--python", default=shutil.which("python3") and sys.executable)
     parser.add_argument("--modes", default="fresh-venv,no-op,cold")
     parser.add_argument("--delete-venv", action="store_true", help="rm -rf .venv before each run instead of moving it aside")
+    parser.add_argument("--no-settle", action="store_true", help="do not wait out the previous run's deletion")
     args = parser.parse_args()
+    settle(args.no_settle)
     python = args.python
     modes = args.modes.split(",")
     removal = "deleted" if args.delete_venv else "moved aside"
@@ -141,6 +149,28 @@ def main() -> None:
             discard(path, args.delete_venv)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     shutil.rmtree(trash, ignore_errors=True)
+    DELETED_AT.write_text(f"{time.time()}\n")
+
+
+# When the last run deleted what it made (see the module docs).
+DELETED_AT = pathlib.Path(tempfile.gettempdir()) / "pybun-bench-sync-deleted-at"
+SETTLE_SECONDS = 360
+
+
+def settle(no_wait: bool) -> None:
+    try:
+        since = time.time() - float(DELETED_AT.read_text())
+    except (OSError, ValueError):
+        return
+    left = SETTLE_SECONDS - since
+    if left <= 0:
+        return
+    if no_wait:
+        print(f"note: the previous run deleted its files {since:.0f} s ago; "
+              "ext4 may still skip those inodes (figures may be slow for both tools)", flush=True)
+        return
+    print(f"waiting {left:.0f} s: the previous run deleted its files {since:.0f} s ago (--no-settle skips this)", flush=True)
+    time.sleep(left)
 
 
 if __name__ == "__main__":
