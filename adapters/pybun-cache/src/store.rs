@@ -42,6 +42,10 @@ pub struct ArtifactStore {
     lock: OnceLock<Result<SharedLock, String>>,
     /// Wheels unpacked while they downloaded (not from the complete archive).
     streamed_unpacks: AtomicUsize,
+    /// The downloads of the current [`ArtifactCache::prepare_wheels`] call not started yet.
+    queued: AtomicUsize,
+    /// The streaming downloads in progress (see [`ArtifactStore::uncap_the_tail`]).
+    streaming: Mutex<Vec<Arc<Feed>>>,
     /// Whether a wheel of locked size and hash is unpacked while it downloads.
     stream: bool,
 }
@@ -73,6 +77,8 @@ impl ArtifactStore {
             memory: MemoryBudget::new(DEFAULT_MEMORY_BUDGET),
             lock: OnceLock::new(),
             streamed_unpacks: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            streaming: Mutex::new(Vec::new()),
             stream: true,
         }
     }
@@ -300,9 +306,13 @@ impl ArtifactStore {
         let unpacked = self.layout.unpacked(&hex);
         debug!(url = %request.url, "downloading and unpacking");
         let (feed, task) = self.spawn_feed(request, Feed::streaming(), size);
-        let mut reader = FeedReader::new(feed);
+        self.streaming_lock().push(Arc::clone(&feed));
+        self.uncap_the_tail();
+        let mut reader = FeedReader::new(Arc::clone(&feed));
         let streamed = StreamedWheel::extract_from(filename, &mut reader, &unpacked);
         let drained = reader.drain();
+        self.streaming_lock().retain(|other| !Arc::ptr_eq(other, &feed));
+        self.uncap_the_tail();
         let restarted = drained.is_err();
         match self.finish_feed(request, task, &mut reader, drained) {
             Ok(()) => {}
@@ -355,6 +365,27 @@ impl ArtifactStore {
         };
         drop(reader);
         self.unpacked_entry(request, hex, unpacked, result)
+    }
+
+    fn streaming_lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Feed>>> {
+        self.streaming.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// At the end of a cold sync the largest wheels, started first but
+    /// sharing the connection with all the others, are the last ones still
+    /// downloading, each unpacked on one thread as it arrives, which the
+    /// backlog limit holds the download back for: one core works, the other
+    /// waits. So once nothing is queued and no more downloads stream than
+    /// [`UNCAPPED_TAIL`], they are let go on: their bodies arrive whole, and
+    /// what is left to unpack is handed over to parallel extraction.
+    fn uncap_the_tail(&self) {
+        if self.queued.load(Ordering::Acquire) != 0 {
+            return;
+        }
+        let streaming = self.streaming_lock();
+        if streaming.len() <= UNCAPPED_TAIL {
+            streaming.iter().for_each(|feed| feed.uncap());
+        }
     }
 
     /// Start downloading `request` (of `size` bytes) on the index client's runtime into a [`Feed`].
@@ -489,8 +520,13 @@ impl ArtifactCache for ArtifactStore {
         // The largest first: the last download to finish bounds the whole, so the long ones start at once.
         pending.sort_by_key(|&i| std::cmp::Reverse(requests[i].size.unwrap_or(0)));
         let workers = self.concurrency.min(pending.len());
+        self.queued.store(pending.len(), Ordering::Release);
+        let take = |i| {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            i
+        };
         if workers == 1 {
-            for &i in &pending {
+            for i in pending.iter().copied().map(take) {
                 let result = self.fetch(&requests[i]);
                 ready(i, &result);
                 results[i] = Some(result);
@@ -501,7 +537,7 @@ impl ArtifactCache for ArtifactStore {
             std::thread::scope(|scope| {
                 for _ in 0..workers {
                     scope.spawn(|| {
-                        while let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        while let Some(i) = pending.get(next.fetch_add(1, Ordering::Relaxed)).copied().map(take) {
                             let result = self.fetch(&requests[i]);
                             ready(i, &result);
                             done.lock().unwrap_or_else(PoisonError::into_inner).push((i, result));
@@ -652,6 +688,10 @@ fn recycle_block(mut block: Vec<u8>) {
         pool.push(block);
     }
 }
+
+/// At most this many streaming downloads, the last ones of a call, are not
+/// held back by their backlog (see [`ArtifactStore::uncap_the_tail`]).
+const UNCAPPED_TAIL: usize = 2;
 
 /// Bytes a waiting consumer is woken for.
 const FEED_BATCH: usize = 256 * 1024;
@@ -1219,7 +1259,7 @@ mod tests {
 
     use pybun_index_http::DownloadSink as _;
 
-    use super::{BACKLOG, FEED_BATCH, Feed, FeedReader, FeedSink, KEPT_BEHIND, STREAM_BLOCK};
+    use super::{ArtifactStore, BACKLOG, FEED_BATCH, Feed, FeedReader, FeedSink, KEPT_BEHIND, STREAM_BLOCK, UNCAPPED_TAIL};
 
     fn feed() -> (FeedSink, FeedReader) {
         let feed = Arc::new(Feed::default());
@@ -1308,6 +1348,29 @@ mod tests {
         assert!(sink.full().is_none(), "a draining reader does not hold the download back");
         sink.finish();
         assert_eq!(drained.join().unwrap().unwrap(), (backlog + block + backlog / 2 + block) as u64);
+    }
+
+    /// The last streaming downloads of a call are not held back: once
+    /// nothing is queued and at most [`UNCAPPED_TAIL`] stream, they are let go
+    /// on; before that, with more queued or more streaming, they are not.
+    #[test]
+    fn the_last_streaming_downloads_are_not_held_back() {
+        use std::sync::atomic::Ordering;
+        let cache = tempfile::tempdir().unwrap();
+        let http = Arc::new(pybun_index_http::HttpIndex::new(pybun_index_http::IndexConfig::new(cache.path())).unwrap());
+        let store = ArtifactStore::new(cache.path(), http, false);
+        let feeds: Vec<Arc<Feed>> = (0..=UNCAPPED_TAIL).map(|_| Arc::new(Feed::streaming())).collect();
+        let capped = || feeds.iter().filter(|feed| feed.lock().capped).count();
+        store.streaming_lock().extend(feeds.iter().cloned());
+        store.queued.store(1, Ordering::Release);
+        store.uncap_the_tail();
+        assert_eq!(capped(), feeds.len(), "more are queued");
+        store.queued.store(0, Ordering::Release);
+        store.uncap_the_tail();
+        assert_eq!(capped(), feeds.len(), "more than UNCAPPED_TAIL stream");
+        store.streaming_lock().pop();
+        store.uncap_the_tail();
+        assert_eq!(capped(), 1, "the last ones are let go on (not the one done with)");
     }
 
     /// Whether the download was told to go on: a `Notify` permit is stored,
