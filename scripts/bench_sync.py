@@ -23,7 +23,12 @@ deletion (gigabytes of small files) slows the next few minutes down in turn:
 ext4 treats an inode freed less than 60 s ago (360 s while its inode-table
 block is dirty) as recently deleted. So the end of a run is recorded
 (`$TMPDIR/pybun-bench-sync-deleted-at`), and a run started sooner waits until
-6 minutes have passed (`--no-settle` does not wait, and says so).
+6 minutes have passed (`--no-settle` does not wait, and says so). Any other
+mass deletion shortly before a run (an `rm -rf` of old caches or build
+directories) has the same effect and the script cannot see it; nor is it
+fair: whichever tool's new directories land in the block groups of the freed
+inodes pays (once here, 1.76 for data-science cold, five minutes after
+deleting 20 GB of old benchmark caches, against 0.93-1.02 before and after).
 
 Prints, per tool, the median wall time, the median CPU time (user + sys:
 less disturbed by other work on a shared machine) and the peak RSS over all
