@@ -14,7 +14,7 @@
 //!    then fails in this step, those are uninstalled again.
 //! 6. Remove extraneous and outdated distributions, install the missing ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
@@ -189,14 +189,36 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
         }
     };
 
-    // Likely downloads: the cache may get ready for them while the interpreter is probed.
-    let projects: Vec<(&str, &str)> =
-        lock_value.packages.iter().filter_map(|p| p.files.first().map(|f| (p.name.as_str(), f.url.as_str()))).collect();
-    ports.artifacts.expect_downloads(&projects);
-
     // 2. The interpreter and 3. the venv.
     let venv_dir = request.venv_dir.clone().unwrap_or_else(|| loaded.root.join(".venv"));
     let existing = ports.environments.open_venv(&venv_dir).map_err(environment_failure)?;
+    if existing.is_none() {
+        // A new venv: the cache may get ready for likely downloads while the
+        // interpreter is chosen (and probed). An existing venv's sync (a
+        // no-op, most often) has nothing to overlap: no hint, no stats. Only
+        // projects something depends on without a marker count: one for
+        // another platform is never downloaded here, and would ask for a
+        // warm-up on every new venv.
+        let unconditional: BTreeSet<&str> = lock_value
+            .packages
+            .iter()
+            .flat_map(|p| {
+                p.dependencies
+                    .iter()
+                    .chain(p.optional_dependencies.values().flatten())
+                    .chain(p.dependency_groups.values().flatten())
+            })
+            .filter(|dependency| dependency.marker.is_none())
+            .map(|dependency| dependency.name.as_str())
+            .collect();
+        let projects: Vec<(&str, &str)> = lock_value
+            .packages
+            .iter()
+            .filter(|p| unconditional.contains(p.name.as_str()))
+            .filter_map(|p| p.files.first().map(|f| (p.name.as_str(), f.url.as_str())))
+            .collect();
+        ports.artifacts.expect_downloads(&projects);
+    }
     let requires_python = loaded.project.requires_python.as_ref().map(|r| r.value.clone());
     let choice = choose_interpreter(
         ports.fs,

@@ -205,6 +205,26 @@ fn a_second_environment_comes_from_the_cache_without_downloads() {
     verify_records(&ctx);
 }
 
+/// The cache is told of likely downloads (and warms the HTTP client up)
+/// only for a new venv with a locked project it holds nothing of: not for an
+/// existing venv's sync, nor for a new venv the cache can fill (`winonly`,
+/// locked behind a marker and never downloaded here, does not count).
+#[test]
+fn the_http_client_is_warmed_up_only_for_a_new_venv_needing_downloads() {
+    let (ctx, server) = project();
+    let sync = || {
+        let mut command = ctx.command_with_index(bin(), &server);
+        command.env("PYBUN_LOG", "pybun_cache=debug").arg("sync");
+        let out = run(command);
+        out.success();
+        out.stderr.contains("warming the HTTP client up")
+    };
+    assert!(sync(), "a new venv, nothing cached");
+    assert!(!sync(), "an existing venv");
+    std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    assert!(!sync(), "a new venv, everything cached");
+}
+
 #[test]
 fn upgrade_and_removal_of_extraneous_packages() {
     let (ctx, server) = project();
