@@ -306,9 +306,7 @@ fn link_modes_produce_the_same_tree() {
 #[test]
 fn detects_a_link_mode_once_and_links_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (from, to) = (dir.path().join("cache"), dir.path().join("env"));
-    fs::create_dir_all(&from).unwrap();
-    fs::create_dir_all(&to).unwrap();
+    let (from, to) = cache_and_env(dir.path());
     let mode = detect_link_mode(&from, &to);
     assert_ne!(mode, LinkMode::Symlink);
     assert_eq!(detect_link_mode(&from, &to), mode);
@@ -324,6 +322,14 @@ fn detects_a_link_mode_once_and_links_with_it() {
         Ok(()) => assert_eq!(fs::read_to_string(to.join("b.py")).unwrap(), "x = 1\n"),
         Err(_) => assert!(!to.join("b.py").exists()),
     }
+}
+
+/// New directories `dir/cache` and `dir/env`, for the link-mode probes.
+fn cache_and_env(dir: &Path) -> (PathBuf, PathBuf) {
+    let (from, to) = (dir.join("cache"), dir.join("env"));
+    fs::create_dir_all(&from).unwrap();
+    fs::create_dir_all(&to).unwrap();
+    (from, to)
 }
 
 /// What the probe should find between two directories: a clone where one
@@ -350,9 +356,7 @@ fn the_detected_mode_is_clone_then_hardlink_then_copy() {
     // One filesystem: this machine's temp directory (ext4 here: a hard link;
     // btrfs or xfs: a clone).
     let dir = tempfile::tempdir().unwrap();
-    let (from, to) = (dir.path().join("cache"), dir.path().join("env"));
-    fs::create_dir_all(&from).unwrap();
-    fs::create_dir_all(&to).unwrap();
+    let (from, to) = cache_and_env(dir.path());
     let expected = expected_mode(&from, &to);
     assert_ne!(expected, LinkMode::Copy, "a hard link works within one filesystem");
     assert_eq!(detect_link_mode(&from, &to), expected);
