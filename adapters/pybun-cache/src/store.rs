@@ -42,7 +42,7 @@ pub struct ArtifactStore {
     lock: OnceLock<Result<SharedLock, String>>,
     /// Wheels unpacked while they downloaded (not from the complete archive).
     streamed_unpacks: AtomicUsize,
-    /// The downloads of the current [`ArtifactCache::prepare_wheels`] call not started yet.
+    /// The downloads of the current [`ArtifactCache::prepare_wheels`] calls not started yet.
     queued: AtomicUsize,
     /// The streaming downloads in progress (see [`ArtifactStore::uncap_the_tail`]).
     streaming: Mutex<Vec<Arc<Feed>>>,
@@ -520,7 +520,8 @@ impl ArtifactCache for ArtifactStore {
         // The largest first: the last download to finish bounds the whole, so the long ones start at once.
         pending.sort_by_key(|&i| std::cmp::Reverse(requests[i].size.unwrap_or(0)));
         let workers = self.concurrency.min(pending.len());
-        self.queued.store(pending.len(), Ordering::Release);
+        // Added to, not set: a prefetch may be preparing other wheels at the same time.
+        self.queued.fetch_add(pending.len(), Ordering::AcqRel);
         let take = |i| {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             i

@@ -13,6 +13,7 @@ mod failure;
 mod interpreter;
 mod fingerprint;
 mod lock;
+mod prefetch;
 mod project;
 mod python;
 mod run;

@@ -467,7 +467,7 @@ fn ephemeral_env(
     let install: Vec<_> = wanted.iter().filter(|w| w.kind != WantedKind::Editable).collect();
     // A new environment: each downloaded wheel installed as soon as it is unpacked.
     let early = EarlyInstalls::new(ports.environments, &venv, None);
-    let (wheels, _) = prepare(&install, directory, interpreter, index, ports, Some(&early))?;
+    let (wheels, _) = prepare(&install, directory, interpreter, index, ports, Some(&early), None)?;
     let results = install_prepared(ports.environments, &venv, &wheels, Some(early), None, false);
     for (result, want) in results.into_iter().zip(&install) {
         result.map_err(environment_failure)?;

@@ -31,6 +31,7 @@ use pybun_ports::{
 
 use crate::build::Builder;
 use crate::interpreter::{PythonChoice, choose_interpreter};
+use crate::prefetch::{Prefetch, interpreter_independent_wheels};
 use crate::lock::{IndexOpener, IndexSettings, LockRequest, LockSettings, LockStatus, lock};
 use crate::project::load_project;
 use crate::{Failure, print_lock};
@@ -219,114 +220,124 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
             .collect();
         ports.artifacts.expect_downloads(&projects);
     }
-    let requires_python = loaded.project.requires_python.as_ref().map(|r| r.value.clone());
-    let choice = choose_interpreter(
-        ports.fs,
-        ports.interpreters,
-        &loaded.root,
-        request.python.as_deref(),
-        requires_python.as_ref(),
-        existing.as_ref().map(|venv| &venv.interpreter),
-    )?;
-    let mut python_reason = String::new();
-    let (venv, venv_created) = match (existing, choice) {
-        (Some(venv), PythonChoice::Existing { .. }) => {
-            python_reason = format!(
-                "the existing environment `{}` uses Python {}, which satisfies the project",
-                venv.root.display(),
-                venv.interpreter.python_full_version
-            );
-            (venv, false)
+    // Wheels every interpreter would take are fetched meanwhile.
+    let prefetch = existing
+        .is_none()
+        .then(|| Prefetch::new(interpreter_independent_wheels(&lock_value, &request.selection)))
+        .filter(|prefetch| !prefetch.is_empty());
+    std::thread::scope(|scope| {
+        if let Some(prefetch) = &prefetch {
+            scope.spawn(|| prefetch.run(ports.artifacts));
         }
-        (existing, choice) => {
-            if let PythonChoice::New { reason, .. } = &choice {
-                python_reason.clone_from(reason);
+        let requires_python = loaded.project.requires_python.as_ref().map(|r| r.value.clone());
+        let choice = choose_interpreter(
+            ports.fs,
+            ports.interpreters,
+            &loaded.root,
+            request.python.as_deref(),
+            requires_python.as_ref(),
+            existing.as_ref().map(|venv| &venv.interpreter),
+        )?;
+        let mut python_reason = String::new();
+        let (venv, venv_created) = match (existing, choice) {
+            (Some(venv), PythonChoice::Existing { .. }) => {
+                python_reason = format!(
+                    "the existing environment `{}` uses Python {}, which satisfies the project",
+                    venv.root.display(),
+                    venv.interpreter.python_full_version
+                );
+                (venv, false)
             }
-            let interpreter = choice.interpreter().clone();
-            let venv = ports
-                .environments
-                .create_venv(
-                    &venv_dir,
-                    &interpreter,
-                    &VenvOptions {
-                        prompt: None,
-                        system_site_packages: false,
-                        // Another interpreter's venv, or one whose interpreter is gone.
-                        clear: existing.is_some() || ports.fs.exists(&venv_dir.join("pyvenv.cfg")),
-                    },
-                )
-                .map_err(environment_failure)?;
-            ports.reporter.report(Event::VenvCreated {
-                path: venv.root.clone(),
-                python: venv.interpreter.python_full_version.clone(),
-            });
-            (venv, true)
-        }
-    };
-
-    // 4. The plan.
-    let editable_project = editable_project_name(&loaded.project, &lock_value);
-    let wanted = wanted_packages(&lock_value, &request.selection, &venv.interpreter, editable_project.as_deref())?;
-    let installed = ports.environments.installed(&venv).map_err(environment_failure)?;
-    let plan = plan_changes(&wanted, &installed, &|want, dist| same_source(ports.fs, want, dist));
-    ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
-
-    // 5. Fetch and build before touching the environment (but see `EarlyInstalls`).
-    let index = request.index.resolved(&loaded.project);
-    let early = (installed.is_empty() && !request.compile_bytecode)
-        .then(|| EarlyInstalls::new(ports.environments, &venv, request.link_mode));
-    let (prepared, downloaded) =
-        prepare(&plan.install, &loaded.root, &venv.interpreter, &index, ports, early.as_ref())?;
-
-    // 6. Remove, then install.
-    let mut changes = Vec::new();
-    for dist in &plan.remove {
-        ports.environments.uninstall(&venv, dist).map_err(environment_failure)?;
-        ports.reporter.report(Event::Removed { name: dist.name.clone(), version: dist.version.clone() });
-        if !plan.install.iter().any(|w| w.package.name == dist.name) {
-            changes.push(PackageChange { name: dist.name.clone(), version: dist.version.clone(), kind: ChangeKind::Removed });
-        }
-    }
-    let results = install_prepared(ports.environments, &venv, &prepared, early, request.link_mode, request.compile_bytecode);
-    for (result, wanted) in results.into_iter().zip(&plan.install) {
-        result.map_err(environment_failure)?;
-        let name = wanted.package.name.clone();
-        let version = wanted.package.version.clone();
-        ports.reporter.report(Event::Installed { name: name.clone(), version: version.clone() });
-        let kind = match plan.remove.iter().find(|d| d.name == name) {
-            Some(old) => ChangeKind::Updated { from: old.version.clone() },
-            None => ChangeKind::Installed,
+            (existing, choice) => {
+                if let PythonChoice::New { reason, .. } = &choice {
+                    python_reason.clone_from(reason);
+                }
+                let interpreter = choice.interpreter().clone();
+                let venv = ports
+                    .environments
+                    .create_venv(
+                        &venv_dir,
+                        &interpreter,
+                        &VenvOptions {
+                            prompt: None,
+                            system_site_packages: false,
+                            // Another interpreter's venv, or one whose interpreter is gone.
+                            clear: existing.is_some() || ports.fs.exists(&venv_dir.join("pyvenv.cfg")),
+                        },
+                    )
+                    .map_err(environment_failure)?;
+                ports.reporter.report(Event::VenvCreated {
+                    path: venv.root.clone(),
+                    python: venv.interpreter.python_full_version.clone(),
+                });
+                (venv, true)
+            }
         };
-        changes.push(PackageChange { name, version, kind });
-    }
-    changes.sort_by(|a, b| a.name.cmp(&b.name));
 
-    // Remember what this environment was synced from, so `pybun run` can tell
-    // with two reads and a hash that nothing needs doing.
-    // A `--frozen` sync may have used a stale lock: no stamp then, so the
-    // next `pybun run` re-locks and syncs.
-    if request.lock_mode == LockMode::Frozen {
-        let path = venv.root.join(SYNC_STAMP);
-        ports.fs.remove_file(&path).map_err(|e| Failure::io(&path, &e, "remove"))?;
-    } else if let Some(stamp) = sync_stamp(ports.fs, &loaded.root, &lock_path, &request.selection) {
-        let path = venv.root.join(SYNC_STAMP);
-        if ports.fs.read(&path).ok().as_deref() != Some(stamp.as_bytes()) {
-            ports.fs.write_atomic(&path, stamp.as_bytes()).map_err(|e| Failure::io(&path, &e, "write"))?;
+        // 4. The plan.
+        let editable_project = editable_project_name(&loaded.project, &lock_value);
+        let wanted = wanted_packages(&lock_value, &request.selection, &venv.interpreter, editable_project.as_deref())?;
+        let installed = ports.environments.installed(&venv).map_err(environment_failure)?;
+        let plan = plan_changes(&wanted, &installed, &|want, dist| same_source(ports.fs, want, dist));
+        ports.reporter.report(Event::SyncPlanned { install: plan.install.len(), remove: plan.remove.len() });
+
+        // 5. Fetch and build before touching the environment (but see `EarlyInstalls`).
+        let index = request.index.resolved(&loaded.project);
+        let early = (installed.is_empty() && !request.compile_bytecode)
+            .then(|| EarlyInstalls::new(ports.environments, &venv, request.link_mode));
+        let (prepared, downloaded) =
+            prepare(&plan.install, &loaded.root, &venv.interpreter, &index, ports, early.as_ref(), prefetch.as_ref())?;
+
+        // 6. Remove, then install.
+        let mut changes = Vec::new();
+        for dist in &plan.remove {
+            ports.environments.uninstall(&venv, dist).map_err(environment_failure)?;
+            ports.reporter.report(Event::Removed { name: dist.name.clone(), version: dist.version.clone() });
+            if !plan.install.iter().any(|w| w.package.name == dist.name) {
+                changes.push(PackageChange { name: dist.name.clone(), version: dist.version.clone(), kind: ChangeKind::Removed });
+            }
         }
-    }
+        let results = install_prepared(ports.environments, &venv, &prepared, early, request.link_mode, request.compile_bytecode);
+        for (result, wanted) in results.into_iter().zip(&plan.install) {
+            result.map_err(environment_failure)?;
+            let name = wanted.package.name.clone();
+            let version = wanted.package.version.clone();
+            ports.reporter.report(Event::Installed { name: name.clone(), version: version.clone() });
+            let kind = match plan.remove.iter().find(|d| d.name == name) {
+                Some(old) => ChangeKind::Updated { from: old.version.clone() },
+                None => ChangeKind::Installed,
+            };
+            changes.push(PackageChange { name, version, kind });
+        }
+        changes.sort_by(|a, b| a.name.cmp(&b.name));
 
-    Ok(SyncOutcome {
-        python: venv.python.clone(),
-        python_version: venv.interpreter.python_full_version.clone(),
-        python_reason,
-        venv: venv.root,
-        venv_created,
-        lock_path,
-        lock_status,
-        changes,
-        unchanged: plan.unchanged,
-        downloaded,
-        warnings,
+        // Remember what this environment was synced from, so `pybun run` can tell
+        // with two reads and a hash that nothing needs doing.
+        // A `--frozen` sync may have used a stale lock: no stamp then, so the
+        // next `pybun run` re-locks and syncs.
+        if request.lock_mode == LockMode::Frozen {
+            let path = venv.root.join(SYNC_STAMP);
+            ports.fs.remove_file(&path).map_err(|e| Failure::io(&path, &e, "remove"))?;
+        } else if let Some(stamp) = sync_stamp(ports.fs, &loaded.root, &lock_path, &request.selection) {
+            let path = venv.root.join(SYNC_STAMP);
+            if ports.fs.read(&path).ok().as_deref() != Some(stamp.as_bytes()) {
+                ports.fs.write_atomic(&path, stamp.as_bytes()).map_err(|e| Failure::io(&path, &e, "write"))?;
+            }
+        }
+
+        Ok(SyncOutcome {
+            python: venv.python.clone(),
+            python_version: venv.interpreter.python_full_version.clone(),
+            python_reason,
+            venv: venv.root,
+            venv_created,
+            lock_path,
+            lock_status,
+            changes,
+            unchanged: plan.unchanged,
+            downloaded,
+            warnings,
+        })
     })
 }
 
@@ -433,8 +444,9 @@ pub(crate) fn prepare(
     index: &IndexSettings,
     ports: &SyncPorts<'_>,
     early: Option<&EarlyInstalls<'_>>,
+    prefetch: Option<&Prefetch>,
 ) -> Result<(Vec<WheelToInstall>, usize), Failure> {
-    let mut result = prepare_all(install, root, interpreter, index, ports, early);
+    let mut result = prepare_all(install, root, interpreter, index, ports, early, prefetch);
     if let (Err(failure), Some(early)) = (&mut result, early) {
         early.roll_back(failure);
     }
@@ -448,6 +460,7 @@ fn prepare_all(
     index: &IndexSettings,
     ports: &SyncPorts<'_>,
     early: Option<&EarlyInstalls<'_>>,
+    prefetch: Option<&Prefetch>,
 ) -> Result<(Vec<WheelToInstall>, usize), Failure> {
     let (plan_index, wheel_requests): (Vec<usize>, Vec<ArtifactRequest>) = install
         .iter()
@@ -467,7 +480,7 @@ fn prepare_all(
             early.install(index, &wheel);
         }
     };
-    let mut fetched = ports.artifacts.prepare_wheels_as_ready(&wheel_requests, &ready).into_iter().zip(&wheel_requests);
+    let mut fetched = fetch_wheels(&wheel_requests, ports.artifacts, &ready, prefetch).into_iter().zip(&wheel_requests);
     let builder = Builder { ports, index, interpreter };
     let mut prepared = Vec::with_capacity(install.len());
     let mut downloaded = 0;
@@ -511,7 +524,51 @@ fn prepare_all(
     Ok((prepared, downloaded))
 }
 
-fn file_request(package: &LockedPackage, filename: &str) -> ArtifactRequest {
+/// [`ArtifactCache::prepare_wheels_as_ready`] for `requests`, except that
+/// those `prefetch` holds are taken from it (waited for on a thread of their
+/// own, so `ready` sees each as soon as it is there).
+fn fetch_wheels(
+    requests: &[ArtifactRequest],
+    artifacts: &dyn ArtifactCache,
+    ready: &(dyn Fn(usize, &Result<PreparedWheel, ArtifactError>) + Sync),
+    prefetch: Option<&Prefetch>,
+) -> Vec<Result<PreparedWheel, ArtifactError>> {
+    let Some(prefetch) = prefetch else { return artifacts.prepare_wheels_as_ready(requests, ready) };
+    let (taken, asked): (Vec<_>, Vec<_>) =
+        (0..requests.len()).map(|i| (i, prefetch.position(&requests[i]))).partition(|(_, found)| found.is_some());
+    let asked: Vec<usize> = asked.into_iter().map(|(i, _)| i).collect();
+    let asked_requests: Vec<ArtifactRequest> = asked.iter().map(|&i| requests[i].clone()).collect();
+    let (from_prefetch, from_cache) = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            taken
+                .iter()
+                .filter_map(|&(i, found)| found.map(|j| (i, j)))
+                .map(|(i, j)| {
+                    let result = prefetch.wait(j);
+                    ready(i, &result);
+                    (i, result)
+                })
+                .collect::<Vec<_>>()
+        });
+        let from_cache = artifacts.prepare_wheels_as_ready(&asked_requests, &|k, result| ready(asked[k], result));
+        (waiting.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), from_cache)
+    });
+    let mut results: Vec<Option<Result<PreparedWheel, ArtifactError>>> = requests.iter().map(|_| None).collect();
+    for (i, result) in from_prefetch.into_iter().chain(asked.iter().copied().zip(from_cache)) {
+        results[i] = Some(result);
+    }
+    results
+        .into_iter()
+        .zip(requests)
+        .map(|(result, request)| {
+            result.unwrap_or_else(|| {
+                Err(ArtifactError::Io { path: PathBuf::from(&request.filename), reason: "not prepared".to_string() })
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn file_request(package: &LockedPackage, filename: &str) -> ArtifactRequest {
     let file = package.files.iter().find(|f| f.filename == filename).expect("chosen among the files");
     ArtifactRequest {
         name: package.name.clone(),

@@ -225,6 +225,59 @@ fn the_http_client_is_warmed_up_only_for_a_new_venv_needing_downloads() {
     assert!(!sync(), "a new venv, everything cached");
 }
 
+/// A new venv's sync fetches the wheels every interpreter would take (a
+/// package needed without a marker, whose only wheel is `py3-none-any`)
+/// while the interpreter is still being chosen: even when no interpreter is
+/// found, those were fetched, and only those. Each wheel is downloaded once.
+#[test]
+fn wheels_for_every_interpreter_are_fetched_while_the_interpreter_is_chosen() {
+    let mut universe = universe();
+    let mut two_wheels = published(DistSpec::new("twowheels", "1.0.0"));
+    two_wheels.wheel_tags = vec!["py3-none-any".to_string(), "py2.py3-none-any".to_string()];
+    universe.add(two_wheels);
+    let server = IndexServer::start(universe);
+    let ctx = TestContext::new();
+    ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, r#"["app", "twowheels","#));
+    pybun(&ctx, &server, &["lock"]).success();
+    let wheel_gets = |server: &IndexServer| {
+        let mut gets: Vec<String> = server
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with(".whl"))
+            .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_string())
+            .collect();
+        gets.sort();
+        gets
+    };
+
+    server.clear_requests();
+    let no_python = pybun(&ctx, &server, &["--format", "json", "sync", "--python", "2.99"]);
+    no_python.failure();
+    assert_eq!(no_python.json()["error"]["code"], "PB0500", "{no_python}");
+    assert_eq!(wheel_gets(&server), ["app-1.0.0-py3-none-any.whl", "lib-2.0.0-py3-none-any.whl"]);
+
+    // The next sync takes those from the cache and downloads the rest.
+    server.clear_requests();
+    pybun(&ctx, &server, &["sync"]).success();
+    assert_eq!(wheel_gets(&server), ["twowheels-1.0.0-py2.py3-none-any.whl"]);
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0", "twowheels==1.0.0"]);
+
+    // With nothing cached, nothing is downloaded twice.
+    std::fs::remove_dir_all(&ctx.cache_dir).unwrap();
+    std::fs::remove_dir_all(ctx.project_dir.join(".venv")).unwrap();
+    server.clear_requests();
+    let out = pybun(&ctx, &server, &["--format", "json", "sync"]);
+    out.success();
+    assert_eq!(
+        wheel_gets(&server),
+        ["app-1.0.0-py3-none-any.whl", "lib-2.0.0-py3-none-any.whl", "twowheels-1.0.0-py2.py3-none-any.whl"]
+    );
+    assert_eq!(changes(&out.json()).len(), 3, "{out}");
+    assert_eq!(installed(&ctx), ["app==1.0.0", "lib==2.0.0", "twowheels==1.0.0"]);
+    verify_records(&ctx);
+    python_run(&ctx, "import app, lib, twowheels").success();
+}
+
 #[test]
 fn upgrade_and_removal_of_extraneous_packages() {
     let (ctx, server) = project();
