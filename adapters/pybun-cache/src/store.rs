@@ -275,6 +275,9 @@ impl ArtifactStore {
         {
             return self.fetch_streamed(request, size, hex);
         }
+        // Taking the last queued request may leave one download streaming: a
+        // whole download does not check that when it starts, as a streaming one does.
+        self.uncap_the_tail();
         self.fetch_whole(request)
     }
 
@@ -1374,6 +1377,29 @@ mod tests {
         store.streaming_lock().pop();
         store.uncap_the_tail();
         assert_eq!(capped(), 1, "the last ones are let go on (not the one done with)");
+    }
+
+    /// Taking the last queued request for a whole download (no locked size
+    /// here) also lets the one download still streaming go on.
+    #[test]
+    fn a_whole_download_taken_last_lets_the_streaming_one_go_on() {
+        let cache = tempfile::tempdir().unwrap();
+        let http = Arc::new(pybun_index_http::HttpIndex::new(pybun_index_http::IndexConfig::new(cache.path())).unwrap());
+        let store = ArtifactStore::new(cache.path(), http, false);
+        let feed = Arc::new(Feed::streaming());
+        store.streaming_lock().push(Arc::clone(&feed));
+        assert!(feed.lock().capped);
+        let missing = cache.path().join("missing-1.0-py3-none-any.whl");
+        let request = pybun_ports::ArtifactRequest {
+            name: "missing".to_string(),
+            version: "1.0".to_string(),
+            filename: "missing-1.0-py3-none-any.whl".to_string(),
+            url: format!("file://{}", missing.display()),
+            hash: None,
+            size: None,
+        };
+        assert!(store.fetch(&request).is_err(), "there is no such file");
+        assert!(!feed.lock().capped, "nothing is queued and one download streams");
     }
 
     /// Whether the download was told to go on: a `Notify` permit is stored,
