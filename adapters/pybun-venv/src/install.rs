@@ -128,7 +128,11 @@ pub(crate) fn install(
     let mut indexed: Vec<(usize, Result<_, _>)> = order
         .par_iter()
         .with_max_len(1)
-        .map(|&(i, _)| (i, install_one(venv, &wheels[i], mode)))
+        .map(|&(i, _)| {
+            #[cfg(test)]
+            tests::rendezvous();
+            (i, install_one(venv, &wheels[i], mode))
+        })
         .collect();
     indexed.sort_by_key(|(i, _)| *i);
     let results: Vec<_> = indexed.into_iter().map(|(_, result)| result).collect();
@@ -180,5 +184,96 @@ fn compile(python: &Path, sources: &[&Path]) {
             String::from_utf8_lossy(&output.stderr)
         ),
         Err(e) => tracing::warn!(python = %python.display(), "compileall did not finish: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Condvar, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use pybun_testkit::{DistSpec, build_wheel};
+
+    use super::*;
+
+    /// How many wheel installations should meet (0: none is held), how many
+    /// are waiting for the others, and whether they met.
+    static GATE: Mutex<(usize, usize, bool)> = Mutex::new((0, 0, false));
+    static MET: Condvar = Condvar::new();
+
+    /// Each wheel's installation waits here (up to 5 s, then gives up and
+    /// goes on) until as many as the test asked for wait at once: they can
+    /// only meet if the wheels are installed in parallel.
+    pub(super) fn rendezvous() {
+        let mut gate = GATE.lock().unwrap_or_else(PoisonError::into_inner);
+        if gate.0 == 0 || gate.2 {
+            return;
+        }
+        gate.1 += 1;
+        if gate.1 >= gate.0 {
+            gate.2 = true;
+            MET.notify_all();
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gate.2 {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                gate.1 -= 1;
+                break;
+            };
+            gate = MET.wait_timeout(gate, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    fn venv(root: &Path) -> Venv {
+        let interpreter = serde_json::from_value(serde_json::json!({
+            "path": "/usr/bin/python3", "sys_executable": "/usr/bin/python3", "prefix": "/usr",
+            "base_prefix": "/usr", "base_exec_prefix": "/usr", "implementation_name": "cpython",
+            "python_full_version": "3.12.1", "python_version": "3.12", "major": 3, "minor": 12,
+            "abiflags": "", "gil_disabled": false, "os_name": "posix", "sys_platform": "linux",
+            "platform_machine": "x86_64", "platform_system": "Linux", "platform_release": "6.1",
+            "platform_version": "#1", "platform_python_implementation": "CPython",
+            "implementation_version": "3.12.1", "libc": null, "is_64bit": true, "ext_suffix": ".cpython-312-x86_64-linux-gnu.so",
+            "purelib": "/usr/lib/python3.12/site-packages", "platlib": "/usr/lib/python3.12/site-packages",
+            "scripts": "/usr/bin", "include": "/usr/include/python3.12", "data": "/usr", "is_virtualenv": false,
+        }))
+        .unwrap();
+        Venv {
+            root: root.to_path_buf(),
+            python: root.join("bin/python"),
+            site_packages: root.join("lib/python3.12/site-packages"),
+            scripts: root.join("bin"),
+            interpreter,
+        }
+    }
+
+    /// Several wheels are installed at the same time (rayon), not one after another.
+    #[test]
+    #[expect(clippy::print_stderr, reason = "a test says why it skips")]
+    fn wheels_are_installed_in_parallel() {
+        if rayon::current_num_threads() < 2 {
+            eprintln!("skipping: rayon has one thread here, so nothing runs in parallel");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let wheels: Vec<WheelToInstall> = ["alpha", "beta", "gamma", "delta"]
+            .iter()
+            .map(|name| {
+                let (filename, bytes) = build_wheel(&DistSpec::new(name, "1.0"), "py3-none-any");
+                let archive = dir.path().join(&filename);
+                fs::write(&archive, bytes).unwrap();
+                let unpacked = dir.path().join("cache").join(name);
+                pybun_fs_os::unpack_wheel(&archive, &unpacked).unwrap();
+                WheelToInstall { filename, unpacked, direct_url: None }
+            })
+            .collect();
+        let venv = venv(&dir.path().join("venv"));
+        *GATE.lock().unwrap() = (2, 0, false);
+        let results = install(&venv, &wheels, None, false);
+        let met = GATE.lock().unwrap().2;
+        *GATE.lock().unwrap() = (0, 0, false);
+        assert!(met, "no two wheels were ever installed at the same time");
+        let names: Vec<String> = results.into_iter().map(|result| result.unwrap().name).collect();
+        assert_eq!(names, ["alpha", "beta", "gamma", "delta"]);
     }
 }
