@@ -154,7 +154,7 @@ fn activation_scripts_activate_and_deactivate() {
 /// deactivate the venv, when they are installed (skipped, saying so, when not).
 #[test]
 #[expect(clippy::print_stderr, reason = "says which shells are not installed")]
-fn zsh_and_fish_activate_and_deactivate_where_installed() {
+fn zsh_fish_and_csh_activate_and_deactivate_where_installed() {
     let (_dir, root) = venv_at_a_path_to_quote();
     let root_text = root.display().to_string();
     let shell = |program: &str, args: &[&str], script: &str| -> Option<String> {
@@ -192,6 +192,20 @@ fn zsh_and_fish_activate_and_deactivate_where_installed() {
         ),
     ) {
         assert_eq!(out, format!("{root_text}\nenv={root_text}\nafter=none\n/usr/bin /bin\n"), "fish");
+    }
+    // csh reads a script file more predictably than `-c` (its `if` needs lines of its own).
+    let csh_script = root.parent().unwrap().join("check.csh");
+    fs::write(
+        &csh_script,
+        format!(
+            "source {posix}\npython -c 'import sys; print(sys.prefix)'\necho \"env=$VIRTUAL_ENV\"\ndeactivate\n\
+             if ($?VIRTUAL_ENV) then\necho \"after=$VIRTUAL_ENV\"\nelse\necho after=none\nendif\necho \"$PATH\"\n",
+            posix = posix.replace("activate'", "activate.csh'")
+        ),
+    )
+    .unwrap();
+    if let Some(out) = shell("csh", &["-f"], csh_script.to_str().unwrap()) {
+        assert_eq!(out, format!("{root_text}\nenv={root_text}\nafter=none\n/usr/bin:/bin\n"), "csh");
     }
 }
 
