@@ -534,16 +534,16 @@ fn fetch_wheels(
     prefetch: Option<&Prefetch>,
 ) -> Vec<Result<PreparedWheel, ArtifactError>> {
     let Some(prefetch) = prefetch else { return artifacts.prepare_wheels_as_ready(requests, ready) };
-    let (taken, asked): (Vec<_>, Vec<_>) =
-        (0..requests.len()).map(|i| (i, prefetch.position(&requests[i]))).partition(|(_, found)| found.is_some());
-    let asked: Vec<usize> = asked.into_iter().map(|(i, _)| i).collect();
+    // Request `i` is prefetched request `found[i]`, or else asked of the cache.
+    let found: Vec<Option<usize>> = requests.iter().map(|request| prefetch.position(request)).collect();
+    let taken: Vec<(usize, usize)> = found.iter().enumerate().filter_map(|(i, j)| j.map(|j| (i, j))).collect();
+    let asked: Vec<usize> = (0..requests.len()).filter(|&i| found[i].is_none()).collect();
     let asked_requests: Vec<ArtifactRequest> = asked.iter().map(|&i| requests[i].clone()).collect();
     let (from_prefetch, from_cache) = std::thread::scope(|scope| {
         let waiting = scope.spawn(|| {
             taken
                 .iter()
-                .filter_map(|&(i, found)| found.map(|j| (i, j)))
-                .map(|(i, j)| {
+                .map(|&(i, j)| {
                     let result = prefetch.wait(j);
                     ready(i, &result);
                     (i, result)
@@ -553,17 +553,13 @@ fn fetch_wheels(
         let from_cache = artifacts.prepare_wheels_as_ready(&asked_requests, &|k, result| ready(asked[k], result));
         (waiting.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), from_cache)
     });
-    let mut results: Vec<Option<Result<PreparedWheel, ArtifactError>>> = requests.iter().map(|_| None).collect();
-    for (i, result) in from_prefetch.into_iter().chain(asked.iter().copied().zip(from_cache)) {
-        results[i] = Some(result);
-    }
-    results
-        .into_iter()
-        .zip(requests)
-        .map(|(result, request)| {
-            result.unwrap_or_else(|| {
-                Err(ArtifactError::Io { path: PathBuf::from(&request.filename), reason: "not prepared".to_string() })
-            })
+    // Both in request order, and between them every request once.
+    let mut from_prefetch = from_prefetch.into_iter().peekable();
+    let mut from_cache = from_cache.into_iter();
+    (0..requests.len())
+        .map(|i| match from_prefetch.next_if(|(taken, _)| *taken == i) {
+            Some((_, result)) => result,
+            None => from_cache.next().expect("one result per request"),
         })
         .collect()
 }
