@@ -32,6 +32,15 @@ e2e-hatchling:
     rm -rf /tmp/pybun-hatchling-wheels && python3 -m pip download --only-binary :all: --dest /tmp/pybun-hatchling-wheels hatchling editables
     PYBUN_TEST_WHEELHOUSE=/tmp/pybun-hatchling-wheels cargo test -p pybun-cli --test sync_cli hatchling -- --nocapture
 
+# The default link mode on a filesystem that can clone (a loop-mounted btrfs image; needs root and a loop device).
+e2e-reflink:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    image=$(mktemp /tmp/pybun-reflink-XXXXXX.img) && mnt=$(mktemp -d /tmp/pybun-reflink-XXXXXX)
+    trap 'umount "$mnt" 2>/dev/null; rmdir "$mnt"; rm -f "$image"' EXIT
+    truncate -s 512M "$image" && mkfs.btrfs -q "$image" && mount -o loop "$image" "$mnt"
+    PYBUN_TEST_REFLINK_DIR="$mnt" cargo test -p pybun-cli --test sync_cli the_default_link_mode_is_a_clone -- --nocapture
+
 # pybun test with pytest installed into the project's env from a local wheelhouse (pytest's wheels downloaded once).
 e2e-test-pytest:
     test -d /tmp/pybun-pytest-wheels || python3 -m pip download --only-binary :all: --dest /tmp/pybun-pytest-wheels pytest colorama exceptiongroup tomli

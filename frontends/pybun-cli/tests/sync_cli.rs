@@ -916,6 +916,58 @@ fn link_modes_place_files_as_asked() {
     bad.failure();
 }
 
+/// On a filesystem that can clone files (btrfs, xfs), the default link mode
+/// is a clone: an installed file is not a hard link of the cache's (one
+/// link), yet shares its extents with it (`filefrag` says `shared`). Runs
+/// when `PYBUN_TEST_REFLINK_DIR` names a directory on such a filesystem
+/// (`just e2e-reflink` makes one on a loop-mounted btrfs image); this
+/// machine's temp directory is ext4, which cannot.
+#[test]
+#[expect(clippy::print_stderr, reason = "says why the test is skipped without a reflink filesystem")]
+fn the_default_link_mode_is_a_clone_where_the_filesystem_can() {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(dir) = std::env::var_os("PYBUN_TEST_REFLINK_DIR") else {
+        eprintln!("skipped: set PYBUN_TEST_REFLINK_DIR to a directory on btrfs or xfs (`just e2e-reflink`)");
+        return;
+    };
+    let server = IndexServer::start(universe());
+    let ctx = TestContext::new_in(Path::new(&dir));
+    // A file too large for btrfs to keep inline in its metadata: it has extents to share.
+    let data: Vec<u8> = (0..64 * 1024).map(|i| u8::try_from(i % 251).unwrap()).collect();
+    let (filename, wheel) = pybun_testkit::wheel_from_files("big", "1.0", &[("big/data.bin".to_string(), data.clone())]);
+    let wheel_path = ctx.temp.path().join(&filename);
+    std::fs::write(&wheel_path, wheel).unwrap();
+    ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, &format!(r#"["app", "big @ {}","#, file_url(&wheel_path))));
+    pybun(&ctx, &server, &["sync"]).success();
+    verify_records(&ctx);
+    let installed_file = site_packages(&ctx).join("big/data.bin");
+    assert_eq!(std::fs::metadata(&installed_file).unwrap().nlink(), 1, "not a hard link");
+    let cached: Vec<PathBuf> = walk(&ctx.cache_dir).into_iter().filter(|p| p.ends_with("big/data.bin")).collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert_eq!(std::fs::read(&cached[0]).unwrap(), data);
+    assert_eq!(std::fs::read(&installed_file).unwrap(), data);
+    let extents = Command::new("filefrag").arg("-v").arg(&installed_file).output().unwrap();
+    let extents = String::from_utf8_lossy(&extents.stdout);
+    assert!(extents.contains("shared"), "the installed file's extents are the cache's: {extents}");
+}
+
+/// Every file under `root`.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
 /// `add` with extras, into a dependency group and into an optional dependency.
 #[test]
 fn add_with_extras_to_groups_and_to_optional_dependencies() {

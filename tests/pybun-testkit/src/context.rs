@@ -86,7 +86,18 @@ impl TestContext {
     /// When the temporary directory cannot be created.
     #[must_use]
     pub fn new() -> Self {
-        let temp = tempfile::Builder::new().prefix("pybun-test-").tempdir().expect("create a temporary directory");
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    /// [`TestContext::new`], with the temporary directory in `parent` (on
+    /// another filesystem, say).
+    ///
+    /// # Panics
+    /// When the temporary directory cannot be created.
+    #[must_use]
+    pub fn new_in(parent: &Path) -> Self {
+        let temp =
+            tempfile::Builder::new().prefix("pybun-test-").tempdir_in(parent).expect("create a temporary directory");
         let project_dir = temp.path().join("project");
         let cache_dir = temp.path().join("cache");
         std::fs::create_dir_all(&project_dir).expect("create the project directory");
