@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use pybun_testkit::{CliRun, DistSpec, IndexServer, PublishedVersion, TestContext, Universe, build_wheel};
+use pybun_testkit::{CliRun, DistSpec, IndexServer, PublishedVersion, TestContext, Universe, build_wheel, dir_from_env};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -817,10 +817,10 @@ fn a_setuptools_project_is_installed_editable() {
 /// when `PYBUN_TEST_WHEELHOUSE` names a directory of their wheels
 /// (`just e2e-hatchling` downloads them), and says it skipped otherwise.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped without a wheelhouse")]
 fn a_hatchling_project_is_installed_editable() {
-    let Some(wheelhouse) = std::env::var_os("PYBUN_TEST_WHEELHOUSE") else {
-        eprintln!("skipped: set PYBUN_TEST_WHEELHOUSE to a directory with hatchling's wheels (`just e2e-hatchling`)");
+    let Some(wheelhouse) =
+        dir_from_env("PYBUN_TEST_WHEELHOUSE", "a directory with hatchling's wheels", "e2e-hatchling")
+    else {
         return;
     };
     let server = IndexServer::start(universe());
@@ -830,7 +830,7 @@ fn a_hatchling_project_is_installed_editable() {
          [build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
     );
     ctx.write_file("src/hdemo/__init__.py", "VALUE = 'hatch'\n");
-    let links = PathBuf::from(wheelhouse);
+    let links = wheelhouse;
     let out = pybun(&ctx, &server, &["--format", "json", "--find-links", links.to_str().unwrap(), "sync"]);
     out.success();
     assert_eq!(changes(&out.json()).get("hdemo").map(String::as_str), Some("installed 0.1.0"), "{out}");
@@ -923,15 +923,13 @@ fn link_modes_place_files_as_asked() {
 /// (`just e2e-reflink` makes one on a loop-mounted btrfs image); this
 /// machine's temp directory is ext4, which cannot.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped without a reflink filesystem")]
 fn the_default_link_mode_is_a_clone_where_the_filesystem_can() {
     use std::os::unix::fs::MetadataExt as _;
-    let Some(dir) = std::env::var_os("PYBUN_TEST_REFLINK_DIR") else {
-        eprintln!("skipped: set PYBUN_TEST_REFLINK_DIR to a directory on btrfs or xfs (`just e2e-reflink`)");
+    let Some(dir) = dir_from_env("PYBUN_TEST_REFLINK_DIR", "a directory on btrfs or xfs", "e2e-reflink") else {
         return;
     };
     let server = IndexServer::start(universe());
-    let ctx = TestContext::new_in(Path::new(&dir));
+    let ctx = TestContext::new_in(&dir);
     // A file too large for btrfs to keep inline in its metadata: it has extents to share.
     let data: Vec<u8> = (0..64 * 1024).map(|i| u8::try_from(i % 251).unwrap()).collect();
     let (filename, wheel) = pybun_testkit::wheel_from_files("big", "1.0", &[("big/data.bin".to_string(), data.clone())]);

@@ -601,10 +601,12 @@ fn fixture_suites_give_pytests_outcomes() {
 /// finds pytest there, and runs a suite with a conftest hook under the pytest
 /// engine with pytest's outcomes. Skipped (saying so) without the wheelhouse.
 #[test]
-#[expect(clippy::print_stderr, reason = "says why the test is skipped without a wheelhouse")]
 fn pytest_from_a_wheelhouse_in_the_project_environment() {
-    let Some(wheelhouse) = std::env::var_os("PYBUN_TEST_PYTEST_WHEELHOUSE") else {
-        eprintln!("skipped: set PYBUN_TEST_PYTEST_WHEELHOUSE to a directory with pytest's wheels (`just e2e-test-pytest`)");
+    let Some(wheelhouse) = pybun_testkit::dir_from_env(
+        "PYBUN_TEST_PYTEST_WHEELHOUSE",
+        "a directory with pytest's wheels",
+        "e2e-test-pytest",
+    ) else {
         return;
     };
     let server = pybun_testkit::IndexServer::start(pybun_testkit::Universe::default());

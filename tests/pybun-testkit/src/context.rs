@@ -28,6 +28,20 @@ pub fn shared_dir() -> Option<PathBuf> {
     dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
+/// The directory an end-to-end test needs, named by the environment variable
+/// `var` (a `just` recipe sets it up); without it, `None`, and a note on
+/// stderr saying what the variable should name (`what`) and which `recipe`
+/// makes it, so the skip is visible.
+#[must_use]
+#[expect(clippy::print_stderr, reason = "a skipped test says why")]
+pub fn dir_from_env(var: &str, what: &str, recipe: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(var).map(PathBuf::from);
+    if dir.is_none() {
+        eprintln!("skipped: set {var} to {what} (`just {recipe}`)");
+    }
+    dir
+}
+
 /// `<workspace root>/fixtures/resolver`.
 #[must_use]
 pub fn fixtures_dir() -> PathBuf {

@@ -17,7 +17,7 @@ mod server;
 
 pub use cli_run::CliRun;
 pub use context::{
-    ScenarioRun, TestContext, filter_durations, filter_output, fixture_scenario_files, fixtures_dir,
+    ScenarioRun, TestContext, dir_from_env, filter_durations, filter_output, fixture_scenario_files, fixtures_dir,
     packse_scenario_files, run_and_check_scenario, run_scenario, shared_dir, workspace_root,
 };
 pub use dist::{
