@@ -34,7 +34,7 @@ What a cold run moved aside (its venv and cache, hundreds of megabytes
 each time) is also dropped from the page cache (`posix_fadvise(DONTNEED)`,
 after `sync`): kept there, it fills the machine's memory run after run, and
 on this VM a fresh page then costs about four times as much to fault in
-(touching 1 GiB: 0.6 s with the page cache small, 2.4-3.0 s with 16 GB of
+(touching 1 GiB: 0.6 s with the page cache small, 2.4-3.0 s with 10-16 GB of
 old runs in it; both tools' cold data-science syncs went from about 0.75 s
 to 1.2 s, the one with more page faults slowing more). Dropping is not
 deleting: ext4's inode allocation is not disturbed.
