@@ -138,7 +138,8 @@ def platform_facts():
     # PyPy on POSIX, `platform` itself takes these from the same places.
     uname = getattr(os, "uname", None)
     implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name)
-    if uname is not None and implementation is not None:
+    # On Android and iOS (3.13+) `platform` reports the OS, not the kernel.
+    if uname is not None and implementation is not None and sys.platform not in ("android", "ios"):
         u = uname()
         return sys.version.split()[0], u.machine, u.sysname, u.release, u.version, implementation
     import platform

@@ -113,6 +113,7 @@ pub(crate) fn install(
         Some(mode) => link_mode(mode),
         None => detect_link_mode(&first.unpacked, &venv.site_packages),
     };
+    tracing::debug!(?mode, "placing files");
     // Largest first (by the size of the unpacked wheel's file list), one wheel
     // per task: the biggest wheel starts at once instead of ending up last
     // in one thread's half of the list.

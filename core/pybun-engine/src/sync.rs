@@ -768,3 +768,118 @@ pub(crate) fn artifact_failure(error: ArtifactError, request: &ArtifactRequest) 
             .with_hint(hint),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn request(name: &str) -> ArtifactRequest {
+        ArtifactRequest {
+            name: name.to_string(),
+            version: "1.0".to_string(),
+            filename: format!("{name}-1.0-py3-none-any.whl"),
+            url: format!("https://example.invalid/{name}-1.0-py3-none-any.whl"),
+            hash: None,
+            size: None,
+        }
+    }
+
+    /// Prepares anything at once, except that a call holding a name starting
+    /// with `pre` waits until the gate opens; remembers what each call asked.
+    #[derive(Default)]
+    struct FakeCache {
+        calls: Mutex<Vec<Vec<String>>>,
+        open: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl FakeCache {
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+
+        fn calls(&self) -> Vec<Vec<String>> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl ArtifactCache for FakeCache {
+        fn prepare_wheels(&self, requests: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>> {
+            self.calls.lock().unwrap().push(requests.iter().map(|r| r.name.clone()).collect());
+            if requests.iter().any(|r| r.name.starts_with("pre")) {
+                let mut open = self.open.lock().unwrap();
+                while !*open {
+                    open = self.opened.wait(open).unwrap();
+                }
+            }
+            requests
+                .iter()
+                .map(|r| {
+                    Ok(PreparedWheel {
+                        filename: r.filename.clone(),
+                        unpacked: PathBuf::from(&r.name),
+                        sha256: String::new(),
+                        downloaded: true,
+                    })
+                })
+                .collect()
+        }
+    }
+
+    /// The plan's requests that a prefetch holds are waited for, not asked
+    /// of the cache again; the others are asked at once, without waiting for
+    /// the prefetch; results come back in request order and `ready` sees
+    /// each request once, by its index in the plan.
+    #[test]
+    fn prefetched_wheels_are_waited_for_and_the_rest_asked_at_once() {
+        let cache = FakeCache::default();
+        let requests = [request("a"), request("pre1"), request("b"), request("pre2")];
+        let prefetch = Prefetch::new(vec![request("pre2"), request("pre1")]);
+        let seen = Mutex::new(Vec::new());
+        let ready = |i: usize, result: &Result<PreparedWheel, ArtifactError>| {
+            seen.lock().unwrap().push((i, result.as_ref().unwrap().unpacked.clone()));
+        };
+        let results = std::thread::scope(|scope| {
+            scope.spawn(|| prefetch.run(&cache));
+            let fetching = scope.spawn(|| fetch_wheels(&requests, &cache, &ready, Some(&prefetch)));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !cache.calls().contains(&vec!["a".to_string(), "b".to_string()]) {
+                assert!(Instant::now() < deadline, "the rest was not asked while the prefetch waits: {:?}", cache.calls());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(!fetching.is_finished(), "the prefetched ones are waited for");
+            cache.open();
+            fetching.join().unwrap()
+        });
+        let unpacked: Vec<PathBuf> = results.into_iter().map(|r| r.unwrap().unpacked).collect();
+        assert_eq!(unpacked, ["a", "pre1", "b", "pre2"].map(PathBuf::from));
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert_eq!(seen, [(0, "a"), (1, "pre1"), (2, "b"), (3, "pre2")].map(|(i, n)| (i, PathBuf::from(n))));
+        let mut calls = cache.calls();
+        calls.sort();
+        assert_eq!(calls, [vec!["a", "b"], vec!["pre2", "pre1"]], "each request prepared once");
+    }
+
+    /// A prefetch that stops without a result (its cache panicked) releases
+    /// whoever waits for one, with an error.
+    #[test]
+    fn a_prefetch_that_stops_releases_its_waiters() {
+        struct Panicking;
+        impl ArtifactCache for Panicking {
+            fn prepare_wheels(&self, _: &[ArtifactRequest]) -> Vec<Result<PreparedWheel, ArtifactError>> {
+                panic!("the cache broke");
+            }
+        }
+        let prefetch = Prefetch::new(vec![request("pre")]);
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| prefetch.wait(0));
+            assert!(scope.spawn(|| prefetch.run(&Panicking)).join().is_err());
+            assert!(matches!(waiting.join().unwrap(), Err(ArtifactError::Io { .. })));
+        });
+    }
+}

@@ -936,7 +936,12 @@ fn the_default_link_mode_is_a_clone_where_the_filesystem_can() {
     let wheel_path = ctx.temp.path().join(&filename);
     std::fs::write(&wheel_path, wheel).unwrap();
     ctx.write_pyproject(&PYPROJECT.replace(r#"["app","#, &format!(r#"["app", "big @ {}","#, file_url(&wheel_path))));
-    pybun(&ctx, &server, &["sync"]).success();
+    let mut command = ctx.command_with_index(bin(), &server);
+    command.env("PYBUN_LOG", "pybun_venv=debug").arg("sync");
+    let out = run(command);
+    out.success();
+    // A copy (`copy_file_range`) shares extents on btrfs too: the mode itself must be a clone.
+    assert!(out.stderr.contains("mode=Clone"), "{}", out.stderr);
     verify_records(&ctx);
     let installed_file = site_packages(&ctx).join("big/data.bin");
     assert_eq!(std::fs::metadata(&installed_file).unwrap().nlink(), 1, "not a hard link");
@@ -945,8 +950,14 @@ fn the_default_link_mode_is_a_clone_where_the_filesystem_can() {
     assert_eq!(std::fs::read(&cached[0]).unwrap(), data);
     assert_eq!(std::fs::read(&installed_file).unwrap(), data);
     let extents = Command::new("filefrag").arg("-v").arg(&installed_file).output().unwrap();
+    assert!(extents.status.success(), "{extents:?}");
     let extents = String::from_utf8_lossy(&extents.stdout);
-    assert!(extents.contains("shared"), "the installed file's extents are the cache's: {extents}");
+    // The flags are the last column of each extent's line (`0: 0.. 15: 3376.. 3391: 16: last,shared,eof`).
+    let flags: Vec<&str> = extents.lines().filter(|line| line.trim_start().starts_with("0:")).collect();
+    assert!(
+        flags.len() == 1 && flags[0].split_whitespace().last().is_some_and(|f| f.split(',').any(|f| f == "shared")),
+        "the installed file's extent is the cache's: {extents}"
+    );
 }
 
 /// Every file under `root`.
