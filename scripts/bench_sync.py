@@ -36,7 +36,7 @@ after `sync`): kept there, it fills the machine's memory run after run, and
 on this VM a fresh page then costs about four times as much to fault in
 (touching 1 GiB: 0.6 s with the page cache small, 2.4-3.0 s with 10-16 GB of
 old runs in it; both tools' cold data-science syncs went from about 0.75 s
-to 1.2 s, the one with more page faults slowing more). Dropping is not
+to 1.2 s, their system time from about 0.5 s to 1.4 s). Dropping is not
 deleting: ext4's inode allocation is not disturbed.
 
 Prints, per tool, the median wall time, the median CPU time (user + sys:
