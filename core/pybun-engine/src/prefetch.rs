@@ -12,22 +12,21 @@
 use std::str::FromStr;
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use pybun_lockfile::{ExportSelection, Lock, reachable};
+use pybun_lockfile::LockedPackage;
 use pybun_pep::WheelFilename;
 use pybun_ports::{ArtifactCache, ArtifactError, ArtifactRequest, PreparedWheel};
 
 use crate::sync::file_request;
 
-/// The archives of the lock that every interpreter would install from, for
-/// `selection`: see the module docs.
-pub(crate) fn interpreter_independent_wheels(lock: &Lock, selection: &ExportSelection) -> Vec<ArtifactRequest> {
-    reachable(lock, selection)
-        .into_iter()
-        .filter(|reach| reach.marker.is_true())
-        .filter_map(|reach| {
-            let mut wheels = reach.package.files.iter().filter(|f| f.filename.ends_with(".whl"));
+/// The archives every interpreter would install from, of `needed` (the
+/// packages needed without a marker): see the module docs.
+pub(crate) fn interpreter_independent_wheels(needed: &[&LockedPackage]) -> Vec<ArtifactRequest> {
+    needed
+        .iter()
+        .filter_map(|package| {
+            let mut wheels = package.files.iter().filter(|f| f.filename.ends_with(".whl"));
             let (Some(wheel), None) = (wheels.next(), wheels.next()) else { return None };
-            is_for_every_interpreter(&wheel.filename).then(|| file_request(reach.package, &wheel.filename))
+            is_for_every_interpreter(&wheel.filename).then(|| file_request(package, &wheel.filename))
         })
         .collect()
 }

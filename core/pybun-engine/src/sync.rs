@@ -14,7 +14,7 @@
 //!    then fails in this step, those are uninstalled again.
 //! 6. Remove extraneous and outdated distributions, install the missing ones.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
@@ -193,38 +193,26 @@ pub fn sync(request: &SyncRequest, ports: &SyncPorts<'_>) -> Result<SyncOutcome,
     // 2. The interpreter and 3. the venv.
     let venv_dir = request.venv_dir.clone().unwrap_or_else(|| loaded.root.join(".venv"));
     let existing = ports.environments.open_venv(&venv_dir).map_err(environment_failure)?;
-    if existing.is_none() {
+    let prefetch = if existing.is_none() {
         // A new venv: the cache may get ready for likely downloads while the
-        // interpreter is chosen (and probed). An existing venv's sync (a
-        // no-op, most often) has nothing to overlap: no hint, no stats. Only
-        // projects something depends on without a marker count: one for
-        // another platform is never downloaded here, and would ask for a
-        // warm-up on every new venv.
-        let unconditional: BTreeSet<&str> = lock_value
-            .packages
-            .iter()
-            .flat_map(|p| {
-                p.dependencies
-                    .iter()
-                    .chain(p.optional_dependencies.values().flatten())
-                    .chain(p.dependency_groups.values().flatten())
-            })
-            .filter(|dependency| dependency.marker.is_none())
-            .map(|dependency| dependency.name.as_str())
+        // interpreter is chosen (and probed), and the wheels every
+        // interpreter would take are fetched meanwhile. An existing venv's
+        // sync (a no-op, most often) has nothing to overlap: no hint, no
+        // stats. Only packages needed without a marker count: one for another
+        // platform is never downloaded here, and would ask for a warm-up on
+        // every new venv.
+        let needed: Vec<&LockedPackage> = reachable(&lock_value, &request.selection)
+            .into_iter()
+            .filter(|reach| reach.marker.is_true())
+            .map(|reach| reach.package)
             .collect();
-        let projects: Vec<(&str, &str)> = lock_value
-            .packages
-            .iter()
-            .filter(|p| unconditional.contains(p.name.as_str()))
-            .filter_map(|p| p.files.first().map(|f| (p.name.as_str(), f.url.as_str())))
-            .collect();
+        let projects: Vec<(&str, &str)> =
+            needed.iter().filter_map(|p| p.files.first().map(|f| (p.name.as_str(), f.url.as_str()))).collect();
         ports.artifacts.expect_downloads(&projects);
-    }
-    // Wheels every interpreter would take are fetched meanwhile.
-    let prefetch = existing
-        .is_none()
-        .then(|| Prefetch::new(interpreter_independent_wheels(&lock_value, &request.selection)))
-        .filter(|prefetch| !prefetch.is_empty());
+        Some(Prefetch::new(interpreter_independent_wheels(&needed))).filter(|prefetch| !prefetch.is_empty())
+    } else {
+        None
+    };
     std::thread::scope(|scope| {
         if let Some(prefetch) = &prefetch {
             scope.spawn(|| prefetch.run(ports.artifacts));
